@@ -1,0 +1,122 @@
+/** The io end of loading: reads the spec, each machine's startup config and the port lock. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { diag, type Diagnostic } from '../diagnostics.ts';
+import type { MachineConfig } from './model.ts';
+import { normalize } from './normalize.ts';
+import { CONVENTIONAL_SPEC, DeploymentSpecSchema, type DeploymentSpec } from './spec.ts';
+import { joinPath, parseYamlSource, type YamlSource } from './yaml-source.ts';
+import { EMPTY_LOCK, type PortLock } from '../plan/ports.ts';
+
+export const LOCK_FILE = 'agent-infra.lock.yaml';
+
+export interface LoadOptions {
+  /** Path of `agent-infra.yaml`; without it the conventional two-PC paths are used. */
+  readonly spec?: string;
+  /** `name=file` pairs that replace or add machine configs. */
+  readonly machines?: readonly string[];
+  /** Directory that relative paths in messages are shown from. */
+  readonly cwd?: string;
+}
+
+export interface LoadedSystem {
+  readonly spec: DeploymentSpec;
+  readonly specFile?: string;
+  readonly lockFile: string;
+  readonly lock: PortLock;
+  readonly configs: readonly MachineConfig[];
+  readonly diagnostics: readonly Diagnostic[];
+  /** Whether the input is unusable (missing file, parse error, invalid spec). */
+  readonly unusable: boolean;
+}
+
+/** Reads and normalizes everything. Never throws for bad input: problems become diagnostics. */
+export function loadSystem(opts: LoadOptions): LoadedSystem {
+  const cwd = opts.cwd ?? process.cwd();
+  const show = (p: string) => relative(cwd, p) || p;
+  const ds: Diagnostic[] = [];
+  let unusable = false;
+  let raw: unknown = CONVENTIONAL_SPEC;
+  let specSource: YamlSource | undefined;
+  let baseDir = cwd;
+  let specFile: string | undefined;
+  if (opts.spec) {
+    specFile = resolve(cwd, opts.spec);
+    baseDir = dirname(specFile);
+    if (!existsSync(specFile)) {
+      ds.push(diag('missing-file', 'error', `spec file not found; pass an existing file to --spec`, { file: show(specFile), line: 0, column: 0, path: '' }));
+      return fail();
+    }
+    specSource = parseYamlSource(show(specFile), readFileSync(specFile, 'utf8'));
+    ds.push(...specSource.diagnostics);
+    if (specSource.diagnostics.some((d) => d.severity === 'error')) return fail();
+    raw = specSource.data;
+  }
+  const parsed = DeploymentSpecSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.reduce<string>((p, k) => joinPath(p, typeof k === 'number' ? k : String(k)), '');
+      const at = specSource?.at(path) ?? { file: '(built-in spec)', line: 0, column: 0, path };
+      ds.push(diag('invalid-spec', 'error', `${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}; see the spec reference in the README`, { ...at, path }));
+    }
+    return fail();
+  }
+  const spec = structuredClone(parsed.data);
+  for (const pair of opts.machines ?? []) {
+    const m = /^([a-z][a-z0-9-]*)=(.+)$/.exec(pair);
+    if (!m) {
+      ds.push(diag('invalid-spec', 'error', `--machine takes NAME=FILE, got '${pair}'; for example --machine pc2=pc2_code/config/startup_config.yaml`));
+      return fail();
+    }
+    const name = m[1]!;
+    const file = resolve(cwd, m[2]!);
+    const existing = spec.machines[name];
+    spec.machines[name] = existing
+      ? { ...existing, config: relative(baseDir, file) }
+      : { config: relative(baseDir, file), addressEnv: `${name.toUpperCase().replace(/-/g, '_')}_IP`, legacyAddresses: [], gpus: [], ports: { onConflict: 'error' } };
+  }
+  const addressVariables: Record<string, string> = {};
+  for (const [name, ms] of Object.entries(spec.machines)) for (const a of ms.legacyAddresses) addressVariables[a] = ms.addressEnv ?? name;
+
+  const configs: MachineConfig[] = [];
+  for (const name of Object.keys(spec.machines).sort()) {
+    const file = resolve(baseDir, spec.machines[name]!.config);
+    if (!existsSync(file)) {
+      unusable = true;
+      ds.push(diag('missing-file', 'error', `startup config of machine '${name}' not found; fix machines.${name}.config or pass --machine ${name}=FILE`, { file: show(file), line: 0, column: 0, path: '' }));
+      continue;
+    }
+    const src = parseYamlSource(show(file), readFileSync(file, 'utf8'));
+    ds.push(...src.diagnostics);
+    if (src.diagnostics.some((d) => d.code === 'parse-error')) {
+      unusable = true;
+      continue;
+    }
+    const n = normalize(src, { machine: name, variables: spec.variables, addressVariables });
+    ds.push(...n.diagnostics);
+    configs.push(n.config);
+  }
+  const lockFile = resolve(baseDir, LOCK_FILE);
+  let lock: PortLock = EMPTY_LOCK;
+  if (existsSync(lockFile)) {
+    try {
+      const data = parseYaml(readFileSync(lockFile, 'utf8')) as PortLock | null;
+      if (data && Array.isArray(data.ports)) lock = { version: 1, ports: data.ports };
+    } catch {
+      ds.push(diag('parse-error', 'warning', `the port lock cannot be read and is ignored; delete it to have it written anew`, { file: show(lockFile), line: 1, column: 1, path: '' }));
+    }
+  }
+  return { spec, ...(specFile ? { specFile } : {}), lockFile, lock, configs, diagnostics: ds, unusable };
+
+  function fail(): LoadedSystem {
+    return {
+      spec: DeploymentSpecSchema.parse(CONVENTIONAL_SPEC),
+      lockFile: resolve(baseDir, LOCK_FILE),
+      lock: EMPTY_LOCK,
+      configs: [],
+      diagnostics: ds,
+      unusable: true,
+    };
+  }
+}

@@ -1,0 +1,74 @@
+/** The normalized input: every upstream layout becomes these plain, readonly records. */
+import type { SourceRef } from '../diagnostics.ts';
+
+/** A value with the place it was read from. */
+export interface Located<T> {
+  readonly value: T;
+  readonly at: SourceRef;
+}
+
+/** An extra listener an agent declares in its `config` map (`zmq_port`, `tcp://*:5561`...). */
+export interface ExtraPort {
+  readonly name: string;
+  readonly port: number;
+  readonly at: SourceRef;
+}
+
+/** One agent as its startup config declares it, layout differences removed. */
+export interface AgentConfig {
+  readonly name: string;
+  readonly machine: string;
+  readonly group: string;
+  readonly at: SourceRef;
+  readonly scriptPath?: string;
+  readonly port: Located<number>;
+  /** The declared health port, or `port + 1000` (the system's convention) when none is declared. */
+  readonly healthCheckPort: Located<number> & { readonly derived: boolean };
+  readonly extraPorts: readonly ExtraPort[];
+  readonly required: boolean;
+  readonly dependencies: readonly Located<string>[];
+  /** Names of the docker groups that list this agent. */
+  readonly dockerGroups: readonly string[];
+  /** VRAM the agent's own config asks for, in MiB (`vram_soft_limit_mb` and the like). */
+  readonly vramMiBHint?: number;
+  /** Whether the agent's config names a CUDA device. */
+  readonly cudaHint: boolean;
+  /** Secret variable names the agent's config refers to (`api_key_env: OPENAI_API_KEY`). */
+  readonly secretRefs: readonly string[];
+}
+
+/** A declared port range (`pc2_network.agent_ports`). */
+export interface PortRange {
+  readonly role: 'service' | 'health';
+  readonly start: number;
+  readonly end: number;
+  readonly at: SourceRef;
+}
+
+/** Settings that apply to every agent of one machine's config. */
+export interface MachineSettings {
+  readonly environment: readonly { readonly name: string; readonly value: string }[];
+  readonly memoryMiB?: number;
+  readonly cpuPercent?: number;
+  readonly healthChecks: {
+    readonly intervalSeconds?: number;
+    readonly timeoutSeconds?: number;
+    readonly retries?: number;
+    readonly startPeriodSeconds?: number;
+  };
+  readonly portRanges: readonly PortRange[];
+  readonly errorBusPort?: Located<number>;
+  /** Secret variable names referenced anywhere in the file (`api_key_env`). */
+  readonly secretRefs: readonly string[];
+  /** GPU model named by `hybrid_inference_policy.local_backend.gpu_device`. */
+  readonly gpuDevice?: string;
+}
+
+/** One machine's startup config, normalized. */
+export interface MachineConfig {
+  readonly machine: string;
+  readonly file: string;
+  readonly layout: 'group-lists' | 'agent-groups';
+  readonly agents: readonly AgentConfig[];
+  readonly settings: MachineSettings;
+}

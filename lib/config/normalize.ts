@@ -1,0 +1,456 @@
+/** Turns one parsed startup config, whatever its layout, into a `MachineConfig`. Pure. */
+import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
+import { evaluateBoolean, evaluatePort, substitute, type Variables } from './expr.ts';
+import type { AgentConfig, ExtraPort, Located, MachineConfig, MachineSettings, PortRange } from './model.ts';
+import { joinPath, type YamlSource } from './yaml-source.ts';
+
+export interface NormalizeOptions {
+  readonly machine: string;
+  readonly variables: Variables;
+  /** Address literal -> the variable that should replace it (for `hardcoded-ip`). */
+  readonly addressVariables: Readonly<Record<string, string>>;
+}
+
+/** Top-level keys that hold settings, never agents. */
+const SETTINGS_KEYS = new Set([
+  'global_settings',
+  'environment',
+  'resource_limits',
+  'volumes',
+  'health_checks',
+  'network',
+  'pc2_network',
+  'error_bus_port',
+  'hybrid_inference_policy',
+  'docker_groups',
+]);
+
+/** `config` keys that declare an extra listener. */
+const EXTRA_PORT_KEYS = new Set(['zmq_port', 'grpc_port', 'rest_port', 'metrics_port', 'prometheus_port', 'http_port', 'ws_port', 'pub_port']);
+
+const AGENT_FIELDS = new Set([
+  'name',
+  'script_path',
+  'port',
+  'health_check_port',
+  'required',
+  'dependencies',
+  'host',
+  'config',
+  'params',
+  'module',
+  'class',
+  'startup_priority',
+  'description',
+  'env',
+  'environment',
+  'agent_name',
+]);
+
+/** An IPv4 literal, with its prefix length when it is written as a subnet. */
+export const IPV4_RE = /(?<![\d.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(\/\d{1,2})?(?![\d.])/g;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isDockerGroupShape = (v: unknown): v is Obj =>
+  isObj(v) && 'agents' in v && Object.keys(v).every((k) => k === 'agents' || k === 'description');
+
+/** Normalizes one machine's startup config. Never throws on bad input: problems become diagnostics. */
+export function normalize(src: YamlSource, opts: NormalizeOptions): { config: MachineConfig; diagnostics: Diagnostic[] } {
+  const ds: Diagnostic[] = [];
+  const { machine, variables } = opts;
+  const file = src.file;
+  const at = (p: string) => src.at(p);
+  const empty: MachineConfig = {
+    machine,
+    file,
+    layout: 'agent-groups',
+    agents: [],
+    settings: { environment: [], healthChecks: {}, portRanges: [], secretRefs: [] },
+  };
+  if (src.data === null || src.data === undefined) {
+    ds.push(diag('unsupported-layout', 'error', `the file is empty; expected 'agent_groups' or top-level lists of agents`, at('')));
+    return { config: empty, diagnostics: ds };
+  }
+  if (!isObj(src.data)) {
+    ds.push(diag('unsupported-layout', 'error', `the top level is a ${Array.isArray(src.data) ? 'list' : typeof src.data}, not a mapping; expected 'agent_groups' or top-level lists of agents`, at('')));
+    return { config: empty, diagnostics: ds };
+  }
+  const root = src.data;
+  const topKeys = Object.keys(root);
+
+  // Hard-coded addresses anywhere in the file.
+  scanIps(root, '', (ip, prefix, p) => {
+    if (ip === '0.0.0.0' || ip.startsWith('127.')) return;
+    if (prefix) {
+      ds.push(diag('hardcoded-ip', 'warning', `hard-coded subnet ${ip}${prefix}; leave address ranges to the container engine or cluster (the generated networks set none)`, at(p)));
+      return;
+    }
+    const variable = opts.addressVariables[ip];
+    const fix = variable ? `use \${${variable}} instead` : `use an address variable such as \${MAIN_PC_IP} or \${PC2_IP} instead`;
+    ds.push(diag('hardcoded-ip', 'warning', `hard-coded address ${ip}; ${fix}`, at(p)));
+  });
+
+  // Docker groups: top-level, or spilled under agent_groups.
+  const dockerGroupsOf = new Map<string, string[]>();
+  const dockerGroupMembers: { group: string; agents: Located<string>[] }[] = [];
+  const readDockerGroup = (name: string, value: unknown, p: string) => {
+    if (value === null) {
+      ds.push(diag('empty-group', 'info', `docker group '${name}' is empty`, at(p)));
+      return;
+    }
+    if (!isObj(value)) {
+      ds.push(diag('invalid-value', 'error', `docker group '${name}' must be a mapping with 'agents', got ${describe(value)}; write '{description: ..., agents: [...]}'`, at(p)));
+      return;
+    }
+    const list = value['agents'];
+    if (list === null || list === undefined) {
+      ds.push(diag('empty-group', 'info', `docker group '${name}' lists no agents`, at(p)));
+      return;
+    }
+    if (!Array.isArray(list)) {
+      ds.push(diag('invalid-value', 'error', `'agents' must be a list of agent names, got ${describe(list)}; write 'agents: [AgentName, ...]'`, at(joinPath(p, 'agents'))));
+      return;
+    }
+    const agents: Located<string>[] = [];
+    list.forEach((a, i) => {
+      if (typeof a === 'string') agents.push({ value: a, at: at(joinPath(joinPath(p, 'agents'), i)) });
+      else ds.push(diag('invalid-value', 'error', `an agent name must be a string, got ${describe(a)}; list agents by name`, at(joinPath(joinPath(p, 'agents'), i))));
+    });
+    dockerGroupMembers.push({ group: name, agents });
+  };
+  if (root['docker_groups'] !== undefined) {
+    const dg = root['docker_groups'];
+    if (isObj(dg)) for (const [g, v] of Object.entries(dg)) readDockerGroup(g, v, joinPath('docker_groups', g));
+    else if (dg !== null) ds.push(diag('invalid-value', 'error', `'docker_groups' must be a mapping of group names, got ${describe(dg)}; write 'docker_groups: {name: {agents: [...]}}'`, at('docker_groups')));
+  }
+
+  // Agents.
+  const agentNodes: { name: string; group: string; value: unknown; path: string }[] = [];
+  let layout: MachineConfig['layout'] = 'group-lists';
+  if ('agent_groups' in root) {
+    layout = 'agent-groups';
+    const groups = root['agent_groups'];
+    if (!isObj(groups)) {
+      ds.push(diag('invalid-value', 'error', `'agent_groups' must be a mapping of groups, got ${describe(groups)}; write 'agent_groups: {group: {AgentName: {...}}}'`, at('agent_groups')));
+    } else {
+      for (const [group, members] of Object.entries(groups)) {
+        const gp = joinPath('agent_groups', group);
+        if (members === null) {
+          ds.push(diag('empty-group', 'info', `group '${group}' has no agents (all of them may be commented out)`, at(gp)));
+          continue;
+        }
+        if (isDockerGroupShape(members)) {
+          ds.push(diag('misplaced-group', 'warning', `'${group}' is shaped like a docker group ({description, agents}) but sits under agent_groups; it is read as a docker group, not as agents: move it under a top-level 'docker_groups'`, at(gp)));
+          readDockerGroup(group, members, gp);
+          continue;
+        }
+        if (group === 'docker_groups' && isObj(members) && Object.values(members).every((v) => v === null || isDockerGroupShape(v))) {
+          ds.push(diag('misplaced-group', 'warning', `'docker_groups' is indented under agent_groups; its groups are read as docker groups, not as agents: move it to the top level`, at(gp)));
+          for (const [g, v] of Object.entries(members)) readDockerGroup(g, v, joinPath(gp, g));
+          continue;
+        }
+        if (!isObj(members)) {
+          ds.push(diag('invalid-value', 'error', `group '${group}' must be a mapping of agent names to definitions, got ${describe(members)}; write '${group}: {AgentName: {script_path: ..., port: ...}}'`, at(gp)));
+          continue;
+        }
+        for (const [name, value] of Object.entries(members)) agentNodes.push({ name, group, value, path: joinPath(gp, name) });
+      }
+    }
+    for (const k of topKeys) {
+      if (k === 'agent_groups' || SETTINGS_KEYS.has(k)) continue;
+      if (isAgentList(root[k])) {
+        pushListAgents(k);
+      } else {
+        ds.push(diag('unknown-key', 'warning', `unknown top-level key '${k}' is ignored; remove it or move agents under 'agent_groups'`, at(k)));
+      }
+    }
+  } else {
+    const groupKeys = topKeys.filter((k) => !SETTINGS_KEYS.has(k) && isAgentList(root[k]));
+    if (groupKeys.length === 0) {
+      const seen = topKeys.length ? topKeys.map((k) => `'${k}'`).join(', ') : 'none';
+      ds.push(diag('unsupported-layout', 'error', `no agents found: expected 'agent_groups' or top-level lists of agents with 'name', got top-level keys ${seen}; use one of the layouts in the README`, at('')));
+      return { config: { ...empty, layout }, diagnostics: ds };
+    }
+    for (const k of topKeys) {
+      if (SETTINGS_KEYS.has(k)) continue;
+      if (groupKeys.includes(k)) pushListAgents(k);
+      else ds.push(diag('unknown-key', 'warning', `unknown top-level key '${k}' is ignored; remove it or make it a list of agents`, at(k)));
+    }
+  }
+  function pushListAgents(group: string) {
+    const list = root[group];
+    if (!Array.isArray(list)) return;
+    list.forEach((item, i) => {
+      const p = joinPath(group, i);
+      const name = isObj(item) ? item['name'] : undefined;
+      if (typeof name !== 'string' || name === '') {
+        ds.push(diag('invalid-value', 'error', `an agent needs a 'name', got ${describe(name)}; add 'name: AgentName'`, at(p)));
+        return;
+      }
+      agentNodes.push({ name, group, value: item, path: p });
+    });
+  }
+
+  for (const { group, agents } of dockerGroupMembers) {
+    for (const a of agents) {
+      const list = dockerGroupsOf.get(a.value) ?? [];
+      if (!list.includes(group)) list.push(group);
+      dockerGroupsOf.set(a.value, list);
+    }
+  }
+
+  const settings = readSettings(root, at, variables, ds);
+  const agents: AgentConfig[] = [];
+  const byName = new Map<string, AgentConfig>();
+  for (const node of agentNodes) {
+    const agent = readAgent(node, machine, file, at, variables, dockerGroupsOf.get(node.name) ?? [], ds);
+    if (!agent) continue;
+    const prev = byName.get(agent.name);
+    if (prev) {
+      ds.push(
+        diag(
+          'duplicate-agent',
+          'error',
+          `agent '${agent.name}' is defined twice on ${machine}: in group '${prev.group}' (line ${prev.at.line}) and in group '${agent.group}'; keep one definition`,
+          agent.at,
+        ),
+      );
+      continue;
+    }
+    byName.set(agent.name, agent);
+    agents.push(agent);
+  }
+  for (const { group, agents: members } of dockerGroupMembers) {
+    for (const a of members) {
+      if (!byName.has(a.value)) ds.push(diag('unknown-dependency', 'warning', `docker group '${group}' lists '${a.value}', which is defined nowhere on ${machine}; remove it from the group`, a.at));
+    }
+  }
+  return { config: { machine, file, layout, agents, settings }, diagnostics: ds };
+}
+
+function isAgentList(v: unknown): boolean {
+  return Array.isArray(v) && v.length > 0 && v.some((x) => isObj(x) && 'name' in x);
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (typeof v === 'string') return `'${v}'`;
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+function scanIps(v: unknown, p: string, found: (ip: string, prefix: string | undefined, path: string) => void) {
+  if (typeof v === 'string') {
+    for (const m of v.matchAll(IPV4_RE)) found(m[1]!, m[2], p);
+  } else if (Array.isArray(v)) {
+    v.forEach((x, i) => scanIps(x, joinPath(p, i), found));
+  } else if (isObj(v)) {
+    for (const [k, x] of Object.entries(v)) scanIps(x, joinPath(p, k), found);
+  }
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, ds: Diagnostic[]): MachineSettings {
+  const gs = isObj(root['global_settings']) ? root['global_settings'] : {};
+  const base = isObj(root['global_settings']) ? 'global_settings' : '';
+  const pick = (k: string): [unknown, string] => (k in gs ? [gs[k], joinPath(base, k)] : [root[k], k]);
+  const [envRaw, envPath] = pick('environment');
+  const environment: { name: string; value: string }[] = [];
+  if (isObj(envRaw)) {
+    for (const [name, value] of Object.entries(envRaw)) {
+      const { text, unresolved } = substitute(String(value), vars);
+      if (unresolved.length > 0) {
+        ds.push(diag('unresolved-variable', 'info', `'${name}' refers to ${unresolved.map((u) => `\${${u}}`).join(', ')} of the launching shell; it is left out of the generated environment`, at(joinPath(envPath, name))));
+        continue;
+      }
+      environment.push({ name, value: text });
+    }
+  }
+  const [rl] = pick('resource_limits');
+  const [hcRaw] = pick('health_checks');
+  const hc = isObj(hcRaw) ? hcRaw : {};
+  const portRanges: PortRange[] = [];
+  const net = root['pc2_network'];
+  if (isObj(net)) {
+    for (const [key, role] of [
+      ['agent_ports', 'service'],
+      ['health_check_ports', 'health'],
+    ] as const) {
+      const r = net[key];
+      if (isObj(r) && typeof r['start'] === 'number' && typeof r['end'] === 'number') {
+        portRanges.push({ role, start: r['start'], end: r['end'], at: at(joinPath('pc2_network', key)) });
+      }
+    }
+  }
+  let errorBusPort: Located<number> | undefined;
+  if (root['error_bus_port'] !== undefined) {
+    const e = evaluatePort(root['error_bus_port'], vars);
+    if (e.ok) errorBusPort = { value: e.value, at: at('error_bus_port') };
+    else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(root['error_bus_port'])}`, at('error_bus_port')));
+  }
+  const secretRefs = new Set<string>();
+  collectSecretRefs(root, (s) => secretRefs.add(s));
+  const hip = root['hybrid_inference_policy'];
+  const lb = isObj(hip) && isObj(hip['local_backend']) ? hip['local_backend'] : undefined;
+  const gpuDevice = typeof lb?.['gpu_device'] === 'string' ? lb['gpu_device'] : undefined;
+  return {
+    environment: environment.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    memoryMiB: isObj(rl) ? num(rl['memory_mb']) : undefined,
+    cpuPercent: isObj(rl) ? num(rl['cpu_percent']) : undefined,
+    healthChecks: {
+      intervalSeconds: num(hc['interval_seconds']),
+      timeoutSeconds: num(hc['timeout_seconds']),
+      retries: num(hc['retries']),
+      startPeriodSeconds: num(hc['start_period_seconds']),
+    },
+    portRanges,
+    errorBusPort,
+    secretRefs: [...secretRefs].sort(),
+    gpuDevice,
+  };
+}
+
+function collectSecretRefs(v: unknown, found: (name: string) => void) {
+  if (Array.isArray(v)) v.forEach((x) => collectSecretRefs(x, found));
+  else if (isObj(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      if (/(^|_)(api_key|token|secret|password)_env$/.test(k) && typeof x === 'string' && /^[A-Z_][A-Z0-9_]*$/.test(x)) found(x);
+      else collectSecretRefs(x, found);
+    }
+  }
+}
+
+function readAgent(
+  node: { name: string; group: string; value: unknown; path: string },
+  machine: string,
+  file: string,
+  at: (p: string) => SourceRef,
+  vars: Variables,
+  dockerGroups: readonly string[],
+  ds: Diagnostic[],
+): AgentConfig | undefined {
+  const { name, group, value, path } = node;
+  const here = at(path);
+  if (!isObj(value)) {
+    ds.push(diag('invalid-value', 'error', `agent '${name}' must be a mapping with 'script_path' and 'port', got ${describe(value)}; write '${name}: {script_path: ..., port: ...}'`, here));
+    return undefined;
+  }
+  let ok = true;
+  const portPath = joinPath(path, 'port');
+  if (value['port'] === undefined || value['port'] === null) {
+    ds.push(diag('invalid-value', 'error', `agent '${name}' has no port; add 'port: NNNN'`, here));
+    return undefined;
+  }
+  const port = evaluatePort(value['port'], vars);
+  if (!port.ok) {
+    ds.push(diag('invalid-value', 'error', `${port.reason}, got ${describe(value['port'])}`, at(portPath)));
+    ok = false;
+  }
+  const params = isObj(value['params']) ? value['params'] : {};
+  const hcRaw = value['health_check_port'] ?? params['health_check_port'];
+  const hcPath = value['health_check_port'] !== undefined ? joinPath(path, 'health_check_port') : joinPath(joinPath(path, 'params'), 'health_check_port');
+  let health: (Located<number> & { derived: boolean }) | undefined;
+  if (hcRaw !== undefined && hcRaw !== null) {
+    const h = evaluatePort(hcRaw, vars);
+    if (h.ok) health = { value: h.value, at: at(hcPath), derived: false };
+    else {
+      ds.push(diag('invalid-value', 'error', `${h.reason}, got ${describe(hcRaw)}`, at(hcPath)));
+      ok = false;
+    }
+  } else if (port.ok) {
+    if (port.value + 1000 > 65535) {
+      ds.push(diag('invalid-value', 'error', `agent '${name}' declares no health_check_port and port + 1000 is past 65535; add 'health_check_port'`, here));
+      ok = false;
+    } else health = { value: port.value + 1000, at: at(portPath), derived: true };
+  }
+  let required = true;
+  if (value['required'] !== undefined) {
+    const r = evaluateBoolean(value['required'], vars);
+    if (r.ok) required = r.value;
+    else {
+      ds.push(diag('invalid-value', 'error', `'required' must be true or false, got ${describe(value['required'])}; an expression is not evaluated: write a boolean or '\${VAR:-false}'`, at(joinPath(path, 'required'))));
+      ok = false;
+    }
+  }
+  const dependencies: Located<string>[] = [];
+  const depsRaw = value['dependencies'];
+  if (depsRaw !== undefined && depsRaw !== null) {
+    if (!Array.isArray(depsRaw)) {
+      ds.push(diag('invalid-value', 'error', `'dependencies' must be a list of agent names, got ${describe(depsRaw)}; write 'dependencies: [AgentName]'`, at(joinPath(path, 'dependencies'))));
+      ok = false;
+    } else {
+      depsRaw.forEach((d, i) => {
+        const dp = joinPath(joinPath(path, 'dependencies'), i);
+        if (typeof d !== 'string' || d === '') {
+          ds.push(diag('invalid-value', 'error', `a dependency must be an agent name, got ${describe(d)}; list agents by name`, at(dp)));
+          ok = false;
+        } else if (!dependencies.some((x) => x.value === d)) dependencies.push({ value: d, at: at(dp) });
+      });
+    }
+  }
+  const scriptPath = value['script_path'];
+  if (scriptPath !== undefined && typeof scriptPath !== 'string') {
+    ds.push(diag('invalid-value', 'error', `'script_path' must be a path, got ${describe(scriptPath)}`, at(joinPath(path, 'script_path'))));
+    ok = false;
+  }
+  if (scriptPath === undefined && value['module'] === undefined) {
+    ds.push(diag('invalid-value', 'warning', `agent '${name}' has no script_path; its image cannot start it: add 'script_path'`, here));
+  }
+  for (const k of Object.keys(value)) {
+    if (!AGENT_FIELDS.has(k)) ds.push(diag('unknown-key', 'info', `unknown agent field '${k}' is ignored`, at(joinPath(path, k))));
+  }
+
+  // Extra listeners and hints from the agent's own config map.
+  const extraPorts: ExtraPort[] = [];
+  let vramMiBHint: number | undefined;
+  let cudaHint = false;
+  const secretRefs = new Set<string>();
+  const cfg = value['config'];
+  if (isObj(cfg)) {
+    const cp = joinPath(path, 'config');
+    for (const [k, v] of Object.entries(cfg)) {
+      const kp = joinPath(cp, k);
+      if (EXTRA_PORT_KEYS.has(k)) {
+        const e = evaluatePort(v, vars);
+        if (e.ok) extraPorts.push({ name: k, port: e.value, at: at(kp) });
+        else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(v)}`, at(kp)));
+      } else if (typeof v === 'string') {
+        const m = /^tcp:\/\/(?:\*|0\.0\.0\.0):(\d+)$/.exec(substitute(v, vars).text);
+        if (m) extraPorts.push({ name: k, port: Number(m[1]), at: at(kp) });
+        if (/^cuda(:\d+)?$/.test(v)) cudaHint = true;
+      } else if (/^vram.*_mb$/.test(k) && typeof v === 'number') {
+        vramMiBHint = Math.max(vramMiBHint ?? 0, v);
+      }
+    }
+    collectSecretRefs(cfg, (s) => secretRefs.add(s));
+  }
+  if (!ok || !port.ok || !health) return undefined;
+  const ownPorts = new Set([port.value, health.value]);
+  const extras = extraPorts
+    .filter((e) => !ownPorts.has(e.port))
+    .filter((e, i, all) => all.findIndex((x) => x.port === e.port) === i)
+    .sort((a, b) => a.port - b.port);
+  const agent: AgentConfig = {
+    name,
+    machine,
+    group,
+    at: here,
+    port: { value: port.value, at: at(portPath) },
+    healthCheckPort: health,
+    extraPorts: extras,
+    required,
+    dependencies,
+    dockerGroups: [...dockerGroups].sort(),
+    cudaHint,
+    secretRefs: [...secretRefs].sort(),
+    ...(typeof scriptPath === 'string' ? { scriptPath } : {}),
+    ...(vramMiBHint !== undefined ? { vramMiBHint } : {}),
+  };
+  void file;
+  return agent;
+}

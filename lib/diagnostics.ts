@@ -1,0 +1,85 @@
+/** Diagnostics: every problem found in the input, with a stable code and a source location. */
+
+/** Stable diagnostic codes, like a linter's rule ids. */
+export type DiagnosticCode =
+  | 'missing-file'
+  | 'parse-error'
+  | 'duplicate-key'
+  | 'unsupported-layout'
+  | 'unknown-key'
+  | 'invalid-value'
+  | 'invalid-spec'
+  | 'unknown-dependency'
+  | 'dependency-cycle'
+  | 'duplicate-agent'
+  | 'shared-agent-name'
+  | 'port-conflict'
+  | 'port-reassigned'
+  | 'port-out-of-range'
+  | 'hardcoded-ip'
+  | 'misplaced-group'
+  | 'empty-group'
+  | 'unknown-override'
+  | 'gpu-unavailable'
+  | 'vram-over-budget'
+  | 'unresolved-variable';
+
+export type Severity = 'error' | 'warning' | 'info';
+
+/** One problem, located in a file at a config path. */
+export interface Diagnostic {
+  readonly code: DiagnosticCode;
+  readonly severity: Severity;
+  readonly message: string;
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly path?: string;
+}
+
+/** Where a value came from. */
+export interface SourceRef {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly path: string;
+}
+
+/** Builds a diagnostic located at `at` (when known). */
+export function diag(code: DiagnosticCode, severity: Severity, message: string, at?: SourceRef): Diagnostic {
+  return at
+    ? { code, severity, message, file: at.file, line: at.line, column: at.column, path: at.path }
+    : { code, severity, message };
+}
+
+/** `<file>:<line> <path>: <message>` as in STYLE.md, the prefix omitted where unknown. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.file ? `${d.file}${d.line ? `:${d.line}` : ''}` : '';
+  const prefix = [where, d.path].filter(Boolean).join(' ');
+  return `${prefix ? `${prefix}: ` : ''}${d.message} [${d.code}]`;
+}
+
+export function hasErrors(ds: readonly Diagnostic[]): boolean {
+  return ds.some((d) => d.severity === 'error');
+}
+
+const severityRank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+/** Sorts diagnostics into a stable order: by file, line, column, code, message. */
+export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
+  const key = (d: Diagnostic) => [d.file ?? '\uffff', String(d.line ?? 0).padStart(8, '0'), String(d.column ?? 0).padStart(6, '0'), d.code, d.message].join('\u0000');
+  return [...ds].sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    if (ka !== kb) return ka < kb ? -1 : 1;
+    return severityRank[a.severity] - severityRank[b.severity];
+  });
+}
+
+/** Thrown by the io layer when input is unusable; carries diagnostics, never a stack to the user. */
+export class InputError extends Error {
+  constructor(readonly diagnostics: readonly Diagnostic[]) {
+    super(diagnostics.map(formatDiagnostic).join('\n'));
+    this.name = 'InputError';
+  }
+}

@@ -1,0 +1,164 @@
+/** Port allocation per host: conflicts are errors unless the machine says `reassign`; reassigned ports stay put via the lock. */
+import { diag, type Diagnostic, type Severity, type SourceRef } from '../diagnostics.ts';
+import { byString } from './names.ts';
+import type { PortRole } from './types.ts';
+
+/** One port an agent (or a reserved listener such as `error_bus_port`) wants on a host. */
+export interface PortClaim {
+  readonly machine: string;
+  /** Agent name, or a reserved owner such as `error_bus_port`. */
+  readonly owner: string;
+  readonly name: string;
+  readonly role: PortRole;
+  readonly wanted: number;
+  readonly at: SourceRef;
+  readonly onConflict: 'error' | 'reassign';
+  /** Range that a reassigned port is taken from; default: the ports above the wanted one. */
+  readonly range?: { readonly start: number; readonly end: number };
+  /** Reserved listeners never move. */
+  readonly fixed?: boolean;
+  /** A port nobody declared (a derived health port): it yields to every declared one. */
+  readonly soft?: boolean;
+}
+
+/** A lock entry: on `host`, the claim `machine/owner/name` that wanted `wanted` holds `assigned`. */
+export interface PortLockEntry {
+  readonly host: string;
+  readonly machine: string;
+  readonly agent: string;
+  readonly port: string;
+  readonly wanted: number;
+  readonly assigned: number;
+}
+
+/** The content of `agent-infra.lock.yaml`: every claim that took part in a resolved conflict. */
+export interface PortLock {
+  readonly version: 1;
+  readonly ports: readonly PortLockEntry[];
+}
+
+export const EMPTY_LOCK: PortLock = { version: 1, ports: [] };
+
+export interface Allocation {
+  /** `machine/owner/name` -> port. */
+  readonly assigned: ReadonlyMap<string, number>;
+  readonly lock: readonly PortLockEntry[];
+  readonly diagnostics: readonly Diagnostic[];
+  /** Whether a conflict was left unresolved. */
+  readonly unresolved: boolean;
+}
+
+export const claimKey = (c: { machine: string; owner: string; name: string }) => `${c.machine}/${c.owner}/${c.name}`;
+
+const roleOrder: Record<PortRole, number> = { service: 0, health: 1, extra: 2 };
+
+function compareClaims(a: PortClaim, b: PortClaim): number {
+  if (!!a.fixed !== !!b.fixed) return a.fixed ? -1 : 1;
+  if (!!a.soft !== !!b.soft) return a.soft ? 1 : -1;
+  return byString(a.machine, b.machine) || byString(a.owner, b.owner) || roleOrder[a.role] - roleOrder[b.role] || byString(a.name, b.name);
+}
+
+export interface AllocateOptions {
+  readonly host: string;
+  /** Severity of an unresolved conflict. */
+  readonly severity: Severity;
+  /** Report only conflicts between claims of different machines (the single host). */
+  readonly crossMachineOnly?: boolean;
+  /** Text added to an unresolved conflict's message. */
+  readonly consequence?: string;
+}
+
+/**
+ * Gives every claim a port on one host. The claim that keeps a contested port is the one the lock
+ * names, else the first in (machine, agent, role) order: independent of the order of the input.
+ */
+export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, opts: AllocateOptions): Allocation {
+  const { host } = opts;
+  const ds: Diagnostic[] = [];
+  const lockFor = new Map<string, PortLockEntry>();
+  for (const e of previous.ports) if (e.host === host) lockFor.set(`${e.machine}/${e.agent}/${e.port}`, e);
+  const sorted = [...claims].sort(compareClaims);
+  const holder = new Map<number, PortClaim>();
+  const assigned = new Map<string, number>();
+  const contested = new Set<string>();
+  const toMove: { claim: PortClaim; keeper: PortClaim }[] = [];
+  let unresolved = false;
+
+  // Locked claims first: a port a previous run settled stays with the claim it went to.
+  const locked = sorted.filter((c) => {
+    const e = lockFor.get(claimKey(c));
+    return e !== undefined && e.wanted === c.wanted && !holder.has(e.assigned) && inRange(c, e.assigned);
+  });
+  for (const c of locked) {
+    const e = lockFor.get(claimKey(c))!;
+    if (holder.has(e.assigned)) continue;
+    holder.set(e.assigned, c);
+    assigned.set(claimKey(c), e.assigned);
+    contested.add(claimKey(c));
+  }
+  const wantedPorts = new Set(sorted.map((c) => c.wanted));
+  for (const c of sorted) {
+    if (assigned.has(claimKey(c))) continue;
+    const keeper = holder.get(c.wanted);
+    if (!keeper) {
+      holder.set(c.wanted, c);
+      assigned.set(claimKey(c), c.wanted);
+      continue;
+    }
+    if (opts.crossMachineOnly && keeper.machine === c.machine) {
+      // Already reported (and left to the user) by the machine's own allocation.
+      assigned.set(claimKey(c), c.wanted);
+      continue;
+    }
+    if (c.onConflict === 'reassign' && !c.fixed) {
+      toMove.push({ claim: c, keeper });
+      continue;
+    }
+    unresolved = true;
+    assigned.set(claimKey(c), c.wanted);
+    const what = c.owner === keeper.owner && c.machine === keeper.machine ? `its own ${keeper.name} port` : `${describeOwner(keeper)} on ${keeper.machine}`;
+    ds.push(
+      diag(
+        'port-conflict',
+        opts.severity,
+        `port ${c.wanted} is also used by ${what} (${keeper.at.file}:${keeper.at.line})${opts.crossMachineOnly ? ' on the single host' : ''}; pick a free port or set machines.${c.machine}.ports.onConflict: reassign${opts.consequence ?? ''}`,
+        c.at,
+      ),
+    );
+  }
+  const lock: PortLockEntry[] = [];
+  for (const { claim, keeper } of toMove) {
+    const port = lowestFree(claim, holder, wantedPorts);
+    if (port === undefined) {
+      unresolved = true;
+      assigned.set(claimKey(claim), claim.wanted);
+      ds.push(diag('port-conflict', opts.severity, `port ${claim.wanted} is also used by ${describeOwner(keeper)} on ${keeper.machine} and no free port is left in the range; widen machines.${claim.machine}.ports.range`, claim.at));
+      continue;
+    }
+    holder.set(port, claim);
+    assigned.set(claimKey(claim), port);
+    contested.add(claimKey(keeper));
+    contested.add(claimKey(claim));
+    ds.push(diag('port-reassigned', 'info', `port ${claim.wanted} of ${claim.owner} (${claim.name}) is taken by ${describeOwner(keeper)} on ${keeper.machine}${opts.crossMachineOnly ? ' on the single host' : ''}; moved to ${port}`, claim.at));
+  }
+  for (const c of sorted) {
+    if (!contested.has(claimKey(c)) || c.fixed) continue;
+    lock.push({ host, machine: c.machine, agent: c.owner, port: c.name, wanted: c.wanted, assigned: assigned.get(claimKey(c))! });
+  }
+  return { assigned, lock, diagnostics: ds, unresolved };
+}
+
+function describeOwner(c: PortClaim): string {
+  return c.fixed ? `'${c.owner}'` : `${c.owner} (${c.name})`;
+}
+
+function inRange(c: PortClaim, port: number): boolean {
+  return c.range ? port >= c.range.start && port <= c.range.end : port >= 1 && port <= 65535;
+}
+
+function lowestFree(c: PortClaim, holder: ReadonlyMap<number, PortClaim>, wanted: ReadonlySet<number>): number | undefined {
+  const start = c.range?.start ?? c.wanted + 1;
+  const end = c.range?.end ?? 65535;
+  for (let p = start; p <= end; p++) if (!holder.has(p) && !wanted.has(p)) return p;
+  return undefined;
+}

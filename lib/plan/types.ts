@@ -1,0 +1,171 @@
+/** The system plan: the one model every emitter reads. Plain data, no cdk8s, compose or handlebars types. */
+import type { Diagnostic, SourceRef } from '../diagnostics.ts';
+import type { PortLock } from './ports.ts';
+
+export type PortRole = 'service' | 'health' | 'extra';
+
+/** One listener of an agent, with its port on its machine (two-PC) and on the single host. */
+export interface PlannedPort {
+  /** Container port name: `service`, `health`, `zmq`, `grpc`, `metrics`... */
+  readonly name: string;
+  readonly role: PortRole;
+  readonly declared: number;
+  /** Port on the agent's own machine (also the container port on Kubernetes). */
+  readonly port: number;
+  /** Port when every machine runs on one host; undefined when the single host cannot be planned. */
+  readonly singleHostPort?: number;
+  readonly at: SourceRef;
+}
+
+/** A resolved dependency of an agent. */
+export interface PlannedDependency {
+  readonly name: string;
+  readonly id: string;
+  readonly machine: string;
+  readonly crossMachine: boolean;
+  readonly envPrefix: string;
+  readonly port: number;
+  readonly healthPort: number;
+  readonly singleHostPort?: number;
+  readonly singleHostHealthPort?: number;
+}
+
+/**
+ * One environment variable. Hosts and ports that depend on where the system runs are given as
+ * references that each emitter renders for its target; everything else is a literal.
+ */
+export type PlannedEnv =
+  | { readonly name: string; readonly kind: 'literal'; readonly value: string }
+  | { readonly name: string; readonly kind: 'machine-address'; readonly machine: string }
+  | { readonly name: string; readonly kind: 'agent-host'; readonly agent: string }
+  | { readonly name: string; readonly kind: 'port'; readonly port: number; readonly singleHostPort?: number }
+  | { readonly name: string; readonly kind: 'secret'; readonly secret: string };
+
+export interface PlannedGpu {
+  readonly machine: string;
+  readonly device: number;
+  readonly model: string;
+  readonly vramGiB: number;
+}
+
+export interface PlannedResources {
+  readonly cpuMillis: number;
+  readonly cpuRequestMillis: number;
+  readonly memoryMiB: number;
+  readonly memoryRequestMiB: number;
+}
+
+export interface PlannedHealth {
+  readonly probe: 'http' | 'tcp';
+  readonly path: string;
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly retries: number;
+  readonly startPeriodSeconds: number;
+}
+
+/** Everything any emitter needs to know about one agent. */
+export interface PlannedAgent {
+  readonly name: string;
+  /** DNS label: the k8s object and Service name, the compose service key, the hostname. */
+  readonly id: string;
+  readonly machine: string;
+  readonly group: string;
+  readonly dockerGroups: readonly string[];
+  readonly scriptPath?: string;
+  readonly required: boolean;
+  readonly ports: readonly PlannedPort[];
+  readonly servicePort: PlannedPort;
+  readonly healthPort: PlannedPort;
+  readonly metricsPort?: PlannedPort;
+  readonly dependencies: readonly PlannedDependency[];
+  /** Ids of the agents that depend on this one. */
+  readonly dependents: readonly string[];
+  readonly startLevel: number;
+  readonly startupSeconds: number;
+  readonly family: string;
+  readonly image: string;
+  readonly gpu?: PlannedGpu;
+  readonly resources: PlannedResources;
+  readonly replicas: number;
+  readonly maxReplicas?: number;
+  readonly health: PlannedHealth;
+  readonly env: readonly PlannedEnv[];
+  readonly secrets: readonly string[];
+  readonly at: SourceRef;
+}
+
+export interface PlannedGpuDevice {
+  readonly device: number;
+  readonly model: string;
+  readonly vramGiB: number;
+  readonly usedGiB: number;
+  readonly agents: readonly { readonly id: string; readonly vramGiB: number }[];
+}
+
+export interface MachinePlan {
+  readonly name: string;
+  readonly file: string;
+  readonly addressEnv: string;
+  readonly gpus: readonly PlannedGpuDevice[];
+  readonly agents: readonly string[];
+  readonly cpus?: number;
+  readonly memoryGiB?: number;
+}
+
+export interface PlannedImage {
+  readonly family: string;
+  readonly image: string;
+  readonly gpu: boolean;
+  readonly builderBase: string;
+  readonly runtimeBase: string;
+  readonly buildPackages: readonly string[];
+  readonly runtimePackages: readonly string[];
+  readonly requirements: readonly string[];
+  /** Top-level source folders the family's agents need (from their script paths). */
+  readonly sourceDirs: readonly string[];
+  readonly agents: readonly string[];
+  readonly maxSizeMiB?: number;
+}
+
+/** One row of the port map. */
+export interface PortMapRow {
+  readonly host: string;
+  readonly port: number;
+  readonly agent: string;
+  readonly machine: string;
+  readonly name: string;
+  readonly role: PortRole;
+  readonly declared: number;
+}
+
+export interface SystemPlan {
+  readonly name: string;
+  readonly namespace: string;
+  readonly user: number;
+  readonly registry: string;
+  readonly tag: string;
+  readonly machines: readonly MachinePlan[];
+  /** Sorted by machine, then id. */
+  readonly agents: readonly PlannedAgent[];
+  /** Ids per start level; level 0 has no dependencies. */
+  readonly startLevels: readonly (readonly string[])[];
+  readonly criticalPath: { readonly seconds: number; readonly agents: readonly string[] };
+  readonly sequentialSeconds: number;
+  readonly errorBus?: { readonly agent?: string; readonly machine: string; readonly port: number };
+  readonly images: readonly PlannedImage[];
+  readonly portMap: readonly PortMapRow[];
+  /** Whether a single host can run every machine (no unresolved cross-machine port clash). */
+  readonly singleHostReady: boolean;
+  readonly secrets: readonly string[];
+  readonly kubernetes: {
+    readonly runtimeClassName?: string;
+    readonly serviceMonitors: boolean;
+    readonly podDisruptionBudgets: boolean;
+    readonly autoscaling: boolean;
+    readonly waitForDependencies: boolean;
+  };
+  readonly cycles: readonly (readonly string[])[];
+  readonly lock: PortLock;
+  readonly diagnostics: readonly Diagnostic[];
+}

@@ -1,0 +1,101 @@
+/** `scan-ips`: finds hard-coded IPv4 addresses in Python sources and, with --fix, reads them from the environment instead. */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { writeFileAtomic } from './write.ts';
+import { byString } from './plan/names.ts';
+
+export interface IpFinding {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly address: string;
+  readonly variable?: string;
+  readonly fixed: boolean;
+}
+
+export interface IpScan {
+  readonly filesScanned: number;
+  readonly filesWithFindings: number;
+  readonly findings: readonly IpFinding[];
+}
+
+const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', '.venv', 'venv', '.tox', 'dist', 'build']);
+const IP = /(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])/g;
+/** A one-line Python string literal without prefix: `"..."` or `'...'`. */
+const STRING = /(?<![A-Za-z0-9_])(["'])((?:\\.|(?!\1)[^\\\n])*)\1/g;
+
+function pythonFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort(byString)) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) {
+        if (!SKIP_DIRS.has(name)) walk(p);
+      } else if (name.endsWith('.py')) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const valid = (ip: string) => ip.split('.').every((o) => Number(o) <= 255);
+const ignored = (ip: string) => ip === '0.0.0.0' || ip.startsWith('127.');
+
+/** Rewrites one source text; returns the new text and the findings (with whether each was fixed). */
+export function fixPythonSource(text: string, mapping: Readonly<Record<string, string>>): { text: string; findings: Omit<IpFinding, 'file'>[] } {
+  const findings: Omit<IpFinding, 'file'>[] = [];
+  const lines = text.split('\n');
+  let changed = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trimStart().startsWith('#')) {
+      for (const m of line.matchAll(IP)) if (valid(m[1]!) && !ignored(m[1]!)) findings.push({ line: i + 1, column: m.index! + 1, address: m[1]!, ...(mapping[m[1]!] ? { variable: mapping[m[1]!] } : {}), fixed: false });
+      continue;
+    }
+    const fixedAt = new Set<number>();
+    const rewritten = line.replace(STRING, (lit, q: string, body: string, offset: number) => {
+      const ips = [...body.matchAll(IP)].filter((m) => valid(m[1]!) && !ignored(m[1]!));
+      if (ips.length === 0 || ips.some((m) => !mapping[m[1]!])) return lit;
+      for (const m of ips) fixedAt.add(offset + 1 + m.index!);
+      const get = (ip: string, inner: string) => `os.environ.get(${inner}${mapping[ip]}${inner}, ${inner}localhost${inner})`;
+      if (ips.length === 1 && body === ips[0]![1]) return get(body, q);
+      if (/[{}]/.test(body)) return lit;
+      const other = q === '"' ? "'" : '"';
+      return `f${q}${body.replace(IP, (ip) => (mapping[ip] ? `{${get(ip, other)}}` : ip))}${q}`;
+    });
+    for (const m of line.matchAll(IP)) {
+      if (!valid(m[1]!) || ignored(m[1]!)) continue;
+      findings.push({ line: i + 1, column: m.index! + 1, address: m[1]!, ...(mapping[m[1]!] ? { variable: mapping[m[1]!] } : {}), fixed: fixedAt.has(m.index!) });
+    }
+    if (rewritten !== line) {
+      lines[i] = rewritten;
+      changed = true;
+    }
+  }
+  if (!changed) return { text, findings };
+  let out = lines.join('\n');
+  if (!/^\s*import os\s*$/m.test(out) && !/^\s*import os(,|\s+as)/m.test(out)) {
+    // After a shebang, encoding line and module docstring is tidier, but the first line is always valid.
+    const m = /^(#![^\n]*\n)?(#[^\n]*coding[^\n]*\n)?/.exec(out)!;
+    out = `${m[0]}import os\n${out.slice(m[0].length)}`;
+    return { text: out, findings: findings.map((f) => ({ ...f })) };
+  }
+  return { text: out, findings };
+}
+
+/** Scans (and with `fix`, rewrites) every Python file below `dir`. */
+export function scanIps(dir: string, mapping: Readonly<Record<string, string>>, fix: boolean): IpScan {
+  const files = pythonFiles(dir);
+  const findings: IpFinding[] = [];
+  let withFindings = 0;
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    const r = fixPythonSource(text, mapping);
+    if (r.findings.length > 0) withFindings++;
+    const rel = relative(process.cwd(), f) || f;
+    findings.push(...r.findings.map((x) => ({ file: rel, ...x, fixed: fix && x.fixed })));
+    if (fix && r.text !== text) writeFileAtomic(f, r.text);
+  }
+  return { filesScanned: files.length, filesWithFindings: withFindings, findings };
+}
