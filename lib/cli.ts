@@ -1,5 +1,5 @@
 /** The `agent-infra` command line: check, scan-ips, synth, report. */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
@@ -56,7 +56,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 export class UsageError extends Error {}
 
-export function parse(args: readonly string[], options: Parameters<typeof parseArgs>[0]['options'], positionals = false) {
+export function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>, positionals = false) {
   try {
     return parseArgs({ args: [...args], options, allowPositionals: positionals, strict: true });
   } catch (e) {
@@ -147,7 +147,8 @@ export function updateLock(r: PipelineResult, frozen: boolean): boolean {
 }
 
 export function lockText(r: PipelineResult): string {
-  return `# Ports chosen by 'onConflict: reassign'; kept stable across runs. Written by 'agent-infra check' and 'synth'.\n${stringify(r.plan.lock, { lineWidth: 0 })}`;
+  const rows = r.plan.lock.ports.map((e) => `  - ${stringify(e, { flow: true, lineWidth: 0 }).trim()}`);
+  return `# Ports of the hosts where 'onConflict: reassign' may move them; kept stable across runs.\n# Written by 'agent-infra check' and 'synth'; commit it.\nversion: 1\nports:${rows.length ? `\n${rows.join('\n')}` : ' []'}\n`;
 }
 
 function check(args: readonly string[]): number {

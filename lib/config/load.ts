@@ -63,6 +63,11 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
     return fail();
   }
   const spec = structuredClone(parsed.data);
+  // Without a spec file, --machine names exactly the machines to load (conventional settings by name).
+  if (!specFile && (opts.machines ?? []).length > 0) {
+    const named = new Set((opts.machines ?? []).map((m) => m.split('=')[0]));
+    for (const name of Object.keys(spec.machines)) if (!named.has(name)) delete spec.machines[name];
+  }
   for (const pair of opts.machines ?? []) {
     const m = /^([a-z][a-z0-9-]*)=(.+)$/.exec(pair);
     if (!m) {

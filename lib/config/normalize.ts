@@ -291,7 +291,7 @@ function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, 
   if (root['error_bus_port'] !== undefined) {
     const e = evaluatePort(root['error_bus_port'], vars);
     if (e.ok) errorBusPort = { value: e.value, at: at('error_bus_port') };
-    else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(root['error_bus_port'])}`, at('error_bus_port')));
+    else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(root['error_bus_port'])}; ${e.fix}`, at('error_bus_port')));
   }
   const secretRefs = new Set<string>();
   collectSecretRefs(root, (s) => secretRefs.add(s));
@@ -348,7 +348,7 @@ function readAgent(
   }
   const port = evaluatePort(value['port'], vars);
   if (!port.ok) {
-    ds.push(diag('invalid-value', 'error', `${port.reason}, got ${describe(value['port'])}`, at(portPath)));
+    ds.push(diag('invalid-value', 'error', `${port.reason}, got ${describe(value['port'])}; ${port.fix}`, at(portPath)));
     ok = false;
   }
   const params = isObj(value['params']) ? value['params'] : {};
@@ -359,7 +359,7 @@ function readAgent(
     const h = evaluatePort(hcRaw, vars);
     if (h.ok) health = { value: h.value, at: at(hcPath), derived: false };
     else {
-      ds.push(diag('invalid-value', 'error', `${h.reason}, got ${describe(hcRaw)}`, at(hcPath)));
+      ds.push(diag('invalid-value', 'error', `${h.reason}, got ${describe(hcRaw)}; ${h.fix}`, at(hcPath)));
       ok = false;
     }
   } else if (port.ok) {
@@ -418,7 +418,7 @@ function readAgent(
       if (EXTRA_PORT_KEYS.has(k)) {
         const e = evaluatePort(v, vars);
         if (e.ok) extraPorts.push({ name: k, port: e.value, at: at(kp) });
-        else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(v)}`, at(kp)));
+        else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(v)}; ${e.fix}`, at(kp)));
       } else if (typeof v === 'string') {
         const m = /^tcp:\/\/(?:\*|0\.0\.0\.0):(\d+)$/.exec(substitute(v, vars).text);
         if (m) extraPorts.push({ name: k, port: Number(m[1]), at: at(kp) });

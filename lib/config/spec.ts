@@ -115,11 +115,13 @@ export const CONVENTIONAL_SPEC: z.input<typeof DeploymentSpecSchema> = {
     mainpc: {
       config: 'main_pc_code/config/startup_config.yaml',
       addressEnv: 'MAIN_PC_IP',
+      legacyAddresses: ['192.168.100.16'],
       gpus: [{ model: 'NVIDIA GeForce RTX 4090', vramGiB: 24, device: 0 }],
     },
     pc2: {
       config: 'pc2_code/config/startup_config.yaml',
       addressEnv: 'PC2_IP',
+      legacyAddresses: ['192.168.100.17'],
       gpus: [{ model: 'NVIDIA GeForce RTX 3060', vramGiB: 12, device: 0 }],
     },
   },

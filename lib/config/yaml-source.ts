@@ -49,7 +49,9 @@ export function parseYamlSource(file: string, text: string): YamlSource {
   const first = doc.errors[0];
   if (first) {
     const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').trim();
-    const hint = /compact mappings|implicit keys|same column|indent/i.test(message)
+    const hint = /flow (map|sequence|collection)/i.test(message)
+      ? 'close the flow collection with } or ] and separate its entries with commas'
+      : /compact mappings|implicit keys|same column|indent/i.test(message)
       ? 'check the indentation of this line and the next: keys of one mapping must start at the same column'
       : 'fix the YAML syntax (quoting, brackets, indentation) around this line';
     diagnostics.push(diag('parse-error', 'error', `${message.charAt(0).toLowerCase()}${message.slice(1)}; ${hint}`, { file, ...pos(first.pos[0]), path: '' }));

@@ -41,7 +41,8 @@ function overrideFor(spec: DeploymentSpec, a: AgentConfig): Override {
   return Object.assign({}, ...layers) as Override;
 }
 
-const GPU_GROUP_RE = /(^|[_-])gpu($|[_-])/i;
+/** Group names that mark GPU work in the real configs (`vision_gpu`, `main_pc_gpu_services`), not `gpu_infrastructure`. */
+const GPU_GROUP_RE = /(^|[_-])gpu([_-]services)?$/i;
 
 /** Builds the system plan. Never throws on bad input: problems are in `plan.diagnostics`. */
 export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], previousLock: PortLock): SystemPlan {
@@ -138,8 +139,12 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
 
   // Dependencies: the same machine first, else another machine (a cross-machine edge).
   const disabled = new Set(configs.flatMap((c) => c.agents.filter((a) => overrideFor(spec, a).disabled).map((a) => a.name)));
-  const resolve = (d: Draft, name: string) =>
-    live.find((x) => x.cfg.name === name && x.cfg.machine === d.cfg.machine) ?? live.find((x) => x.cfg.name === name);
+  const liveByName = new Map<string, (typeof live)[number][]>();
+  for (const x of live) liveByName.set(x.cfg.name, [...(liveByName.get(x.cfg.name) ?? []), x]);
+  const resolve = (d: Draft, name: string) => {
+    const candidates = liveByName.get(name) ?? [];
+    return candidates.find((x) => x.cfg.machine === d.cfg.machine) ?? candidates[0];
+  };
   const edges = new Map<string, { dep: (typeof live)[number]; at: AgentConfig['at'] }[]>();
   for (const d of live) {
     const list: { dep: (typeof live)[number]; at: AgentConfig['at'] }[] = [];
@@ -182,7 +187,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
       .filter((d) => m === undefined || d.cfg.machine === m)
       .flatMap((d) => {
         const ms = spec.machines[d.cfg.machine]!;
-        return d.ports.map((p) => ({
+        return d.ports.map((p): PortClaim => ({
           machine: d.cfg.machine,
           owner: d.cfg.name,
           name: p.name,
@@ -250,13 +255,14 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     for (const g of gpus) {
       if (g.usedGiB > g.vramGiB) {
         const list = [...g.agents].sort((a, b) => b.vramGiB - a.vramGiB || byString(a.id, b.id)).map((a) => `${a.id} ${a.vramGiB}`).join(', ');
+        const largest = [...g.agents].sort((a, b) => b.vramGiB - a.vramGiB || byString(a.id, b.id))[0]!;
         ds.push(
-          diag('vram-over-budget', 'error', `agents on ${m} GPU ${g.device} (${g.model}, ${g.vramGiB} GiB) need ${g.usedGiB} GiB: ${list}; lower their vramGiB in the spec, move agents to another machine or add a GPU`, {
-            file: configOf.get(m)?.file ?? '',
-            line: 1,
-            column: 1,
-            path: `machines.${m}.gpus[${g.device}]`,
-          }),
+          diag(
+            'vram-over-budget',
+            'error',
+            `agents on ${m} GPU ${g.device} (${g.model}, ${g.vramGiB} GiB) need ${g.usedGiB} GiB: ${list}; lower their vramGiB in the spec, move agents to another machine or add a GPU`,
+            byId.get(largest.id)!.cfg.at,
+          ),
         );
       }
     }

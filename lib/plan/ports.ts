@@ -31,7 +31,7 @@ export interface PortLockEntry {
   readonly assigned: number;
 }
 
-/** The content of `agent-infra.lock.yaml`: every claim that took part in a resolved conflict. */
+/** The content of `agent-infra.lock.yaml`: every port of each host where ports can move. */
 export interface PortLock {
   readonly version: 1;
   readonly ports: readonly PortLockEntry[];
@@ -87,7 +87,7 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
   // Locked claims first: a port a previous run settled stays with the claim it went to.
   const locked = sorted.filter((c) => {
     const e = lockFor.get(claimKey(c));
-    return e !== undefined && e.wanted === c.wanted && !holder.has(e.assigned) && inRange(c, e.assigned);
+    return e !== undefined && e.wanted === c.wanted && (e.assigned === c.wanted || inRange(c, e.assigned));
   });
   for (const c of locked) {
     const e = lockFor.get(claimKey(c))!;
@@ -95,6 +95,9 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
     holder.set(e.assigned, c);
     assigned.set(claimKey(c), e.assigned);
     contested.add(claimKey(c));
+    if (e.assigned !== c.wanted) {
+      ds.push(diag('port-reassigned', 'info', `port ${c.wanted} of ${c.owner} (${c.name}) stays moved to ${e.assigned}${opts.crossMachineOnly ? ' on the single host' : ''}, as the port lock records`, c.at));
+    }
   }
   const wantedPorts = new Set(sorted.map((c) => c.wanted));
   for (const c of sorted) {
@@ -141,8 +144,10 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
     contested.add(claimKey(claim));
     ds.push(diag('port-reassigned', 'info', `port ${claim.wanted} of ${claim.owner} (${claim.name}) is taken by ${describeOwner(keeper)} on ${keeper.machine}${opts.crossMachineOnly ? ' on the single host' : ''}; moved to ${port}`, claim.at));
   }
+  // Where ports can move, every claim is locked: a new agent then never takes a port an existing one holds.
+  const canMove = toMove.length > 0 || sorted.some((c) => c.onConflict === 'reassign' && !c.soft && !c.fixed);
   for (const c of sorted) {
-    if (!contested.has(claimKey(c)) || c.fixed) continue;
+    if (c.fixed || !(canMove || contested.has(claimKey(c)))) continue;
     lock.push({ host, machine: c.machine, agent: c.owner, port: c.name, wanted: c.wanted, assigned: assigned.get(claimKey(c))! });
   }
   return { assigned, lock, diagnostics: ds, unresolved };

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixPythonSource } from '../../lib/scan-ips.ts';
+import { cli } from '../helpers.ts';
+
+const mapping = { '192.168.100.16': 'MAIN_PC_IP', '192.168.100.17': 'PC2_IP' };
+
+describe('scan-ips', () => {
+  it.each([
+    ['host = "192.168.100.16"\n', 'import os\nhost = os.environ.get("MAIN_PC_IP", "localhost")\n'],
+    ["PC2 = '192.168.100.17'\n", "import os\nPC2 = os.environ.get('PC2_IP', 'localhost')\n"],
+    ['url = "tcp://192.168.100.16:5555"\n', 'import os\nurl = f"tcp://{os.environ.get(\'MAIN_PC_IP\', \'localhost\')}:5555"\n'],
+    ['import os\nx = "192.168.100.17"\n', 'import os\nx = os.environ.get("PC2_IP", "localhost")\n'],
+    ['#!/usr/bin/env python3\nx = "192.168.100.16"\n', '#!/usr/bin/env python3\nimport os\nx = os.environ.get("MAIN_PC_IP", "localhost")\n'],
+    ['bind = "0.0.0.0"\nlocal = "127.0.0.1"\n', 'bind = "0.0.0.0"\nlocal = "127.0.0.1"\n'],
+  ])('rewrites %j', (input, output) => {
+    expect(fixPythonSource(input, mapping).text).toBe(output);
+  });
+
+  it('reports an unmapped address and a commented one without changing them', () => {
+    const r = fixPythonSource('# was 192.168.100.16\nother = "10.0.0.5"\n', mapping);
+    expect(r.text).toBe('# was 192.168.100.16\nother = "10.0.0.5"\n');
+    expect(r.findings).toEqual([
+      { line: 1, column: 7, address: '192.168.100.16', variable: 'MAIN_PC_IP', fixed: false },
+      { line: 2, column: 10, address: '10.0.0.5', fixed: false },
+    ]);
+  });
+
+  it('scans a tree with file:line, and --fix rewrites it so that a rescan is clean', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scan-'));
+    mkdirSync(join(dir, 'agents'));
+    writeFileSync(join(dir, 'agents', 'a.py'), 'import zmq\nMAIN = "192.168.100.16"\n');
+    writeFileSync(join(dir, 'agents', 'b.py'), 'PC2 = "192.168.100.17"\n');
+    writeFileSync(join(dir, 'notes.txt'), '192.168.100.16\n');
+    const before = cli(['scan-ips', dir]);
+    expect(before.code).toBe(1);
+    expect(before.stdout).toMatch(/agents\/a\.py:2:9 192\.168\.100\.16: use MAIN_PC_IP/);
+    expect(before.stdout).toMatch(/2 hard-coded addresses in 2 of 2 Python files$/m);
+    expect(cli(['scan-ips', dir, '--fix']).code).toBe(0);
+    expect(readFileSync(join(dir, 'agents', 'a.py'), 'utf8')).toBe('import os\nimport zmq\nMAIN = os.environ.get("MAIN_PC_IP", "localhost")\n');
+    const after = cli(['scan-ips', dir]);
+    expect(after.code).toBe(0);
+    expect(after.stdout).toMatch(/^0 hard-coded addresses/m);
+  });
+
+  it('takes a custom mapping', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scan-'));
+    writeFileSync(join(dir, 'c.py'), 'X = "10.1.2.3"\n');
+    expect(cli(['scan-ips', dir, '--map', '10.1.2.3=GPU_NODE_IP', '--fix']).code).toBe(0);
+    expect(readFileSync(join(dir, 'c.py'), 'utf8')).toBe('import os\nX = os.environ.get("GPU_NODE_IP", "localhost")\n');
+  });
+});
