@@ -1,5 +1,68 @@
-/** `agent-infra synth`: placeholder until the emitters land. */
-export function synthCommand(_args: readonly string[]): number {
-  console.error('agent-infra: synth is not available yet [usage]');
-  return 2;
+/** Synthesis: load -> plan -> every emitter -> dist/, written only when everything succeeded. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { printDiagnostics, loadArgs, parse, updateLock, UsageError } from './cli.ts';
+import { runPipeline } from './pipeline.ts';
+import { emitKubernetes } from './emit/k8s.ts';
+import { writeTree } from './write.ts';
+import type { SystemPlan } from './plan/types.ts';
+
+export const OUTPUTS = ['k8s', 'compose', 'docker', 'reports'] as const;
+export type Output = (typeof OUTPUTS)[number];
+
+export interface SynthOptions {
+  readonly spec?: string;
+  readonly machines?: readonly string[];
+  /** Root of the output tree. @default dist */
+  readonly out?: string;
+  readonly only?: readonly Output[];
+  /** Where `cdk8s synth` expects the Kubernetes manifests (CDK8S_OUTDIR), when it runs us. */
+  readonly cdk8sOutdir?: string;
+  readonly cwd?: string;
 }
+
+/** Every emitter's files for a plan, keyed by path below the output root. Pure. */
+export function emitAll(plan: SystemPlan, input: string, only: readonly Output[] = OUTPUTS): Map<string, string> {
+  const files = new Map<string, string>();
+  if (only.includes('k8s')) for (const [k, v] of emitKubernetes(plan, input)) files.set(k, v);
+  return files;
+}
+
+/** Runs the whole synthesis; returns the exit code. Nothing is written unless the configs are clean. */
+export function synthesize(opts: SynthOptions): number {
+  const cwd = opts.cwd ?? process.cwd();
+  const r = runPipeline({ ...(opts.spec ? { spec: opts.spec } : {}), machines: opts.machines ?? [], cwd });
+  printDiagnostics(r.diagnostics);
+  if (r.unusable) return 2;
+  if (!r.ok) {
+    console.error(`agent-infra: nothing written: fix the errors above first`);
+    return 1;
+  }
+  updateLock(r, false);
+  const input = opts.spec ? relative(cwd, resolve(cwd, opts.spec)) || opts.spec : Object.values(r.loaded.spec.machines).map((m) => m.config).join(', ');
+  const only = opts.only ?? OUTPUTS;
+  const files = emitAll(r.plan, input, only);
+  const out = resolve(cwd, opts.out ?? 'dist');
+  for (const dir of only) {
+    const own = new Map([...files].filter(([k]) => k.startsWith(`${dir}/`)).map(([k, v]) => [k.slice(dir.length + 1), v]));
+    if (own.size > 0) writeTree(join(out, dir), own);
+  }
+  if (opts.cdk8sOutdir && only.includes('k8s')) {
+    const target = resolve(cwd, opts.cdk8sOutdir);
+    if (target !== join(out, 'k8s')) {
+      mkdirSync(target, { recursive: true });
+      for (const [k, v] of files) if (k.startsWith('k8s/') && k !== 'k8s/kustomization.yaml') writeFileSync(join(target, k.slice(4).replace(/\.yaml$/, '.k8s.yaml')), v);
+    }
+  }
+  console.log(`agent-infra: wrote ${files.size} files for ${r.plan.agents.length} agents to ${relative(cwd, out) || '.'}/{${only.join(',')}}`);
+  return 0;
+}
+
+export function synthCommand(args: readonly string[]): number {
+  const { values } = parse(args, { spec: { type: 'string' }, machine: { type: 'string', multiple: true }, out: { type: 'string' }, only: { type: 'string', multiple: true } });
+  const only = ((values.only as string[] | undefined) ?? []).flatMap((o) => o.split(','));
+  for (const o of only) if (!(OUTPUTS as readonly string[]).includes(o)) throw new UsageError(`--only takes ${OUTPUTS.join(', ')}, got '${o}'`);
+  const load = loadArgs(values);
+  return synthesize({ ...load, ...(typeof values.out === 'string' ? { out: values.out } : {}), ...(only.length ? { only: only as Output[] } : {}) });
+}
+

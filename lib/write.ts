@@ -1,5 +1,5 @@
 /** The io end of output: atomic writes, and whole output trees swapped in at once. */
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /** Writes a file through a temporary sibling and a rename, so readers never see half of it. */
@@ -18,6 +18,7 @@ export function writeTree(dir: string, files: ReadonlyMap<string, string>): void
   const target = resolve(dir);
   mkdirSync(dirname(target), { recursive: true });
   const staging = mkdtempSync(`${target}.staging-`);
+  chmodSync(staging, 0o755);
   try {
     for (const [rel, text] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       const f = join(staging, rel);

@@ -1,0 +1,171 @@
+/** Deployment, Service and GPU wiring for one agent. */
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import type { PlannedAgent, PlannedEnv } from '../lib/plan/types.ts';
+import { wireGpu, MACHINE_LABEL } from './gpu.ts';
+
+export interface AgentWorkloadOptions {
+  /** Name of the system (`app.kubernetes.io/part-of`). */
+  readonly system: string;
+  /** Numeric user and group the containers run as. */
+  readonly user: number;
+  /** ConfigMap holding the machines' address variables. */
+  readonly addressesConfigMap: string;
+  /** Secret holding the secret variables (referenced, never written). */
+  readonly secretName: string;
+  /**
+   * Add an init container that waits for the dependencies' health ports.
+   * @default true
+   */
+  readonly waitForDependencies?: boolean;
+  /**
+   * Runtime class for GPU pods (for example `nvidia`).
+   * @default - none; the node's default runtime
+   */
+  readonly runtimeClassName?: string;
+}
+
+export interface AgentWorkloadProps extends AgentWorkloadOptions {
+  readonly agent: PlannedAgent;
+}
+
+/** The labels every object of an agent carries; the first two are its selector. */
+export function agentLabels(agent: PlannedAgent, system: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': agent.id,
+    'app.kubernetes.io/part-of': system,
+    'app.kubernetes.io/component': agent.group.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63),
+    'app.kubernetes.io/managed-by': 'agent-infra',
+    [MACHINE_LABEL]: agent.machine,
+  };
+}
+
+export function agentSelector(agent: PlannedAgent, system: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': agent.id, 'app.kubernetes.io/part-of': system };
+}
+
+const WRITABLE_DIRS: readonly [string, string][] = [
+  ['tmp', '/tmp'],
+  ['cache', '/app/.cache'],
+  ['logs', '/app/logs'],
+  ['data', '/app/data'],
+];
+
+/** Deployment, Service and GPU wiring for one agent. */
+export class AgentWorkload extends Construct {
+  readonly deployment: kplus.Deployment;
+  readonly service: kplus.Service;
+
+  constructor(scope: Construct, id: string, props: AgentWorkloadProps) {
+    super(scope, id);
+    const { agent, system, user } = props;
+    const problems: string[] = [];
+    if (agent.id.length > 63) problems.push(`name '${agent.id}' is longer than 63 characters`);
+    if (agent.gpu && agent.replicas !== 1) problems.push('a GPU agent runs exactly one replica');
+    if (problems.length > 0) throw new Error(`agent ${agent.name}: ${problems.join('; ')}`);
+
+    const labels = agentLabels(agent, system);
+    const selector = agentSelector(agent, system);
+    const addresses = kplus.ConfigMap.fromConfigMapName(this, 'Addresses', props.addressesConfigMap);
+    const secrets = kplus.Secret.fromSecretName(this, 'Secrets', props.secretName);
+    const env = (e: PlannedEnv): kplus.EnvValue => {
+      switch (e.kind) {
+        case 'literal':
+          return kplus.EnvValue.fromValue(e.value);
+        case 'machine-address':
+          return kplus.EnvValue.fromConfigMap(addresses, e.name);
+        case 'agent-host':
+          return kplus.EnvValue.fromValue(e.agent);
+        case 'port':
+          return kplus.EnvValue.fromValue(String(e.port));
+        case 'secret':
+          return kplus.EnvValue.fromSecretValue({ secret: secrets, key: e.secret }, { optional: true });
+      }
+    };
+    const envVariables: Record<string, kplus.EnvValue> = {};
+    for (const e of agent.env) envVariables[e.name] = env(e);
+    if (!agent.gpu) envVariables['NVIDIA_VISIBLE_DEVICES'] = kplus.EnvValue.fromValue('void');
+    envVariables['XDG_CACHE_HOME'] = kplus.EnvValue.fromValue('/app/.cache');
+
+    const health = agent.healthPort.port;
+    const h = agent.health;
+    const probe = (o: { periodSeconds: number; failureThreshold: number; timeoutSeconds: number }) => {
+      const common = { periodSeconds: Duration.seconds(o.periodSeconds), failureThreshold: o.failureThreshold, timeoutSeconds: Duration.seconds(o.timeoutSeconds), initialDelaySeconds: Duration.seconds(0), successThreshold: 1 };
+      return h.probe === 'http' ? kplus.Probe.fromHttpGet(h.path, { port: health, ...common }) : kplus.Probe.fromTcpSocket({ port: health, ...common });
+    };
+    const startupPeriod = 2;
+    const securityContext: kplus.ContainerSecurityContextProps = {
+      user,
+      group: user,
+      ensureNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      // Kubernetes drops every capability with the literal 'ALL', which the enum lacks.
+      capabilities: { drop: ['ALL' as kplus.Capability] },
+    };
+
+    this.deployment = new kplus.Deployment(this, 'Deployment', {
+      metadata: { name: agent.id, labels },
+      podMetadata: { labels },
+      select: false,
+      spread: false,
+      replicas: agent.replicas,
+      strategy: agent.gpu ? kplus.DeploymentStrategy.recreate() : kplus.DeploymentStrategy.rollingUpdate({ maxSurge: kplus.PercentOrAbsolute.absolute(1), maxUnavailable: kplus.PercentOrAbsolute.absolute(0) }),
+      automountServiceAccountToken: false,
+      isolate: false,
+      securityContext: { user, group: user, ensureNonRoot: true, fsGroup: user },
+      terminationGracePeriod: Duration.seconds(30),
+      containers: [
+        {
+          name: 'agent',
+          image: agent.image,
+          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+          ports: agent.ports.map((p) => ({ name: p.name, number: p.port, protocol: kplus.Protocol.TCP })),
+          envVariables,
+          securityContext,
+          resources: {
+            cpu: { request: kplus.Cpu.millis(agent.resources.cpuRequestMillis), limit: kplus.Cpu.millis(agent.resources.cpuMillis) },
+            memory: { request: Size.mebibytes(agent.resources.memoryRequestMiB), limit: Size.mebibytes(agent.resources.memoryMiB) },
+          },
+          startup: probe({ periodSeconds: startupPeriod, failureThreshold: Math.ceil((agent.startupSeconds * 3 + 30) / startupPeriod), timeoutSeconds: h.timeoutSeconds }),
+          readiness: probe({ periodSeconds: h.intervalSeconds, failureThreshold: h.retries, timeoutSeconds: h.timeoutSeconds }),
+          liveness: probe({ periodSeconds: h.intervalSeconds * 2, failureThreshold: h.retries, timeoutSeconds: h.timeoutSeconds }),
+        },
+      ],
+    });
+    this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
+    const container = this.deployment.containers[0]!;
+    for (const [name, path] of WRITABLE_DIRS) {
+      container.mount(path, kplus.Volume.fromEmptyDir(this, `Volume-${name}`, name, { sizeLimit: Size.mebibytes(name === 'tmp' ? 256 : 1024) }));
+    }
+    if ((props.waitForDependencies ?? true) && agent.dependencies.length > 0) {
+      this.deployment.addInitContainer({
+        name: 'wait-for-dependencies',
+        image: agent.image,
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        command: ['agent-infra-wait'],
+        envVariables: {
+          WAIT_FOR: kplus.EnvValue.fromValue(agent.dependencies.map((d) => `${d.id}:${d.healthPort}`).join(',')),
+          WAIT_TIMEOUT_SECONDS: kplus.EnvValue.fromValue('600'),
+        },
+        securityContext,
+        resources: { cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(32), limit: Size.mebibytes(64) } },
+      });
+    }
+    wireGpu(this.deployment, { machine: agent.machine, ...(agent.gpu ? { gpu: agent.gpu } : {}), ...(props.runtimeClassName ? { runtimeClassName: props.runtimeClassName } : {}) });
+    const api = ApiObject.of(this.deployment);
+    // cdk8s-plus always adds its hashed address label to the pod template; nothing here selects on it.
+    api.addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
+    api.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
+    api.addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
+
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { name: agent.id, labels },
+      type: kplus.ServiceType.CLUSTER_IP,
+      ports: agent.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: kplus.Protocol.TCP })),
+    });
+    for (const [k, v] of Object.entries(selector)) this.service.selectLabel(k, v);
+  }
+}

@@ -1,0 +1,73 @@
+/** What the whole system shares: Namespace, address and endpoint ConfigMaps, default-deny and DNS policies. */
+import { ApiObject, Chart, type ChartProps } from 'cdk8s';
+import { Construct } from 'constructs';
+import type { SystemPlan } from '../lib/plan/types.ts';
+
+export interface SystemChartProps extends ChartProps {
+  readonly plan: SystemPlan;
+  readonly addressesConfigMap: string;
+  readonly endpointsConfigMap: string;
+}
+
+/** What the whole system shares: Namespace, address and endpoint ConfigMaps, default-deny and DNS policies. */
+export class SystemChart extends Chart {
+  constructor(scope: Construct, id: string, props: SystemChartProps) {
+    super(scope, id, { ...props, namespace: props.plan.namespace, disableResourceNameHashes: true });
+    const { plan } = props;
+    const labels = { 'app.kubernetes.io/part-of': plan.name, 'app.kubernetes.io/managed-by': 'agent-infra' };
+    new ApiObject(this, 'namespace', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: plan.namespace, labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    });
+    // The machines' address variables, for agents' own code that still reads them. In the cluster,
+    // agents reach each other by Service name; ops may patch these values with real addresses.
+    const addresses: Record<string, string> = {};
+    for (const m of plan.machines) {
+      addresses[m.addressEnv] = m.name;
+      if (m.addressEnv === 'MAIN_PC_IP') addresses['MAINPC_IP'] = m.name;
+    }
+    new ApiObject(this, 'addresses', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: props.addressesConfigMap, labels },
+      data: sortedRecord(addresses),
+    });
+    const endpoints: Record<string, string> = {};
+    for (const a of plan.agents) endpoints[a.id] = `${a.id}.${plan.namespace}.svc:${a.servicePort.port}`;
+    new ApiObject(this, 'endpoints', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: props.endpointsConfigMap, labels },
+      data: sortedRecord(endpoints),
+    });
+    new ApiObject(this, 'default-deny', {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'default-deny', labels },
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+    });
+    new ApiObject(this, 'allow-dns', {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'allow-dns', labels },
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+            ports: [
+              { port: 53, protocol: 'UDP' },
+              { port: 53, protocol: 'TCP' },
+            ],
+          },
+        ],
+      },
+    });
+  }
+}
+
+function sortedRecord(r: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(r).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+}
