@@ -1,8 +1,73 @@
-/** The one YAML configuration every emitter uses: YAML 1.1-safe quoting, no line folding, no anchors. */
-import { stringify } from 'yaml';
+/**
+ * The one YAML writer every emitter uses, for plain JSON-like data: block style, keys in the order
+ * given, no anchors, no line folding. A string is written plain only when every YAML 1.1 and 1.2
+ * parser reads it back as that same string; otherwise double-quoted (JSON escapes are valid YAML).
+ * Multi-line strings become `|` literal blocks. Faster than a general YAML library on large outputs.
+ */
 
+const RESERVED = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|<<|=)$/;
+const PLAIN = /^[A-Za-z_/][A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*$/;
+
+function scalar(s: string): string {
+  if (s !== '' && PLAIN.test(s) && !RESERVED.test(s) && !/^[-+]?(?:\.?\d|\.inf|\.nan)/i.test(s) && !/^\d/.test(s)) return s;
+  return JSON.stringify(s);
+}
+
+function isBlockable(s: string): boolean {
+  return s.endsWith('\n') && !s.endsWith('\n\n') && !/[\r\t]/.test(s) && !/[ ]\n/.test(s) && !/^[ \n]/.test(s) && /^[\x20-\x7e\n]*$/.test(s);
+}
+
+function key(k: string): string {
+  return scalar(k);
+}
+
+function write(v: unknown, indent: string, out: string[], inSeq: boolean): void {
+  // Called for a value that goes on its own lines (maps and non-empty sequences).
+  if (Array.isArray(v)) {
+    for (const item of v) {
+      if (isBlockValue(item)) {
+        const lines: string[] = [];
+        write(item, `${indent}  `, lines, true);
+        // The first line of the item shares the dash.
+        out.push(`${indent}- ${lines[0]!.slice(indent.length + 2)}`, ...lines.slice(1));
+      } else out.push(`${indent}- ${inline(item, `${indent}  `)}`);
+    }
+    return;
+  }
+  const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+  for (const [k, x] of entries) {
+    if (isBlockValue(x)) {
+      out.push(`${indent}${key(k)}:`);
+      write(x, Array.isArray(x) ? `${indent}  ` : `${indent}  `, out, false);
+    } else out.push(`${indent}${key(k)}: ${inline(x, `${indent}  `)}`);
+  }
+  void inSeq;
+}
+
+function isBlockValue(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0;
+  return typeof v === 'object' && v !== null && Object.values(v).some((x) => x !== undefined);
+}
+
+function inline(v: unknown, indent: string): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'string') return v.includes('\n') && isBlockable(v) ? `|\n${v.slice(0, -1).split('\n').map((l) => (l ? `${indent}${l}` : '')).join('\n')}` : scalar(v);
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error(`cannot write ${v} as YAML`);
+    return String(v);
+  }
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (Array.isArray(v)) return '[]';
+  if (typeof v === 'object') return '{}';
+  throw new Error(`cannot write a ${typeof v} as YAML`);
+}
+
+/** One YAML document for a value. */
 export function toYaml(value: unknown): string {
-  return stringify(value, { lineWidth: 0, version: '1.1', aliasDuplicateObjects: false, indentSeq: true });
+  if (!isBlockValue(value)) return `${inline(value, '')}\n`;
+  const out: string[] = [];
+  write(value, '', out, false);
+  return `${out.join('\n')}\n`;
 }
 
 /** Several documents in one file, `---` between them. */

@@ -121,7 +121,7 @@ describe('kubernetes manifests of the example', () => {
     const text = [...files.values()].join('\n');
     const ips = [...text.matchAll(/(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])/g)].map((m) => m[0]);
     expect(new Set(ips)).toEqual(new Set(['0.0.0.0']));
-    expect(text).toMatch(/name: BIND_ADDRESS\n\s+value: 0\.0\.0\.0/);
+    expect(text).toMatch(/name: BIND_ADDRESS\n\s+value: "0\.0\.0\.0"/);
   });
 
   it('runs every container as the numeric non-root user with a read-only root and nothing else allowed', () => {

@@ -1,0 +1,67 @@
+/** Golden files: each case's whole output, file by file. Regenerate with `npx vitest run -u` and read the diff. */
+import { describe, expect, it } from 'vitest';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { parseDocument, isMap, isSeq } from 'yaml';
+import { runPipeline } from '../../lib/pipeline.ts';
+import { emitAll } from '../../lib/synth.ts';
+import { EXAMPLE_SPEC, HAS_UPSTREAM, ROOT } from '../helpers.ts';
+
+const cases: [string, string, boolean][] = [
+  ['example', EXAMPLE_SPEC, true],
+  ['upstream-20250814', join(ROOT, 'test/fixtures/upstream-20250814/agent-infra.yaml'), HAS_UPSTREAM],
+  ['upstream-20250731', join(ROOT, 'test/fixtures/upstream-20250731/agent-infra.yaml'), HAS_UPSTREAM],
+];
+
+function listFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? listFiles(join(dir, n)).map((f) => `${n}/${f}`) : [n]));
+}
+
+describe.each(cases)('golden output of %s', (name, spec, available) => {
+  it.skipIf(!available)('matches the golden files, with none missing or extra', async () => {
+    const r = runPipeline({ spec, cwd: ROOT });
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const files = emitAll(r.plan, relative(ROOT, spec));
+    for (const [path, text] of [...files].sort()) await expect(text).toMatchFileSnapshot(join(ROOT, 'test', 'golden', name, path));
+    const golden = listFiles(join(ROOT, 'test', 'golden', name)).sort();
+    if (golden.length > 0) expect(golden).toEqual([...files.keys()].sort());
+  });
+});
+
+describe('determinism', () => {
+  it('gives identical bytes for shuffled input: agents, groups, dependencies and machines reordered', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shuffled-'));
+    cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
+    const reverse = (file: string, paths: string[][]) => {
+      const doc = parseDocument(readFileSync(file, 'utf8'));
+      for (const p of paths) {
+        const node = p.length ? doc.getIn(p, true) : doc.contents;
+        if (isMap(node) || isSeq(node)) (node.items as unknown[]).reverse();
+      }
+      const groups = doc.getIn(['agent_groups'], true);
+      if (isMap(groups)) {
+        for (const g of groups.items) {
+          if (isMap(g.value)) {
+            g.value.items.reverse();
+            for (const a of g.value.items) {
+              const deps = isMap(a.value) ? a.value.get('dependencies', true) : undefined;
+              if (isSeq(deps)) deps.items.reverse();
+            }
+          }
+        }
+      }
+      writeFileSync(file, doc.toString());
+    };
+    reverse(join(dir, 'main_pc_code/config/startup_config.yaml'), [[], ['agent_groups'], ['docker_groups']]);
+    reverse(join(dir, 'pc2_code/config/startup_config.yaml'), [[], ['pc2_services']]);
+    reverse(join(dir, 'agent-infra.yaml'), [['machines'], ['agents'], ['groups'], ['images']]);
+    const shuffled = readFileSync(join(dir, 'main_pc_code/config/startup_config.yaml'), 'utf8');
+    expect(shuffled).not.toBe(readFileSync(join(ROOT, 'examples/two-pc/main_pc_code/config/startup_config.yaml'), 'utf8'));
+    const a = runPipeline({ spec: EXAMPLE_SPEC, cwd: ROOT });
+    const b = runPipeline({ spec: join(dir, 'agent-infra.yaml'), cwd: dir });
+    expect(b.ok).toBe(true);
+    expect(emitAll(b.plan, 'examples/two-pc/agent-infra.yaml')).toEqual(emitAll(a.plan, 'examples/two-pc/agent-infra.yaml'));
+  });
+});
