@@ -79,6 +79,8 @@ export class AgentWorkload extends Construct {
           return kplus.EnvValue.fromValue(e.agent);
         case 'port':
           return kplus.EnvValue.fromValue(String(e.port));
+        case 'bind-address':
+          return kplus.EnvValue.fromValue('0.0.0.0');
         case 'secret':
           return kplus.EnvValue.fromSecretValue({ secret: secrets, key: e.secret }, { optional: true });
       }

@@ -4,6 +4,7 @@ import { join, relative, resolve } from 'node:path';
 import { printDiagnostics, loadArgs, parse, updateLock, UsageError } from './cli.ts';
 import { runPipeline } from './pipeline.ts';
 import { emitKubernetes } from './emit/k8s.ts';
+import { emitCompose } from './emit/compose.ts';
 import { writeTree } from './write.ts';
 import type { SystemPlan } from './plan/types.ts';
 
@@ -25,6 +26,7 @@ export interface SynthOptions {
 export function emitAll(plan: SystemPlan, input: string, only: readonly Output[] = OUTPUTS): Map<string, string> {
   const files = new Map<string, string>();
   if (only.includes('k8s')) for (const [k, v] of emitKubernetes(plan, input)) files.set(k, v);
+  if (only.includes('compose')) for (const [k, v] of emitCompose(plan, input)) files.set(k, v);
   return files;
 }
 

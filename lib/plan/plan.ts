@@ -323,7 +323,11 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
       { name: 'AGENT_NAME', kind: 'literal', value: d.cfg.name },
       { name: 'AGENT_PORT', kind: 'port', port: svc.port, ...(svc.singleHostPort !== undefined ? { singleHostPort: svc.singleHostPort } : {}) },
       { name: 'HEALTH_CHECK_PORT', kind: 'port', port: hp.port, ...(hp.singleHostPort !== undefined ? { singleHostPort: hp.singleHostPort } : {}) },
-      { name: 'BIND_ADDRESS', kind: 'literal', value: '0.0.0.0' },
+      { name: 'BIND_ADDRESS', kind: 'bind-address' },
+      // Extra listeners, so that an agent can follow a port that was moved.
+      ...ports
+        .filter((p) => p.role === 'extra')
+        .map((p): PlannedEnv => ({ name: `AGENT_${p.name.toUpperCase().replace(/-/g, '_')}_PORT`, kind: 'port', port: p.port, ...(p.singleHostPort !== undefined ? { singleHostPort: p.singleHostPort } : {}) })),
       { name: 'MACHINE', kind: 'literal', value: d.cfg.machine },
       { name: 'STARTUP_SECONDS', kind: 'literal', value: String(d.startupSeconds) },
     ];
@@ -431,6 +435,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     user: spec.defaults.user,
     registry: spec.registry,
     tag: spec.tag,
+    portOffset: spec.variables['PORT_OFFSET'] ?? '0',
     machines: machinePlans,
     agents,
     startLevels: graph.levels,

@@ -39,7 +39,9 @@ export type PlannedEnv =
   | { readonly name: string; readonly kind: 'machine-address'; readonly machine: string }
   | { readonly name: string; readonly kind: 'agent-host'; readonly agent: string }
   | { readonly name: string; readonly kind: 'port'; readonly port: number; readonly singleHostPort?: number }
-  | { readonly name: string; readonly kind: 'secret'; readonly secret: string };
+  | { readonly name: string; readonly kind: 'secret'; readonly secret: string }
+  /** Where the agent binds: every interface, except on a single host, where only loopback. */
+  | { readonly name: string; readonly kind: 'bind-address' };
 
 export interface PlannedGpu {
   readonly machine: string;
@@ -145,6 +147,8 @@ export interface SystemPlan {
   readonly user: number;
   readonly registry: string;
   readonly tag: string;
+  /** The PORT_OFFSET the ports were computed with. */
+  readonly portOffset: string;
   readonly machines: readonly MachinePlan[];
   /** Sorted by machine, then id. */
   readonly agents: readonly PlannedAgent[];

@@ -1,0 +1,195 @@
+/** docker-compose files: one project per machine (two-PC), the same on one host (single-host), .env.example, Prometheus. Pure. */
+import type { PlannedAgent, PlannedEnv, SystemPlan } from '../plan/types.ts';
+import { byString } from '../plan/names.ts';
+import { headerLine, toYaml } from './yaml.ts';
+
+export type ComposeMode = 'two-pc' | 'single-host';
+
+export interface ComposeOptions {
+  /** Reserve GPUs in single-host mode too. @default false */
+  readonly singleHostGpus?: boolean;
+}
+
+const LOOPBACK = '127.0.0.1';
+export const IMAGE_REGISTRY_VAR = 'AGENT_IMAGE_REGISTRY';
+export const IMAGE_TAG_VAR = 'AGENT_IMAGE_TAG';
+export const MODELS_DIR_VAR = 'AGENT_MODELS_DIR';
+
+const required = (v: string) => `\${${v}:?${v} must be set; see .env.example}`;
+
+/** The variable of a machine's address, as compose must read it (fails fast when unset). */
+function addressRef(plan: SystemPlan, machine: string, mode: ComposeMode): string {
+  if (mode === 'single-host') return LOOPBACK;
+  return required(plan.machines.find((m) => m.name === machine)!.addressEnv);
+}
+
+function hostOf(plan: SystemPlan, from: PlannedAgent, agentId: string, mode: ComposeMode): string {
+  const target = plan.agents.find((a) => a.id === agentId)!;
+  if (mode === 'single-host') return LOOPBACK;
+  return target.machine === from.machine ? target.id : addressRef(plan, target.machine, mode);
+}
+
+function portFor(p: { port: number; singleHostPort?: number }, mode: ComposeMode): number {
+  return mode === 'single-host' ? p.singleHostPort! : p.port;
+}
+
+function envValue(plan: SystemPlan, agent: PlannedAgent, e: PlannedEnv, mode: ComposeMode): string {
+  switch (e.kind) {
+    case 'literal':
+      // `$` would be interpolated by compose; the value is meant literally.
+      return e.value.replace(/\$/g, '$$$$');
+    case 'machine-address':
+      return addressRef(plan, e.machine, mode);
+    case 'agent-host':
+      return hostOf(plan, agent, e.agent, mode);
+    case 'port':
+      return String(mode === 'single-host' ? (e.singleHostPort ?? e.port) : e.port);
+    case 'bind-address':
+      return mode === 'single-host' ? LOOPBACK : '0.0.0.0';
+    case 'secret':
+      // A reference to the variable of the shell or .env that runs compose; never a value.
+      return `\${${e.secret}:-}`;
+  }
+}
+
+/** The healthcheck command, in the Python standard library (slim images have no curl). */
+export function healthTest(agent: PlannedAgent, port: number): string[] {
+  const code =
+    agent.health.probe === 'http'
+      ? `import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://localhost:${port}${agent.health.path}', timeout=${agent.health.timeoutSeconds}).status == 200 else 1)`
+      : `import socket; socket.create_connection(('localhost', ${port}), ${agent.health.timeoutSeconds}).close()`;
+  return ['CMD', 'python3', '-c', code];
+}
+
+function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts: ComposeOptions): Record<string, unknown> {
+  const env: Record<string, string> = {};
+  for (const e of agent.env) env[e.name] = envValue(plan, agent, e, mode);
+  if (agent.scriptPath) env['AGENT_SCRIPT'] = agent.scriptPath;
+  if (!agent.gpu || (mode === 'single-host' && !opts.singleHostGpus)) env['NVIDIA_VISIBLE_DEVICES'] = 'void';
+  env['XDG_CACHE_HOME'] = '/app/.cache';
+  const cross = agent.dependencies.filter((d) => d.crossMachine);
+  if (cross.length > 0) {
+    env['WAIT_FOR'] = cross.map((d) => `${hostOf(plan, agent, d.id, mode)}:${mode === 'single-host' ? d.singleHostHealthPort : d.healthPort}`).join(',');
+    env['WAIT_TIMEOUT_SECONDS'] = '600';
+  }
+  const sortedEnv = Object.fromEntries(Object.entries(env).sort((a, b) => byString(a[0], b[0])));
+  const healthPort = portFor(agent.healthPort, mode);
+  const same = agent.dependencies.filter((d) => !d.crossMachine);
+  const gpu = agent.gpu && (mode === 'two-pc' || opts.singleHostGpus);
+  const s: Record<string, unknown> = {
+    image: `\${${IMAGE_REGISTRY_VAR}:-${plan.registry}}/${agent.family}:\${${IMAGE_TAG_VAR}:-${plan.tag}}`,
+    ...(mode === 'two-pc' ? { hostname: agent.id } : { network_mode: 'host' }),
+    user: `${plan.user}:${plan.user}`,
+    environment: sortedEnv,
+    ...(mode === 'two-pc'
+      ? { ports: agent.ports.map((p) => ({ target: p.port, published: p.port, protocol: 'tcp', mode: 'host' })) }
+      : {}),
+    healthcheck: {
+      test: healthTest(agent, healthPort),
+      interval: `${agent.health.intervalSeconds}s`,
+      timeout: `${agent.health.timeoutSeconds}s`,
+      retries: agent.health.retries,
+      start_period: `${agent.health.startPeriodSeconds}s`,
+    },
+    ...(same.length > 0 ? { depends_on: Object.fromEntries(same.map((d) => [d.id, { condition: 'service_healthy' }])) } : {}),
+    restart: agent.required ? 'unless-stopped' : 'on-failure',
+    ...(agent.required ? {} : { profiles: ['optional'] }),
+    deploy: {
+      resources: {
+        limits: { cpus: (agent.resources.cpuMillis / 1000).toFixed(2), memory: `${agent.resources.memoryMiB}M` },
+        reservations: {
+          cpus: (agent.resources.cpuRequestMillis / 1000).toFixed(2),
+          memory: `${agent.resources.memoryRequestMiB}M`,
+          ...(gpu ? { devices: [{ driver: 'nvidia', device_ids: [String(agent.gpu!.device)], capabilities: ['gpu'] }] } : {}),
+        },
+      },
+    },
+    read_only: true,
+    tmpfs: ['/tmp', '/app/.cache'],
+    volumes: [
+      { type: 'bind', source: `\${${MODELS_DIR_VAR}:-./models}`, target: '/app/models', read_only: true },
+      { type: 'volume', source: 'agent-data', target: '/app/data' },
+      { type: 'volume', source: 'agent-logs', target: '/app/logs' },
+    ],
+    cap_drop: ['ALL'],
+    security_opt: ['no-new-privileges:true'],
+    logging: { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } },
+    stop_grace_period: '30s',
+    ...(mode === 'two-pc' ? { networks: ['agents'] } : {}),
+  };
+  return s;
+}
+
+/** One machine's compose project. */
+export function composeProject(plan: SystemPlan, machine: string, mode: ComposeMode, opts: ComposeOptions = {}): Record<string, unknown> {
+  const agents = plan.agents.filter((a) => a.machine === machine);
+  // No top-level `name`: docker-compose 1.29 rejects it; the project name is given with -p.
+  return {
+    services: Object.fromEntries(agents.map((a) => [a.id, service(plan, a, mode, opts)])),
+    volumes: { 'agent-data': {}, 'agent-logs': {} },
+    ...(mode === 'two-pc' ? { networks: { agents: { name: `${plan.name}-${machine}`, driver: 'bridge' } } } : {}),
+  };
+}
+
+function envExample(plan: SystemPlan, header: string): string {
+  const lines = [header, '# Values for docker-compose: copy to .env beside the compose files and fill in.'];
+  for (const m of plan.machines) lines.push(`# Address (or host name) of ${m.name}, reachable from the other machines.`, `${m.addressEnv}=${m.name}.local`);
+  const offset = plan.portOffset;
+  lines.push(`# Ports in the compose files were computed with PORT_OFFSET=${offset} from agent-infra.yaml; change it there and regenerate.`);
+  lines.push(`PORT_OFFSET=${offset}`);
+  lines.push('# Where the images come from.', `${IMAGE_REGISTRY_VAR}=${plan.registry}`, `${IMAGE_TAG_VAR}=${plan.tag}`);
+  lines.push('# Host folder with the models, mounted read-only at /app/models.', `${MODELS_DIR_VAR}=./models`);
+  if (plan.secrets.length > 0) {
+    lines.push('# Secrets: set them in the environment of docker-compose or here, never in a generated file.');
+    for (const s of plan.secrets) lines.push(`${s}=`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function prometheus(plan: SystemPlan, header: string): string {
+  const scrape = plan.agents
+    .filter((a) => a.metricsPort)
+    .map((a) => ({
+      job_name: a.id,
+      metrics_path: '/metrics',
+      static_configs: [{ targets: [`${a.machine}:${a.metricsPort!.port}`], labels: { agent: a.name, machine: a.machine } }],
+    }));
+  return `${header}\n# Targets name each machine by its agent-infra name: resolve ${plan.machines.map((m) => m.name).join(' and ')} in DNS or /etc/hosts where Prometheus runs.\n${toYaml({ global: { scrape_interval: '30s' }, scrape_configs: scrape })}`;
+}
+
+function readme(plan: SystemPlan, header: string): string {
+  const machines = plan.machines.map((m) => m.name);
+  return `<!-- ${header.slice(2)} -->
+# ${plan.name}: docker-compose
+
+One project per machine. On each machine, with \`.env\` made from \`.env.example\`:
+
+\`\`\`sh
+${machines.map((m) => `docker-compose -p ${plan.name}-${m} -f docker-compose.${m}.yml --env-file .env up -d   # on ${m}`).join('\n')}
+\`\`\`
+
+- Agents reach dependencies on their own machine by service name, after those are healthy
+  (\`depends_on: service_healthy\`); dependencies on the other machine through its address variable
+  (${plan.machines.map((m) => `\`${m.addressEnv}\``).join(', ')}) and published port. Compose cannot order
+  startup across machines: the image's entrypoint waits for every \`WAIT_FOR\` endpoint first.
+- GPU agents reserve their machine's card (\`driver: nvidia\`, \`device_ids\`); the NVIDIA Container Toolkit must be installed.
+- Agents with \`required: false\` are in the \`optional\` profile: add \`--profile optional\`.
+- Firewall: the ports other machines use are listed in \`dist/reports/ports.md\` when reports are generated.
+- \`single-host/\`: every machine on one host (development, CI), host networking, all addresses 127.0.0.1.
+- \`prometheus.yml\`: a scrape config for every agent with a metrics port.
+`;
+}
+
+/** Every compose file for the plan, keyed by path below the output root. */
+export function emitCompose(plan: SystemPlan, input: string, opts: ComposeOptions = {}): Map<string, string> {
+  const header = headerLine(input);
+  const files = new Map<string, string>();
+  for (const m of plan.machines) files.set(`compose/docker-compose.${m.name}.yml`, `${header}\n${toYaml(composeProject(plan, m.name, 'two-pc', opts))}`);
+  if (plan.singleHostReady) {
+    for (const m of plan.machines) files.set(`compose/single-host/docker-compose.${m.name}.yml`, `${header}\n${toYaml(composeProject(plan, m.name, 'single-host', opts))}`);
+  }
+  files.set('compose/.env.example', envExample(plan, header));
+  files.set('compose/prometheus.yml', prometheus(plan, header));
+  files.set('compose/README.md', readme(plan, header));
+  return files;
+}
