@@ -14,6 +14,9 @@ commands:
              load every machine's startup config, report problems, print the plan summary
   synth      [--spec FILE] [--machine NAME=FILE ...] [--out DIR] [--only k8s|compose|docker|reports]
              write Kubernetes manifests, compose files, Dockerfiles and reports to DIR (default dist)
+  images     --context DIR [--spec FILE] [--base-map IMAGE=LOCAL ...] [--naive] [--no-cache] [--family NAME ...]
+             [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
+             build every image family on a Docker engine; report sizes, wasted bytes, shared layers
   scan-ips   DIR [--map ADDRESS=VARIABLE ...] [--fix] [--format text|json]
              find hard-coded IPv4 addresses in Python sources; --fix rewrites them to os.environ.get
 
@@ -30,6 +33,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return check(rest);
       case 'scan-ips':
         return scanIpsCommand(rest);
+      case 'images': {
+        const { imagesCommand } = await import('./images/command.ts');
+        return await imagesCommand(rest);
+      }
       case 'synth': {
         const { synthCommand } = await import('./synth.ts');
         return synthCommand(rest);

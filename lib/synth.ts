@@ -5,6 +5,7 @@ import { printDiagnostics, loadArgs, parse, updateLock, UsageError } from './cli
 import { runPipeline } from './pipeline.ts';
 import { emitKubernetes } from './emit/k8s.ts';
 import { emitCompose } from './emit/compose.ts';
+import { emitDockerfiles } from './emit/dockerfile.ts';
 import { writeTree } from './write.ts';
 import type { SystemPlan } from './plan/types.ts';
 
@@ -27,6 +28,7 @@ export function emitAll(plan: SystemPlan, input: string, only: readonly Output[]
   const files = new Map<string, string>();
   if (only.includes('k8s')) for (const [k, v] of emitKubernetes(plan, input)) files.set(k, v);
   if (only.includes('compose')) for (const [k, v] of emitCompose(plan, input)) files.set(k, v);
+  if (only.includes('docker')) for (const [k, v] of emitDockerfiles(plan, input)) files.set(k, v);
   return files;
 }
 

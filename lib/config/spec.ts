@@ -59,7 +59,10 @@ export const ImageFamilySchema = z.strictObject({
   runtimeBase: z.string().refine((s) => !/:latest$/.test(s) && /[:@]/.test(s), 'must be pinned to a tag or digest, never latest'),
   buildPackages: z.array(z.string()).default([]),
   runtimePackages: z.array(z.string()).default([]),
+  /** Requirement files, relative to the root of the source tree. */
   requirements: z.array(z.string()).default([]),
+  /** Source folders every image of the family needs besides its agents' own (shared packages such as `common`). */
+  sharedDirs: z.array(z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/, 'a top-level folder name')).default([]),
   /** Size budget for the built image. */
   maxSizeMiB: z.number().positive().optional(),
 });

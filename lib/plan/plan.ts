@@ -339,6 +339,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     for (const dep of deps) {
       env.push({ name: `${dep.envPrefix}_HOST`, kind: 'agent-host', agent: dep.id });
       env.push({ name: `${dep.envPrefix}_PORT`, kind: 'port', port: dep.port, ...(dep.singleHostPort !== undefined ? { singleHostPort: dep.singleHostPort } : {}) });
+      env.push({ name: `${dep.envPrefix}_HEALTH_PORT`, kind: 'port', port: dep.healthPort, ...(dep.singleHostHealthPort !== undefined ? { singleHostPort: dep.singleHostHealthPort } : {}) });
     }
     if (busAgent && busAgent.id !== d.id) {
       const bp = plannedPorts.get(busAgent.id)![0]!;
@@ -404,7 +405,8 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     const f = ImageFamilySchema.parse(families[fam] ?? DEFAULT_IMAGES['cpu']);
     const members = agents.filter((a) => a.family === fam);
     const dirs = new Set<string>();
-    for (const a of members) if (a.scriptPath) dirs.add(a.scriptPath.split('/')[0]!);
+    for (const a of members) if (a.scriptPath && a.scriptPath.includes('/')) dirs.add(a.scriptPath.split('/')[0]!);
+    for (const d of f.sharedDirs) dirs.add(d);
     images.push({
       family: fam,
       image: `${spec.registry}/${fam}:${spec.tag}`,

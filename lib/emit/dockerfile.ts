@@ -1,0 +1,76 @@
+/** Dockerfiles: one multi-stage Dockerfile per image family (and its naive single-stage twin), from handlebars templates. Pure. */
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import Handlebars from 'handlebars';
+import type { PlannedImage, SystemPlan } from '../plan/types.ts';
+import { headerLine } from './yaml.ts';
+
+const TEMPLATES = join(import.meta.dirname, '..', '..', 'templates');
+/** Scripts every image carries; the compose and Kubernetes outputs rely on them. */
+export const IMAGE_SCRIPTS = ['agent-infra-wait', 'agent-infra-entrypoint', 'agent-infra-health'] as const;
+
+let compiled: { dockerfile: Handlebars.TemplateDelegate; naive: Handlebars.TemplateDelegate; dockerignore: Handlebars.TemplateDelegate } | undefined;
+
+function templates() {
+  if (compiled) return compiled;
+  // strict: a missing context field is an error, not an empty string; noEscape: `&&` stays `&&`.
+  const hb = Handlebars.create();
+  for (const p of ['builder', 'runtime', 'scripts']) hb.registerPartial(p, readFileSync(join(TEMPLATES, 'partials', `${p}.hbs`), 'utf8'));
+  const compile = (f: string) => hb.compile(readFileSync(join(TEMPLATES, f), 'utf8'), { strict: true, noEscape: true });
+  compiled = { dockerfile: compile('Dockerfile.hbs'), naive: compile('naive.Dockerfile.hbs'), dockerignore: compile('dockerignore.hbs') };
+  return compiled;
+}
+
+/** A script as printf arguments: one single-quoted line each (a quote becomes '\''). */
+function scriptLines(name: string): { path: string; lines: string[] } {
+  const text = readFileSync(join(TEMPLATES, 'scripts', name), 'utf8');
+  return { path: `/usr/local/bin/${name}`, lines: text.replace(/\n$/, '').split('\n').map((l) => l.replace(/'/g, `'\\''`)) };
+}
+
+/** Everything a family's templates show, computed and sorted here: templates only loop and test. */
+export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: string) {
+  const agents = plan.agents.filter((a) => a.family === image.family);
+  const maxStartup = Math.max(...agents.map((a) => a.startupSeconds), 1);
+  const requirementFiles = image.requirements.map((r) => basename(r));
+  const clash = requirementFiles.find((f, i) => requirementFiles.indexOf(f) !== i);
+  if (clash) throw new Error(`image family '${image.family}' has two requirement files named '${clash}'; rename one`);
+  return {
+    header: headerLine(input),
+    family: image.family,
+    image: image.image,
+    dockerfilePath: `dist/docker/${image.family}.Dockerfile`,
+    agentCount: agents.length,
+    builderBase: image.builderBase,
+    runtimeBase: image.runtimeBase,
+    buildPackages: image.buildPackages,
+    runtimePackages: image.runtimePackages,
+    allPackages: [...new Set([...image.buildPackages, ...image.runtimePackages])].sort(),
+    hasRequirements: image.requirements.length > 0,
+    requirements: image.requirements,
+    requirementFiles,
+    sourceDirs: image.sourceDirs,
+    user: plan.user,
+    labels: [
+      { key: 'org.opencontainers.image.title', value: `${plan.name}-${image.family}` },
+      { key: 'org.opencontainers.image.description', value: `agents of ${plan.name}, image family ${image.family}` },
+      { key: 'org.opencontainers.image.version', value: plan.tag },
+      { key: 'io.agent-infra.family', value: image.family },
+      { key: 'io.agent-infra.gpu', value: String(image.gpu) },
+    ],
+    scripts: IMAGE_SCRIPTS.map(scriptLines),
+    health: { intervalSeconds: 10, timeoutSeconds: 3, startPeriodSeconds: maxStartup * 2 + 10, retries: 3 },
+  };
+}
+
+/** `docker/<family>.Dockerfile`, `docker/<family>.naive.Dockerfile` and `docker/.dockerignore`. */
+export function emitDockerfiles(plan: SystemPlan, input: string): Map<string, string> {
+  const t = templates();
+  const files = new Map<string, string>();
+  for (const image of plan.images) {
+    const ctx = dockerfileContext(plan, image, input);
+    files.set(`docker/${image.family}.Dockerfile`, t.dockerfile(ctx));
+    files.set(`docker/${image.family}.naive.Dockerfile`, t.naive(ctx));
+  }
+  files.set('docker/.dockerignore', t.dockerignore({ header: headerLine(input) }));
+  return files;
+}

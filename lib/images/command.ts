@@ -1,0 +1,84 @@
+/** `agent-infra images`: the command line around buildFamilies. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { loadArgs, parse, printDiagnostics, UsageError } from '../cli.ts';
+import { runPipeline } from '../pipeline.ts';
+import { emitDockerfiles } from '../emit/dockerfile.ts';
+import { writeFileAtomic } from '../write.ts';
+import { buildFamilies, checkReport, reportJson, reportMarkdown } from './images.ts';
+
+export const IMAGES_USAGE = `agent-infra images --context DIR [--spec FILE] [--base-map IMAGE=LOCAL ...] [--family NAME ...]
+                  [--naive] [--no-cache] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]`;
+
+export async function imagesCommand(args: readonly string[]): Promise<number> {
+  const { values } = parse(args, {
+    spec: { type: 'string' },
+    machine: { type: 'string', multiple: true },
+    context: { type: 'string' },
+    'base-map': { type: 'string', multiple: true },
+    family: { type: 'string', multiple: true },
+    naive: { type: 'boolean', default: false },
+    'no-cache': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
+    'max-growth': { type: 'string', default: '1.10' },
+    json: { type: 'string' },
+    markdown: { type: 'string' },
+  });
+  if (typeof values.context !== 'string') throw new UsageError(`images needs --context DIR, the root of the agents' source tree; usage: ${IMAGES_USAGE}`);
+  const context = resolve(values.context);
+  if (!existsSync(context)) {
+    console.error(`${values.context}: source tree not found; pass the root of the agents' sources to --context [missing-file]`);
+    return 2;
+  }
+  const baseMap: Record<string, string> = {};
+  for (const m of (values['base-map'] as string[] | undefined) ?? []) {
+    const i = m.indexOf('=');
+    if (i < 1) throw new UsageError(`--base-map takes IMAGE=LOCAL, got '${m}'`);
+    baseMap[m.slice(0, i)] = m.slice(i + 1);
+  }
+  const maxGrowth = Number(values['max-growth']);
+  if (!(maxGrowth > 0)) throw new UsageError(`--max-growth takes a ratio such as 1.10, got '${String(values['max-growth'])}'`);
+  let baseline: Record<string, number> | undefined;
+  if (typeof values.baseline === 'string') {
+    try {
+      const j = JSON.parse(readFileSync(values.baseline, 'utf8')) as { families: { family: string; sizeBytes: number }[] };
+      baseline = Object.fromEntries(j.families.map((f) => [f.family, f.sizeBytes]));
+    } catch (e) {
+      console.error(`${values.baseline}: cannot read the baseline: ${(e as Error).message}; pass the --json of an earlier run [invalid-baseline]`);
+      return 2;
+    }
+  }
+  const r = runPipeline(loadArgs(values));
+  if (!r.ok) {
+    printDiagnostics(r.diagnostics);
+    return r.unusable ? 2 : 1;
+  }
+  const spec = loadArgs(values).spec;
+  const dockerfiles = emitDockerfiles(r.plan, spec ? relative(process.cwd(), resolve(spec)) : 'startup configs');
+  const families = values.family as string[] | undefined;
+  for (const f of families ?? []) if (!r.plan.images.some((i) => i.family === f)) throw new UsageError(`--family '${f}' is not an image family of this system (${r.plan.images.map((i) => i.family).join(', ')})`);
+  let report;
+  try {
+    report = await buildFamilies(r.plan, dockerfiles, {
+      context,
+      baseMap,
+      noCache: values['no-cache'] === true,
+      naive: values.naive === true,
+      ...(families ? { families } : {}),
+      log: (l) => console.error(l),
+    });
+  } catch (e) {
+    const msg = (e as Error).message;
+    const hint = /ENOENT|ECONNREFUSED|docker\.sock/.test(msg) ? '; start an engine with scripts/docker-engine.sh' : /pull access denied|not found|manifest unknown/i.test(msg) ? '; build local bases with scripts/base-images.sh and pass --base-map' : '';
+    console.error(`agent-infra images: ${msg.split('\n')[0]}${hint} [build-failed]`);
+    return 1;
+  }
+  const checks = checkReport(report, baseline, maxGrowth);
+  const md = reportMarkdown(report, checks);
+  console.log(md);
+  const json = `${JSON.stringify(reportJson(report, checks), null, 2)}\n`;
+  if (typeof values.json === 'string') writeFileAtomic(values.json, json);
+  if (typeof values.markdown === 'string') writeFileAtomic(values.markdown, md);
+  writeFileAtomic(join('dist', 'images', 'report.json'), json);
+  return checks.every((c) => c.ok) ? 0 : 1;
+}

@@ -1,0 +1,165 @@
+/** `agent-infra images`: builds every image family on a real engine (dockerode), measures and compares them. */
+import Docker from 'dockerode';
+import { performance } from 'node:perf_hooks';
+import type { PlannedImage, SystemPlan } from '../plan/types.ts';
+import { contextTar } from './context.ts';
+import { analyzeSavedImage, sharing, type ImageAnalysis } from './layers.ts';
+
+export interface BuildOptions {
+  readonly context: string;
+  /** Base image substitutions, e.g. python:3.11-slim-bookworm -> a local image. */
+  readonly baseMap: Readonly<Record<string, string>>;
+  readonly noCache: boolean;
+  readonly naive: boolean;
+  readonly families?: readonly string[];
+  /** Progress lines go here. */
+  readonly log: (line: string) => void;
+}
+
+export interface FamilyResult {
+  readonly family: string;
+  readonly image: string;
+  readonly imageId: string;
+  readonly sizeBytes: number;
+  readonly layers: number;
+  readonly wastedBytes: number;
+  readonly wastedRatio: number;
+  readonly buildSeconds: number;
+  readonly user: string;
+  readonly maxSizeMiB?: number;
+  readonly naive?: { readonly image: string; readonly sizeBytes: number; readonly buildSeconds: number; readonly wastedBytes: number };
+  /** Optimized size divided by naive size. */
+  readonly ratioToNaive?: number;
+  readonly analysis: ImageAnalysis;
+}
+
+export interface ImagesReport {
+  readonly system: string;
+  readonly families: readonly FamilyResult[];
+  /** Distinct layer bytes across the family images against the sum of their sizes. */
+  readonly sharing: { readonly sumBytes: number; readonly uniqueBytes: number; readonly ratio: number };
+}
+
+export function docker(): Docker {
+  return new Docker({ socketPath: process.env['DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
+}
+
+/** Builds one Dockerfile from the context; resolves with the image id and the seconds it took. */
+export async function buildImage(d: Docker, o: { context: string; dockerignore: string; dockerfile: string; dockerfileText: string; tag: string; buildargs: Record<string, string>; noCache: boolean; log: (l: string) => void; label: string }): Promise<{ id: string; seconds: number }> {
+  const { stream } = contextTar(o.context, o.dockerignore, new Map([[o.dockerfile, o.dockerfileText], ['.dockerignore', o.dockerignore]]));
+  const t0 = performance.now();
+  const progress = await d.buildImage(stream, { t: o.tag, dockerfile: o.dockerfile, buildargs: o.buildargs, networkmode: 'host', nocache: o.noCache, rm: true, forcerm: true, pull: false } as Docker.ImageBuildOptions);
+  const events = await new Promise<Record<string, unknown>[]>((resolve, reject) =>
+    d.modem.followProgress(
+      progress,
+      (err: Error | null, res: Record<string, unknown>[]) => (err ? reject(err) : resolve(res)),
+      (e: Record<string, unknown>) => {
+        if (typeof e['stream'] === 'string' && /^Step \d+\/\d+ :/.test(e['stream'])) o.log(`[${o.label}] ${e['stream'].trim().slice(0, 160)}`);
+      },
+    ),
+  );
+  const failed = events.find((e) => e['error']);
+  if (failed) throw new Error(`building ${o.label} failed: ${String(failed['error']).trim()}`);
+  const info = await d.getImage(o.tag).inspect();
+  return { id: info.Id, seconds: (performance.now() - t0) / 1000 };
+}
+
+function buildargs(image: PlannedImage, baseMap: Readonly<Record<string, string>>): Record<string, string> {
+  return { BUILDER_BASE: baseMap[image.builderBase] ?? image.builderBase, RUNTIME_BASE: baseMap[image.runtimeBase] ?? image.runtimeBase };
+}
+
+/** Builds, inspects and analyzes every family (and its naive twin when asked). */
+export async function buildFamilies(plan: SystemPlan, dockerfiles: ReadonlyMap<string, string>, o: BuildOptions): Promise<ImagesReport> {
+  const d = docker();
+  await d.ping();
+  const dockerignore = dockerfiles.get('docker/.dockerignore')!;
+  const families: FamilyResult[] = [];
+  const analyses: ImageAnalysis[] = [];
+  for (const image of plan.images.filter((i) => !o.families || o.families.includes(i.family))) {
+    const args = buildargs(image, o.baseMap);
+    o.log(`[${image.family}] building ${image.image} (${args['RUNTIME_BASE']})`);
+    const built = await buildImage(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.Dockerfile`)!, tag: image.image, buildargs: args, noCache: o.noCache, log: o.log, label: image.family });
+    const info = await d.getImage(image.image).inspect();
+    const analysis = await analyzeSavedImage(await d.getImage(image.image).get());
+    analyses.push(analysis);
+    let naive: FamilyResult['naive'];
+    if (o.naive) {
+      const tag = `${image.image}-naive`;
+      o.log(`[${image.family}-naive] building ${tag}`);
+      const nb = await buildImage(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.naive.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.naive.Dockerfile`)!, tag, buildargs: args, noCache: o.noCache, log: o.log, label: `${image.family}-naive` });
+      const ni = await d.getImage(tag).inspect();
+      const na = await analyzeSavedImage(await d.getImage(tag).get());
+      naive = { image: tag, sizeBytes: ni.Size, buildSeconds: nb.seconds, wastedBytes: na.wastedBytes };
+    }
+    families.push({
+      family: image.family,
+      image: image.image,
+      imageId: built.id,
+      sizeBytes: info.Size,
+      layers: analysis.layers.length,
+      wastedBytes: analysis.wastedBytes,
+      wastedRatio: analysis.bytes === 0 ? 0 : analysis.wastedBytes / analysis.bytes,
+      buildSeconds: built.seconds,
+      user: info.Config.User,
+      ...(image.maxSizeMiB !== undefined ? { maxSizeMiB: image.maxSizeMiB } : {}),
+      ...(naive ? { naive, ratioToNaive: info.Size / naive.sizeBytes } : {}),
+      analysis,
+    });
+  }
+  return { system: plan.name, families, sharing: sharing(analyses) };
+}
+
+export interface Check {
+  readonly family: string;
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+/** Budgets per family, and growth against a baseline of sizes from an earlier run. */
+export function checkReport(r: ImagesReport, baseline: Readonly<Record<string, number>> | undefined, maxGrowth: number): Check[] {
+  const checks: Check[] = [];
+  for (const f of r.families) {
+    if (f.maxSizeMiB !== undefined) {
+      const mib = f.sizeBytes / 2 ** 20;
+      checks.push({ family: f.family, ok: mib <= f.maxSizeMiB, message: `size ${mib.toFixed(1)} MiB against a budget of ${f.maxSizeMiB} MiB` });
+    }
+    const before = baseline?.[f.family];
+    if (before !== undefined) {
+      const ratio = f.sizeBytes / before;
+      checks.push({ family: f.family, ok: ratio <= maxGrowth, message: `size ${(ratio * 100).toFixed(1)}% of the baseline (at most ${(maxGrowth * 100).toFixed(0)}%)` });
+    }
+  }
+  return checks;
+}
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+/** The report as a Markdown table (for a CI job summary). */
+export function reportMarkdown(r: ImagesReport, checks: readonly Check[]): string {
+  const rows = r.families.map((f) => `| ${f.family} | ${mib(f.sizeBytes)} | ${f.naive ? mib(f.naive.sizeBytes) : '-'} | ${f.ratioToNaive !== undefined ? f.ratioToNaive.toFixed(2) : '-'} | ${mib(f.wastedBytes)} (${(f.wastedRatio * 100).toFixed(2)}%) | ${f.layers} | ${f.buildSeconds.toFixed(1)} s | ${f.user} |`);
+  const failed = checks.filter((c) => !c.ok);
+  return [
+    `## Images of ${r.system}`,
+    '',
+    '| family | size | naive single-stage | ratio | wasted | layers | build | user |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    `Shared layers: distinct bytes ${mib(r.sharing.uniqueBytes)} of ${mib(r.sharing.sumBytes)} summed over the images (${r.sharing.ratio.toFixed(2)}).`,
+    '',
+    ...checks.map((c) => `- ${c.ok ? 'ok' : '**failed**'}: ${c.family}: ${c.message}`),
+    failed.length ? `\n${failed.length} check(s) failed.` : '',
+    '',
+  ].join('\n');
+}
+
+/** The report as plain JSON (no analysis internals but the largest wasted paths). */
+export function reportJson(r: ImagesReport, checks: readonly Check[]) {
+  return {
+    system: r.system,
+    families: r.families.map(({ analysis, ...f }) => ({ ...f, wastedTop: analysis.wasted })),
+    sharing: r.sharing,
+    checks,
+    ok: checks.every((c) => c.ok),
+  };
+}
