@@ -149,7 +149,7 @@ export class AgentWorkload extends Construct {
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         command: ['agent-infra-wait'],
         envVariables: {
-          WAIT_FOR: kplus.EnvValue.fromValue(agent.dependencies.map((d) => `${d.id}:${d.healthPort}`).join(',')),
+          WAIT_FOR: kplus.EnvValue.fromValue(agent.dependencies.map((d) => (d.healthProbe === 'http' ? `http://${d.id}:${d.healthPort}/health` : `${d.id}:${d.healthPort}`)).join(',')),
           WAIT_TIMEOUT_SECONDS: kplus.EnvValue.fromValue('600'),
         },
         securityContext,

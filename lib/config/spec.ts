@@ -85,6 +85,15 @@ export const DeploymentSpecSchema = z.strictObject({
       user: z.number().int().min(1).default(10001),
     })
     .prefault({}),
+  /** Probe timing for every agent; overrides the startup configs' `health_checks`. */
+  healthChecks: z
+    .strictObject({
+      intervalSeconds: z.number().positive().optional(),
+      timeoutSeconds: z.number().positive().optional(),
+      retries: z.number().int().min(1).optional(),
+      startPeriodSeconds: z.number().min(0).optional(),
+    })
+    .default({}),
   groups: z.record(z.string(), OverrideSchema).default({}),
   agents: z.record(z.string(), OverrideSchema).default({}),
   images: z.record(DnsLabel, ImageFamilySchema).optional(),

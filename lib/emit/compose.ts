@@ -19,14 +19,16 @@ const required = (v: string) => `\${${v}:?${v} must be set; see .env.example}`;
 
 /** The variable of a machine's address, as compose must read it (fails fast when unset). */
 function addressRef(plan: SystemPlan, machine: string, mode: ComposeMode): string {
-  if (mode === 'single-host') return LOOPBACK;
-  return required(plan.machines.find((m) => m.name === machine)!.addressEnv);
+  const v = plan.machines.find((m) => m.name === machine)!.addressEnv;
+  // On one host every machine is this host; the variable may still name it (`localhost`, 127.0.0.2...).
+  return mode === 'single-host' ? `\${${v}:-${LOOPBACK}}` : required(v);
 }
 
 function hostOf(plan: SystemPlan, from: PlannedAgent, agentId: string, mode: ComposeMode): string {
   const target = plan.agents.find((a) => a.id === agentId)!;
-  if (mode === 'single-host') return LOOPBACK;
-  return target.machine === from.machine ? target.id : addressRef(plan, target.machine, mode);
+  if (target.machine !== from.machine) return addressRef(plan, target.machine, mode);
+  // Same machine: the service name on the project's network; on the host network, loopback.
+  return mode === 'single-host' ? LOOPBACK : target.id;
 }
 
 function portFor(p: { port: number; singleHostPort?: number }, mode: ComposeMode): number {
@@ -52,13 +54,22 @@ function envValue(plan: SystemPlan, agent: PlannedAgent, e: PlannedEnv, mode: Co
   }
 }
 
+/** What `agent-infra-wait` polls for a dependency: its /health answering 200, or its health port accepting a connection. */
+export function healthEndpoint(plan: SystemPlan, agentId: string, host: string, port: number): string {
+  const dep = plan.agents.find((a) => a.id === agentId)!;
+  return dep.health.probe === 'http' ? `http://${host}:${port}${dep.health.path}` : `${host}:${port}`;
+}
+
 /** The healthcheck command, in the Python standard library (slim images have no curl). */
 export function healthTest(agent: PlannedAgent, port: number): string[] {
+  // A raw HTTP/1.0 GET over a socket, with `-S`: a few milliseconds of CPU, where importing
+  // urllib costs tens of them, for every agent at every interval.
+  const connect = `s = socket.create_connection(('localhost', ${port}), ${agent.health.timeoutSeconds})`;
   const code =
     agent.health.probe === 'http'
-      ? `import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://localhost:${port}${agent.health.path}', timeout=${agent.health.timeoutSeconds}).status == 200 else 1)`
-      : `import socket; socket.create_connection(('localhost', ${port}), ${agent.health.timeoutSeconds}).close()`;
-  return ['CMD', 'python3', '-c', code];
+      ? `import socket, sys; ${connect}; s.sendall(b'GET ${agent.health.path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n'); sys.exit(0 if s.recv(16).split()[1:2] == [b'200'] else 1)`
+      : `import socket; ${connect}; s.close()`;
+  return ['CMD', 'python3', '-S', '-c', code];
 }
 
 function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts: ComposeOptions): Record<string, unknown> {
@@ -67,9 +78,11 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
   if (agent.scriptPath) env['AGENT_SCRIPT'] = agent.scriptPath;
   if (!agent.gpu || (mode === 'single-host' && !opts.singleHostGpus)) env['NVIDIA_VISIBLE_DEVICES'] = 'void';
   env['XDG_CACHE_HOME'] = '/app/.cache';
-  const cross = agent.dependencies.filter((d) => d.crossMachine);
-  if (cross.length > 0) {
-    env['WAIT_FOR'] = cross.map((d) => `${hostOf(plan, agent, d.id, mode)}:${mode === 'single-host' ? d.singleHostHealthPort : d.healthPort}`).join(',');
+  // Compose orders startup only within one project: the entrypoint waits for the rest. On one host it
+  // waits for every dependency, since there startup is not gated on Docker's health checks (below).
+  const waited = mode === 'single-host' ? agent.dependencies : agent.dependencies.filter((d) => d.crossMachine);
+  if (waited.length > 0) {
+    env['WAIT_FOR'] = waited.map((d) => healthEndpoint(plan, d.id, hostOf(plan, agent, d.id, mode), mode === 'single-host' ? d.singleHostHealthPort! : d.healthPort)).join(',');
     env['WAIT_TIMEOUT_SECONDS'] = '600';
   }
   const sortedEnv = Object.fromEntries(Object.entries(env).sort((a, b) => byString(a[0], b[0])));
@@ -91,7 +104,9 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
       retries: agent.health.retries,
       start_period: `${agent.health.startPeriodSeconds}s`,
     },
-    ...(same.length > 0 ? { depends_on: Object.fromEntries(same.map((d) => [d.id, { condition: 'service_healthy' }])) } : {}),
+    // On one host, with every agent there, gating on Docker's exec-based health checks costs either the
+    // host's CPU (short intervals) or an interval per dependency level: order the starts, let the entrypoint wait.
+    ...(same.length > 0 ? { depends_on: Object.fromEntries(same.map((d) => [d.id, { condition: mode === 'two-pc' ? 'service_healthy' : 'service_started' }])) } : {}),
     restart: agent.required ? 'unless-stopped' : 'on-failure',
     ...(agent.required ? {} : { profiles: ['optional'] }),
     deploy: {

@@ -313,6 +313,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
           envPrefix: envPrefix(e.dep.cfg.name),
           port: dp[0]!.port,
           healthPort: dp[1]!.port,
+          healthProbe: e.dep.override.probe ?? spec.defaults.probe,
           ...(singleHostReady ? { singleHostPort: dp[0]!.singleHostPort!, singleHostHealthPort: dp[1]!.singleHostPort! } : {}),
         };
       })
@@ -355,7 +356,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     const metricsPort = ports.find((p) => p.name === 'metrics' || p.name === 'prometheus');
     const memoryMiB = d.override.resources?.memoryMiB ?? settings.memoryMiB ?? 2048;
     const cpuMillis = d.override.resources?.cpuMillis ?? (settings.cpuPercent !== undefined ? Math.max(100, Math.round(settings.cpuPercent * 10)) : 1000);
-    const hc = settings.healthChecks;
+    const hc = { ...settings.healthChecks, ...Object.fromEntries(Object.entries(spec.healthChecks).filter(([, v]) => v !== undefined)) };
     const maxReplicas = d.gpu ? undefined : d.override.maxReplicas;
     return {
       name: d.cfg.name,

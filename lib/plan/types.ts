@@ -26,6 +26,7 @@ export interface PlannedDependency {
   readonly envPrefix: string;
   readonly port: number;
   readonly healthPort: number;
+  readonly healthProbe: 'http' | 'tcp';
   readonly singleHostPort?: number;
   readonly singleHostHealthPort?: number;
 }

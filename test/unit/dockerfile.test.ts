@@ -58,7 +58,7 @@ describe('Dockerfiles of the example', () => {
       expect([f, text.match(/^USER (.+)$/m)?.[1]]).toEqual([f, '10001:10001']);
       expect(text).toMatch(/^HEALTHCHECK .* CMD \["python3", "\/usr\/local\/bin\/agent-infra-health"\]$/m);
       expect(text).toMatch(/^ENTRYPOINT \["python3", "\/usr\/local\/bin\/agent-infra-entrypoint"\]$/m);
-      expect(text).toContain("'        host, _, port = endpoint.rpartition(\":\")'");
+      expect(text).toContain("'    host, _, port = endpoint.rpartition(\":\")'");
       expect(text).not.toContain('&amp;');
     }
   });

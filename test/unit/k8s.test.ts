@@ -161,7 +161,7 @@ describe('kubernetes manifests of the example', () => {
   it('waits for dependencies in an init container of the agent image', () => {
     const d = of('Deployment').find((x) => x.metadata.name === 'system-digital-twin')!;
     expect(d.spec.template.spec.initContainers).toEqual([
-      expect.objectContaining({ name: 'wait-for-dependencies', image: 'agent-infra/cpu:0.1.0', command: ['agent-infra-wait'], env: [{ name: 'WAIT_FOR', value: 'service-registry:8200' }, { name: 'WAIT_TIMEOUT_SECONDS', value: '600' }] }),
+      expect.objectContaining({ name: 'wait-for-dependencies', image: 'agent-infra/cpu:0.1.0', command: ['agent-infra-wait'], env: [{ name: 'WAIT_FOR', value: 'http://service-registry:8200/health' }, { name: 'WAIT_TIMEOUT_SECONDS', value: '600' }] }),
     ]);
     expect(of('Deployment').find((x) => x.metadata.name === 'service-registry')!.spec.template.spec.initContainers).toBeUndefined();
   });

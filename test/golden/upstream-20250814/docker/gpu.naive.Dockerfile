@@ -10,28 +10,40 @@ RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 RUN printf '%s\n' \
     '#!/usr/bin/env python3' \
-    '"""Waits until every WAIT_FOR endpoint (host:port, comma-separated) accepts a TCP connection."""' \
+    '"""Waits for every WAIT_FOR endpoint (comma-separated): host:port until it accepts a TCP connection,' \
+    'http://host:port/path until it answers 200."""' \
     'import os' \
     'import socket' \
     'import sys' \
     'import time' \
+    'import urllib.request' \
+    '' \
+    '' \
+    'def ready(endpoint):' \
+    '    if endpoint.startswith("http://"):' \
+    '        with urllib.request.urlopen(endpoint, timeout=2) as r:' \
+    '            return r.status == 200' \
+    '    host, _, port = endpoint.rpartition(":")' \
+    '    socket.create_connection((host, int(port)), 2).close()' \
+    '    return True' \
     '' \
     '' \
     'def wait(spec, timeout):' \
     '    endpoints = [e.strip() for e in spec.split(",") if e.strip()]' \
     '    deadline = time.monotonic() + timeout' \
     '    for endpoint in endpoints:' \
-    '        host, _, port = endpoint.rpartition(":")' \
     '        while True:' \
     '            try:' \
-    '                socket.create_connection((host, int(port)), 2).close()' \
-    '                print("agent-infra-wait: reached " + endpoint, flush=True)' \
-    '                break' \
-    '            except OSError as err:' \
-    '                if time.monotonic() > deadline:' \
-    '                    print("agent-infra-wait: gave up on " + endpoint + ": " + str(err), file=sys.stderr, flush=True)' \
-    '                    return False' \
-    '                time.sleep(0.5)' \
+    '                if ready(endpoint):' \
+    '                    print("agent-infra-wait: reached " + endpoint, flush=True)' \
+    '                    break' \
+    '                err = "not ready"' \
+    '            except OSError as e:' \
+    '                err = str(e)' \
+    '            if time.monotonic() > deadline:' \
+    '                print("agent-infra-wait: gave up on " + endpoint + ": " + err, file=sys.stderr, flush=True)' \
+    '                return False' \
+    '            time.sleep(0.25)' \
     '    return True' \
     '' \
     '' \
@@ -46,20 +58,22 @@ RUN printf '%s\n' \
     'import runpy' \
     'import sys' \
     '' \
-    'sys.path.insert(0, "/usr/local/bin")' \
     'wait = runpy.run_path("/usr/local/bin/agent-infra-wait")["wait"]' \
     '' \
     'if os.environ.get("WAIT_FOR"):' \
     '    if not wait(os.environ["WAIT_FOR"], float(os.environ.get("WAIT_TIMEOUT_SECONDS", "600"))):' \
     '        sys.exit(1)' \
-    'argv = sys.argv[1:]' \
-    'if not argv:' \
-    '    script = os.environ.get("AGENT_SCRIPT")' \
-    '    if not script:' \
-    '        print("agent-infra-entrypoint: set AGENT_SCRIPT or pass a command", file=sys.stderr)' \
-    '        sys.exit(2)' \
-    '    argv = [sys.executable, os.path.join("/app", script)]' \
-    'os.execvp(argv[0], argv)' \
+    'if sys.argv[1:]:' \
+    '    os.execvp(sys.argv[1], sys.argv[1:])' \
+    'script = os.environ.get("AGENT_SCRIPT")' \
+    'if not script:' \
+    '    print("agent-infra-entrypoint: set AGENT_SCRIPT or pass a command", file=sys.stderr)' \
+    '    sys.exit(2)' \
+    '# Run the agent in this interpreter, as `python3 /app/<script>` would: one interpreter start, not two.' \
+    'path = os.path.join("/app", script)' \
+    'sys.argv = [path]' \
+    'sys.path[0] = os.path.dirname(path)' \
+    'runpy.run_path(path, run_name="__main__")' \
     > /usr/local/bin/agent-infra-entrypoint \
  && printf '%s\n' \
     '#!/usr/bin/env python3' \
