@@ -14,6 +14,8 @@ commands:
              load every machine's startup config, report problems, print the plan summary
   synth      [--spec FILE] [--machine NAME=FILE ...] [--out DIR] [--only k8s|compose|docker|reports]
              write Kubernetes manifests, compose files, Dockerfiles and reports to DIR (default dist)
+  report     [--spec FILE] [--machine NAME=FILE ...] [--out DIR]
+             write the reports (dependency graph, ports, startup plan, GPUs) even when the configs have errors
   images     --context DIR [--spec FILE] [--base-map IMAGE=LOCAL ...] [--naive] [--no-cache] [--family NAME ...]
              [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
              build every image family on a Docker engine; report sizes, wasted bytes, shared layers
@@ -39,7 +41,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       case 'synth': {
         const { synthCommand } = await import('./synth.ts');
-        return synthCommand(rest);
+        return await synthCommand(rest);
+      }
+      case 'report': {
+        const { reportCommand } = await import('./synth.ts');
+        return await reportCommand(rest);
       }
       case undefined:
       case '-h':

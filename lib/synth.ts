@@ -1,11 +1,12 @@
 /** Synthesis: load -> plan -> every emitter -> dist/, written only when everything succeeded. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { printDiagnostics, loadArgs, parse, updateLock, UsageError } from './cli.ts';
 import { runPipeline } from './pipeline.ts';
 import { emitKubernetes } from './emit/k8s.ts';
 import { emitCompose } from './emit/compose.ts';
 import { emitDockerfiles } from './emit/dockerfile.ts';
+import { emitReports, type ImagesReportInput } from './emit/reports.ts';
 import { writeTree } from './write.ts';
 import type { SystemPlan } from './plan/types.ts';
 
@@ -23,7 +24,7 @@ export interface SynthOptions {
   readonly cwd?: string;
 }
 
-/** Every emitter's files for a plan, keyed by path below the output root. Pure. */
+/** Every synchronous emitter's files for a plan (all but reports), keyed by path below the output root. Pure. */
 export function emitAll(plan: SystemPlan, input: string, only: readonly Output[] = OUTPUTS): Map<string, string> {
   const files = new Map<string, string>();
   if (only.includes('k8s')) for (const [k, v] of emitKubernetes(plan, input)) files.set(k, v);
@@ -32,8 +33,26 @@ export function emitAll(plan: SystemPlan, input: string, only: readonly Output[]
   return files;
 }
 
+/** Every emitter's files, reports included. */
+export async function emitEverything(plan: SystemPlan, input: string, only: readonly Output[] = OUTPUTS, images?: ImagesReportInput): Promise<Map<string, string>> {
+  const files = emitAll(plan, input, only);
+  if (only.includes('reports')) for (const [k, v] of await emitReports(plan, input, images)) files.set(k, v);
+  return files;
+}
+
+/** The report of the last `agent-infra images` run, when there is one below the output root. */
+function lastImagesReport(out: string): ImagesReportInput | undefined {
+  const f = join(out, 'images', 'report.json');
+  if (!existsSync(f)) return undefined;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as ImagesReportInput;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs the whole synthesis; returns the exit code. Nothing is written unless the configs are clean. */
-export function synthesize(opts: SynthOptions): number {
+export async function synthesize(opts: SynthOptions): Promise<number> {
   const cwd = opts.cwd ?? process.cwd();
   const r = runPipeline({ ...(opts.spec ? { spec: opts.spec } : {}), machines: opts.machines ?? [], cwd });
   printDiagnostics(r.diagnostics);
@@ -45,8 +64,8 @@ export function synthesize(opts: SynthOptions): number {
   updateLock(r, false);
   const input = opts.spec ? relative(cwd, resolve(cwd, opts.spec)) || opts.spec : Object.values(r.loaded.spec.machines).map((m) => m.config).join(', ');
   const only = opts.only ?? OUTPUTS;
-  const files = emitAll(r.plan, input, only);
   const out = resolve(cwd, opts.out ?? 'dist');
+  const files = await emitEverything(r.plan, input, only, lastImagesReport(out));
   for (const dir of only) {
     const own = new Map([...files].filter(([k]) => k.startsWith(`${dir}/`)).map(([k, v]) => [k.slice(dir.length + 1), v]));
     if (own.size > 0) writeTree(join(out, dir), own);
@@ -62,11 +81,27 @@ export function synthesize(opts: SynthOptions): number {
   return 0;
 }
 
-export function synthCommand(args: readonly string[]): number {
+export async function synthCommand(args: readonly string[]): Promise<number> {
   const { values } = parse(args, { spec: { type: 'string' }, machine: { type: 'string', multiple: true }, out: { type: 'string' }, only: { type: 'string', multiple: true } });
   const only = ((values.only as string[] | undefined) ?? []).flatMap((o) => o.split(','));
   for (const o of only) if (!(OUTPUTS as readonly string[]).includes(o)) throw new UsageError(`--only takes ${OUTPUTS.join(', ')}, got '${o}'`);
   const load = loadArgs(values);
-  return synthesize({ ...load, ...(typeof values.out === 'string' ? { out: values.out } : {}), ...(only.length ? { only: only as Output[] } : {}) });
+  return await synthesize({ ...load, ...(typeof values.out === 'string' ? { out: values.out } : {}), ...(only.length ? { only: only as Output[] } : {}) });
 }
 
+
+/** `agent-infra report`: the reports alone, written even when the configs have errors (cycles show red). */
+export async function reportCommand(args: readonly string[]): Promise<number> {
+  const { values } = parse(args, { spec: { type: 'string' }, machine: { type: 'string', multiple: true }, out: { type: 'string' } });
+  const load = loadArgs(values);
+  const cwd = process.cwd();
+  const r = runPipeline({ ...load, cwd });
+  printDiagnostics(r.diagnostics);
+  if (r.unusable) return 2;
+  const out = resolve(cwd, typeof values.out === 'string' ? values.out : 'dist');
+  const input = load.spec ? relative(cwd, resolve(cwd, load.spec)) : (load.machines ?? []).map((m) => m.split('=')[1]).join(', ');
+  const files = await emitReports(r.plan, input, lastImagesReport(out));
+  writeTree(join(out, 'reports'), new Map([...files].map(([k, v]) => [k.slice('reports/'.length), v])));
+  console.log(`agent-infra: wrote ${files.size} reports to ${relative(cwd, join(out, 'reports'))}`);
+  return r.ok ? 0 : 1;
+}

@@ -1,7 +1,7 @@
 /** docker-compose files: one project per machine (two-PC), the same on one host (single-host), .env.example, Prometheus. Pure. */
 import type { PlannedAgent, PlannedEnv, SystemPlan } from '../plan/types.ts';
 import { byString } from '../plan/names.ts';
-import { headerLine, toYaml } from './yaml.ts';
+import { headerLine, toYaml, xmlHeader } from './yaml.ts';
 
 export type ComposeMode = 'two-pc' | 'single-host';
 
@@ -174,7 +174,7 @@ function prometheus(plan: SystemPlan, header: string): string {
 
 function readme(plan: SystemPlan, header: string): string {
   const machines = plan.machines.map((m) => m.name);
-  return `<!-- ${header.slice(2)} -->
+  return `${header}
 # ${plan.name}: docker-compose
 
 One project per machine. On each machine, with \`.env\` made from \`.env.example\`:
@@ -205,6 +205,6 @@ export function emitCompose(plan: SystemPlan, input: string, opts: ComposeOption
   }
   files.set('compose/.env.example', envExample(plan, header));
   files.set('compose/prometheus.yml', prometheus(plan, header));
-  files.set('compose/README.md', readme(plan, header));
+  files.set('compose/README.md', readme(plan, xmlHeader(input)));
   return files;
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseDocument, isMap, isSeq } from 'yaml';
 import { runPipeline } from '../../lib/pipeline.ts';
-import { emitAll } from '../../lib/synth.ts';
+import { emitAll, emitEverything } from '../../lib/synth.ts';
 import { EXAMPLE_SPEC, HAS_UPSTREAM, ROOT } from '../helpers.ts';
 
 const cases: [string, string, boolean][] = [
@@ -23,7 +23,7 @@ describe.each(cases)('golden output of %s', (name, spec, available) => {
   it.skipIf(!available)('matches the golden files, with none missing or extra', async () => {
     const r = runPipeline({ spec, cwd: ROOT });
     expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    const files = emitAll(r.plan, relative(ROOT, spec));
+    const files = await emitEverything(r.plan, relative(ROOT, spec));
     for (const [path, text] of [...files].sort()) await expect(text).toMatchFileSnapshot(join(ROOT, 'test', 'golden', name, path));
     const golden = listFiles(join(ROOT, 'test', 'golden', name)).sort();
     if (golden.length > 0) expect(golden).toEqual([...files.keys()].sort());
@@ -31,7 +31,7 @@ describe.each(cases)('golden output of %s', (name, spec, available) => {
 });
 
 describe('determinism', () => {
-  it('gives identical bytes for shuffled input: agents, groups, dependencies and machines reordered', () => {
+  it('gives identical bytes for shuffled input: agents, groups, dependencies and machines reordered', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shuffled-'));
     cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
     const reverse = (file: string, paths: string[][]) => {
@@ -62,6 +62,6 @@ describe('determinism', () => {
     const a = runPipeline({ spec: EXAMPLE_SPEC, cwd: ROOT });
     const b = runPipeline({ spec: join(dir, 'agent-infra.yaml'), cwd: dir });
     expect(b.ok).toBe(true);
-    expect(emitAll(b.plan, 'examples/two-pc/agent-infra.yaml')).toEqual(emitAll(a.plan, 'examples/two-pc/agent-infra.yaml'));
+    expect(await emitEverything(b.plan, 'examples/two-pc/agent-infra.yaml')).toEqual(await emitEverything(a.plan, 'examples/two-pc/agent-infra.yaml'));
   });
 });
