@@ -35,8 +35,10 @@ export function emitAll(plan: SystemPlan, input: string, only: readonly Output[]
 
 /** Every emitter's files, reports included. */
 export async function emitEverything(plan: SystemPlan, input: string, only: readonly Output[] = OUTPUTS, images?: ImagesReportInput): Promise<Map<string, string>> {
+  // Reports first: their graph layout runs on a worker thread while the other emitters run here.
+  const reports = only.includes('reports') ? emitReports(plan, input, images) : Promise.resolve(new Map<string, string>());
   const files = emitAll(plan, input, only);
-  if (only.includes('reports')) for (const [k, v] of await emitReports(plan, input, images)) files.set(k, v);
+  for (const [k, v] of await reports) files.set(k, v);
   return files;
 }
 

@@ -6,10 +6,12 @@
  */
 
 const RESERVED = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|<<|=)$/;
+/** Anything a YAML 1.1 or 1.2 parser might read as a number, `e0` included. */
+const NUMBERISH = /^[-+]?(?:\d[\d_]*)?\.?[\d_]*(?:[eE][-+]?\d+)?$/;
 const PLAIN = /^[A-Za-z_/][A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*$/;
 
 function scalar(s: string): string {
-  if (s !== '' && PLAIN.test(s) && !RESERVED.test(s) && !/^[-+]?(?:\.?\d|\.inf|\.nan)/i.test(s) && !/^\d/.test(s)) return s;
+  if (s !== '' && PLAIN.test(s) && !RESERVED.test(s) && !NUMBERISH.test(s) && !/^[-+]?(?:\.?\d|\.inf|\.nan)/i.test(s) && !/^\d/.test(s)) return s;
   return JSON.stringify(s);
 }
 
