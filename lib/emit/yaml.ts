@@ -23,27 +23,26 @@ function key(k: string): string {
   return scalar(k);
 }
 
-function write(v: unknown, indent: string, out: string[], inSeq: boolean): void {
+function write(v: unknown, indent: string, out: string[]): void {
   // Called for a value that goes on its own lines (maps and non-empty sequences).
   if (Array.isArray(v)) {
     for (const item of v) {
       if (isBlockValue(item)) {
         const lines: string[] = [];
-        write(item, `${indent}  `, lines, true);
+        write(item, `${indent}  `, lines);
         // The first line of the item shares the dash.
         out.push(`${indent}- ${lines[0]!.slice(indent.length + 2)}`, ...lines.slice(1));
       } else out.push(`${indent}- ${inline(item, `${indent}  `)}`);
     }
     return;
   }
-  const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
-  for (const [k, x] of entries) {
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (x === undefined) continue;
     if (isBlockValue(x)) {
       out.push(`${indent}${key(k)}:`);
-      write(x, Array.isArray(x) ? `${indent}  ` : `${indent}  `, out, false);
+      write(x, `${indent}  `, out);
     } else out.push(`${indent}${key(k)}: ${inline(x, `${indent}  `)}`);
   }
-  void inSeq;
 }
 
 function isBlockValue(v: unknown): boolean {
@@ -68,7 +67,7 @@ function inline(v: unknown, indent: string): string {
 export function toYaml(value: unknown): string {
   if (!isBlockValue(value)) return `${inline(value, '')}\n`;
   const out: string[] = [];
-  write(value, '', out, false);
+  write(value, '', out);
   return `${out.join('\n')}\n`;
 }
 
