@@ -5,7 +5,7 @@
  */
 import { runStack } from '../test/e2e/stack.ts';
 
-const run = await runStack({ healthIntervalSeconds: Number(process.env['HEALTH_INTERVAL'] ?? 10), timeoutSeconds: 600, log: (l) => console.error(l) });
+const run = await runStack({ healthIntervalSeconds: Number(process.env['HEALTH_INTERVAL'] ?? 30), timeoutSeconds: 600, log: (l) => console.error(l) });
 const { criticalPath, sequentialSeconds, agents } = run.plan;
 console.log(`agents:                        ${agents.length} (${run.agents.filter((a) => a.health === 'healthy').length} healthy)`);
 console.log(`up -> all healthy:             ${run.seconds.toFixed(1)} s (every /health answering 200)`);

@@ -11,7 +11,7 @@ let run: StackRun;
 
 describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
   beforeAll(async () => {
-    run = await runStack({ healthIntervalSeconds: 10, timeoutSeconds: 300, log: (l) => console.log(l) });
+    run = await runStack({ healthIntervalSeconds: 30, timeoutSeconds: 300, log: (l) => console.log(l) });
     const { criticalPath, sequentialSeconds } = run.plan;
     console.log(`up -> all healthy ${run.seconds.toFixed(1)} s; critical path ${criticalPath.seconds} s (ratio ${(run.seconds / criticalPath.seconds).toFixed(2)}); sequential ${sequentialSeconds} s (ratio ${(run.seconds / sequentialSeconds).toFixed(2)})`);
   });

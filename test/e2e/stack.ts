@@ -129,7 +129,7 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
       await new Promise((r) => setTimeout(r, 250));
     }
     o.log(`every agent answered /health 200 after ${seconds.toFixed(1)} s; waiting for Docker's health checks to agree`);
-    const dockerDeadline = performance.now() + 120_000;
+    const dockerDeadline = performance.now() + 180_000;
     while (performance.now() < dockerDeadline) {
       const cs = await projectContainers(projects);
       if (cs.length === plan.agents.length && cs.every((c) => /\(healthy\)/.test(c.Status))) break;

@@ -43,7 +43,7 @@ RUN printf '%s\n' \
     '            if time.monotonic() > deadline:' \
     '                print("agent-infra-wait: gave up on " + endpoint + ": " + err, file=sys.stderr, flush=True)' \
     '                return False' \
-    '            time.sleep(0.25)' \
+    '            time.sleep(0.1)' \
     '    return True' \
     '' \
     '' \
