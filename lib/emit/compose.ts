@@ -24,8 +24,17 @@ function addressRef(plan: SystemPlan, machine: string, mode: ComposeMode): strin
   return mode === 'single-host' ? `\${${v}:-${LOOPBACK}}` : required(v);
 }
 
+const agentIndex = new WeakMap<SystemPlan, Map<string, PlannedAgent>>();
+
+/** An agent of the plan by id, through one index per plan (emitters look agents up per variable). */
+function agentById(plan: SystemPlan, id: string): PlannedAgent {
+  let index = agentIndex.get(plan);
+  if (!index) agentIndex.set(plan, (index = new Map(plan.agents.map((a) => [a.id, a]))));
+  return index.get(id)!;
+}
+
 function hostOf(plan: SystemPlan, from: PlannedAgent, agentId: string, mode: ComposeMode): string {
-  const target = plan.agents.find((a) => a.id === agentId)!;
+  const target = agentById(plan, agentId);
   if (target.machine !== from.machine) return addressRef(plan, target.machine, mode);
   // Same machine: the service name on the project's network; on the host network, loopback.
   return mode === 'single-host' ? LOOPBACK : target.id;
@@ -56,7 +65,7 @@ function envValue(plan: SystemPlan, agent: PlannedAgent, e: PlannedEnv, mode: Co
 
 /** What `agent-infra-wait` polls for a dependency: its /health answering 200, or its health port accepting a connection. */
 export function healthEndpoint(plan: SystemPlan, agentId: string, host: string, port: number): string {
-  const dep = plan.agents.find((a) => a.id === agentId)!;
+  const dep = agentById(plan, agentId);
   return dep.health.probe === 'http' ? `http://${host}:${port}${dep.health.path}` : `${host}:${port}`;
 }
 

@@ -69,13 +69,17 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
 
   // Drafts: the facts that need nothing but the agent itself.
   const drafts: Draft[] = [];
+  const disabled = new Set<string>();
   for (const m of machineNames) {
     const cfg = configOf.get(m);
     if (!cfg) continue;
     const machine = spec.machines[m]!;
     for (const a of [...cfg.agents].sort((x, y) => byString(x.name, y.name))) {
       const o = overrideFor(spec, a);
-      if (o.disabled) continue;
+      if (o.disabled) {
+        disabled.add(a.name);
+        continue;
+      }
       const inferred = [a.group, ...a.dockerGroups].some((g) => GPU_GROUP_RE.test(g)) || a.cudaHint || a.vramMiBHint !== undefined;
       let gpu = o.gpu ?? (o.family !== undefined ? families[o.family]?.gpu === true : inferred);
       if (gpu && machine.gpus.length === 0) {
@@ -138,7 +142,6 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   const live = [...byId.entries()].map(([id, d]) => ({ ...d, id }));
 
   // Dependencies: the same machine first, else another machine (a cross-machine edge).
-  const disabled = new Set(configs.flatMap((c) => c.agents.filter((a) => overrideFor(spec, a).disabled).map((a) => a.name)));
   const liveByName = new Map<string, (typeof live)[number][]>();
   for (const x of live) liveByName.set(x.cfg.name, [...(liveByName.get(x.cfg.name) ?? []), x]);
   const resolve = (d: Draft, name: string) => {
