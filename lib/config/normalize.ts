@@ -61,6 +61,7 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
   const { machine, variables } = opts;
   const file = src.file;
   const at = (p: string) => src.at(p);
+  const locate = (container: object, key: string | number, p: string) => src.locate(container, key, p);
   const empty: MachineConfig = {
     machine,
     file,
@@ -126,7 +127,7 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
   }
 
   // Agents.
-  const agentNodes: { name: string; group: string; value: unknown; path: string }[] = [];
+  const agentNodes: AgentNode[] = [];
   let layout: MachineConfig['layout'] = 'group-lists';
   if ('agent_groups' in root) {
     layout = 'agent-groups';
@@ -154,7 +155,7 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
           ds.push(diag('invalid-value', 'error', `group '${group}' must be a mapping of agent names to definitions, got ${describe(members)}; write '${group}: {AgentName: {script_path: ..., port: ...}}'`, at(gp)));
           continue;
         }
-        for (const [name, value] of Object.entries(members)) agentNodes.push({ name, group, value, path: joinPath(gp, name) });
+        for (const [name, value] of Object.entries(members)) agentNodes.push({ name, group, value, path: joinPath(gp, name), container: members, key: name });
       }
     }
     for (const k of topKeys) {
@@ -188,7 +189,7 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
         ds.push(diag('invalid-value', 'error', `an agent needs a 'name', got ${describe(name)}; add 'name: AgentName'`, at(p)));
         return;
       }
-      agentNodes.push({ name, group, value: item, path: p });
+      agentNodes.push({ name, group, value: item, path: p, container: list, key: i });
     });
   }
 
@@ -204,7 +205,7 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
   const agents: AgentConfig[] = [];
   const byName = new Map<string, AgentConfig>();
   for (const node of agentNodes) {
-    const agent = readAgent(node, machine, file, at, variables, dockerGroupsOf.get(node.name) ?? [], ds);
+    const agent = readAgent(node, machine, at, locate, variables, dockerGroupsOf.get(node.name) ?? [], ds);
     if (!agent) continue;
     const prev = byName.get(agent.name);
     if (prev) {
@@ -229,6 +230,16 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
   return { config: { machine, file, layout, agents, settings }, diagnostics: ds };
 }
 
+interface AgentNode {
+  readonly name: string;
+  readonly group: string;
+  readonly value: unknown;
+  readonly path: string;
+  /** The mapping or list that holds the agent, and its key there. */
+  readonly container: object;
+  readonly key: string | number;
+}
+
 function isAgentList(v: unknown): boolean {
   return Array.isArray(v) && v.length > 0 && v.some((x) => isObj(x) && 'name' in x);
 }
@@ -241,15 +252,33 @@ function describe(v: unknown): string {
   return String(v);
 }
 
+/** Calls `found` for every IPv4 literal in the strings of `v`; paths are built only for what is found. */
 function scanIps(v: unknown, p: string, found: (ip: string, prefix: string | undefined, path: string) => void) {
-  if (typeof v === 'string') {
-    for (const m of v.matchAll(IPV4_RE)) found(m[1]!, m[2], p);
-  } else if (Array.isArray(v)) {
-    v.forEach((x, i) => scanIps(x, joinPath(p, i), found));
-  } else if (isObj(v)) {
-    for (const [k, x] of Object.entries(v)) scanIps(x, joinPath(p, k), found);
-  }
+  const keys: (string | number)[] = [];
+  const pathHere = () => keys.reduce<string>((acc, k) => joinPath(acc, k), p);
+  const visit = (x: unknown) => {
+    if (typeof x === 'string') {
+      // An address has a digit, a dot and a digit; most strings are ruled out without the big pattern.
+      if (!DIGIT_DOT_DIGIT.test(x)) return;
+      for (const m of x.matchAll(IPV4_RE)) found(m[1]!, m[2], pathHere());
+    } else if (Array.isArray(x)) {
+      for (let i = 0; i < x.length; i++) {
+        keys.push(i);
+        visit(x[i]);
+        keys.pop();
+      }
+    } else if (isObj(x)) {
+      for (const k in x) {
+        if (!Object.prototype.hasOwnProperty.call(x, k)) continue;
+        keys.push(k);
+        visit(x[k]);
+        keys.pop();
+      }
+    }
+  };
+  visit(v);
 }
+const DIGIT_DOT_DIGIT = /\d\.\d/;
 
 function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
@@ -319,23 +348,23 @@ function collectSecretRefs(v: unknown, found: (name: string) => void) {
   if (Array.isArray(v)) v.forEach((x) => collectSecretRefs(x, found));
   else if (isObj(v)) {
     for (const [k, x] of Object.entries(v)) {
-      if (/(^|_)(api_key|token|secret|password)_env$/.test(k) && typeof x === 'string' && /^[A-Z_][A-Z0-9_]*$/.test(x)) found(x);
+      if (typeof x === 'string' && k.endsWith('_env') && /(^|_)(api_key|token|secret|password)_env$/.test(k) && /^[A-Z_][A-Z0-9_]*$/.test(x)) found(x);
       else collectSecretRefs(x, found);
     }
   }
 }
 
 function readAgent(
-  node: { name: string; group: string; value: unknown; path: string },
+  node: AgentNode,
   machine: string,
-  file: string,
   at: (p: string) => SourceRef,
+  locate: (container: object, key: string | number, p: string) => SourceRef,
   vars: Variables,
   dockerGroups: readonly string[],
   ds: Diagnostic[],
 ): AgentConfig | undefined {
   const { name, group, value, path } = node;
-  const here = at(path);
+  const here = locate(node.container, node.key, path);
   if (!isObj(value)) {
     ds.push(diag('invalid-value', 'error', `agent '${name}' must be a mapping with 'script_path' and 'port', got ${describe(value)}; write '${name}: {script_path: ..., port: ...}'`, here));
     return undefined;
@@ -353,11 +382,12 @@ function readAgent(
   }
   const params = isObj(value['params']) ? value['params'] : {};
   const hcRaw = value['health_check_port'] ?? params['health_check_port'];
+  const hcHolder = value['health_check_port'] !== undefined ? value : params;
   const hcPath = value['health_check_port'] !== undefined ? joinPath(path, 'health_check_port') : joinPath(joinPath(path, 'params'), 'health_check_port');
   let health: (Located<number> & { derived: boolean }) | undefined;
   if (hcRaw !== undefined && hcRaw !== null) {
     const h = evaluatePort(hcRaw, vars);
-    if (h.ok) health = { value: h.value, at: at(hcPath), derived: false };
+    if (h.ok) health = { value: h.value, at: locate(hcHolder, 'health_check_port', hcPath), derived: false };
     else {
       ds.push(diag('invalid-value', 'error', `${h.reason}, got ${describe(hcRaw)}; ${h.fix}`, at(hcPath)));
       ok = false;
@@ -366,7 +396,7 @@ function readAgent(
     if (port.value + 1000 > 65535) {
       ds.push(diag('invalid-value', 'error', `agent '${name}' declares no health_check_port and port + 1000 is past 65535; add 'health_check_port'`, here));
       ok = false;
-    } else health = { value: port.value + 1000, at: at(portPath), derived: true };
+    } else health = { value: port.value + 1000, at: locate(value, 'port', portPath), derived: true };
   }
   let required = true;
   if (value['required'] !== undefined) {
@@ -389,7 +419,7 @@ function readAgent(
         if (typeof d !== 'string' || d === '') {
           ds.push(diag('invalid-value', 'error', `a dependency must be an agent name, got ${describe(d)}; list agents by name`, at(dp)));
           ok = false;
-        } else if (!dependencies.some((x) => x.value === d)) dependencies.push({ value: d, at: at(dp) });
+        } else if (!dependencies.some((x) => x.value === d)) dependencies.push({ value: d, at: locate(depsRaw, i, dp) });
       });
     }
   }
@@ -417,11 +447,11 @@ function readAgent(
       const kp = joinPath(cp, k);
       if (EXTRA_PORT_KEYS.has(k)) {
         const e = evaluatePort(v, vars);
-        if (e.ok) extraPorts.push({ name: k, port: e.value, at: at(kp) });
+        if (e.ok) extraPorts.push({ name: k, port: e.value, at: locate(cfg, k, kp) });
         else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(v)}; ${e.fix}`, at(kp)));
       } else if (typeof v === 'string') {
         const m = /^tcp:\/\/(?:\*|0\.0\.0\.0):(\d+)$/.exec(substitute(v, vars).text);
-        if (m) extraPorts.push({ name: k, port: Number(m[1]), at: at(kp) });
+        if (m) extraPorts.push({ name: k, port: Number(m[1]), at: locate(cfg, k, kp) });
         if (/^cuda(:\d+)?$/.test(v)) cudaHint = true;
       } else if (/^vram.*_mb$/.test(k) && typeof v === 'number') {
         vramMiBHint = Math.max(vramMiBHint ?? 0, v);
@@ -440,7 +470,7 @@ function readAgent(
     machine,
     group,
     at: here,
-    port: { value: port.value, at: at(portPath) },
+    port: { value: port.value, at: locate(value, 'port', portPath) },
     healthCheckPort: health,
     extraPorts: extras,
     required,
@@ -451,6 +481,5 @@ function readAgent(
     ...(typeof scriptPath === 'string' ? { scriptPath } : {}),
     ...(vramMiBHint !== undefined ? { vramMiBHint } : {}),
   };
-  void file;
   return agent;
 }

@@ -1,6 +1,10 @@
 /** Parses one YAML file into plain data while keeping, for every config path, the line it came from. */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
+import { joinPath } from './config-path.ts';
+import { readPlainYaml, setKey, type ContainerPositions, type DuplicateKey, type Position } from './plain-yaml.ts';
+
+export { joinPath } from './config-path.ts';
 
 /** A parsed YAML file: plain data plus a location for each config path. */
 export interface YamlSource {
@@ -9,40 +13,97 @@ export interface YamlSource {
   readonly diagnostics: readonly Diagnostic[];
   /** Location of a config path (`a.b[0].c`), or of its nearest located ancestor. */
   at(path: string): SourceRef;
-}
-
-/** Joins a config path: `joinPath('a', 'b')` is `a.b`, `joinPath('a', 0)` is `a[0]`. */
-export function joinPath(parent: string, key: string | number): string {
-  if (typeof key === 'number') return `${parent}[${key}]`;
-  return parent ? `${parent}.${key}` : key;
-}
-
-function parentPath(path: string): string {
-  const m = /^(.*)(?:\.[^.[\]]+|\[\d+\])$/.exec(path);
-  return m ? (m[1] ?? '') : '';
+  /**
+   * Location of entry `key` of a mapping or sequence of `data`, reported with config path `path`
+   * (the fast way to locate what one holds in hand; falls back to {@link at}).
+   */
+  locate(container: object, key: string | number, path: string): SourceRef;
 }
 
 /**
  * Parses `text` as YAML 1.1 (the dialect of the Python loader the configs were written for).
  * Duplicate keys are kept as that loader kept them (the last wins) and each one is reported.
+ * Plain configs take the fast reader; anything else, and every syntax error, the yaml library.
  */
 export function parseYamlSource(file: string, text: string): YamlSource {
+  const fast = readPlainYaml(text);
+  if (!fast) return parseYamlSourceWithLibrary(file, text);
+  return source(file, fast.data, fast.positions, fast.duplicates);
+}
+
+function source(file: string, data: unknown, positions: ContainerPositions, duplicates: readonly DuplicateKey[]): YamlSource {
+  const diagnostics = duplicates.map((d) =>
+    diag('duplicate-key', 'error', `key '${d.key}' is defined twice (first at line ${d.previousLine}); the last one would silently replace the first: remove or rename one`, {
+      file,
+      line: d.line,
+      column: d.column,
+      path: d.path,
+    }),
+  );
+  const at = (path: string): SourceRef => {
+    const found = walk(data, positions, path);
+    return { file, line: found.line, column: found.column, path };
+  };
+  const locate = (container: object, key: string | number, path: string): SourceRef => {
+    const found = (positions.get(container) as Record<string | number, Position> | undefined)?.[key];
+    return found && Object.prototype.hasOwnProperty.call(positions.get(container), key) ? { file, line: found.line, column: found.column, path } : at(path);
+  };
+  return { file, data, diagnostics, at, locate };
+}
+
+const START: Position = { line: 1, column: 1 };
+
+/**
+ * The position of a config path, or of its nearest located ancestor, found by walking the data.
+ * A key may itself contain dots: at each step the longest key of the mapping that fits is taken.
+ */
+function walk(data: unknown, positions: ContainerPositions, path: string): Position {
+  let node = data;
+  let best = START;
+  let i = 0;
+  while (i < path.length) {
+    if (typeof node !== 'object' || node === null) return best;
+    const rec = positions.get(node);
+    if (!rec) return best;
+    if (Array.isArray(node)) {
+      if (path[i] !== '[') return best;
+      const close = path.indexOf(']', i);
+      const index = Number(path.slice(i + 1, close));
+      const found = (rec as Position[])[index];
+      if (close < 0 || !found) return best;
+      best = found;
+      node = node[index];
+      i = close + 1;
+      if (path[i] === '.') i++;
+      continue;
+    }
+    // The longest key that ends where the path has a separator (or ends).
+    let end = -1;
+    for (let e = path.length; e > i; e = Math.max(path.lastIndexOf('.', e - 1), path.lastIndexOf('[', e - 1))) {
+      const key = path.slice(i, e);
+      if (Object.prototype.hasOwnProperty.call(rec, key)) {
+        end = e;
+        break;
+      }
+      if (e - 1 <= i) break;
+    }
+    if (end < 0) return best;
+    const key = path.slice(i, end);
+    best = (rec as Record<string, Position>)[key]!;
+    node = (node as Record<string, unknown>)[key];
+    i = end;
+    if (path[i] === '.') i++;
+  }
+  return best;
+}
+
+/** {@link parseYamlSource} through the yaml library only (exported for the tests that compare both). */
+export function parseYamlSourceWithLibrary(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { version: '1.1', uniqueKeys: false, lineCounter, prettyErrors: false, merge: true });
-  const positions = new Map<string, { line: number; column: number }>();
-  const diagnostics: Diagnostic[] = [];
-  const pos = (offset: number | undefined) => {
+  const pos = (offset: number | undefined): Position => {
     const p = lineCounter.linePos(offset ?? 0);
     return { line: p.line, column: p.col };
-  };
-  const at = (path: string): SourceRef => {
-    let p = path;
-    for (;;) {
-      const found = positions.get(p);
-      if (found) return { file, line: found.line, column: found.column, path };
-      if (p === '') return { file, line: 1, column: 1, path };
-      p = parentPath(p);
-    }
   };
 
   // Only the first syntax error is reported: the ones after it are its echoes.
@@ -54,49 +115,44 @@ export function parseYamlSource(file: string, text: string): YamlSource {
       : /compact mappings|implicit keys|same column|indent/i.test(message)
       ? 'check the indentation of this line and the next: keys of one mapping must start at the same column'
       : 'fix the YAML syntax (quoting, brackets, indentation) around this line';
-    diagnostics.push(diag('parse-error', 'error', `${message.charAt(0).toLowerCase()}${message.slice(1)}; ${hint}`, { file, ...pos(first.pos[0]), path: '' }));
+    const error = diag('parse-error', 'error', `${message.charAt(0).toLowerCase()}${message.slice(1)}; ${hint}`, { file, ...pos(first.pos[0]), path: '' });
+    return { ...source(file, undefined, new Map(), []), diagnostics: [error] };
   }
-  if (diagnostics.length > 0) return { file, data: undefined, diagnostics, at };
 
+  const positions: ContainerPositions = new Map();
+  const duplicates: DuplicateKey[] = [];
   const toPlain = (node: unknown, path: string): unknown => {
     if (isAlias(node)) return toPlain(node.resolve(doc), path);
     if (isMap(node)) {
       const out: Record<string, unknown> = {};
-      const seen = new Map<string, number>();
+      const at: Record<string, Position> = {};
+      positions.set(out, at);
       for (const pair of node.items) {
         const keyNode = pair.key as Node | null;
         const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
         if (key === '<<') continue;
         const p = joinPath(path, key);
         const here = pos(keyNode?.range?.[0]);
-        const prev = seen.get(key);
-        if (prev !== undefined) {
-          diagnostics.push(
-            diag('duplicate-key', 'error', `key '${key}' is defined twice (first at line ${prev}); the last one would silently replace the first: remove or rename one`, {
-              file,
-              ...here,
-              path: p,
-            }),
-          );
-        }
-        seen.set(key, here.line);
-        positions.set(p, here);
-        out[key] = toPlain(pair.value, p);
+        if (Object.prototype.hasOwnProperty.call(at, key)) duplicates.push({ key, path: p, ...here, previousLine: at[key]!.line });
+        setKey(at, key, here);
+        setKey(out, key, toPlain(pair.value, p));
       }
       // Merge keys (`<<: *x`) are resolved by the yaml library into the map; keep them.
       return out;
     }
     if (isSeq(node)) {
-      return node.items.map((item, i) => {
-        const p = joinPath(path, i);
-        positions.set(p, pos((item as Node | null)?.range?.[0]));
-        return toPlain(item, p);
+      const out: unknown[] = [];
+      const at: Position[] = [];
+      positions.set(out, at);
+      node.items.forEach((item, i) => {
+        at.push(pos((item as Node | null)?.range?.[0]));
+        out.push(toPlain(item, joinPath(path, i)));
       });
+      return out;
     }
     if (isScalar(node)) return node.value;
     return node ?? null;
   };
-  positions.set('', { line: 1, column: 1 });
   const data = toPlain(doc.contents, '');
-  return { file, data, diagnostics, at };
+  return source(file, data, positions, duplicates);
 }
