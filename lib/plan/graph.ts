@@ -17,51 +17,61 @@ export interface GraphAnalysis {
   readonly sequentialSeconds: number;
 }
 
-/** Strongly connected components (Tarjan, iterative), each sorted, in reverse topological order. */
-function components(nodes: readonly GraphNode[]): string[][] {
-  const deps = new Map(nodes.map((n) => [n.id, [...n.deps].sort(byString)]));
-  const index = new Map<string, number>();
-  const low = new Map<string, number>();
-  const onStack = new Set<string>();
-  const stack: string[] = [];
-  const out: string[][] = [];
+/**
+ * Strongly connected components (Tarjan, iterative) over node indices, in reverse topological order
+ * (dependencies first). `deps[i]` are the indices node `i` depends on, visited in id order, and roots
+ * are taken in id order, so the result depends only on the graph, never on the input order.
+ */
+function components(order: readonly number[], deps: readonly (readonly number[])[]): number[][] {
+  const n = deps.length;
+  const index = new Int32Array(n).fill(-1);
+  const low = new Int32Array(n);
+  const onStack = new Uint8Array(n);
+  const stack: number[] = [];
+  const out: number[][] = [];
+  const workNode: number[] = [];
+  const workEdge: number[] = [];
   let counter = 0;
-  for (const root of [...deps.keys()].sort(byString)) {
-    if (index.has(root)) continue;
-    const work: { id: string; i: number }[] = [{ id: root, i: 0 }];
-    index.set(root, counter);
-    low.set(root, counter++);
+  for (const root of order) {
+    if (index[root] !== -1) continue;
+    index[root] = low[root] = counter++;
     stack.push(root);
-    onStack.add(root);
-    while (work.length > 0) {
-      const top = work[work.length - 1]!;
-      const ds = deps.get(top.id) ?? [];
-      if (top.i < ds.length) {
-        const next = ds[top.i++]!;
-        if (!deps.has(next)) continue;
-        if (!index.has(next)) {
-          index.set(next, counter);
-          low.set(next, counter++);
+    onStack[root] = 1;
+    workNode.push(root);
+    workEdge.push(0);
+    while (workNode.length > 0) {
+      const top = workNode[workNode.length - 1]!;
+      const ds = deps[top]!;
+      const e = workEdge[workEdge.length - 1]!;
+      if (e < ds.length) {
+        workEdge[workEdge.length - 1] = e + 1;
+        const next = ds[e]!;
+        if (index[next] === -1) {
+          index[next] = low[next] = counter++;
           stack.push(next);
-          onStack.add(next);
-          work.push({ id: next, i: 0 });
-        } else if (onStack.has(next)) {
-          low.set(top.id, Math.min(low.get(top.id)!, index.get(next)!));
+          onStack[next] = 1;
+          workNode.push(next);
+          workEdge.push(0);
+        } else if (onStack[next]) {
+          low[top] = Math.min(low[top]!, index[next]!);
         }
         continue;
       }
-      work.pop();
-      const parent = work[work.length - 1];
-      if (parent) low.set(parent.id, Math.min(low.get(parent.id)!, low.get(top.id)!));
-      if (low.get(top.id) === index.get(top.id)) {
-        const comp: string[] = [];
+      workNode.pop();
+      workEdge.pop();
+      if (workNode.length > 0) {
+        const parent = workNode[workNode.length - 1]!;
+        low[parent] = Math.min(low[parent]!, low[top]!);
+      }
+      if (low[top] === index[top]) {
+        const comp: number[] = [];
         for (;;) {
           const x = stack.pop()!;
-          onStack.delete(x);
+          onStack[x] = 0;
           comp.push(x);
-          if (x === top.id) break;
+          if (x === top) break;
         }
-        out.push(comp.sort(byString));
+        out.push(comp);
       }
     }
   }
@@ -94,28 +104,49 @@ function cycleThrough(start: string, members: ReadonlySet<string>, deps: Readonl
 
 /** Cycles, start levels (a node starts one level after its deepest dependency) and the critical path. */
 export function analyzeGraph(nodes: readonly GraphNode[]): GraphAnalysis {
-  const byId = new Map(nodes.map((n) => [n.id, n]));
-  const deps = new Map(nodes.map((n) => [n.id, n.deps.filter((d) => byId.has(d))]));
-  const comps = components(nodes);
-  const compOf = new Map<string, number>();
-  comps.forEach((c, i) => c.forEach((id) => compOf.set(id, i)));
+  const indexOf = new Map<string, number>();
+  nodes.forEach((node, i) => indexOf.set(node.id, i));
+  const ids = nodes.map((node) => node.id);
+  // Dependencies as indices, unknown ids dropped, in id order.
+  const order = ids.map((_, i) => i).sort((a, b) => byString(ids[a]!, ids[b]!));
+  const rank = new Int32Array(nodes.length);
+  order.forEach((i, r) => (rank[i] = r));
+  const byRank = (a: number, b: number) => rank[a]! - rank[b]!;
+  const deps = nodes.map((node) => {
+    const out: number[] = [];
+    for (const d of node.deps) {
+      const j = indexOf.get(d);
+      if (j !== undefined) out.push(j);
+    }
+    return out.length > 1 ? out.sort(byRank) : out;
+  });
+  const comps = components(order, deps).map((c) => (c.length > 1 ? c.sort(byRank) : c).map((i) => ids[i]!));
+  const compOf = new Int32Array(nodes.length);
+  const compIndices = comps.map((c) => c.map((id) => indexOf.get(id)!));
+  compIndices.forEach((c, i) => c.forEach((x) => (compOf[x] = i)));
   const cycles: string[][] = [];
-  for (const c of comps) {
-    const members = new Set(c);
-    const selfLoop = c.length === 1 && (deps.get(c[0]!) ?? []).includes(c[0]!);
-    if (c.length > 1 || selfLoop) cycles.push(cycleThrough(c[0]!, members, deps));
-  }
+  const depIds = (id: string) => deps[indexOf.get(id)!]!.map((j) => ids[j]!);
+  comps.forEach((c, i) => {
+    const first = compIndices[i]![0]!;
+    const selfLoop = c.length === 1 && deps[first]!.includes(first);
+    if (c.length > 1 || selfLoop) {
+      const members = new Set(c);
+      cycles.push(cycleThrough(c[0]!, members, new Map(c.map((id) => [id, depIds(id)]))));
+    }
+  });
   // Components come out of Tarjan in reverse topological order: dependencies first.
   const compLevel: number[] = [];
   const compFinish: number[] = [];
   const compNext: (number | undefined)[] = [];
-  comps.forEach((c, i) => {
+  compIndices.forEach((c, i) => {
     let level = 0;
     let finishDep = 0;
     let next: number | undefined;
-    for (const id of c) {
-      for (const d of deps.get(id) ?? []) {
-        const j = compOf.get(d)!;
+    let own = -Infinity;
+    for (const x of c) {
+      own = Math.max(own, nodes[x]!.seconds);
+      for (const d of deps[x]!) {
+        const j = compOf[d]!;
         if (j === i) continue;
         level = Math.max(level, compLevel[j]! + 1);
         if (compFinish[j]! > finishDep || (compFinish[j] === finishDep && next !== undefined && byString(comps[j]![0]!, comps[next]![0]!) < 0)) {
@@ -124,7 +155,6 @@ export function analyzeGraph(nodes: readonly GraphNode[]): GraphAnalysis {
         }
       }
     }
-    const own = Math.max(...c.map((id) => byId.get(id)!.seconds));
     compLevel[i] = level;
     compFinish[i] = finishDep + own;
     compNext[i] = next;
@@ -143,12 +173,13 @@ export function analyzeGraph(nodes: readonly GraphNode[]): GraphAnalysis {
     if (end === undefined || compFinish[i]! > compFinish[end]! || (compFinish[i] === compFinish[end] && byString(c[0]!, comps[end]![0]!) < 0)) end = i;
   });
   const path: string[] = [];
+  const seconds = (id: string) => nodes[indexOf.get(id)!]!.seconds;
   for (let i = end; i !== undefined; i = compNext[i]) {
     // Within a cycle the slowest member stands for the component.
     const c = comps[i]!;
-    const slowest = [...c].sort((a, b) => byId.get(b)!.seconds - byId.get(a)!.seconds || byString(a, b))[0]!;
-    path.unshift(slowest);
+    path.push(c.length === 1 ? c[0]! : [...c].sort((a, b) => seconds(b) - seconds(a) || byString(a, b))[0]!);
   }
+  path.reverse();
   return {
     cycles,
     level,

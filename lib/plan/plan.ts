@@ -139,7 +139,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     }
     byId.set(id, d);
   }
-  const live = [...byId.entries()].map(([id, d]) => ({ ...d, id }));
+  const live = [...byId.entries()].map(([id, d]) => ({ ...d, id, envPrefix: envPrefix(d.cfg.name) }));
 
   // Dependencies: the same machine first, else another machine (a cross-machine edge).
   const liveByName = new Map<string, (typeof live)[number][]>();
@@ -295,9 +295,18 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     });
   const plannedPorts = new Map(live.map((d) => [d.id, portsOf(d)]));
   const dependents = new Map<string, string[]>();
-  for (const [id, list] of edges) for (const e of list) dependents.set(e.dep.id, [...(dependents.get(e.dep.id) ?? []), id]);
+  for (const [id, list] of edges) {
+    for (const e of list) {
+      const ds = dependents.get(e.dep.id);
+      if (ds) ds.push(id);
+      else dependents.set(e.dep.id, [id]);
+    }
+  }
   const addressEnvOf = (m: string) => spec.machines[m]!.addressEnv;
   const secretsAll = new Set<string>();
+  // Health-check timing: the machine's config, overridden by the spec's settings that are set.
+  const specHealthChecks = Object.fromEntries(Object.entries(spec.healthChecks).filter(([, v]) => v !== undefined));
+  const healthChecksOf = new Map(machineNames.map((m) => [m, { ...configOf.get(m)?.settings.healthChecks, ...specHealthChecks }]));
 
   const agents: PlannedAgent[] = live.map((d) => {
     const ports = plannedPorts.get(d.id)!;
@@ -313,7 +322,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
           id: e.dep.id,
           machine: e.dep.cfg.machine,
           crossMachine: e.dep.cfg.machine !== d.cfg.machine,
-          envPrefix: envPrefix(e.dep.cfg.name),
+          envPrefix: e.dep.envPrefix,
           port: dp[0]!.port,
           healthPort: dp[1]!.port,
           healthProbe: e.dep.override.probe ?? spec.defaults.probe,
@@ -353,13 +362,16 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
       env.push({ name: 'ERROR_BUS_HOST', kind: 'machine-address', machine: errorBus.machine });
       env.push({ name: 'ERROR_BUS_PORT', kind: 'port', port: errorBus.port, singleHostPort: errorBus.port });
     }
-    for (const e of settings.environment) if (!env.some((x) => x.name === e.name)) env.push({ name: e.name, kind: 'literal', value: e.value });
+    if (settings.environment.length > 0) {
+      const taken = new Set(env.map((x) => x.name));
+      for (const e of settings.environment) if (!taken.has(e.name)) env.push({ name: e.name, kind: 'literal', value: e.value });
+    }
     for (const s of secrets) env.push({ name: s, kind: 'secret', secret: s });
     env.sort((a, b) => byString(a.name, b.name));
     const metricsPort = ports.find((p) => p.name === 'metrics' || p.name === 'prometheus');
     const memoryMiB = d.override.resources?.memoryMiB ?? settings.memoryMiB ?? 2048;
     const cpuMillis = d.override.resources?.cpuMillis ?? (settings.cpuPercent !== undefined ? Math.max(100, Math.round(settings.cpuPercent * 10)) : 1000);
-    const hc = { ...settings.healthChecks, ...Object.fromEntries(Object.entries(spec.healthChecks).filter(([, v]) => v !== undefined)) };
+    const hc = healthChecksOf.get(d.cfg.machine)!;
     const maxReplicas = d.gpu ? undefined : d.override.maxReplicas;
     return {
       name: d.cfg.name,
