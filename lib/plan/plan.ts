@@ -3,7 +3,7 @@ import { diag, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
 import type { AgentConfig, MachineConfig } from '../config/model.ts';
 import { DEFAULT_IMAGES, ImageFamilySchema, type DeploymentSpec, type Override } from '../config/spec.ts';
 import { analyzeGraph } from './graph.ts';
-import { byString, didYouMean, dnsLabel, envPrefix, portName } from './names.ts';
+import { byString, didYouMean, dnsLabel, portName } from './names.ts';
 import { allocatePorts, claimKey, type PortClaim, type PortLock } from './ports.ts';
 import type {
   MachinePlan,
@@ -19,26 +19,45 @@ import type {
 } from './types.ts';
 
 export const SINGLE_HOST = 'single-host';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const ERROR_BUS_NAMES = ['CentralErrorBus', 'ErrorBus'];
 
 interface Draft {
   readonly cfg: AgentConfig;
-  readonly id: string;
+  /** The DNS label of the agent's name; replaced by the final name (with a machine suffix where shared). */
+  id: string;
+  /** The prefix of the variables that point at this agent (`MODEL_OPS_COORDINATOR`). */
+  readonly envPrefix: string;
   readonly override: Override;
   readonly gpu: boolean;
   readonly vramGiB: number;
   readonly startupSeconds: number;
   readonly family: string;
-  readonly ports: { name: string; role: 'service' | 'health' | 'extra'; declared: number; at: AgentConfig['at']; derived?: boolean }[];
+  /** `key` is the port's claim key (`machine/agent/name`), built once. */
+  readonly ports: { name: string; key: string; role: 'service' | 'health' | 'extra'; declared: number; at: AgentConfig['at']; derived?: boolean }[];
 }
 
+const NO_OVERRIDE: Override = Object.freeze({});
+
 /** Merges the overrides that apply to an agent: groups (config and docker groups) first, then the agent's own. */
-function overrideFor(spec: DeploymentSpec, a: AgentConfig): Override {
+function overrideFor(spec: DeploymentSpec, a: AgentConfig, hasAgentOverrides: boolean, hasGroupOverrides: boolean): Override {
   const layers: Override[] = [];
-  for (const g of [a.group, ...a.dockerGroups]) if (spec.groups[g]) layers.push(spec.groups[g]!);
-  if (spec.agents[a.name]) layers.push(spec.agents[a.name]!);
-  if (spec.agents[`${a.machine}/${a.name}`]) layers.push(spec.agents[`${a.machine}/${a.name}`]!);
-  return Object.assign({}, ...layers) as Override;
+  if (hasGroupOverrides) {
+    if (spec.groups[a.group]) layers.push(spec.groups[a.group]!);
+    for (const g of a.dockerGroups) if (spec.groups[g]) layers.push(spec.groups[g]!);
+  }
+  if (hasAgentOverrides) {
+    if (spec.agents[a.name]) layers.push(spec.agents[a.name]!);
+    const qualified = spec.agents[`${a.machine}/${a.name}`];
+    if (qualified) layers.push(qualified);
+  }
+  return layers.length === 0 ? NO_OVERRIDE : layers.length === 1 ? layers[0]! : (Object.assign({}, ...layers) as Override);
+}
+
+/** A `port` variable, with its single-host port where there is one. */
+function portEnv(name: string, port: number, singleHostPort: number | undefined): PlannedEnv {
+  return singleHostPort !== undefined ? { name, kind: 'port', port, singleHostPort } : { name, kind: 'port', port };
 }
 
 /** Group names that mark GPU work in the real configs (`vision_gpu`, `main_pc_gpu_services`), not `gpu_infrastructure`. */
@@ -52,8 +71,10 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   const families = { ...DEFAULT_IMAGES, ...(spec.images ?? {}) };
 
   // Overrides that match nothing are typos until proven otherwise.
-  const allNames = new Set(configs.flatMap((c) => c.agents.flatMap((a) => [a.name, `${a.machine}/${a.name}`])));
-  const allGroups = new Set(configs.flatMap((c) => c.agents.flatMap((a) => [a.group, ...a.dockerGroups])));
+  const hasAgentOverrides = Object.keys(spec.agents).length > 0;
+  const hasGroupOverrides = Object.keys(spec.groups).length > 0;
+  const allNames = new Set(hasAgentOverrides ? configs.flatMap((c) => c.agents.flatMap((a) => [a.name, `${a.machine}/${a.name}`])) : []);
+  const allGroups = new Set(hasGroupOverrides ? configs.flatMap((c) => c.agents.flatMap((a) => [a.group, ...a.dockerGroups])) : []);
   for (const key of Object.keys(spec.agents).sort(byString)) {
     if (!allNames.has(key)) {
       const hint = didYouMean(key, [...allNames]);
@@ -75,7 +96,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     if (!cfg) continue;
     const machine = spec.machines[m]!;
     for (const a of [...cfg.agents].sort((x, y) => byString(x.name, y.name))) {
-      const o = overrideFor(spec, a);
+      const o = overrideFor(spec, a, hasAgentOverrides, hasGroupOverrides);
       if (o.disabled) {
         disabled.add(a.name);
         continue;
@@ -95,20 +116,23 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
         ds.push(diag('invalid-spec', 'error', `agent '${a.name}' uses image family '${family}', which the spec does not define; add it under 'images'`, a.at));
       }
       const vramGiB = o.vramGiB ?? (a.vramMiBHint !== undefined ? Math.round((a.vramMiBHint / 1024) * 10) / 10 : spec.defaults.vramGiB);
+      const keyOf = (name: string) => claimKey({ machine: m, owner: a.name, name });
       const ports: Draft['ports'] = [
-        { name: 'service', role: 'service', declared: a.port.value, at: a.port.at },
-        { name: 'health', role: 'health', declared: a.healthCheckPort.value, at: a.healthCheckPort.at, derived: a.healthCheckPort.derived },
+        { name: 'service', key: keyOf('service'), role: 'service', declared: a.port.value, at: a.port.at },
+        { name: 'health', key: keyOf('health'), role: 'health', declared: a.healthCheckPort.value, at: a.healthCheckPort.at, derived: a.healthCheckPort.derived },
       ];
       const used = new Set(['service', 'health']);
       for (const e of a.extraPorts) {
         let n = portName(e.name);
         for (let i = 2; used.has(n); i++) n = `${portName(e.name).slice(0, 13)}-${i}`;
         used.add(n);
-        ports.push({ name: n, role: 'extra', declared: e.port, at: e.at });
+        ports.push({ name: n, key: keyOf(n), role: 'extra', declared: e.port, at: e.at });
       }
+      const label = dnsLabel(a.name);
       drafts.push({
         cfg: a,
-        id: dnsLabel(a.name),
+        id: label,
+        envPrefix: label.replace(/-/g, '_').toUpperCase(),
         override: o,
         gpu,
         vramGiB,
@@ -121,7 +145,11 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
 
   // One DNS name per agent: an agent defined on several machines gets the machine as a suffix.
   const byName = new Map<string, Draft[]>();
-  for (const d of drafts) byName.set(d.cfg.name, [...(byName.get(d.cfg.name) ?? []), d]);
+  for (const d of drafts) {
+    const list = byName.get(d.cfg.name);
+    if (list) list.push(d);
+    else byName.set(d.cfg.name, [d]);
+  }
   const ids = new Map<Draft, string>();
   for (const [name, list] of [...byName].sort((a, b) => byString(a[0], b[0]))) {
     if (list.length > 1) {
@@ -139,13 +167,20 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     }
     byId.set(id, d);
   }
-  const live = [...byId.entries()].map(([id, d]) => ({ ...d, id, envPrefix: envPrefix(d.cfg.name) }));
+  for (const [id, d] of byId) d.id = id;
+  const live = [...byId.values()];
 
   // Dependencies: the same machine first, else another machine (a cross-machine edge).
-  const liveByName = new Map<string, (typeof live)[number][]>();
-  for (const x of live) liveByName.set(x.cfg.name, [...(liveByName.get(x.cfg.name) ?? []), x]);
+  const liveByName = new Map<string, Draft[]>();
+  for (const x of live) {
+    const list = liveByName.get(x.cfg.name);
+    if (list) list.push(x);
+    else liveByName.set(x.cfg.name, [x]);
+  }
   const resolve = (d: Draft, name: string) => {
-    const candidates = liveByName.get(name) ?? [];
+    const candidates = liveByName.get(name);
+    if (!candidates) return undefined;
+    if (candidates.length === 1) return candidates[0];
     return candidates.find((x) => x.cfg.machine === d.cfg.machine) ?? candidates[0];
   };
   const edges = new Map<string, { dep: (typeof live)[number]; at: AgentConfig['at'] }[]>();
@@ -191,6 +226,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
       .flatMap((d) => {
         const ms = spec.machines[d.cfg.machine]!;
         return d.ports.map((p): PortClaim => ({
+          key: p.key,
           machine: d.cfg.machine,
           owner: d.cfg.name,
           name: p.name,
@@ -213,7 +249,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     ds.push(...a.diagnostics);
   }
   const single = allocatePorts(
-    claimsOf(undefined).map((c) => ({ ...c, wanted: machinePort.get(claimKey(c)) ?? c.wanted })),
+    claimsOf(undefined).map((c) => ({ ...c, wanted: machinePort.get(c.key ?? claimKey(c)) ?? c.wanted })),
     previousLock,
     { host: SINGLE_HOST, severity: 'warning', crossMachineOnly: true, consequence: '; single-host output is not generated until then' },
   );
@@ -227,7 +263,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     for (const p of d.ports) {
       const r = ranges.find((x) => x.role === (p.role === 'health' ? 'health' : 'service'));
       if (!r || p.role === 'extra') continue;
-      const port = machinePort.get(claimKey({ machine: d.cfg.machine, owner: d.cfg.name, name: p.name }))!;
+      const port = machinePort.get(p.key)!;
       if (port < r.start || port > r.end) {
         ds.push(diag('port-out-of-range', 'warning', `${p.role} port ${port} of ${d.cfg.name} is outside the declared ${p.role === 'health' ? 'health_check_ports' : 'agent_ports'} range ${r.start}-${r.end} (line ${r.at.line}); move it into the range or widen the range`, p.at));
       }
@@ -281,18 +317,12 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   }
 
   // Per-agent assembly.
-  const portsOf = (d: (typeof live)[number]): PlannedPort[] =>
-    d.ports.map((p) => {
-      const key = claimKey({ machine: d.cfg.machine, owner: d.cfg.name, name: p.name });
-      return {
-        name: p.name,
-        role: p.role,
-        declared: p.declared,
-        port: machinePort.get(key)!,
-        ...(singleHostReady ? { singleHostPort: single.assigned.get(key)! } : {}),
-        at: p.at,
-      };
-    });
+  const portsOf = (d: Draft): PlannedPort[] =>
+    d.ports.map((p) =>
+      singleHostReady
+        ? { name: p.name, role: p.role, declared: p.declared, port: machinePort.get(p.key)!, singleHostPort: single.assigned.get(p.key)!, at: p.at }
+        : { name: p.name, role: p.role, declared: p.declared, port: machinePort.get(p.key)!, at: p.at },
+    );
   const plannedPorts = new Map(live.map((d) => [d.id, portsOf(d)]));
   const dependents = new Map<string, string[]>();
   for (const [id, list] of edges) {
@@ -317,7 +347,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
       .get(d.id)!
       .map((e) => {
         const dp = plannedPorts.get(e.dep.id)!;
-        return {
+        const dep: Mutable<PlannedDependency> = {
           name: e.dep.cfg.name,
           id: e.dep.id,
           machine: e.dep.cfg.machine,
@@ -326,21 +356,25 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
           port: dp[0]!.port,
           healthPort: dp[1]!.port,
           healthProbe: e.dep.override.probe ?? spec.defaults.probe,
-          ...(singleHostReady ? { singleHostPort: dp[0]!.singleHostPort!, singleHostHealthPort: dp[1]!.singleHostPort! } : {}),
         };
+        if (singleHostReady) {
+          dep.singleHostPort = dp[0]!.singleHostPort!;
+          dep.singleHostHealthPort = dp[1]!.singleHostPort!;
+        }
+        return dep;
       })
       .sort((a, b) => byString(a.id, b.id));
-    const secrets = [...new Set([...(d.override.secrets ?? []), ...d.cfg.secretRefs])].sort(byString);
+    const secrets = d.override.secrets?.length || d.cfg.secretRefs.length ? [...new Set([...(d.override.secrets ?? []), ...d.cfg.secretRefs])].sort(byString) : [];
     secrets.forEach((s) => secretsAll.add(s));
     const env: PlannedEnv[] = [
       { name: 'AGENT_NAME', kind: 'literal', value: d.cfg.name },
-      { name: 'AGENT_PORT', kind: 'port', port: svc.port, ...(svc.singleHostPort !== undefined ? { singleHostPort: svc.singleHostPort } : {}) },
-      { name: 'HEALTH_CHECK_PORT', kind: 'port', port: hp.port, ...(hp.singleHostPort !== undefined ? { singleHostPort: hp.singleHostPort } : {}) },
+      portEnv('AGENT_PORT', svc.port, svc.singleHostPort),
+      portEnv('HEALTH_CHECK_PORT', hp.port, hp.singleHostPort),
       { name: 'BIND_ADDRESS', kind: 'bind-address' },
       // Extra listeners, so that an agent can follow a port that was moved.
       ...ports
         .filter((p) => p.role === 'extra')
-        .map((p): PlannedEnv => ({ name: `AGENT_${p.name.toUpperCase().replace(/-/g, '_')}_PORT`, kind: 'port', port: p.port, ...(p.singleHostPort !== undefined ? { singleHostPort: p.singleHostPort } : {}) })),
+        .map((p) => portEnv(`AGENT_${p.name.toUpperCase().replace(/-/g, '_')}_PORT`, p.port, p.singleHostPort)),
       { name: 'MACHINE', kind: 'literal', value: d.cfg.machine },
       { name: 'STARTUP_SECONDS', kind: 'literal', value: String(d.startupSeconds) },
     ];
@@ -351,13 +385,13 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     }
     for (const dep of deps) {
       env.push({ name: `${dep.envPrefix}_HOST`, kind: 'agent-host', agent: dep.id });
-      env.push({ name: `${dep.envPrefix}_PORT`, kind: 'port', port: dep.port, ...(dep.singleHostPort !== undefined ? { singleHostPort: dep.singleHostPort } : {}) });
-      env.push({ name: `${dep.envPrefix}_HEALTH_PORT`, kind: 'port', port: dep.healthPort, ...(dep.singleHostHealthPort !== undefined ? { singleHostPort: dep.singleHostHealthPort } : {}) });
+      env.push(portEnv(`${dep.envPrefix}_PORT`, dep.port, dep.singleHostPort));
+      env.push(portEnv(`${dep.envPrefix}_HEALTH_PORT`, dep.healthPort, dep.singleHostHealthPort));
     }
     if (busAgent && busAgent.id !== d.id) {
       const bp = plannedPorts.get(busAgent.id)![0]!;
       env.push({ name: 'ERROR_BUS_HOST', kind: 'agent-host', agent: busAgent.id });
-      env.push({ name: 'ERROR_BUS_PORT', kind: 'port', port: bp.port, ...(bp.singleHostPort !== undefined ? { singleHostPort: bp.singleHostPort } : {}) });
+      env.push(portEnv('ERROR_BUS_PORT', bp.port, bp.singleHostPort));
     } else if (!busAgent && errorBus) {
       env.push({ name: 'ERROR_BUS_HOST', kind: 'machine-address', machine: errorBus.machine });
       env.push({ name: 'ERROR_BUS_PORT', kind: 'port', port: errorBus.port, singleHostPort: errorBus.port });
@@ -386,7 +420,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
       healthPort: hp,
       ...(metricsPort ? { metricsPort } : {}),
       dependencies: deps,
-      dependents: [...(dependents.get(d.id) ?? [])].sort(byString),
+      dependents: dependents.get(d.id)?.sort(byString) ?? [],
       startLevel: graph.level.get(d.id) ?? 0,
       startupSeconds: d.startupSeconds,
       family: d.family,
