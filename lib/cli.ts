@@ -97,8 +97,8 @@ export function summary(r: PipelineResult): string {
     const gpu = m.gpus.map((g) => `GPU ${g.device} ${g.model} ${g.usedGiB}/${g.vramGiB} GiB`).join(', ');
     lines.push(`  ${m.name.padEnd(8)} ${String(m.agents.length).padStart(3)} agents  ${m.file}${gpu ? `  (${gpu})` : ''}`);
   }
-  lines.push(`start levels: ${p.startLevels.length} (${p.startLevels.map((l) => l.length).join(' + ')} agents)`);
-  lines.push(`critical path: ${p.criticalPath.seconds} s (${p.criticalPath.agents.join(' -> ')}); sequential start: ${p.sequentialSeconds} s`);
+  lines.push(`start levels: ${p.startLevels.length} (${elide(p.startLevels.map((l) => String(l.length)), ' + ')} agents)`);
+  lines.push(`critical path: ${p.criticalPath.seconds} s (${elide(p.criticalPath.agents, ' -> ')}); sequential start: ${p.sequentialSeconds} s`);
   lines.push(`single host: ${p.singleHostReady ? 'ready' : 'blocked by port conflicts'}`);
   lines.push(`${counts('error')} errors, ${counts('warning')} warnings`);
   return lines.join('\n');
@@ -203,4 +203,10 @@ function scanIpsCommand(args: readonly string[]): number {
     console.log(`${result.findings.length} hard-coded addresses in ${result.filesWithFindings} of ${result.filesScanned} Python files${values.fix ? `; ${result.findings.filter((f) => f.fixed).length} fixed` : ''}`);
   }
   return result.findings.some((f) => !f.fixed) ? 1 : 0;
+}
+
+/** Joins a list for people: a long one shows its first and last items and how many lie between. */
+function elide(items: readonly string[], sep: string, keep = 8): string {
+  if (items.length <= keep * 2 + 1) return items.join(sep);
+  return [...items.slice(0, keep), `... ${items.length - keep * 2} more ...`, ...items.slice(-keep)].join(sep);
 }

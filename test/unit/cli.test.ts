@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, ROOT } from '../helpers.ts';
+import { writeSyntheticSystem } from '../../bench/synthetic.ts';
 
 describe('agent-infra check', () => {
   it('passes on the embedded example and prints counts, start levels and the critical path', () => {
@@ -14,6 +15,15 @@ describe('agent-infra check', () => {
     expect(r.stdout).toMatch(/^  pc2 +26 agents/m);
     expect(r.stdout).toMatch(/^start levels: 7 \(/m);
     expect(r.stdout).toMatch(/^critical path: 31 s \(service-registry -> .* -> goal-manager\); sequential start: 218 s$/m);
+  });
+
+  it('keeps long start levels and critical paths to one readable line', () => {
+    const r = cli(['check', '--spec', writeSyntheticSystem(300)]);
+    expect(r.code).toBe(0);
+    // 300 agents in a chain: 300 levels of one agent, a 300-agent critical path
+    expect(r.stdout).toMatch(/^start levels: 300 \(1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ \.\.\. 284 more \.\.\. \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 agents\)$/m);
+    expect(r.stdout).toMatch(/^critical path: \d+ s \(agent0 -> agent1 -> .* -> agent7 -> \.\.\. 284 more \.\.\. -> agent292 -> .* -> agent299\); sequential start: \d+ s$/m);
+    expect(r.stdout.split('\n').every((l) => l.length < 400)).toBe(true);
   });
 
   it('prints the documented JSON shape', () => {
