@@ -48,12 +48,13 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
       return 2;
     }
   }
-  const r = runPipeline(loadArgs(values));
+  const load = loadArgs(values);
+  const r = runPipeline(load);
   if (!r.ok) {
     printDiagnostics(r.diagnostics);
     return r.unusable ? 2 : 1;
   }
-  const spec = loadArgs(values).spec;
+  const spec = load.spec;
   const dockerfiles = emitDockerfiles(r.plan, spec ? relative(process.cwd(), resolve(spec)) : 'startup configs');
   const families = values.family as string[] | undefined;
   for (const f of families ?? []) if (!r.plan.images.some((i) => i.family === f)) throw new UsageError(`--family '${f}' is not an image family of this system (${r.plan.images.map((i) => i.family).join(', ')})`);
