@@ -7,6 +7,7 @@ import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
 import { CONVENTIONAL_SPEC, DeploymentSpecSchema, type DeploymentSpec } from './spec.ts';
 import { joinPath, parseYamlSource, type YamlSource } from './yaml-source.ts';
+import { readPlainYaml } from './plain-yaml.ts';
 import { EMPTY_LOCK, type PortLock } from '../plan/ports.ts';
 
 export const LOCK_FILE = 'agent-infra.lock.yaml';
@@ -106,7 +107,9 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   let lock: PortLock = EMPTY_LOCK;
   if (existsSync(lockFile)) {
     try {
-      const data = parseYaml(readFileSync(lockFile, 'utf8')) as PortLock | null;
+      const text = readFileSync(lockFile, 'utf8');
+      const plain = readPlainYaml(text);
+      const data = (plain ? plain.data : parseYaml(text)) as PortLock | null;
       if (data && Array.isArray(data.ports)) lock = { version: 1, ports: data.ports };
     } catch {
       ds.push(diag('parse-error', 'warning', `the port lock cannot be read and is ignored; delete it to have it written anew`, { file: show(lockFile), line: 1, column: 1, path: '' }));
