@@ -1,6 +1,7 @@
 /** One machine's agents: workloads, their network policies, and the optional PDB, HPA and ServiceMonitor. */
 import { ApiObject, Chart, type ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
+import { agentIndex } from '../lib/plan/agent-index.ts';
 import type { PlannedAgent, SystemPlan } from '../lib/plan/types.ts';
 import { AgentWorkload, agentLabels, agentSelector } from './agent-workload.ts';
 
@@ -21,7 +22,7 @@ export class MachineChart extends Chart {
     super(scope, id, { ...props, namespace: props.plan.namespace, disableResourceNameHashes: true });
     const { plan, machine } = props;
     const system = plan.name;
-    const byId = new Map(plan.agents.map((a) => [a.id, a]));
+    const byId = agentIndex(plan);
     const bus = plan.errorBus?.agent ? byId.get(plan.errorBus.agent) : undefined;
     const workloads: AgentWorkload[] = [];
     for (const agent of plan.agents.filter((a) => a.machine === machine)) {

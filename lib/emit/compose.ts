@@ -1,5 +1,6 @@
 /** docker-compose files: one project per machine (two-PC), the same on one host (single-host), .env.example, Prometheus. Pure. */
 import type { PlannedAgent, PlannedEnv, SystemPlan } from '../plan/types.ts';
+import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
 import { headerLine, toYaml, xmlHeader } from './yaml.ts';
 
@@ -24,13 +25,9 @@ function addressRef(plan: SystemPlan, machine: string, mode: ComposeMode): strin
   return mode === 'single-host' ? `\${${v}:-${LOOPBACK}}` : required(v);
 }
 
-const agentIndex = new WeakMap<SystemPlan, Map<string, PlannedAgent>>();
-
-/** An agent of the plan by id, through one index per plan (emitters look agents up per variable). */
+/** An agent of the plan by id (emitters look agents up per variable). */
 function agentById(plan: SystemPlan, id: string): PlannedAgent {
-  let index = agentIndex.get(plan);
-  if (!index) agentIndex.set(plan, (index = new Map(plan.agents.map((a) => [a.id, a]))));
-  return index.get(id)!;
+  return agentIndex(plan).get(id)!;
 }
 
 function hostOf(plan: SystemPlan, from: PlannedAgent, agentId: string, mode: ComposeMode): string {

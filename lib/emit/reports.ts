@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { PlannedAgent, SystemPlan } from '../plan/types.ts';
+import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
 import { SINGLE_HOST } from '../plan/plan.ts';
 import { headerLine, xmlHeader } from './yaml.ts';
@@ -98,7 +99,7 @@ function portsReport(plan: SystemPlan, input: string): string {
   // What a firewall between the machines must let through: ports that other machines reach.
   const rules = new Map<string, { from: string; to: string; port: number; agent: string; why: string }>();
   const add = (from: string, target: PlannedAgent, port: number, why: string) => rules.set(`${from}>${target.machine}:${port}`, { from, to: target.machine, port, agent: target.id, why });
-  const byId = new Map(plan.agents.map((a) => [a.id, a]));
+  const byId = agentIndex(plan);
   for (const a of plan.agents) {
     for (const d of a.dependencies.filter((x) => x.crossMachine)) {
       const target = byId.get(d.id)!;
@@ -115,7 +116,7 @@ function portsReport(plan: SystemPlan, input: string): string {
 }
 
 function startupReport(plan: SystemPlan, input: string): string {
-  const byId = new Map(plan.agents.map((a) => [a.id, a]));
+  const byId = agentIndex(plan);
   const out = [mdHeader(input), `# Startup plan of ${plan.name}`, ''];
   out.push('Agents of one level start in parallel once every agent of the levels before is healthy.', '', '| level | agents | slowest (s) | agents |', '|---|---|---|---|');
   for (const [i, level] of plan.startLevels.entries()) {
