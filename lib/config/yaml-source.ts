@@ -26,9 +26,16 @@ export interface YamlSource {
  * Plain configs take the fast reader; anything else, and every syntax error, the yaml library.
  */
 export function parseYamlSource(file: string, text: string): YamlSource {
-  const fast = readPlainYaml(text);
-  if (!fast) return parseYamlSourceWithLibrary(file, text);
-  return source(file, fast.data, fast.positions, fast.duplicates);
+  try {
+    const fast = readPlainYaml(text);
+    if (!fast) return parseYamlSourceWithLibrary(file, text);
+    return source(file, fast.data, fast.positions, fast.duplicates);
+  } catch (e) {
+    // Both readers recurse once per level of nesting: thousands of levels exhaust the stack.
+    if (!(e instanceof RangeError)) throw e;
+    const error = diag('parse-error', 'error', `the document nests too deeply to be read (thousands of levels); a startup config nests a few: look for runaway brackets or indentation`, { file, line: 1, column: 1, path: '' });
+    return { ...source(file, undefined, new Map(), []), diagnostics: [error] };
+  }
 }
 
 function source(file: string, data: unknown, positions: ContainerPositions, duplicates: readonly DuplicateKey[]): YamlSource {

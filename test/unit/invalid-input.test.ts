@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPipeline } from '../../lib/pipeline.ts';
 import { cli, ROOT } from '../helpers.ts';
@@ -63,6 +65,17 @@ describe('invalid input', () => {
     const expected = code === 'parse-error' ? 2 : WARNINGS.has(code) ? 0 : 1;
     expect(r.code).toBe(expected);
     expect(r.stderr).toContain(`[${code}]`);
+    expect(r.stderr + r.stdout).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
+  });
+});
+
+describe('pathological input', () => {
+  it('fails a document nested 100,000 levels deep with parse-error and exit 2, not a crash', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'agent-infra-deep-')), 'startup_config.yaml');
+    writeFileSync(file, `agent_groups: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`);
+    const r = cli(['check', '--machine', `mainpc=${file}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the document nests too deeply to be read (thousands of levels); a startup config nests a few: look for runaway brackets or indentation [parse-error]');
     expect(r.stderr + r.stdout).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
   });
 });
