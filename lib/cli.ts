@@ -1,6 +1,6 @@
 /** The `agent-infra` command line: check, scan-ips, synth, report. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
 import { runPipeline, type PipelineResult } from './pipeline.ts';
@@ -185,6 +185,10 @@ function scanIpsCommand(args: readonly string[]): number {
   const dir = positionals[0]!;
   if (!existsSync(dir)) {
     console.error(`${dir}: directory not found; pass the root of the Python sources [missing-file]`);
+    return 2;
+  }
+  if (!statSync(dir).isDirectory()) {
+    console.error(`${dir}: not a directory; pass the root of the Python sources [unreadable-file]`);
     return 2;
   }
   const mapping: Record<string, string> = { '192.168.100.16': 'MAIN_PC_IP', '192.168.100.17': 'PC2_IP' };

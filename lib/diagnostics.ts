@@ -3,6 +3,7 @@
 /** Stable diagnostic codes, like a linter's rule ids. */
 export type DiagnosticCode =
   | 'missing-file'
+  | 'unreadable-file'
   | 'parse-error'
   | 'duplicate-key'
   | 'unsupported-layout'

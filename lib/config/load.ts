@@ -1,5 +1,5 @@
 /** The io end of loading: reads the spec, each machine's startup config and the port lock. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { diag, type Diagnostic } from '../diagnostics.ts';
@@ -49,7 +49,9 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
       ds.push(diag('missing-file', 'error', `spec file not found; pass an existing file to --spec`, { file: show(specFile), line: 0, column: 0, path: '' }));
       return fail();
     }
-    specSource = parseYamlSource(show(specFile), readFileSync(specFile, 'utf8'));
+    const text = readInput(specFile, show(specFile), 'pass the spec file to --spec', ds);
+    if (text === undefined) return fail();
+    specSource = parseYamlSource(show(specFile), text);
     ds.push(...specSource.diagnostics);
     if (specSource.diagnostics.some((d) => d.severity === 'error')) return fail();
     raw = specSource.data;
@@ -93,7 +95,12 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
       ds.push(diag('missing-file', 'error', `startup config of machine '${name}' not found; fix machines.${name}.config or pass --machine ${name}=FILE`, { file: show(file), line: 0, column: 0, path: '' }));
       continue;
     }
-    const src = parseYamlSource(show(file), readFileSync(file, 'utf8'));
+    const text = readInput(file, show(file), `fix machines.${name}.config or pass --machine ${name}=FILE`, ds);
+    if (text === undefined) {
+      unusable = true;
+      continue;
+    }
+    const src = parseYamlSource(show(file), text);
     ds.push(...src.diagnostics);
     if (src.diagnostics.some((d) => d.code === 'parse-error')) {
       unusable = true;
@@ -127,4 +134,18 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
       unusable: true,
     };
   }
+}
+
+/** Reads an input file, or reports why it cannot be read (`unreadable-file`). */
+function readInput(file: string, shown: string, fix: string, ds: Diagnostic[]): string | undefined {
+  let reason: string;
+  try {
+    if (statSync(file).isDirectory()) reason = 'is a directory, not a file';
+    else return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    reason = code === 'EACCES' || code === 'EPERM' ? 'cannot be read: permission denied' : `cannot be read (${code ?? (e as Error).message})`;
+  }
+  ds.push(diag('unreadable-file', 'error', `${reason}; ${fix}`, { file: shown, line: 0, column: 0, path: '' }));
+  return undefined;
 }

@@ -79,3 +79,16 @@ describe('pathological input', () => {
     expect(r.stderr + r.stdout).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/);
   });
 });
+
+describe('unreadable input', () => {
+  it.each([
+    ['--machine', (dir: string) => ['check', '--machine', `mainpc=${dir}`], 'is a directory, not a file; fix machines.mainpc.config or pass --machine mainpc=FILE [unreadable-file]'],
+    ['--spec', (dir: string) => ['check', '--spec', dir], 'is a directory, not a file; pass the spec file to --spec [unreadable-file]'],
+  ])('fails a directory given to %s with unreadable-file and exit 2', (_flag, args, message) => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-infra-dir-'));
+    const r = cli(args(dir));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toContain('internal error');
+  });
+});

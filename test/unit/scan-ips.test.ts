@@ -51,4 +51,18 @@ describe('scan-ips', () => {
     expect(cli(['scan-ips', dir, '--map', '10.1.2.3=GPU_NODE_IP', '--fix']).code).toBe(0);
     expect(readFileSync(join(dir, 'c.py'), 'utf8')).toBe('import os\nX = os.environ.get("GPU_NODE_IP", "localhost")\n');
   });
+
+  it.each([
+    ['a missing directory', () => join(tmpdir(), 'agent-infra-no-such-dir'), 'directory not found; pass the root of the Python sources [missing-file]'],
+    ['a file', () => {
+      const f = join(mkdtempSync(join(tmpdir(), 'scan-')), 'a.py');
+      writeFileSync(f, 'X = 1\n');
+      return f;
+    }, 'not a directory; pass the root of the Python sources [unreadable-file]'],
+  ])('fails %s with exit 2 and one line', (_what, target, message) => {
+    const r = cli(['scan-ips', target()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(message);
+  });
 });
