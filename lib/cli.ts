@@ -7,7 +7,7 @@ import { runPipeline, type PipelineResult } from './pipeline.ts';
 import { scanIps } from './scan-ips.ts';
 import { writeFileAtomic } from './write.ts';
 
-const USAGE = `usage: agent-infra <command> [options]
+const USAGE = `usage: agent-infra <command> [options]   (agent-infra --version prints the version)
 
 commands:
   check      [--spec FILE] [--machine NAME=FILE ...] [--format text|json] [--frozen-lock]
@@ -46,6 +46,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'report': {
         const { reportCommand } = await import('./synth.ts');
         return await reportCommand(rest);
+      }
+      case '--version':
+      case '-V': {
+        const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+        console.log(pkg.version);
+        return 0;
       }
       case undefined:
       case '-h':

@@ -26,6 +26,12 @@ describe('agent-infra check', () => {
     expect(r.stdout.split('\n').every((l) => l.length < 400)).toBe(true);
   });
 
+  it('prints its version with --version, the one in package.json', () => {
+    const r = cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n`);
+  });
+
   it('prints the documented JSON shape', () => {
     const r = cli(['check', '--spec', 'examples/two-pc/agent-infra.yaml', '--format', 'json']);
     const j = JSON.parse(r.stdout);
