@@ -76,9 +76,10 @@ function resolvePlain(text: string): unknown {
   const c = text.charCodeAt(0);
   if ((c >= 48 && c <= 57) || c === DASH || c === 43 || c === 46) {
     if (SIMPLE_INT.test(text)) return Number(text);
-    const doc = parseDocument(text, { version: '1.1' });
+    // As a mapping value, where it stands here (alone, `---` would start a document).
+    const doc = parseDocument(`x: ${text}`, { version: '1.1' });
     if (doc.errors.length > 0 || doc.warnings.length > 0) outside();
-    return doc.toJS();
+    return (doc.toJS() as { x: unknown }).x;
   }
   const w = WORDS.get(text);
   return w === undefined ? text : w;
