@@ -85,6 +85,13 @@ function resolvePlain(text: string): unknown {
   return w === undefined ? text : w;
 }
 
+/** Drops trailing spaces: YAML's white space, unlike JavaScript's trimEnd, is only space and tab. */
+function trimSpaces(s: string): string {
+  let e = s.length;
+  while (e > 0 && s.charCodeAt(e - 1) === SPACE) e--;
+  return e === s.length ? s : s.slice(0, e);
+}
+
 /** Sets a key the way a JSON object would hold it, `__proto__` included. */
 export function setKey(out: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
@@ -214,7 +221,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
     // Indicators that start anything but a plain scalar here: `- x`, anchors, aliases, tags, block scalars...
     if ('&*!|>%@`?:,]}'.includes(s[c]!) || isSeqMarker(s, c)) outside();
     const hash = s.indexOf(' #', c);
-    const text = (hash < 0 ? s.slice(c) : s.slice(c, hash)).trimEnd();
+    const text = trimSpaces(hash < 0 ? s.slice(c) : s.slice(c, hash));
     if (text.includes(': ') || text.endsWith(':')) outside();
     return resolvePlain(text);
   };
@@ -246,7 +253,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
   const keyText = (s: string, c: number, colon: number): string => {
     const ch = s.charCodeAt(c);
     if (ch === SQUOTE || ch === DQUOTE) return quoted(s, c);
-    return String(resolvePlain(s.slice(c, colon).trimEnd()));
+    return String(resolvePlain(trimSpaces(s.slice(c, colon))));
   };
 
   const addKey = (pos: Record<string, Position>, key: string, path: string, line: number, column: number): string => {
@@ -292,7 +299,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
             if (cj === COMMA || cj === LBRACKET || cj === RBRACKET || cj === LBRACE || cj === RBRACE || cj === HASH || cj === SQUOTE || cj === DQUOTE) outside();
           }
           if (j === s.length || '&*!|>%@`?-'.includes(s[k]!)) outside();
-          const raw = s.slice(k, j).trimEnd();
+          const raw = trimSpaces(s.slice(k, j));
           if (raw === '') outside();
           key = String(resolvePlain(raw));
           k = j;
@@ -337,7 +344,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
     }
     if (j === s.length) outside();
     end = j;
-    const text = s.slice(k, j).trimEnd();
+    const text = trimSpaces(s.slice(k, j));
     if (text === '') outside();
     return resolvePlain(text);
   };
