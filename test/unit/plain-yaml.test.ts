@@ -185,10 +185,10 @@ function render(tree: Tree, choices: () => number): string {
     }
     t.map.forEach(([k, v], i) => {
       comment(indent);
-      const keyText = `${scalar(k)}:`;
+      const keyText = `${scalar(k)}${pick(['', '', ' '])}:`;
       const start = i === 0 ? first(keyText) : `${' '.repeat(indent)}${keyText}`;
       if ('s' in v || (('seq' in v ? v.seq.length : v.map.length) === 0) || pick([0, 0, 0, 1]) === 1) {
-        lines.push(`${start} ${flow(v)}${pick(['', '', ' # c'])}`);
+        lines.push(`${start}${pick([' ', ' ', '   '])}${flow(v)}${pick(['', '', ' # c', '  '])}`);
       } else if ('seq' in v && pick([0, 1]) === 1) {
         lines.push(start);
         block(v, indent, undefined);
