@@ -66,6 +66,7 @@ const WORDS = new Map<string, boolean | null>([
   ...['n', 'N', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF'].map((w) => [w, false] as const),
 ]);
 const SIMPLE_INT = /^-?(?:0|[1-9][0-9]*)$/;
+const HEX = /^[0-9a-fA-F]+$/;
 
 /**
  * The YAML 1.1 value of a plain scalar. Words and simple integers are resolved here; anything else
@@ -185,7 +186,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
       const e = s[k + 1];
       const hex = (len: number): string => {
         const h = s.slice(k + 2, k + 2 + len);
-        if (!new RegExp(`^[0-9a-fA-F]{${len}}$`).test(h)) outside();
+        if (h.length !== len || !HEX.test(h)) outside();
         k += 2 + len;
         return String.fromCodePoint(parseInt(h, 16));
       };
@@ -269,11 +270,13 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
     const s = lines[li]!;
     const isSeq = s.charCodeAt(c) === LBRACKET;
     const close = isSeq ? RBRACKET : RBRACE;
+    // Only the collection this is gets used; the other pair stays empty and unregistered.
     const seq: unknown[] = [];
     const map: Record<string, unknown> = {};
     const seqPos: Position[] = [];
     const mapPos: Record<string, Position> = {};
-    positions.set(isSeq ? seq : map, isSeq ? seqPos : mapPos);
+    if (isSeq) positions.set(seq, seqPos);
+    else positions.set(map, mapPos);
     let k = skipSpaces(s, c + 1);
     if (s.charCodeAt(k) === close) {
       end = k + 1;

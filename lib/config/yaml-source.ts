@@ -52,8 +52,9 @@ function source(file: string, data: unknown, positions: ContainerPositions, dupl
     return { file, line: found.line, column: found.column, path };
   };
   const locate = (container: object, key: string | number, path: string): SourceRef => {
-    const found = (positions.get(container) as Record<string | number, Position> | undefined)?.[key];
-    return found && Object.prototype.hasOwnProperty.call(positions.get(container), key) ? { file, line: found.line, column: found.column, path } : at(path);
+    const rec = positions.get(container) as Record<string | number, Position> | undefined;
+    const found = rec && Object.prototype.hasOwnProperty.call(rec, key) ? rec[key] : undefined;
+    return found ? { file, line: found.line, column: found.column, path } : at(path);
   };
   return { file, data, diagnostics, at, locate };
 }
