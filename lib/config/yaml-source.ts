@@ -32,7 +32,7 @@ export function parseYamlSource(file: string, text: string): YamlSource {
     return source(file, fast.data, fast.positions, fast.duplicates);
   } catch (e) {
     // Both readers recurse once per level of nesting: thousands of levels exhaust the stack.
-    if (!(e instanceof RangeError)) throw e;
+    if (!(e instanceof RangeError && /call stack/i.test(e.message))) throw e;
     const error = diag('parse-error', 'error', `the document nests too deeply to be read (thousands of levels); a startup config nests a few: look for runaway brackets or indentation`, { file, line: 1, column: 1, path: '' });
     return { ...source(file, undefined, new Map(), []), diagnostics: [error] };
   }
