@@ -2,10 +2,12 @@
  * Load + plan time for the example and for generated systems of 1,000 and 10,000 agents, measured
  * side by side in one run (median of several runs each). Prints figures; asserts nothing.
  */
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadSystem } from '../lib/config/load.ts';
 import { plan } from '../lib/plan/plan.ts';
+import { parseYamlSource, parseYamlSourceWithLibrary } from '../lib/config/yaml-source.ts';
 import { writeSyntheticSystem } from './synthetic.ts';
 
 function median(xs: number[]): number {
@@ -36,10 +38,11 @@ function time(spec: string, runs: number): { ms: number; loadMs: number; planMs:
 
 const example = join(import.meta.dirname, '..', 'examples', 'two-pc', 'agent-infra.yaml');
 time(example, 2); // warm up the module cache and the JIT
+const bigSpec = writeSyntheticSystem(10000);
 const rows = [
   ['example', time(example, 7)],
   ['1k', time(writeSyntheticSystem(1000), 7)],
-  ['10k', time(writeSyntheticSystem(10000), 5)],
+  ['10k', time(bigSpec, 5)],
 ] as const;
 console.log('system    agents   load+plan (median)   load    plan');
 for (const [name, r] of rows) {
@@ -48,3 +51,18 @@ for (const [name, r] of rows) {
 const ratio = rows[2][1].ms / rows[1][1].ms;
 console.log(`t(10k)/t(1k) = ${ratio.toFixed(2)} (linear would be 10)`);
 console.log(`10k under 2 s: ${rows[2][1].ms < 2000 ? 'yes' : 'no'}`);
+
+// The reader side by side: the 7,000-agent config of the 10k system through both YAML readers.
+const bigConfig = readFileSync(join(dirname(bigSpec), 'mainpc.yaml'), 'utf8');
+const readTimes = (read: () => unknown) => {
+  const ts: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    read();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+};
+const library = readTimes(() => parseYamlSourceWithLibrary('mainpc.yaml', bigConfig));
+const builtIn = readTimes(() => parseYamlSource('mainpc.yaml', bigConfig));
+console.log(`7,000-agent config read: yaml library ${library.toFixed(0)} ms, built-in reader ${builtIn.toFixed(0)} ms (${(library / builtIn).toFixed(1)}x)`);
