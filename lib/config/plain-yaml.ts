@@ -67,6 +67,8 @@ const WORDS = new Map<string, boolean | null>([
 ]);
 const SIMPLE_INT = /^-?(?:0|[1-9][0-9]*)$/;
 const HEX = /^[0-9a-fA-F]+$/;
+/** Characters a plain scalar cannot start with here (YAML indicators; `-` is decided where it stands). */
+const NOT_PLAIN_START = '&*!|>%@`?:,[]{}#';
 
 /**
  * The YAML 1.1 value of a plain scalar. Words and simple integers are resolved here; anything else
@@ -205,9 +207,10 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
     }
   };
 
-  /** A value on the rest of a line in block context: flow collection, quoted or plain scalar. */
+  /** A value on the rest of line `li` in block context (flow collection, quoted or plain scalar); the next node starts below. */
   const inlineValue = (li: number, c: number, path: string): unknown => {
     const s = lines[li]!;
+    next = li + 1;
     const ch = s.charCodeAt(c);
     if (ch === LBRACKET || ch === LBRACE) {
       const v = flow(li, c, path);
@@ -220,7 +223,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
       return v;
     }
     // Indicators that start anything but a plain scalar here: `- x`, anchors, aliases, tags, block scalars...
-    if ('&*!|>%@`?:,]}'.includes(s[c]!) || isSeqMarker(s, c)) outside();
+    if (NOT_PLAIN_START.includes(s[c]!) || isSeqMarker(s, c)) outside();
     const hash = s.indexOf(' #', c);
     const text = trimSpaces(hash < 0 ? s.slice(c) : s.slice(c, hash));
     if (text.includes(': ') || text.endsWith(':')) outside();
@@ -236,7 +239,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
       return s.charCodeAt(j) === COLON && (j + 1 === s.length || s.charCodeAt(j + 1) === SPACE) ? j : -1;
     }
     if (ch === LBRACKET || ch === LBRACE) return -1;
-    let odd = '&*!|>%@`?:,]}#'.includes(s[c]!);
+    let odd = NOT_PLAIN_START.includes(s[c]!);
     for (let j = c; j < s.length; j++) {
       const cj = s.charCodeAt(j);
       if (cj === COLON && (j + 1 === s.length || s.charCodeAt(j + 1) === SPACE)) {
@@ -301,7 +304,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
             if (cj === COLON) break;
             if (cj === COMMA || cj === LBRACKET || cj === RBRACKET || cj === LBRACE || cj === RBRACE || cj === HASH || cj === SQUOTE || cj === DQUOTE) outside();
           }
-          if (j === s.length || '&*!|>%@`?-'.includes(s[k]!)) outside();
+          if (j === s.length || NOT_PLAIN_START.includes(s[k]!) || ch === DASH) outside();
           const raw = trimSpaces(s.slice(k, j));
           if (raw === '') outside();
           key = String(resolvePlain(raw));
@@ -336,7 +339,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
     const ch = s.charCodeAt(k);
     if (ch === LBRACKET || ch === LBRACE) return flow(li, k, path);
     if (ch === SQUOTE || ch === DQUOTE) return quoted(s, k);
-    if ('&*!|>%@`?:,#'.includes(s[k]!)) outside();
+    if (NOT_PLAIN_START.includes(s[k]!)) outside();
     // `-` starts a plain scalar only when a safe character follows (`-1`, not `- x` or `-,`)
     if (ch === DASH && (k + 1 === s.length || ' ,[]{}'.includes(s[k + 1]!))) outside();
     let j = k;
@@ -358,9 +361,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
     if (isSeqMarker(s, c)) return blockSeq(li, c, path);
     const colon = keyEnd(s, c);
     if (colon >= 0) return blockMap(li, c, colon, path);
-    const v = inlineValue(li, c, path);
-    next = li + 1;
-    return v;
+    return inlineValue(li, c, path);
   };
 
   /** A block sequence whose `-` markers stand at column `col`. */
@@ -383,10 +384,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
         if (isSeqMarker(s, v)) outside();
         const colon = keyEnd(s, v);
         if (colon >= 0) out.push(blockMap(li, v, colon, p));
-        else {
-          out.push(inlineValue(li, v, p));
-          next = li + 1;
-        }
+        else out.push(inlineValue(li, v, p));
       }
       const nl = nextContent(next);
       if (nl >= n) return out;
@@ -418,10 +416,7 @@ export function readPlainYaml(text: string): PlainYaml | undefined {
         next = li + 1;
         if (nl < n && indent[nl]! > col) value = blockNode(nl, indent[nl]!, p);
         else if (nl < n && indent[nl] === col && isSeqMarker(lines[nl]!, col)) value = blockSeq(nl, col, p);
-      } else {
-        value = inlineValue(li, v, p);
-        next = li + 1;
-      }
+      } else value = inlineValue(li, v, p);
       setKey(out, key, value);
       const nl = nextContent(next);
       if (nl >= n) {
