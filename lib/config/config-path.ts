@@ -5,9 +5,3 @@ export function joinPath(parent: string, key: string | number): string {
   if (typeof key === 'number') return `${parent}[${key}]`;
   return parent ? `${parent}.${key}` : key;
 }
-
-/** The path one level up: `a.b[0]` -> `a.b`, `a` -> ``. */
-export function parentPath(path: string): string {
-  const m = /^(.*)(?:\.[^.[\]]+|\[\d+\])$/.exec(path);
-  return m ? (m[1] ?? '') : '';
-}

@@ -33,8 +33,7 @@ export function parseYamlSource(file: string, text: string): YamlSource {
   } catch (e) {
     // Both readers recurse once per level of nesting: thousands of levels exhaust the stack.
     if (!(e instanceof RangeError && /call stack/i.test(e.message))) throw e;
-    const error = diag('parse-error', 'error', `the document nests too deeply to be read (thousands of levels); a startup config nests a few: look for runaway brackets or indentation`, { file, line: 1, column: 1, path: '' });
-    return { ...source(file, undefined, new Map(), []), diagnostics: [error] };
+    return unreadable(file, diag('parse-error', 'error', `the document nests too deeply to be read (thousands of levels); a startup config nests a few: look for runaway brackets or indentation`, { file, line: 1, column: 1, path: '' }));
   }
 }
 
@@ -59,6 +58,11 @@ function source(file: string, data: unknown, positions: ContainerPositions, dupl
   return { file, data, diagnostics, at, locate };
 }
 
+/** A file that yields no data, only the error that says why. */
+function unreadable(file: string, error: Diagnostic): YamlSource {
+  return { ...source(file, undefined, new Map(), []), diagnostics: [error] };
+}
+
 const START: Position = { line: 1, column: 1 };
 
 /**
@@ -76,9 +80,10 @@ function walk(data: unknown, positions: ContainerPositions, path: string): Posit
     if (Array.isArray(node)) {
       if (path[i] !== '[') return best;
       const close = path.indexOf(']', i);
+      if (close < 0) return best;
       const index = Number(path.slice(i + 1, close));
       const found = (rec as Position[])[index];
-      if (close < 0 || !found) return best;
+      if (!found) return best;
       best = found;
       node = node[index];
       i = close + 1;
@@ -93,7 +98,6 @@ function walk(data: unknown, positions: ContainerPositions, path: string): Posit
         end = e;
         break;
       }
-      if (e - 1 <= i) break;
     }
     if (end < 0) return best;
     const key = path.slice(i, end);
@@ -123,8 +127,7 @@ export function parseYamlSourceWithLibrary(file: string, text: string): YamlSour
       : /compact mappings|implicit keys|same column|indent/i.test(message)
       ? 'check the indentation of this line and the next: keys of one mapping must start at the same column'
       : 'fix the YAML syntax (quoting, brackets, indentation) around this line';
-    const error = diag('parse-error', 'error', `${message.charAt(0).toLowerCase()}${message.slice(1)}; ${hint}`, { file, ...pos(first.pos[0]), path: '' });
-    return { ...source(file, undefined, new Map(), []), diagnostics: [error] };
+    return unreadable(file, diag('parse-error', 'error', `${message.charAt(0).toLowerCase()}${message.slice(1)}; ${hint}`, { file, ...pos(first.pos[0]), path: '' }));
   }
 
   const positions: ContainerPositions = new Map();
