@@ -1,11 +1,12 @@
 /** The `agent-infra` command line: check, scan-ips, synth, report. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { stringify } from 'yaml';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
 import { runPipeline, type PipelineResult } from './pipeline.ts';
 import { scanIps } from './scan-ips.ts';
 import { writeFileAtomic } from './write.ts';
+import { toFlowMap } from './emit/yaml.ts';
+import type { PortLock } from './plan/ports.ts';
 
 const USAGE = `usage: agent-infra <command> [options]   (agent-infra --version prints the version)
 
@@ -154,7 +155,7 @@ export function loadArgs(values: { spec?: string | boolean | (string | boolean)[
 /** Writes the port lock when the plan is clean and the lock changed. */
 export function updateLock(r: PipelineResult, frozen: boolean): boolean {
   if (!r.ok) return true;
-  const text = lockText(r);
+  const text = lockText(r.plan.lock);
   const current = existsSync(r.loaded.lockFile) ? readFileSync(r.loaded.lockFile, 'utf8') : '';
   if (current === text || (r.plan.lock.ports.length === 0 && current === '')) return true;
   if (frozen) {
@@ -165,8 +166,9 @@ export function updateLock(r: PipelineResult, frozen: boolean): boolean {
   return true;
 }
 
-export function lockText(r: PipelineResult): string {
-  const rows = r.plan.lock.ports.map((e) => `  - ${stringify(e, { flow: true, lineWidth: 0 }).trim()}`);
+/** The lock file's text; names are quoted wherever YAML 1.1 would read them as something else (`On`, `y`). */
+export function lockText(lock: PortLock): string {
+  const rows = lock.ports.map((e) => `  - ${toFlowMap(e as unknown as Record<string, string | number>)}`);
   return `# Ports of the hosts where 'onConflict: reassign' may move them; kept stable across runs.\n# Written by 'agent-infra check' and 'synth'; commit it.\nversion: 1\nports:${rows.length ? `\n${rows.join('\n')}` : ' []'}\n`;
 }
 

@@ -1,13 +1,11 @@
 /** The io end of loading: reads the spec, each machine's startup config and the port lock. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
 import { CONVENTIONAL_SPEC, DeploymentSpecSchema, type DeploymentSpec } from './spec.ts';
 import { joinPath, parseYamlSource, type YamlSource } from './yaml-source.ts';
-import { readPlainYaml } from './plain-yaml.ts';
 import { EMPTY_LOCK, type PortLock } from '../plan/ports.ts';
 
 export const LOCK_FILE = 'agent-infra.lock.yaml';
@@ -45,11 +43,7 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   if (opts.spec) {
     specFile = resolve(cwd, opts.spec);
     baseDir = dirname(specFile);
-    if (!existsSync(specFile)) {
-      ds.push(diag('missing-file', 'error', `spec file not found; pass an existing file to --spec`, { file: show(specFile), line: 0, column: 0, path: '' }));
-      return fail();
-    }
-    const text = readInput(specFile, show(specFile), 'pass the spec file to --spec', ds);
+    const text = readInput(specFile, show(specFile), { missing: 'spec file not found; pass an existing file to --spec', fix: 'pass the spec file to --spec' }, ds);
     if (text === undefined) return fail();
     specSource = parseYamlSource(show(specFile), text);
     ds.push(...specSource.diagnostics);
@@ -90,12 +84,8 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   const configs: MachineConfig[] = [];
   for (const name of Object.keys(spec.machines).sort()) {
     const file = resolve(baseDir, spec.machines[name]!.config);
-    if (!existsSync(file)) {
-      unusable = true;
-      ds.push(diag('missing-file', 'error', `startup config of machine '${name}' not found; fix machines.${name}.config or pass --machine ${name}=FILE`, { file: show(file), line: 0, column: 0, path: '' }));
-      continue;
-    }
-    const text = readInput(file, show(file), `fix machines.${name}.config or pass --machine ${name}=FILE`, ds);
+    const fix = `fix machines.${name}.config or pass --machine ${name}=FILE`;
+    const text = readInput(file, show(file), { missing: `startup config of machine '${name}' not found; ${fix}`, fix }, ds);
     if (text === undefined) {
       unusable = true;
       continue;
@@ -113,12 +103,17 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   const lockFile = resolve(baseDir, LOCK_FILE);
   let lock: PortLock = EMPTY_LOCK;
   if (existsSync(lockFile)) {
+    // `undefined` when the lock cannot be read or has errors (a duplicate key included); `null` when empty.
+    let data: unknown;
     try {
-      const text = readFileSync(lockFile, 'utf8');
-      const plain = readPlainYaml(text);
-      const data = (plain ? plain.data : parseYaml(text)) as PortLock | null;
-      if (data && Array.isArray(data.ports)) lock = { version: 1, ports: data.ports };
+      const src = parseYamlSource(show(lockFile), readFileSync(lockFile, 'utf8'));
+      if (!src.diagnostics.some((d) => d.severity === 'error')) data = src.data;
     } catch {
+      // unreadable (a directory, no permission): data stays undefined
+    }
+    const ports = (data as Partial<PortLock> | null | undefined)?.ports;
+    if (Array.isArray(ports)) lock = { version: 1, ports };
+    else if (data === undefined) {
       ds.push(diag('parse-error', 'warning', `the port lock cannot be read and is ignored; delete it to have it written anew`, { file: show(lockFile), line: 1, column: 1, path: '' }));
     }
   }
@@ -136,16 +131,24 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   }
 }
 
-/** Reads an input file, or reports why it cannot be read (`unreadable-file`). */
-function readInput(file: string, shown: string, fix: string, ds: Diagnostic[]): string | undefined {
+/**
+ * Reads an input file, or reports why it cannot be: `missing-file` with the `missing` message, else
+ * `unreadable-file` (a directory, no permission) followed by `fix`.
+ */
+function readInput(file: string, shown: string, say: { missing: string; fix: string }, ds: Diagnostic[]): string | undefined {
+  const where = { file: shown, line: 0, column: 0, path: '' };
   let reason: string;
   try {
     if (statSync(file).isDirectory()) reason = 'is a directory, not a file';
     else return readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      ds.push(diag('missing-file', 'error', say.missing, where));
+      return undefined;
+    }
     reason = code === 'EACCES' || code === 'EPERM' ? 'cannot be read: permission denied' : `cannot be read (${code ?? (e as Error).message})`;
   }
-  ds.push(diag('unreadable-file', 'error', `${reason}; ${fix}`, { file: shown, line: 0, column: 0, path: '' }));
+  ds.push(diag('unreadable-file', 'error', `${reason}; ${say.fix}`, where));
   return undefined;
 }

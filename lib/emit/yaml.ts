@@ -71,6 +71,11 @@ export function toYaml(value: unknown): string {
   return `${out.join('\n')}\n`;
 }
 
+/** A mapping of scalars on one line, `{ a: 1, b: x }`, quoted as {@link toYaml} quotes. */
+export function toFlowMap(value: Readonly<Record<string, string | number | boolean | null>>): string {
+  return `{ ${Object.entries(value).map(([k, v]) => `${key(k)}: ${inline(v, '')}`).join(', ')} }`;
+}
+
 /** Several documents in one file, `---` between them. */
 export function toYamlDocuments(values: readonly unknown[]): string {
   return values.map(toYaml).join('---\n');

@@ -3,6 +3,8 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, ROOT } from '../helpers.ts';
+import { lockText } from '../../lib/cli.ts';
+import { parseYamlSource } from '../../lib/config/yaml-source.ts';
 import { writeSyntheticSystem } from '../../bench/synthetic.ts';
 
 describe('agent-infra check', () => {
@@ -30,6 +32,16 @@ describe('agent-infra check', () => {
     const r = cli(['--version']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n`);
+  });
+
+  it('writes a port lock that reads back unchanged, names YAML 1.1 would take for booleans or numbers included', () => {
+    const ports = [
+      { host: 'on', machine: 'y', agent: 'On', port: 'no', wanted: 7000, assigned: 7001 },
+      { host: 'pc2', machine: 'pc2', agent: '1:30', port: '0755', wanted: 7002, assigned: 7002 },
+    ];
+    const text = lockText({ version: 1, ports });
+    expect(text).toContain(`  - { host: "on", machine: "y", agent: "On", port: "no", wanted: 7000, assigned: 7001 }`);
+    expect(parseYamlSource('agent-infra.lock.yaml', text).data).toStrictEqual({ version: 1, ports });
   });
 
   it('prints the documented JSON shape', () => {
