@@ -61,7 +61,6 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
   const { machine, variables } = opts;
   const file = src.file;
   const at = (p: string) => src.at(p);
-  const locate = (container: object, key: string | number, p: string) => src.locate(container, key, p);
   const empty: MachineConfig = {
     machine,
     file,
@@ -205,7 +204,7 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
   const agents: AgentConfig[] = [];
   const byName = new Map<string, AgentConfig>();
   for (const node of agentNodes) {
-    const agent = readAgent(node, machine, at, locate, variables, dockerGroupsOf.get(node.name) ?? [], ds);
+    const agent = readAgent(node, machine, src, variables, dockerGroupsOf.get(node.name) ?? [], ds);
     if (!agent) continue;
     const prev = byName.get(agent.name);
     if (prev) {
@@ -357,13 +356,14 @@ function collectSecretRefs(v: unknown, found: (name: string) => void) {
 function readAgent(
   node: AgentNode,
   machine: string,
-  at: (p: string) => SourceRef,
-  locate: (container: object, key: string | number, p: string) => SourceRef,
+  src: YamlSource,
   vars: Variables,
   dockerGroups: readonly string[],
   ds: Diagnostic[],
 ): AgentConfig | undefined {
   const { name, group, value, path } = node;
+  const at = (p: string) => src.at(p);
+  const locate = (container: object, key: string | number, p: string) => src.locate(container, key, p);
   const here = locate(node.container, node.key, path);
   if (!isObj(value)) {
     ds.push(diag('invalid-value', 'error', `agent '${name}' must be a mapping with 'script_path' and 'port', got ${describe(value)}; write '${name}: {script_path: ..., port: ...}'`, here));
@@ -375,9 +375,10 @@ function readAgent(
     ds.push(diag('invalid-value', 'error', `agent '${name}' has no port; add 'port: NNNN'`, here));
     return undefined;
   }
+  const portAt = locate(value, 'port', portPath);
   const port = evaluatePort(value['port'], vars);
   if (!port.ok) {
-    ds.push(diag('invalid-value', 'error', `${port.reason}, got ${describe(value['port'])}; ${port.fix}`, at(portPath)));
+    ds.push(diag('invalid-value', 'error', `${port.reason}, got ${describe(value['port'])}; ${port.fix}`, portAt));
     ok = false;
   }
   const params = isObj(value['params']) ? value['params'] : {};
@@ -396,7 +397,7 @@ function readAgent(
     if (port.value + 1000 > 65535) {
       ds.push(diag('invalid-value', 'error', `agent '${name}' declares no health_check_port and port + 1000 is past 65535; add 'health_check_port'`, here));
       ok = false;
-    } else health = { value: port.value + 1000, at: locate(value, 'port', portPath), derived: true };
+    } else health = { value: port.value + 1000, at: portAt, derived: true };
   }
   let required = true;
   if (value['required'] !== undefined) {
@@ -470,7 +471,7 @@ function readAgent(
     machine,
     group,
     at: here,
-    port: { value: port.value, at: locate(value, 'port', portPath) },
+    port: { value: port.value, at: portAt },
     healthCheckPort: health,
     extraPorts: extras,
     required,
