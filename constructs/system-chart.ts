@@ -23,10 +23,7 @@ export class SystemChart extends Chart {
     // The machines' address variables, for agents' own code that still reads them. In the cluster,
     // agents reach each other by Service name; ops may patch these values with real addresses.
     const addresses: Record<string, string> = {};
-    for (const m of plan.machines) {
-      addresses[m.addressEnv] = m.name;
-      if (m.addressEnv === 'MAIN_PC_IP') addresses['MAINPC_IP'] = m.name;
-    }
+    for (const m of plan.machines) for (const v of m.addressVariables) addresses[v] = m.name;
     new ApiObject(this, 'addresses', {
       apiVersion: 'v1',
       kind: 'ConfigMap',

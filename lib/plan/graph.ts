@@ -120,9 +120,10 @@ export function analyzeGraph(nodes: readonly GraphNode[]): GraphAnalysis {
     }
     return out.length > 1 ? out.sort(byRank) : out;
   });
-  const comps = components(order, deps).map((c) => (c.length > 1 ? c.sort(byRank) : c).map((i) => ids[i]!));
+  // Each component as indices and as ids, both in id order.
+  const compIndices = components(order, deps).map((c) => (c.length > 1 ? c.sort(byRank) : c));
+  const comps = compIndices.map((c) => c.map((i) => ids[i]!));
   const compOf = new Int32Array(nodes.length);
-  const compIndices = comps.map((c) => c.map((id) => indexOf.get(id)!));
   compIndices.forEach((c, i) => c.forEach((x) => (compOf[x] = i)));
   const cycles: string[][] = [];
   const depIds = (id: string) => deps[indexOf.get(id)!]!.map((j) => ids[j]!);
@@ -173,11 +174,11 @@ export function analyzeGraph(nodes: readonly GraphNode[]): GraphAnalysis {
     if (end === undefined || compFinish[i]! > compFinish[end]! || (compFinish[i] === compFinish[end] && byString(c[0]!, comps[end]![0]!) < 0)) end = i;
   });
   const path: string[] = [];
-  const seconds = (id: string) => nodes[indexOf.get(id)!]!.seconds;
   for (let i = end; i !== undefined; i = compNext[i]) {
-    // Within a cycle the slowest member stands for the component.
-    const c = comps[i]!;
-    path.push(c.length === 1 ? c[0]! : [...c].sort((a, b) => seconds(b) - seconds(a) || byString(a, b))[0]!);
+    // Within a cycle the slowest member stands for the component (the first in id order among equals).
+    let slowest = compIndices[i]![0]!;
+    for (const x of compIndices[i]!) if (nodes[x]!.seconds > nodes[slowest]!.seconds) slowest = x;
+    path.push(ids[slowest]!);
   }
   path.reverse();
   return {

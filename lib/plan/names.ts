@@ -12,9 +12,14 @@ export function dnsLabel(name: string): string {
   return label.slice(0, 63).replace(/-+$/, '');
 }
 
-/** `ModelOpsCoordinator` -> `MODEL_OPS_COORDINATOR`. */
-export function envPrefix(name: string): string {
-  return dnsLabel(name).replace(/-/g, '_').toUpperCase();
+/** A DNS label or port name as an environment variable name part: `model-ops-coordinator` -> `MODEL_OPS_COORDINATOR`. */
+export function envName(label: string): string {
+  return label.replace(/-/g, '_').toUpperCase();
+}
+
+/** The variables a machine's address is read from: its own, and `MAINPC_IP`, which the system's Python code reads as well as `MAIN_PC_IP`. */
+export function addressVariables(addressEnv: string): string[] {
+  return addressEnv === 'MAIN_PC_IP' ? [addressEnv, 'MAINPC_IP'] : [addressEnv];
 }
 
 /** A container port name (IANA_SVC_NAME: at most 15 characters, lowercase, dashes) from a config key. */

@@ -3,8 +3,8 @@ import { diag, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
 import type { AgentConfig, MachineConfig } from '../config/model.ts';
 import { DEFAULT_IMAGES, ImageFamilySchema, type DeploymentSpec, type Override } from '../config/spec.ts';
 import { analyzeGraph } from './graph.ts';
-import { byString, didYouMean, dnsLabel, portName } from './names.ts';
-import { allocatePorts, claimKey, type PortClaim, type PortLock } from './ports.ts';
+import { addressVariables, byString, didYouMean, dnsLabel, envName, portName } from './names.ts';
+import { allocatePorts, claimKey, claimKeyOf, type PortClaim, type PortLock } from './ports.ts';
 import type {
   MachinePlan,
   PlannedAgent,
@@ -53,6 +53,17 @@ function overrideFor(spec: DeploymentSpec, a: AgentConfig, hasAgentOverrides: bo
     if (qualified) layers.push(qualified);
   }
   return layers.length === 0 ? NO_OVERRIDE : layers.length === 1 ? layers[0]! : (Object.assign({}, ...layers) as Override);
+}
+
+/** Drafts grouped by agent name (one name may be defined on several machines), in input order. */
+function byAgentName(drafts: readonly Draft[]): Map<string, Draft[]> {
+  const out = new Map<string, Draft[]>();
+  for (const d of drafts) {
+    const list = out.get(d.cfg.name);
+    if (list) list.push(d);
+    else out.set(d.cfg.name, [d]);
+  }
+  return out;
 }
 
 /** A `port` variable, with its single-host port where there is one. */
@@ -132,7 +143,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
       drafts.push({
         cfg: a,
         id: label,
-        envPrefix: label.replace(/-/g, '_').toUpperCase(),
+        envPrefix: envName(label),
         override: o,
         gpu,
         vramGiB,
@@ -144,12 +155,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   }
 
   // One DNS name per agent: an agent defined on several machines gets the machine as a suffix.
-  const byName = new Map<string, Draft[]>();
-  for (const d of drafts) {
-    const list = byName.get(d.cfg.name);
-    if (list) list.push(d);
-    else byName.set(d.cfg.name, [d]);
-  }
+  const byName = byAgentName(drafts);
   const ids = new Map<Draft, string>();
   for (const [name, list] of [...byName].sort((a, b) => byString(a[0], b[0]))) {
     if (list.length > 1) {
@@ -171,12 +177,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   const live = [...byId.values()];
 
   // Dependencies: the same machine first, else another machine (a cross-machine edge).
-  const liveByName = new Map<string, Draft[]>();
-  for (const x of live) {
-    const list = liveByName.get(x.cfg.name);
-    if (list) list.push(x);
-    else liveByName.set(x.cfg.name, [x]);
-  }
+  const liveByName = byAgentName(live);
   const resolve = (d: Draft, name: string) => {
     const candidates = liveByName.get(name);
     if (!candidates) return undefined;
@@ -249,7 +250,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     ds.push(...a.diagnostics);
   }
   const single = allocatePorts(
-    claimsOf(undefined).map((c) => ({ ...c, wanted: machinePort.get(c.key ?? claimKey(c)) ?? c.wanted })),
+    claimsOf(undefined).map((c) => ({ ...c, wanted: machinePort.get(claimKeyOf(c)) ?? c.wanted })),
     previousLock,
     { host: SINGLE_HOST, severity: 'warning', crossMachineOnly: true, consequence: '; single-host output is not generated until then' },
   );
@@ -309,6 +310,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
       name: m,
       file: configOf.get(m)?.file ?? ms.config,
       addressEnv: ms.addressEnv,
+      addressVariables: addressVariables(ms.addressEnv),
       gpus,
       agents: live.filter((d) => d.cfg.machine === m).map((d) => d.id).sort(byString),
       ...(ms.cpus !== undefined ? { cpus: ms.cpus } : {}),
@@ -332,7 +334,6 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
       else dependents.set(e.dep.id, [id]);
     }
   }
-  const addressEnvOf = (m: string) => spec.machines[m]!.addressEnv;
   const secretsAll = new Set<string>();
   // Health-check timing: the machine's config, overridden by the spec's settings that are set.
   const specHealthChecks = Object.fromEntries(Object.entries(spec.healthChecks).filter(([, v]) => v !== undefined));
@@ -374,15 +375,11 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
       // Extra listeners, so that an agent can follow a port that was moved.
       ...ports
         .filter((p) => p.role === 'extra')
-        .map((p) => portEnv(`AGENT_${p.name.toUpperCase().replace(/-/g, '_')}_PORT`, p.port, p.singleHostPort)),
+        .map((p) => portEnv(`AGENT_${envName(p.name)}_PORT`, p.port, p.singleHostPort)),
       { name: 'MACHINE', kind: 'literal', value: d.cfg.machine },
       { name: 'STARTUP_SECONDS', kind: 'literal', value: String(d.startupSeconds) },
     ];
-    for (const m of machineNames) {
-      env.push({ name: addressEnvOf(m), kind: 'machine-address', machine: m });
-      // The system's Python code reads MAINPC_IP as well as MAIN_PC_IP.
-      if (addressEnvOf(m) === 'MAIN_PC_IP') env.push({ name: 'MAINPC_IP', kind: 'machine-address', machine: m });
-    }
+    for (const mp of machinePlans) for (const v of mp.addressVariables) env.push({ name: v, kind: 'machine-address', machine: mp.name });
     for (const dep of deps) {
       env.push({ name: `${dep.envPrefix}_HOST`, kind: 'agent-host', agent: dep.id });
       env.push(portEnv(`${dep.envPrefix}_PORT`, dep.port, dep.singleHostPort));

@@ -51,7 +51,8 @@ export interface Allocation {
 }
 
 export const claimKey = (c: { machine: string; owner: string; name: string }) => `${c.machine}/${c.owner}/${c.name}`;
-const keyOf = (c: PortClaim) => c.key ?? claimKey(c);
+/** A claim's key: the one it carries, else built. */
+export const claimKeyOf = (c: PortClaim) => c.key ?? claimKey(c);
 
 const roleOrder: Record<PortRole, number> = { service: 0, health: 1, extra: 2 };
 
@@ -89,31 +90,31 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
 
   // Locked claims first: a port a previous run settled stays with the claim it went to.
   const locked = sorted.filter((c) => {
-    const e = lockFor.get(keyOf(c));
+    const e = lockFor.get(claimKeyOf(c));
     return e !== undefined && e.wanted === c.wanted && (e.assigned === c.wanted || inRange(c, e.assigned));
   });
   for (const c of locked) {
-    const e = lockFor.get(keyOf(c))!;
+    const e = lockFor.get(claimKeyOf(c))!;
     if (holder.has(e.assigned)) continue;
     holder.set(e.assigned, c);
-    assigned.set(keyOf(c), e.assigned);
-    contested.add(keyOf(c));
+    assigned.set(claimKeyOf(c), e.assigned);
+    contested.add(claimKeyOf(c));
     if (e.assigned !== c.wanted) {
       ds.push(diag('port-reassigned', 'info', `port ${c.wanted} of ${c.owner} (${c.name}) stays moved to ${e.assigned}${opts.crossMachineOnly ? ' on the single host' : ''}, as the port lock records`, c.at));
     }
   }
   const wantedPorts = new Set(sorted.map((c) => c.wanted));
   for (const c of sorted) {
-    if (assigned.has(keyOf(c))) continue;
+    if (assigned.has(claimKeyOf(c))) continue;
     const keeper = holder.get(c.wanted);
     if (!keeper) {
       holder.set(c.wanted, c);
-      assigned.set(keyOf(c), c.wanted);
+      assigned.set(claimKeyOf(c), c.wanted);
       continue;
     }
     if (opts.crossMachineOnly && keeper.machine === c.machine) {
       // Already reported (and left to the user) by the machine's own allocation.
-      assigned.set(keyOf(c), c.wanted);
+      assigned.set(claimKeyOf(c), c.wanted);
       continue;
     }
     if (c.onConflict === 'reassign' && !c.fixed) {
@@ -121,7 +122,7 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
       continue;
     }
     unresolved = true;
-    assigned.set(keyOf(c), c.wanted);
+    assigned.set(claimKeyOf(c), c.wanted);
     const what = c.owner === keeper.owner && c.machine === keeper.machine ? `its own ${keeper.name} port` : `${describeOwner(keeper)} on ${keeper.machine}`;
     ds.push(
       diag(
@@ -137,21 +138,21 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
     const port = lowestFree(claim, holder, wantedPorts);
     if (port === undefined) {
       unresolved = true;
-      assigned.set(keyOf(claim), claim.wanted);
+      assigned.set(claimKeyOf(claim), claim.wanted);
       ds.push(diag('port-conflict', opts.severity, `port ${claim.wanted} is also used by ${describeOwner(keeper)} on ${keeper.machine} and no free port is left in the range; widen machines.${claim.machine}.ports.range`, claim.at));
       continue;
     }
     holder.set(port, claim);
-    assigned.set(keyOf(claim), port);
-    contested.add(keyOf(keeper));
-    contested.add(keyOf(claim));
+    assigned.set(claimKeyOf(claim), port);
+    contested.add(claimKeyOf(keeper));
+    contested.add(claimKeyOf(claim));
     ds.push(diag('port-reassigned', 'info', `port ${claim.wanted} of ${claim.owner} (${claim.name}) is taken by ${describeOwner(keeper)} on ${keeper.machine}${opts.crossMachineOnly ? ' on the single host' : ''}; moved to ${port}`, claim.at));
   }
   // Where ports can move, every claim is locked: a new agent then never takes a port an existing one holds.
   const canMove = toMove.length > 0 || sorted.some((c) => c.onConflict === 'reassign' && !c.soft && !c.fixed);
   for (const c of sorted) {
-    if (c.fixed || !(canMove || contested.has(keyOf(c)))) continue;
-    lock.push({ host, machine: c.machine, agent: c.owner, port: c.name, wanted: c.wanted, assigned: assigned.get(keyOf(c))! });
+    if (c.fixed || !(canMove || contested.has(claimKeyOf(c)))) continue;
+    lock.push({ host, machine: c.machine, agent: c.owner, port: c.name, wanted: c.wanted, assigned: assigned.get(claimKeyOf(c))! });
   }
   return { assigned, lock, diagnostics: ds, unresolved };
 }

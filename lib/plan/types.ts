@@ -110,6 +110,8 @@ export interface MachinePlan {
   readonly name: string;
   readonly file: string;
   readonly addressEnv: string;
+  /** Every variable the agents read this machine's address from: `addressEnv`, plus `MAINPC_IP` beside `MAIN_PC_IP`. */
+  readonly addressVariables: readonly string[];
   readonly gpus: readonly PlannedGpuDevice[];
   readonly agents: readonly string[];
   readonly cpus?: number;
