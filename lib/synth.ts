@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { printDiagnostics, loadArgs, parse, updateLock, UsageError } from './cli.ts';
-import { runPipeline } from './pipeline.ts';
+import { runPipeline, type PipelineResult } from './pipeline.ts';
 import { emitKubernetes } from './emit/k8s.ts';
 import { emitCompose } from './emit/compose.ts';
 import { emitDockerfiles } from './emit/dockerfile.ts';
@@ -42,6 +42,14 @@ export async function emitEverything(plan: SystemPlan, input: string, only: read
   return files;
 }
 
+/**
+ * How generated files name their input in their header line: the spec relative to the working
+ * folder, else the machines' startup configs as the spec holds them (relative, never absolute).
+ */
+function inputName(cwd: string, spec: string | undefined, r: PipelineResult): string {
+  return spec ? relative(cwd, resolve(cwd, spec)) || spec : Object.values(r.loaded.spec.machines).map((m) => m.config).join(', ');
+}
+
 /** The report of the last `agent-infra images` run, when there is one below the output root. */
 function lastImagesReport(out: string): ImagesReportInput | undefined {
   const f = join(out, 'images', 'report.json');
@@ -64,7 +72,7 @@ export async function synthesize(opts: SynthOptions): Promise<number> {
     return 1;
   }
   updateLock(r, false);
-  const input = opts.spec ? relative(cwd, resolve(cwd, opts.spec)) || opts.spec : Object.values(r.loaded.spec.machines).map((m) => m.config).join(', ');
+  const input = inputName(cwd, opts.spec, r);
   const only = opts.only ?? OUTPUTS;
   const out = resolve(cwd, opts.out ?? 'dist');
   const files = await emitEverything(r.plan, input, only, lastImagesReport(out));
@@ -91,7 +99,6 @@ export async function synthCommand(args: readonly string[]): Promise<number> {
   return await synthesize({ ...load, ...(typeof values.out === 'string' ? { out: values.out } : {}), ...(only.length ? { only: only as Output[] } : {}) });
 }
 
-
 /** `agent-infra report`: the reports alone, written even when the configs have errors (cycles show red). */
 export async function reportCommand(args: readonly string[]): Promise<number> {
   const { values } = parse(args, { spec: { type: 'string' }, machine: { type: 'string', multiple: true }, out: { type: 'string' } });
@@ -101,7 +108,7 @@ export async function reportCommand(args: readonly string[]): Promise<number> {
   printDiagnostics(r.diagnostics);
   if (r.unusable) return 2;
   const out = resolve(cwd, typeof values.out === 'string' ? values.out : 'dist');
-  const input = load.spec ? relative(cwd, resolve(cwd, load.spec)) : (load.machines ?? []).map((m) => m.split('=')[1]).join(', ');
+  const input = inputName(cwd, load.spec, r);
   const files = await emitReports(r.plan, input, lastImagesReport(out));
   writeTree(join(out, 'reports'), new Map([...files].map(([k, v]) => [k.slice('reports/'.length), v])));
   console.log(`agent-infra: wrote ${files.size} reports to ${relative(cwd, join(out, 'reports'))}`);
