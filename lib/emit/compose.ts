@@ -37,8 +37,9 @@ function hostOf(plan: SystemPlan, from: PlannedAgent, agentId: string, mode: Com
   return mode === 'single-host' ? LOOPBACK : target.id;
 }
 
+/** A port as this mode publishes it: the single-host port where the plan gives one. */
 function portFor(p: { port: number; singleHostPort?: number }, mode: ComposeMode): number {
-  return mode === 'single-host' ? p.singleHostPort! : p.port;
+  return mode === 'single-host' ? (p.singleHostPort ?? p.port) : p.port;
 }
 
 function envValue(plan: SystemPlan, agent: PlannedAgent, e: PlannedEnv, mode: ComposeMode): string {
@@ -51,7 +52,7 @@ function envValue(plan: SystemPlan, agent: PlannedAgent, e: PlannedEnv, mode: Co
     case 'agent-host':
       return hostOf(plan, agent, e.agent, mode);
     case 'port':
-      return String(mode === 'single-host' ? (e.singleHostPort ?? e.port) : e.port);
+      return String(portFor(e, mode));
     case 'bind-address':
       return mode === 'single-host' ? LOOPBACK : '0.0.0.0';
     case 'secret':
