@@ -9,7 +9,9 @@ const TEMPLATES = join(import.meta.dirname, '..', '..', 'templates');
 /** Scripts every image carries; the compose and Kubernetes outputs rely on them. */
 export const IMAGE_SCRIPTS = ['agent-infra-wait', 'agent-infra-entrypoint', 'agent-infra-health'] as const;
 
-let compiled: { dockerfile: Handlebars.TemplateDelegate; naive: Handlebars.TemplateDelegate; dockerignore: Handlebars.TemplateDelegate } | undefined;
+let compiled:
+  | { dockerfile: Handlebars.TemplateDelegate; naive: Handlebars.TemplateDelegate; dockerignore: Handlebars.TemplateDelegate; scripts: { path: string; lines: string[] }[] }
+  | undefined;
 
 function templates() {
   if (compiled) return compiled;
@@ -17,7 +19,7 @@ function templates() {
   const hb = Handlebars.create();
   for (const p of ['builder', 'runtime', 'scripts']) hb.registerPartial(p, readFileSync(join(TEMPLATES, 'partials', `${p}.hbs`), 'utf8'));
   const compile = (f: string) => hb.compile(readFileSync(join(TEMPLATES, f), 'utf8'), { strict: true, noEscape: true });
-  compiled = { dockerfile: compile('Dockerfile.hbs'), naive: compile('naive.Dockerfile.hbs'), dockerignore: compile('dockerignore.hbs') };
+  compiled = { dockerfile: compile('Dockerfile.hbs'), naive: compile('naive.Dockerfile.hbs'), dockerignore: compile('dockerignore.hbs'), scripts: IMAGE_SCRIPTS.map(scriptLines) };
   return compiled;
 }
 
@@ -57,7 +59,7 @@ export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: 
       { key: 'io.agent-infra.family', value: image.family },
       { key: 'io.agent-infra.gpu', value: String(image.gpu) },
     ],
-    scripts: IMAGE_SCRIPTS.map(scriptLines),
+    scripts: templates().scripts,
     health: { intervalSeconds: 10, timeoutSeconds: 3, startPeriodSeconds: maxStartup * 2 + 10, retries: 3 },
   };
 }

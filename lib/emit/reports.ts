@@ -73,6 +73,8 @@ import(workerData.vizUrl).then(async (m) => parentPort.postMessage((await m.inst
       void w.terminate();
     });
     w.once('error', reject);
+    // Resolved already when it answered; otherwise it died without a word.
+    w.once('exit', (code) => reject(new Error(`the graph layout worker exited with code ${code} without an answer`)));
   });
 }
 
