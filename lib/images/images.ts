@@ -44,8 +44,8 @@ export function docker(): Docker {
   return new Docker({ socketPath: process.env['DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
 }
 
-/** Builds one Dockerfile from the context; resolves with the image id and the seconds it took. */
-export async function buildImage(d: Docker, o: { context: string; dockerignore: string; dockerfile: string; dockerfileText: string; tag: string; buildargs: Record<string, string>; noCache: boolean; log: (l: string) => void; label: string }): Promise<{ id: string; seconds: number }> {
+/** Builds one Dockerfile from the context; resolves with the built image's inspection and the seconds it took. */
+export async function buildImage(d: Docker, o: { context: string; dockerignore: string; dockerfile: string; dockerfileText: string; tag: string; buildargs: Record<string, string>; noCache: boolean; log: (l: string) => void; label: string }): Promise<{ info: Docker.ImageInspectInfo; seconds: number }> {
   const { stream } = contextTar(o.context, o.dockerignore, new Map([[o.dockerfile, o.dockerfileText], ['.dockerignore', o.dockerignore]]));
   const t0 = performance.now();
   const progress = await d.buildImage(stream, { t: o.tag, dockerfile: o.dockerfile, buildargs: o.buildargs, networkmode: 'host', nocache: o.noCache, rm: true, forcerm: true, pull: false } as Docker.ImageBuildOptions);
@@ -61,11 +61,17 @@ export async function buildImage(d: Docker, o: { context: string; dockerignore: 
   const failed = events.find((e) => e['error']);
   if (failed) throw new Error(`building ${o.label} failed: ${String(failed['error']).trim()}`);
   const info = await d.getImage(o.tag).inspect();
-  return { id: info.Id, seconds: (performance.now() - t0) / 1000 };
+  return { info, seconds: (performance.now() - t0) / 1000 };
 }
 
 function buildargs(image: PlannedImage, baseMap: Readonly<Record<string, string>>): Record<string, string> {
   return { BUILDER_BASE: baseMap[image.builderBase] ?? image.builderBase, RUNTIME_BASE: baseMap[image.runtimeBase] ?? image.runtimeBase };
+}
+
+/** Builds one image and analyzes its layers (`docker save`). */
+async function buildAndAnalyze(d: Docker, o: Parameters<typeof buildImage>[1]): Promise<{ info: Docker.ImageInspectInfo; seconds: number; analysis: ImageAnalysis }> {
+  const built = await buildImage(d, o);
+  return { ...built, analysis: await analyzeSavedImage(await d.getImage(o.tag).get()) };
 }
 
 /** Builds, inspects and analyzes every family (and its naive twin when asked). */
@@ -78,28 +84,24 @@ export async function buildFamilies(plan: SystemPlan, dockerfiles: ReadonlyMap<s
   for (const image of plan.images.filter((i) => !o.families || o.families.includes(i.family))) {
     const args = buildargs(image, o.baseMap);
     o.log(`[${image.family}] building ${image.image} (${args['RUNTIME_BASE']})`);
-    const built = await buildImage(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.Dockerfile`)!, tag: image.image, buildargs: args, noCache: o.noCache, log: o.log, label: image.family });
-    const info = await d.getImage(image.image).inspect();
-    const analysis = await analyzeSavedImage(await d.getImage(image.image).get());
+    const { info, seconds, analysis } = await buildAndAnalyze(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.Dockerfile`)!, tag: image.image, buildargs: args, noCache: o.noCache, log: o.log, label: image.family });
     analyses.push(analysis);
     let naive: FamilyResult['naive'];
     if (o.naive) {
       const tag = `${image.image}-naive`;
       o.log(`[${image.family}-naive] building ${tag}`);
-      const nb = await buildImage(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.naive.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.naive.Dockerfile`)!, tag, buildargs: args, noCache: o.noCache, log: o.log, label: `${image.family}-naive` });
-      const ni = await d.getImage(tag).inspect();
-      const na = await analyzeSavedImage(await d.getImage(tag).get());
-      naive = { image: tag, sizeBytes: ni.Size, buildSeconds: nb.seconds, wastedBytes: na.wastedBytes };
+      const nb = await buildAndAnalyze(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.naive.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.naive.Dockerfile`)!, tag, buildargs: args, noCache: o.noCache, log: o.log, label: `${image.family}-naive` });
+      naive = { image: tag, sizeBytes: nb.info.Size, buildSeconds: nb.seconds, wastedBytes: nb.analysis.wastedBytes };
     }
     families.push({
       family: image.family,
       image: image.image,
-      imageId: built.id,
+      imageId: info.Id,
       sizeBytes: info.Size,
       layers: analysis.layers.length,
       wastedBytes: analysis.wastedBytes,
       wastedRatio: analysis.bytes === 0 ? 0 : analysis.wastedBytes / analysis.bytes,
-      buildSeconds: built.seconds,
+      buildSeconds: seconds,
       user: info.Config.User,
       ...(image.maxSizeMiB !== undefined ? { maxSizeMiB: image.maxSizeMiB } : {}),
       ...(naive ? { naive, ratioToNaive: info.Size / naive.sizeBytes } : {}),
