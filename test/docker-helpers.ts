@@ -1,8 +1,8 @@
 /** The Docker engine for the Docker-based suites: whether one runs, and a client. */
 import { spawnSync } from 'node:child_process';
-import Docker from 'dockerode';
+import { docker as engine } from '../lib/images/images.ts';
 
-export const docker = new Docker({ socketPath: process.env['DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
+export const docker = engine();
 
 function engineUp(): boolean {
   const r = spawnSync(process.execPath, ['-e', `new (require('dockerode'))({socketPath: ${JSON.stringify(process.env['DOCKER_SOCKET'] ?? '/var/run/docker.sock')}}).ping().then(() => process.exit(0), () => process.exit(1))`], { encoding: 'utf8' });
