@@ -154,7 +154,7 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
           ds.push(diag('invalid-value', 'error', `group '${group}' must be a mapping of agent names to definitions, got ${describe(members)}; write '${group}: {AgentName: {script_path: ..., port: ...}}'`, at(gp)));
           continue;
         }
-        for (const [name, value] of Object.entries(members)) agentNodes.push({ name, group, value, path: joinPath(gp, name), container: members, key: name });
+        readGroupMembers(group, members, gp, []);
       }
     }
     for (const k of topKeys) {
@@ -178,6 +178,28 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
       else ds.push(diag('unknown-key', 'warning', `unknown top-level key '${k}' is ignored; remove it or make it a list of agents`, at(k)));
     }
   }
+  /**
+   * The agents of one group under agent_groups. A member that holds agents instead of being one is a
+   * group indented too deep: it is read as a group of its own (so that no agent is lost behind it)
+   * and reported, however deep it sits.
+   */
+  function readGroupMembers(group: string, members: Obj, gp: string, parents: readonly string[]) {
+    for (const [name, value] of Object.entries(members)) {
+      const path = joinPath(gp, name);
+      const nested = nestedGroupMembers(name, value);
+      if (!nested) {
+        agentNodes.push({ name, group, value, path, container: members, key: name });
+        continue;
+      }
+      const chain = [...parents, group];
+      const inside = chain.length > 1 ? `group '${group}' (itself inside ${chain.slice(0, -1).map((g) => `'${g}'`).join(' inside ')})` : `group '${group}'`;
+      const held = nested.agents.length ? `holds agents (${nested.agents.join(', ')})` : 'holds no agents';
+      const read = nested.agents.length ? 'its agents are read as the group' : 'it is read as an empty group';
+      ds.push(diag('misplaced-group', 'warning', `'${name}' sits inside ${inside} but ${held}; ${read} '${name}': dedent it to sit beside '${chain[0]}' directly under agent_groups`, at(path)));
+      if (nested.members) readGroupMembers(name, nested.members, path, chain);
+    }
+  }
+
   function pushListAgents(group: string) {
     const list = root[group];
     if (!Array.isArray(list)) return;
@@ -237,6 +259,25 @@ interface AgentNode {
   /** The mapping or list that holds the agent, and its key there. */
   readonly container: object;
   readonly key: string | number;
+}
+
+/** A mapping with the fields that make an agent definition. */
+const isAgentShape = (v: unknown): v is Obj => isObj(v) && ('script_path' in v || 'port' in v);
+
+/** Group names are snake_case (`utility_services`), agent names PascalCase (`CodeGenerator`). */
+const GROUP_NAME = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$/;
+
+/**
+ * Whether a member of a group is itself a group: a mapping with no agent field whose values include
+ * agent definitions (or such groups, deeper), or an empty member with a group's name. Returns the
+ * names of the agents it holds directly.
+ */
+function nestedGroupMembers(name: string, v: unknown): { members?: Obj; agents: string[] } | undefined {
+  if (v === null || (isObj(v) && Object.keys(v).length === 0)) return GROUP_NAME.test(name) ? { agents: [] } : undefined;
+  if (!isObj(v) || Object.keys(v).some((k) => AGENT_FIELDS.has(k))) return undefined;
+  const holdsAgents = (x: Obj): boolean => Object.values(x).some((y) => isAgentShape(y) || (isObj(y) && !Object.keys(y).some((f) => AGENT_FIELDS.has(f)) && holdsAgents(y)));
+  if (!holdsAgents(v)) return undefined;
+  return { members: v, agents: Object.entries(v).filter(([, y]) => isAgentShape(y)).map(([k]) => k) };
 }
 
 function isAgentList(v: unknown): boolean {
