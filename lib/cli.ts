@@ -18,7 +18,7 @@ commands:
   report     [--spec FILE] [--machine NAME=FILE ...] [--out DIR]
              write the reports (dependency graph, ports, startup plan, GPUs) even when the configs have errors
   images     --context DIR [--spec FILE] [--base-map IMAGE=LOCAL ...] [--naive] [--no-cache] [--family NAME ...]
-             [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
+             [--label KEY=VALUE ...] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
              build every image family on a Docker engine; report sizes, wasted bytes, shared layers
   scan-ips   DIR [--map ADDRESS=VARIABLE ...] [--fix] [--format text|json]
              find hard-coded IPv4 addresses in Python sources; --fix rewrites them to os.environ.get

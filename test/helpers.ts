@@ -1,6 +1,6 @@
 /** Shared test helpers: paths, the real upstream configs, and running the CLI as a user would. */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,4 +28,19 @@ export function cli(args: readonly string[], cwd = ROOT, env: NodeJS.ProcessEnv 
     env: { ...process.env, NO_COLOR: '1', ...env },
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Writes the example spec into `dir` (its configs by absolute path, its lock beside it), changed by
+ * `edit`, and returns the copy's path: for suites that must not touch the example or each other's images.
+ */
+export function exampleSpecCopy(dir: string, edit: (text: string) => string = (t) => t): string {
+  const example = dirname(EXAMPLE_SPEC);
+  const text = readFileSync(EXAMPLE_SPEC, 'utf8')
+    .replace(/config: main_pc_code\//, `config: ${example}/main_pc_code/`)
+    .replace(/config: pc2_code\//, `config: ${example}/pc2_code/`);
+  const spec = join(dir, 'agent-infra.yaml');
+  writeFileSync(spec, edit(text));
+  copyFileSync(join(example, 'agent-infra.lock.yaml'), join(dir, 'agent-infra.lock.yaml'));
+  return spec;
 }

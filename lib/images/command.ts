@@ -8,7 +8,9 @@ import { writeFileAtomic } from '../write.ts';
 import { buildFamilies, checkReport, reportJson, reportMarkdown } from './images.ts';
 
 export const IMAGES_USAGE = `agent-infra images --context DIR [--spec FILE] [--base-map IMAGE=LOCAL ...] [--family NAME ...]
-                  [--naive] [--no-cache] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]`;
+                  [--label KEY=VALUE ...] [--naive] [--no-cache] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]`;
+
+const LABEL_KEY = /^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/;
 
 export async function imagesCommand(args: readonly string[]): Promise<number> {
   const { values } = parse(args, {
@@ -17,6 +19,7 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     context: { type: 'string' },
     'base-map': { type: 'string', multiple: true },
     family: { type: 'string', multiple: true },
+    label: { type: 'string', multiple: true },
     naive: { type: 'boolean', default: false },
     'no-cache': { type: 'boolean', default: false },
     baseline: { type: 'string' },
@@ -35,6 +38,14 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     const i = m.indexOf('=');
     if (i < 1) throw new UsageError(`--base-map takes IMAGE=LOCAL, got '${m}'`);
     baseMap[m.slice(0, i)] = m.slice(i + 1);
+  }
+  const labels: Record<string, string> = {};
+  for (const l of (values.label as string[] | undefined) ?? []) {
+    const i = l.indexOf('=');
+    const key = i < 0 ? l : l.slice(0, i);
+    // Docker's label keys: lowercase alphanumerics, dots and dashes (reverse DNS); values on one line.
+    if (i < 1 || !LABEL_KEY.test(key) || /[\r\n]/.test(l)) throw new UsageError(`--label takes KEY=VALUE with a key such as org.example.build (lowercase letters, digits, '.', '-'), got '${l}'`);
+    labels[key] = l.slice(i + 1);
   }
   const maxGrowth = Number(values['max-growth']);
   if (!(maxGrowth > 0)) throw new UsageError(`--max-growth takes a ratio such as 1.10, got '${String(values['max-growth'])}'`);
@@ -65,6 +76,7 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
       baseMap,
       noCache: values['no-cache'] === true,
       naive: values.naive === true,
+      labels,
       ...(families ? { families } : {}),
       log: (l) => console.error(l),
     });

@@ -11,6 +11,8 @@ export interface BuildOptions {
   readonly baseMap: Readonly<Record<string, string>>;
   readonly noCache: boolean;
   readonly naive: boolean;
+  /** Labels set on every image built, beside those of the Dockerfile. */
+  readonly labels?: Readonly<Record<string, string>>;
   readonly families?: readonly string[];
   /** Progress lines go here. */
   readonly log: (line: string) => void;
@@ -45,10 +47,10 @@ export function docker(): Docker {
 }
 
 /** Builds one Dockerfile from the context; resolves with the built image's inspection and the seconds it took. */
-export async function buildImage(d: Docker, o: { context: string; dockerignore: string; dockerfile: string; dockerfileText: string; tag: string; buildargs: Record<string, string>; noCache: boolean; log: (l: string) => void; label: string }): Promise<{ info: Docker.ImageInspectInfo; seconds: number }> {
+export async function buildImage(d: Docker, o: { context: string; dockerignore: string; dockerfile: string; dockerfileText: string; tag: string; buildargs: Record<string, string>; noCache: boolean; log: (l: string) => void; label: string; labels?: Readonly<Record<string, string>> }): Promise<{ info: Docker.ImageInspectInfo; seconds: number }> {
   const { stream } = contextTar(o.context, o.dockerignore, new Map([[o.dockerfile, o.dockerfileText], ['.dockerignore', o.dockerignore]]));
   const t0 = performance.now();
-  const progress = await d.buildImage(stream, { t: o.tag, dockerfile: o.dockerfile, buildargs: o.buildargs, networkmode: 'host', nocache: o.noCache, rm: true, forcerm: true, pull: false } as Docker.ImageBuildOptions);
+  const progress = await d.buildImage(stream, { t: o.tag, dockerfile: o.dockerfile, buildargs: o.buildargs, networkmode: 'host', nocache: o.noCache, rm: true, forcerm: true, pull: false, ...(o.labels && Object.keys(o.labels).length ? { labels: o.labels } : {}) } as Docker.ImageBuildOptions);
   const events = await new Promise<Record<string, unknown>[]>((resolve, reject) =>
     d.modem.followProgress(
       progress,
@@ -84,13 +86,13 @@ export async function buildFamilies(plan: SystemPlan, dockerfiles: ReadonlyMap<s
   for (const image of plan.images.filter((i) => !o.families || o.families.includes(i.family))) {
     const args = buildargs(image, o.baseMap);
     o.log(`[${image.family}] building ${image.image} (${args['RUNTIME_BASE']})`);
-    const { info, seconds, analysis } = await buildAndAnalyze(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.Dockerfile`)!, tag: image.image, buildargs: args, noCache: o.noCache, log: o.log, label: image.family });
+    const { info, seconds, analysis } = await buildAndAnalyze(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.Dockerfile`)!, tag: image.image, buildargs: args, noCache: o.noCache, log: o.log, label: image.family, labels: o.labels });
     analyses.push(analysis);
     let naive: FamilyResult['naive'];
     if (o.naive) {
       const tag = `${image.image}-naive`;
       o.log(`[${image.family}-naive] building ${tag}`);
-      const nb = await buildAndAnalyze(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.naive.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.naive.Dockerfile`)!, tag, buildargs: args, noCache: o.noCache, log: o.log, label: `${image.family}-naive` });
+      const nb = await buildAndAnalyze(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.naive.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.naive.Dockerfile`)!, tag, buildargs: args, noCache: o.noCache, log: o.log, label: `${image.family}-naive`, labels: o.labels });
       naive = { image: tag, sizeBytes: nb.info.Size, buildSeconds: nb.seconds, wastedBytes: nb.analysis.wastedBytes };
     }
     families.push({

@@ -3,17 +3,25 @@
  * reached through the address variables, no restart, memory within limits, startup against the
  * critical path, nothing left behind. Needs scripts/docker-engine.sh and scripts/base-images.sh.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { HAS_ENGINE } from '../docker-helpers.ts';
 import { composeDoc, leftovers, runStack, type StackRun } from './stack.ts';
 
 let run: StackRun;
+const testRun = inject('dockerRun');
 
 describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
   beforeAll(async () => {
-    run = await runStack({ healthIntervalSeconds: 30, timeoutSeconds: 300, log: (l) => console.log(l) });
+    run = await runStack({ healthIntervalSeconds: 30, timeoutSeconds: 300, log: (l) => console.log(l), run: testRun });
     const { criticalPath, sequentialSeconds } = run.plan;
     console.log(`up -> all healthy ${run.seconds.toFixed(1)} s; critical path ${criticalPath.seconds} s (ratio ${(run.seconds / criticalPath.seconds).toFixed(2)}); sequential ${sequentialSeconds} s (ratio ${(run.seconds / sequentialSeconds).toFixed(2)})`);
+  });
+
+  it('runs on ports chosen at run time: every single-host port shifted by the offset it found free', () => {
+    expect(run.portOffset).toBeGreaterThanOrEqual(10_000);
+    const registry = run.plan.agents.find((a) => a.name === 'ServiceRegistry')!;
+    // The example's config declares ServiceRegistry on ${PORT_OFFSET}+7200, health ${PORT_OFFSET}+8200.
+    expect([registry.servicePort.singleHostPort, registry.healthPort.singleHostPort]).toEqual([7200 + run.portOffset, 8200 + run.portOffset]);
   });
 
   it('brings every agent of both machines up healthy', () => {
@@ -69,6 +77,6 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
   });
 
   it('leaves no container, network or volume behind', async () => {
-    expect(await leftovers(run.projects)).toEqual([]);
+    expect(await leftovers(run.projects, testRun)).toEqual([]);
   });
 });

@@ -3,21 +3,25 @@
  * mini monorepo, both machines' projects up at once. Used by the end-to-end test and the startup benchmark.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parse } from 'yaml';
 import { runPipeline } from '../../lib/pipeline.ts';
 import type { SystemPlan } from '../../lib/plan/types.ts';
-import { cli, EXAMPLE_SPEC, ROOT } from '../helpers.ts';
-import { BASE_MAP, docker } from '../docker-helpers.ts';
+import { toYaml } from '../../lib/emit/yaml.ts';
+import { cli, exampleSpecCopy, ROOT } from '../helpers.ts';
+import { BASE_MAP, demux, docker, explain } from '../docker-helpers.ts';
+import { labelArgs, portFree, RUN_LABEL, runLabels, type TestRun } from '../docker-run.ts';
 
 export interface StackOptions {
   /** Docker health-check interval for every agent (the example's configs say 5 s). */
   readonly healthIntervalSeconds: number;
   readonly timeoutSeconds: number;
   readonly log: (line: string) => void;
+  /** The test run whose labels the containers, volumes and images carry. */
+  readonly run: TestRun;
 }
 
 export interface AgentState {
@@ -39,9 +43,9 @@ export interface StackRun {
   readonly seconds: number;
   readonly agents: readonly AgentState[];
   readonly upOutput: string;
+  /** The PORT_OFFSET the run chose: every single-host port was free when it was chosen. */
+  readonly portOffset: number;
 }
-
-const PROJECT_PREFIX = 'agent-infra-e2e';
 
 function compose(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
@@ -54,28 +58,70 @@ function compose(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number
 }
 
 /** Builds (or reuses, from the engine's cache) the stub image: the CPU family of the e2e spec, from the mini monorepo. */
-export async function prepareImages(spec: string, plan: SystemPlan, log: (l: string) => void): Promise<void> {
-  const r = cli(['images', '--spec', spec, '--context', join(ROOT, 'test', 'fixtures', 'mini-monorepo'), ...BASE_MAP, '--family', 'cpu', '--json', join(mkdtempSync(join(tmpdir(), 'e2e-img-')), 'r.json')]);
+export async function prepareImages(spec: string, plan: SystemPlan, o: StackOptions): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'e2e-img-'));
+  const r = cli(['images', '--spec', spec, '--context', join(ROOT, 'test', 'fixtures', 'mini-monorepo'), ...BASE_MAP, ...labelArgs(o.run), '--family', 'cpu', '--json', join(dir, 'r.json')], dir);
+  rmSync(dir, { recursive: true, force: true });
   if (r.code !== 0) throw new Error(`building the stub image failed:\n${r.stderr.slice(-2000)}`);
-  log(`stub image ${plan.images[0]!.image} ready`);
+  o.log(`stub image ${plan.images[0]!.image} ready`);
 }
 
-/** Writes the e2e spec (the example, probes every `healthIntervalSeconds`) and synthesizes its compose files. */
-export function synthesizeStack(dir: string, o: StackOptions): { plan: SystemPlan; composeDir: string } {
-  const example = join(ROOT, 'examples', 'two-pc');
-  // Every agent runs the stub image of the CPU family, which then carries every agent's sources.
-  const text = readFileSync(EXAMPLE_SPEC, 'utf8')
-    .replace(/config: main_pc_code\//, `config: ${example}/main_pc_code/`)
-    .replace(/config: pc2_code\//, `config: ${example}/pc2_code/`)
-    .replace(/family: gpu-(torch|audio)/g, 'family: cpu')
-    .replace(/gpuFamily: gpu-torch/, 'gpuFamily: cpu');
-  if (/family: gpu-/.test(text)) throw new Error('the e2e spec still names a GPU family');
-  writeFileSync(join(dir, 'agent-infra.yaml'), `${text}healthChecks: {intervalSeconds: ${o.healthIntervalSeconds}, timeoutSeconds: 2, retries: 3}\n`);
-  copyFileSync(join(example, 'agent-infra.lock.yaml'), join(dir, 'agent-infra.lock.yaml'));
-  const r = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose']);
-  if (r.code !== 0) throw new Error(`synth failed: ${r.stderr}`);
-  const plan = runPipeline({ spec: join(dir, 'agent-infra.yaml'), cwd: dir }).plan;
-  return { plan, composeDir: join(dir, 'dist', 'compose', 'single-host') };
+/** Every port the plan has an agent bind on the single host. */
+const singleHostPorts = (plan: SystemPlan) => plan.agents.flatMap((a) => a.ports.map((p) => p.singleHostPort ?? p.port));
+
+/**
+ * Writes the e2e spec (the example with every agent on the stub image of this run, probes every
+ * `healthIntervalSeconds`, ports shifted by `offset`) and plans it.
+ */
+function writeStackSpec(dir: string, o: StackOptions, offset: number): { spec: string; plan: SystemPlan } {
+  const spec = exampleSpecCopy(dir, (t) => {
+    const text = t
+      .replace(/family: gpu-(torch|audio)/g, 'family: cpu')
+      .replace(/gpuFamily: gpu-torch/, 'gpuFamily: cpu')
+      .replace(/PORT_OFFSET: 0/, `PORT_OFFSET: ${offset}`)
+      // The reassignment range moves with the ports it serves.
+      .replace(/range: \{start: (\d+), end: (\d+)\}/, (_m, a: string, b: string) => `range: {start: ${Number(a) + offset}, end: ${Number(b) + offset}}`);
+    if (/family: gpu-/.test(text) || !text.includes(`PORT_OFFSET: ${offset}`)) throw new Error('the e2e spec could not be derived from the example');
+    return `${text}tag: e2e-${o.run.id}\nhealthChecks: {intervalSeconds: ${o.healthIntervalSeconds}, timeoutSeconds: 2, retries: 3}\n`;
+  });
+  // The example's lock holds the ports of offset 0; this run's are planned afresh.
+  rmSync(join(dir, 'agent-infra.lock.yaml'));
+  return { spec, plan: runPipeline({ spec, cwd: dir }).plan };
+}
+
+/**
+ * Chooses a PORT_OFFSET at which every single-host port of the plan is free on 127.0.0.1 right now
+ * (below the kernel's ephemeral range), writes that spec and synthesizes its compose files.
+ */
+export async function synthesizeStack(dir: string, o: StackOptions): Promise<{ plan: SystemPlan; composeDir: string; offset: number }> {
+  const base = singleHostPorts(writeStackSpec(dir, o, 0).plan);
+  const span = Math.max(...base) - Math.min(...base);
+  const candidates: number[] = [];
+  for (let offset = 10_000; Math.max(...base) + offset < 32_768; offset += 1_000) candidates.push(offset);
+  // Two runs on one machine start their search in different places.
+  const start = o.run.owner.length ? Number(o.run.owner.split(':')[0]) % candidates.length : 0;
+  for (const offset of [...candidates.slice(start), ...candidates.slice(0, start)]) {
+    const { spec, plan } = writeStackSpec(dir, o, offset);
+    // Listeners the config writes as literals (`tcp://*:5561`) stay where they are: they must be free too.
+    const ports = singleHostPorts(plan);
+    const fixed = ports.filter((p, i) => p === base[i]);
+    const free = await Promise.all(ports.map(portFree));
+    if (!free.every(Boolean)) continue;
+    const r = cli(['synth', '--spec', spec, '--out', join(dir, 'dist'), '--only', 'compose'], dir);
+    if (r.code !== 0) throw new Error(`synth failed: ${r.stderr}`);
+    o.log(`${ports.length} ports ${Math.min(...ports.filter((p) => !fixed.includes(p)))}-${Math.max(...ports)} (PORT_OFFSET ${offset}, a span of ${span}) are free, ${fixed.length} literal ones (${fixed.join(', ')}) too`);
+    return { plan, composeDir: join(dir, 'dist', 'compose', 'single-host'), offset };
+  }
+  throw new Error(`no PORT_OFFSET from ${candidates[0]} to ${candidates.at(-1)} leaves every single-host port of the example free`);
+}
+
+/** A compose override that puts the run's labels on every service and volume of a generated file. */
+function labelOverride(file: string, run: TestRun): string {
+  const doc = parse(readFileSync(file, 'utf8')) as { services: Record<string, unknown>; volumes?: Record<string, unknown> };
+  const labels = runLabels(run);
+  const services = Object.fromEntries(Object.keys(doc.services).map((s) => [s, { labels }]));
+  const volumes = Object.fromEntries(Object.keys(doc.volumes ?? {}).map((v) => [v, { labels }]));
+  return toYaml({ services, ...(Object.keys(volumes).length ? { volumes } : {}) });
 }
 
 async function projectContainers(projects: readonly string[]) {
@@ -86,21 +132,27 @@ async function projectContainers(projects: readonly string[]) {
 /** Brings both machines up on one host, waits until every agent is healthy, collects the facts, tears down. */
 export async function runStack(o: StackOptions): Promise<StackRun> {
   const dir = mkdtempSync(join(tmpdir(), 'e2e-'));
-  const { plan, composeDir } = synthesizeStack(dir, o);
+  const { plan, composeDir, offset } = await synthesizeStack(dir, o);
   if (plan.images.length !== 1) throw new Error(`the e2e system should use one image, got ${plan.images.map((i) => i.family).join(', ')}`);
-  await prepareImages(join(dir, 'agent-infra.yaml'), plan, o.log);
+  await prepareImages(join(dir, 'agent-infra.yaml'), plan, o);
   mkdirSync(join(dir, 'models'));
   const env = { MAIN_PC_IP: 'localhost', PC2_IP: 'localhost', AGENT_MODELS_DIR: join(dir, 'models'), COMPOSE_PARALLEL_LIMIT: '128' };
-  const projects = plan.machines.map((m) => `${PROJECT_PREFIX}-${m.name}`);
+  // Project names of this run: a second run on the same engine cannot take them down.
+  const projects = plan.machines.map((m) => `agent-infra-e2e-${o.run.id}-${m.name}`);
   const files = Object.fromEntries(plan.machines.map((m) => [m.name, join(composeDir, `docker-compose.${m.name}.yml`)]));
-  const down = () => Promise.all(plan.machines.map((m, i) => compose(['-p', projects[i]!, '-f', files[m.name]!, '--profile', 'optional', 'down', '-v', '--remove-orphans', '--timeout', '5'], env)));
-  await down();
+  const overrides = Object.fromEntries(plan.machines.map((m) => {
+    const f = join(dir, `labels.${m.name}.yml`);
+    writeFileSync(f, labelOverride(files[m.name]!, o.run));
+    return [m.name, f];
+  }));
+  const fileArgs = (m: string) => ['-f', files[m]!, '-f', overrides[m]!];
+  const down = () => Promise.all(plan.machines.map((m, i) => compose(['-p', projects[i]!, ...fileArgs(m.name), '--profile', 'optional', 'down', '-v', '--remove-orphans', '--timeout', '5'], env)));
   let seconds = Infinity;
   let upOutput = '';
   try {
     o.log(`bringing up ${plan.agents.length} agents in ${projects.join(' and ')}`);
     const t0 = performance.now();
-    const ups = Promise.all(plan.machines.map((m, i) => compose(['-p', projects[i]!, '-f', files[m.name]!, '--profile', 'optional', 'up', '-d', '--no-build'], env)));
+    const ups = Promise.all(plan.machines.map((m, i) => compose(['-p', projects[i]!, ...fileArgs(m.name), '--profile', 'optional', 'up', '-d', '--no-build'], env)));
     // Readiness as the agents report it: every /health answering 200, polled from this host.
     const endpoints = plan.agents.map((a) => `http://127.0.0.1:${a.healthPort.singleHostPort}/health`);
     const ok = async (url: string) => {
@@ -128,15 +180,23 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
       }
       await new Promise((r) => setTimeout(r, 250));
     }
-    o.log(`every agent answered /health 200 after ${seconds.toFixed(1)} s; waiting for Docker's health checks to agree`);
-    const dockerDeadline = performance.now() + 180_000;
-    while (performance.now() < dockerDeadline) {
-      const cs = await projectContainers(projects);
-      if (cs.length === plan.agents.length && cs.every((c) => /\(healthy\)/.test(c.Status))) break;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
     const results = await ups;
     upOutput = results.map((r) => r.output).join('\n');
+    if (Number.isFinite(seconds)) {
+      o.log(`every agent answered /health 200 after ${seconds.toFixed(1)} s; waiting for Docker's health checks to agree`);
+      const dockerDeadline = performance.now() + 180_000;
+      while (performance.now() < dockerDeadline) {
+        const cs = await projectContainers(projects);
+        if (cs.length === plan.agents.length && cs.every((c) => /\(healthy\)/.test(c.Status))) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    } else {
+      // The wait explains itself: what the first agents that never got ready did.
+      const pending = plan.agents.filter((a) => !readySet.has(endpoints[plan.agents.indexOf(a)]!));
+      o.log(`${pending.length} of ${plan.agents.length} agents not ready after ${o.timeoutSeconds} s: ${pending.map((a) => a.id).join(', ')}\n${upOutput.slice(-2000)}`);
+      const byService = new Map((await projectContainers(projects)).map((c) => [c.Labels['com.docker.compose.service']!, c.Id]));
+      for (const a of pending.slice(0, 5)) o.log(byService.has(a.id) ? await explain(byService.get(a.id)!) : `${a.id}: no container`);
+    }
     // In parallel: the stats call samples for about a second per container.
     const agents: AgentState[] = await Promise.all(
       (await projectContainers(projects)).map(async (c) => {
@@ -154,23 +214,23 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
           exitCode: info.State.ExitCode,
           memoryLimit: info.HostConfig.Memory ?? 0,
           memoryUsage: (stats.memory_stats?.usage ?? 0) - (stats.memory_stats?.stats?.cache ?? 0),
-          // Docker multiplexes stdout and stderr with 8-byte frame headers; strip them.
-          logs: logs.toString('latin1').replace(/[\x00-\x08][\x00]{3}[\s\S]{4}/g, ''),
+          logs: demux(logs),
         };
       }),
     );
-    return { plan, projects, composeFiles: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, readFileSync(f, 'utf8')])), seconds, agents, upOutput };
+    return { plan, projects, composeFiles: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, readFileSync(f, 'utf8')])), seconds, agents, upOutput, portOffset: offset };
   } finally {
     await down();
   }
 }
 
-/** What remains of the projects after teardown: containers, networks and volumes. */
-export async function leftovers(projects: readonly string[]): Promise<string[]> {
-  const containers = (await projectContainers(projects)).map((c) => `container ${c.Names[0]}`);
-  const networks = (await docker.listNetworks()).filter((n) => projects.includes(n.Labels?.['com.docker.compose.project'] ?? '')).map((n) => `network ${n.Name}`);
-  const volumes = ((await docker.listVolumes()).Volumes ?? []).filter((v) => projects.includes(v.Labels?.['com.docker.compose.project'] ?? '')).map((v) => `volume ${v.Name}`);
-  return [...containers, ...networks, ...volumes];
+/** What remains of the projects after teardown: containers, networks and volumes of the projects or labelled with the run. */
+export async function leftovers(projects: readonly string[], run: TestRun): Promise<string[]> {
+  const ofRun = { label: [`${RUN_LABEL}=${run.id}`] };
+  const containers = [...(await projectContainers(projects)), ...(await docker.listContainers({ all: true, filters: ofRun }))].map((c) => `container ${c.Names[0]}`);
+  const networks = [...(await docker.listNetworks()).filter((n) => projects.includes(n.Labels?.['com.docker.compose.project'] ?? '')), ...(await docker.listNetworks({ filters: ofRun }))].map((n) => `network ${n.Name}`);
+  const volumes = [...((await docker.listVolumes()).Volumes ?? []).filter((v) => projects.includes(v.Labels?.['com.docker.compose.project'] ?? '')), ...((await docker.listVolumes({ filters: ofRun })).Volumes ?? [])].map((v) => `volume ${v.Name}`);
+  return [...new Set([...containers, ...networks, ...volumes])];
 }
 
 export const composeDoc = (text: string) => parse(text) as { services: Record<string, { environment: Record<string, string> }> };

@@ -3,31 +3,50 @@
  * against their naive single-stage twins, and runs every image. Needs scripts/docker-engine.sh and
  * scripts/base-images.sh (`npm run test:images`; .ci/run does all three).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { cli, EXAMPLE_SPEC, ROOT } from '../helpers.ts';
-import { BASE_MAP, docker, HAS_ENGINE, hasImage, LOCAL_BASE, waitHealthy } from '../docker-helpers.ts';
+import { cli, exampleSpecCopy, ROOT } from '../helpers.ts';
+import { BASE_MAP, docker, execIn, HAS_ENGINE, hasImage, LOCAL_BASE, waitHealthy } from '../docker-helpers.ts';
+import { freePorts, labelArgs, RUN_LABEL, runLabels } from '../docker-run.ts';
 
 type Report = {
   ok: boolean;
-  families: { family: string; image: string; sizeBytes: number; wastedRatio: number; buildSeconds: number; user: string; ratioToNaive: number; naive: { sizeBytes: number } }[];
+  families: { family: string; image: string; sizeBytes: number; wastedRatio: number; buildSeconds: number; user: string; ratioToNaive: number; naive: { image: string; sizeBytes: number } }[];
   sharing: { ratio: number; uniqueBytes: number; sumBytes: number };
 };
 
+const run = inject('dockerRun');
 const dir = mkdtempSync(join(tmpdir(), 'images-'));
 const context = join(dir, 'src');
+// This run's own tag, so that it neither replaces nor removes an image a user built from the example.
+const SPEC = exampleSpecCopy(dir, (t) => `${t}tag: test-${run.id}\n`);
 let report: Report;
 let clean: { code: number; stdout: string; stderr: string };
 const containers: string[] = [];
+
+/** Starts a family's image as an agent on host networking, read-only and without capabilities, labelled with the run. */
+async function startAgent(image: string, name: string, port: number, env: readonly string[] = []) {
+  const c = await docker.createContainer({
+    Image: image,
+    name: `agent-infra-test-${name}-${run.id}`,
+    Labels: runLabels(run),
+    Env: ['AGENT_NAME=ImageProbe', `AGENT_PORT=${port}`, `HEALTH_CHECK_PORT=${port + 1}`, 'BIND_ADDRESS=127.0.0.1', 'STARTUP_SECONDS=1', 'AGENT_SCRIPT=main_pc_code/agents/executor.py', ...env],
+    HostConfig: { NetworkMode: 'host', ReadonlyRootfs: true, Tmpfs: { '/tmp': '' }, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] },
+    Healthcheck: { Interval: 1e9, Timeout: 3e9, StartPeriod: 5e9, Retries: 3 },
+  });
+  containers.push(c.id);
+  await c.start();
+  return c;
+}
 
 describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
   beforeAll(async () => {
     if (!(await hasImage(LOCAL_BASE))) throw new Error(`base image ${LOCAL_BASE} is missing: run scripts/base-images.sh`);
     cpSync(join(ROOT, 'test', 'fixtures', 'mini-monorepo'), context, { recursive: true });
-    clean = cli(['images', '--spec', EXAMPLE_SPEC, '--context', context, ...BASE_MAP, '--naive', '--no-cache', '--json', join(dir, 'report.json'), '--markdown', join(dir, 'report.md')]);
+    clean = cli(['images', '--spec', SPEC, '--context', context, ...BASE_MAP, ...labelArgs(run), '--naive', '--no-cache', '--json', join(dir, 'report.json'), '--markdown', join(dir, 'report.md')], dir);
     if (clean.code !== 0) console.error(clean.stderr.slice(-3000));
     report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
     console.log(readFileSync(join(dir, 'report.md'), 'utf8'));
@@ -43,6 +62,12 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
     expect(report.families.map((f) => f.family)).toEqual(['cpu', 'gpu-audio', 'gpu-torch']);
     expect(clean.stdout).toMatch(/^\| cpu \| [\d.]+ MiB \| [\d.]+ MiB \| 0\.\d\d \|/m);
     expect(clean.stderr).toMatch(/^\[cpu\] Step 1\/\d+ : ARG BUILDER_BASE=python:3\.11-slim-bookworm$/m);
+  });
+
+  it('labels every image it builds with the test run, so that teardown finds them', async () => {
+    const images = report.families.flatMap((f) => [f.image, f.naive!.image]);
+    expect(images).toEqual(['cpu', 'gpu-audio', 'gpu-torch'].flatMap((f) => [`agent-infra/${f}:test-${run.id}`, `agent-infra/${f}:test-${run.id}-naive`]));
+    for (const image of images) expect([image, (await docker.getImage(image).inspect()).Config.Labels?.[RUN_LABEL]]).toEqual([image, run.id]);
   });
 
   it('makes the CPU family at most 0.6 of its naive single-stage build on the same base', () => {
@@ -61,35 +86,37 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
   });
 
   it('runs each image as uid 10001 and its HEALTHCHECK turns healthy with an agent environment on host networking', async () => {
-    const started = await Promise.all(
-      report.families.map(async (f, i) => {
-        const port = 18700 + i * 10;
-        const c = await docker.createContainer({
-          Image: f.image,
-          name: `agent-infra-images-test-${f.family}-${process.pid}`,
-          Env: ['AGENT_NAME=ImageProbe', `AGENT_PORT=${port}`, `HEALTH_CHECK_PORT=${port + 1}`, 'BIND_ADDRESS=127.0.0.1', 'STARTUP_SECONDS=1', 'AGENT_SCRIPT=main_pc_code/agents/executor.py'],
-          HostConfig: { NetworkMode: 'host', ReadonlyRootfs: true, Tmpfs: { '/tmp': '' }, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] },
-          Healthcheck: { Interval: 1e9, Timeout: 3e9, StartPeriod: 5e9, Retries: 3 },
-        });
-        containers.push(c.id);
-        await c.start();
-        return { family: f.family, id: c.id, user: (await c.inspect()).Config.User };
-      }),
-    );
-    for (const s of started) {
-      expect(s.user).toBe('10001:10001');
-      expect([s.family, await waitHealthy(s.id, 60_000)]).toEqual([s.family, 'healthy']);
-      const exec = await docker.getContainer(s.id).exec({ Cmd: ['id', '-u'], AttachStdout: true });
-      const out = await new Promise<string>((resolve) => exec.start({}, (_e, stream) => { let b = ''; stream!.on('data', (d: Buffer) => (b += d.toString())); stream!.on('end', () => resolve(b)); }));
-      expect(out).toContain('10001');
+    // Ports free at this moment, each with its health port after it: never fixed numbers that an
+    // earlier run or another program may hold.
+    const ports = await freePorts(report.families.length, 2);
+    const started = await Promise.all(report.families.map(async (f, i) => ({ family: f.family, c: await startAgent(f.image, f.family, ports[i]!) })));
+    for (const { family, c } of started) {
+      expect([family, (await c.inspect()).Config.User]).toEqual([family, '10001:10001']);
+      await waitHealthy(c.id, 90_000);
+      const id = await execIn(c.id, ['id', '-u']);
+      expect([family, id.exitCode, id.output.trim()]).toEqual([family, 0, '10001']);
     }
+  });
+
+  it('fails the health wait with the container\'s exit code and log lines when the container dies', async () => {
+    const [port] = await freePorts(1, 2);
+    // Long enough a model load that the container is still starting when it is killed.
+    const c = await startAgent(report.families[0]!.image, 'killed', port!, ['STARTUP_SECONDS=120']);
+    const waiting = waitHealthy(c.id, 90_000);
+    // Killed once the stub has bound its ports, so that its log has something to show.
+    for (let i = 0; i < 100 && !/listening on/.test((await c.logs({ stdout: true, stderr: true }) as unknown as Buffer).toString()); i++) await new Promise((r) => setTimeout(r, 100));
+    await c.kill({ signal: 'SIGKILL' });
+    const err = await waiting.then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/^container exited with code 137\n/);
+    expect(err?.message).toContain(`agent-infra-test-killed-${run.id}: exited, exit code 137`);
+    expect(err?.message).toMatch(/last log lines:\n  agent-stub ImageProbe: listening on \d+, health \d+/);
   });
 
   it('rebuilds after a source-only change in at most 30% of a clean build', () => {
     const cleanSeconds = report.families.find((f) => f.family === 'cpu')!.buildSeconds;
     appendFileSync(join(context, 'common', 'agent_stub.py'), '\n# a source-only change\n');
     const t0 = performance.now();
-    const r = cli(['images', '--spec', EXAMPLE_SPEC, '--context', context, ...BASE_MAP, '--family', 'cpu', '--json', join(dir, 'rebuild.json')]);
+    const r = cli(['images', '--spec', SPEC, '--context', context, ...BASE_MAP, ...labelArgs(run), '--family', 'cpu', '--json', join(dir, 'rebuild.json')], dir);
     const wall = (performance.now() - t0) / 1000;
     expect(r.code).toBe(0);
     const rebuild = JSON.parse(readFileSync(join(dir, 'rebuild.json'), 'utf8')).families[0];
