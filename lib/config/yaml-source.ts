@@ -1,8 +1,7 @@
 /** Parses one YAML file into plain data while keeping, for every config path, the line it came from. */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import { joinPath } from './config-path.ts';
-import { readPlainYaml, setKey, type ContainerPositions, type DuplicateKey, type Position } from './plain-yaml.ts';
 
 export { joinPath } from './config-path.ts';
 
@@ -20,20 +19,59 @@ export interface YamlSource {
   locate(container: object, key: string | number, path: string): SourceRef;
 }
 
+interface Position {
+  readonly line: number;
+  readonly column: number;
+}
+
+interface DuplicateKey {
+  readonly key: string;
+  readonly path: string;
+  readonly line: number;
+  readonly column: number;
+  /** Line of the occurrence this one replaces. */
+  readonly previousLine: number;
+}
+
 /**
- * Parses `text` as YAML 1.1 (the dialect of the Python loader the configs were written for).
- * Duplicate keys are kept as that loader kept them (the last wins) and each one is reported.
- * Plain configs take the fast reader; anything else, and every syntax error, the yaml library.
+ * Where the entries of each mapping and sequence of the data start: for a mapping, its keys'
+ * positions by key; for a sequence, its items' positions by index. Keyed by the container itself, so
+ * looking a position up never builds or hashes a path string.
+ */
+type ContainerPositions = Map<object, Record<string, Position> | Position[]>;
+
+/** An own property, even for `__proto__`: data from a file never reaches an object's prototype. */
+function setKey(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
+const own = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
+
+/**
+ * Nodes that aliases may add to a document beyond its own: enough for any config that shares blocks
+ * through anchors, far too few for an alias bomb (nine levels of ten aliases are a billion nodes).
+ */
+const ALIAS_NODE_BUDGET = 100_000;
+
+class AliasBudgetExceeded extends Error {}
+
+/**
+ * Parses `text` as YAML 1.1 (the dialect of the Python loader the configs were written for): `yes`,
+ * `on` and `off` are booleans, `0755` is octal, merge keys (`<<: *defaults`) merge. Duplicate keys are
+ * kept as that loader kept them (the last wins) and each one is reported.
  */
 export function parseYamlSource(file: string, text: string): YamlSource {
+  const tooDeep = () => unreadable(file, diag('parse-error', 'error', `the document nests too deeply to be read (thousands of levels); a startup config nests a few: look for runaway brackets or indentation`, { file, line: 1, column: 1, path: '' }));
   try {
-    const fast = readPlainYaml(text);
-    if (!fast) return parseYamlSourceWithLibrary(file, text);
-    return source(file, fast.data, fast.positions, fast.duplicates);
+    return read(file, text, tooDeep);
   } catch (e) {
-    // Both readers recurse once per level of nesting: thousands of levels exhaust the stack.
+    if (e instanceof AliasBudgetExceeded) {
+      return unreadable(file, diag('parse-error', 'error', `aliases expand the document past ${ALIAS_NODE_BUDGET.toLocaleString('en-US')} nodes (an alias bomb?); a startup config shares a few blocks: write the repeated parts out or use fewer nested aliases`, { file, line: 1, column: 1, path: '' }));
+    }
+    // The parser and the conversion recurse once per level of nesting: thousands of levels exhaust the stack.
     if (!(e instanceof RangeError && /call stack/i.test(e.message))) throw e;
-    return unreadable(file, diag('parse-error', 'error', `the document nests too deeply to be read (thousands of levels); a startup config nests a few: look for runaway brackets or indentation`, { file, line: 1, column: 1, path: '' }));
+    return tooDeep();
   }
 }
 
@@ -109,8 +147,7 @@ function walk(data: unknown, positions: ContainerPositions, path: string): Posit
   return best;
 }
 
-/** {@link parseYamlSource} through the yaml library only (exported for the tests that compare both). */
-export function parseYamlSourceWithLibrary(file: string, text: string): YamlSource {
+function read(file: string, text: string, tooDeep: () => YamlSource): YamlSource {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { version: '1.1', uniqueKeys: false, lineCounter, prettyErrors: false, merge: true });
   const pos = (offset: number | undefined): Position => {
@@ -120,6 +157,8 @@ export function parseYamlSourceWithLibrary(file: string, text: string): YamlSour
 
   // Only the first syntax error is reported: the ones after it are its echoes.
   const first = doc.errors[0];
+  // The library reports its own stack overflow as an error of the document.
+  if (first && /call stack/i.test(first.message)) return tooDeep();
   if (first) {
     const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').trim();
     const hint = /flow (map|sequence|collection)/i.test(message)
@@ -129,41 +168,90 @@ export function parseYamlSourceWithLibrary(file: string, text: string): YamlSour
       : 'fix the YAML syntax (quoting, brackets, indentation) around this line';
     return unreadable(file, diag('parse-error', 'error', `${message.charAt(0).toLowerCase()}${message.slice(1)}; ${hint}`, { file, ...pos(first.pos[0]), path: '' }));
   }
+  const { data, positions, duplicates } = toPlain(doc, pos);
+  return source(file, data, positions, duplicates);
+}
 
+/** The document as plain data, with the position of every entry and the duplicate keys. */
+function toPlain(doc: Document, pos: (offset: number | undefined) => Position) {
   const positions: ContainerPositions = new Map();
   const duplicates: DuplicateKey[] = [];
-  const toPlain = (node: unknown, path: string): unknown => {
-    if (isAlias(node)) return toPlain(node.resolve(doc), path);
-    if (isMap(node)) {
-      const out: Record<string, unknown> = {};
-      const at: Record<string, Position> = {};
-      positions.set(out, at);
-      for (const pair of node.items) {
-        const keyNode = pair.key as Node | null;
-        const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
-        if (key === '<<') continue;
-        const p = joinPath(path, key);
-        const here = pos(keyNode?.range?.[0]);
-        if (Object.prototype.hasOwnProperty.call(at, key)) duplicates.push({ key, path: p, ...here, previousLine: at[key]!.line });
-        setKey(at, key, here);
-        setKey(out, key, toPlain(pair.value, p));
-      }
-      // Merge keys (`<<: *x`) are resolved by the yaml library into the map; keep them.
-      return out;
+  let aliasBudget = ALIAS_NODE_BUDGET;
+  // What one anchored node converts to, once: every alias of it shares that value.
+  const resolved = new Map<Node, unknown>();
+  // Nodes in each converted mapping and sequence, aliased ones included (a scalar counts 1).
+  const sizes = new WeakMap<object, number>();
+  const sizeOf = (v: unknown) => (typeof v === 'object' && v !== null ? sizes.get(v) ?? 1 : 1);
+
+  const convert = (node: unknown, path: string): unknown => {
+    if (isAlias(node)) {
+      const target = node.resolve(doc) as Node | undefined;
+      if (!target) return null;
+      if (!resolved.has(target)) resolved.set(target, convert(target, path));
+      // Shared values are counted each time they are used: a consumer walks them each time.
+      aliasBudget -= sizeOf(resolved.get(target));
+      if (aliasBudget < 0) throw new AliasBudgetExceeded();
+      return resolved.get(target);
     }
+    if (isMap(node)) return convertMap(node.items as Pair[], path);
     if (isSeq(node)) {
       const out: unknown[] = [];
       const at: Position[] = [];
       positions.set(out, at);
+      let n = 1;
       node.items.forEach((item, i) => {
         at.push(pos((item as Node | null)?.range?.[0]));
-        out.push(toPlain(item, joinPath(path, i)));
+        const v = convert(item, joinPath(path, i));
+        n += sizeOf(v);
+        out.push(v);
       });
+      sizes.set(out, n);
       return out;
     }
     if (isScalar(node)) return node.value;
     return node ?? null;
   };
-  const data = toPlain(doc.contents, '');
-  return source(file, data, positions, duplicates);
+
+  /**
+   * A mapping as the Python loader builds it: merged entries (`<<: *a` or `<<: [*a, *b]`, the earlier
+   * source winning) first, then the mapping's own keys, which override merged ones.
+   */
+  const convertMap = (items: readonly Pair[], path: string): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    const at: Record<string, Position> = {};
+    positions.set(out, at);
+    const ownPairs: Pair[] = [];
+    for (const pair of items) {
+      const keyNode = pair.key as Node | null;
+      if (!(isScalar(keyNode) && typeof keyNode.value === 'symbol')) {
+        ownPairs.push(pair);
+        continue;
+      }
+      const merged = convert(pair.value, joinPath(path, '<<'));
+      for (const m of Array.isArray(merged) ? merged : [merged]) {
+        if (typeof m !== 'object' || m === null || Array.isArray(m)) continue;
+        const from = positions.get(m) as Record<string, Position> | undefined;
+        for (const [k, v] of Object.entries(m)) {
+          if (own(out, k)) continue;
+          setKey(out, k, v);
+          setKey(at, k, from?.[k] ?? pos(keyNode.range?.[0]));
+        }
+      }
+    }
+    const seen = new Set<string>();
+    for (const pair of ownPairs) {
+      const keyNode = pair.key as Node | null;
+      const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+      const p = joinPath(path, key);
+      const here = pos(keyNode?.range?.[0]);
+      if (seen.has(key)) duplicates.push({ key, path: p, ...here, previousLine: at[key]!.line });
+      seen.add(key);
+      setKey(at, key, here);
+      setKey(out, key, convert(pair.value, p));
+    }
+    sizes.set(out, Object.values(out).reduce<number>((n, v) => n + sizeOf(v), 1));
+    return out;
+  };
+
+  return { data: convert(doc.contents, ''), positions, duplicates };
 }

@@ -1,0 +1,103 @@
+/**
+ * The config reader: YAML 1.1 data as the Python loader of the real system reads it, the line of
+ * every entry, duplicate keys, merge keys and anchors, and documents that must not be expanded.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseYamlSource } from '../../lib/config/yaml-source.ts';
+
+const read = (text: string) => parseYamlSource('f.yaml', text);
+
+describe('the config reader', () => {
+  it.each([
+    ['YAML 1.1 booleans and nulls', 'a: yes\nb: Off\nc: ~\nd: null\ne:\nf: y\n', { a: true, b: false, c: null, d: null, e: null, f: true }],
+    ['numbers the YAML 1.1 way', 'a: 0755\nb: 1:30\nc: 0x1F\nd: 1_000\ne: 1.5\nf: -7\ng: .inf\nh: 1.0.0\n', { a: 493, b: 90, c: 31, d: 1000, e: 1.5, f: -7, g: Infinity, h: '1.0.0' }],
+    ['quoted scalars', `a: 'it''s'\nb: "tab\\there \\u00e9 \\"q\\""\nc: '#not a comment'\n`, { a: "it's", b: 'tab\there é "q"', c: '#not a comment' }],
+    ['port expressions and URLs', 'port: ${PORT_OFFSET}+7200\nh: "${PORT_OFFSET}+8200"\nu: tcp://*:5555 # comment\n', { port: '${PORT_OFFSET}+7200', h: '${PORT_OFFSET}+8200', u: 'tcp://*:5555' }],
+    ['flow collections with trailing commas, over several lines', 'a: {x: 1, z: [b,\n  c,],}\nb: []\nc: {}\n', { a: { x: 1, z: ['b', 'c'] }, b: [], c: {} }],
+    ['sequences at the key indentation', 'g:\n- name: A\n  port: 1\n-   name: B\n    deps: [A]\nh: 2\n', { g: [{ name: 'A', port: 1 }, { name: 'B', deps: ['A'] }], h: 2 }],
+    ['keys the YAML 1.1 way', 'yes: 1\n7200: 2\n"q k": 3\n', { true: 1, '7200': 2, 'q k': 3 }],
+    ['block scalars', 'a: |\n  one\n  two\nb: >\n  folded\n  text\n', { a: 'one\ntwo\n', b: 'folded text\n' }],
+  ])('reads %s', (_name, text, expected) => {
+    const r = read(text);
+    expect(r.diagnostics).toEqual([]);
+    expect(r.data).toStrictEqual(expected);
+  });
+
+  it('locates every entry at the line and column of its key or item', () => {
+    const r = read('# head\nagent_groups:\n  core:\n    A: {port: 1}\n    B:\n      port: 2\n      dependencies:\n      - A\n');
+    expect([r.at('agent_groups.core.A').line, r.at('agent_groups.core.A.port').line, r.at('agent_groups.core.B.port'), r.at('agent_groups.core.B.dependencies[0]').line]).toEqual([
+      4,
+      4,
+      { file: 'f.yaml', line: 6, column: 7, path: 'agent_groups.core.B.port' },
+      8,
+    ]);
+    // A path that does not exist is located at its nearest ancestor.
+    expect(r.at('agent_groups.core.B.nothing').line).toBe(5);
+  });
+
+  it('reports each duplicate key with both lines and keeps the last value, as the Python loader does', () => {
+    const r = read('a: 1\nb:\n  x: 1\n  x: 2\na: 3\n');
+    expect(r.data).toStrictEqual({ a: 3, b: { x: 2 } });
+    expect(r.diagnostics.map((d) => [d.code, d.line, d.path, d.message])).toEqual([
+      ['duplicate-key', 4, 'b.x', "key 'x' is defined twice (first at line 3); the last one would silently replace the first: remove or rename one"],
+      ['duplicate-key', 5, 'a', "key 'a' is defined twice (first at line 1); the last one would silently replace the first: remove or rename one"],
+    ]);
+  });
+
+  it('merges merge keys: the mapping\'s own keys win, then the earlier source', () => {
+    const text = [
+      'defaults: &defaults {required: true, port: 5000, health_check_port: 6000}',
+      'gpu: &gpu {port: 5100, vram_mb: 2048}',
+      'agents:',
+      '  A:',
+      '    <<: *defaults',
+      '    port: 7200',
+      '  B:',
+      '    <<: [*gpu, *defaults]',
+      '',
+    ].join('\n');
+    const r = read(text);
+    expect(r.diagnostics).toEqual([]);
+    const agents = (r.data as { agents: Record<string, Record<string, unknown>> }).agents;
+    expect(agents['A']).toStrictEqual({ required: true, port: 7200, health_check_port: 6000 });
+    expect(agents['B']).toStrictEqual({ port: 5100, vram_mb: 2048, required: true, health_check_port: 6000 });
+    expect(Object.keys(agents['A']!)).not.toContain('<<');
+    // A merged entry is located where it is written: in the anchored mapping.
+    expect(r.at('agents.A.health_check_port').line).toBe(1);
+    expect(r.at('agents.A.port').line).toBe(6);
+  });
+
+  it('reads anchors and aliases as the values they name', () => {
+    const r = read('base: &b [p, q]\nother: *b\nmap: &m {k: v}\nagain: *m\n');
+    expect(r.data).toStrictEqual({ base: ['p', 'q'], other: ['p', 'q'], map: { k: 'v' }, again: { k: 'v' } });
+  });
+
+  it('fails an alias bomb with parse-error in bounded time instead of expanding it', () => {
+    const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    const t0 = performance.now();
+    const r = read(`${lines.join('\n')}\n`);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(r.data).toBeUndefined();
+    expect(r.diagnostics.map((d) => [d.code, d.line, d.message])).toEqual([
+      ['parse-error', 1, 'aliases expand the document past 100,000 nodes (an alias bomb?); a startup config shares a few blocks: write the repeated parts out or use fewer nested aliases'],
+    ]);
+  });
+
+  it('keeps a key named __proto__ as data, never as the prototype', () => {
+    const r = read('__proto__: {polluted: true}\nconstructor: 1\n');
+    const data = r.data as Record<string, unknown>;
+    expect(Object.keys(data)).toEqual(['__proto__', 'constructor']);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+  });
+
+  it.each([
+    ['a bad indentation', 'a:\n    b: 1\n  c: 2\n', 3],
+    ['an unclosed flow map (reported where the file ends)', 'a: {b: 1\n', 2],
+    ['a nested mapping on one line', 'x: 1\na: b: c\n', 2],
+  ])('fails %s with parse-error at its line', (_name, text, line) => {
+    const r = read(text);
+    expect(r.diagnostics.map((d) => [d.code, d.line])).toEqual([['parse-error', line]]);
+  });
+});
