@@ -23,7 +23,8 @@ export type DiagnosticCode =
   | 'unknown-override'
   | 'gpu-unavailable'
   | 'vram-over-budget'
-  | 'unresolved-variable';
+  | 'unresolved-variable'
+  | 'lock-outdated';
 
 export type Severity = 'error' | 'warning' | 'info';
 

@@ -1,7 +1,8 @@
 /** Synthesis: load -> plan -> every emitter -> dist/, written only when everything succeeded. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { printDiagnostics, loadArgs, parse, updateLock, UsageError } from './cli.ts';
+import type { Diagnostic } from './diagnostics.ts';
+import { writeLock } from './lock.ts';
 import { runPipeline, type PipelineResult } from './pipeline.ts';
 import { emitKubernetes } from './emit/k8s.ts';
 import { emitCompose } from './emit/compose.ts';
@@ -61,17 +62,23 @@ function lastImagesReport(out: string): ImagesReportInput | undefined {
   }
 }
 
-/** Runs the whole synthesis; returns the exit code. Nothing is written unless the configs are clean. */
-export async function synthesize(opts: SynthOptions): Promise<number> {
+/** What a synthesis did, for the caller to print: nothing here prints. */
+export interface SynthResult {
+  /** 0 written, 1 the configs have errors (nothing written), 2 the input is unusable. */
+  readonly code: 0 | 1 | 2;
+  readonly diagnostics: readonly Diagnostic[];
+  /** Set when files were written. */
+  readonly written?: { readonly files: number; readonly agents: number; readonly out: string; readonly only: readonly Output[] };
+  /** Whether the port lock was (re)written. */
+  readonly lockWritten: boolean;
+}
+
+/** Runs the whole synthesis. Nothing is written unless the configs are clean; then the lock too. */
+export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const cwd = opts.cwd ?? process.cwd();
   const r = runPipeline({ ...(opts.spec ? { spec: opts.spec } : {}), machines: opts.machines ?? [], cwd });
-  printDiagnostics(r.diagnostics);
-  if (r.unusable) return 2;
-  if (!r.ok) {
-    console.error(`agent-infra: nothing written: fix the errors above first`);
-    return 1;
-  }
-  updateLock(r, false);
+  if (r.unusable) return { code: 2, diagnostics: r.diagnostics, lockWritten: false };
+  if (!r.ok) return { code: 1, diagnostics: r.diagnostics, lockWritten: false };
   const input = inputName(cwd, opts.spec, r);
   const only = opts.only ?? OUTPUTS;
   const out = resolve(cwd, opts.out ?? 'dist');
@@ -87,30 +94,26 @@ export async function synthesize(opts: SynthOptions): Promise<number> {
       for (const [k, v] of files) if (k.startsWith('k8s/') && k !== 'k8s/kustomization.yaml') writeFileSync(join(target, k.slice(4).replace(/\.yaml$/, '.k8s.yaml')), v);
     }
   }
-  console.log(`agent-infra: wrote ${files.size} files for ${r.plan.agents.length} agents to ${relative(cwd, out) || '.'}/{${only.join(',')}}`);
-  return 0;
+  // Last: a lock that names ports of output that was never written would be a lie.
+  const lockWritten = writeLock(r.loaded.lockFile, r.plan.lock);
+  return { code: 0, diagnostics: r.diagnostics, written: { files: files.size, agents: r.plan.agents.length, out, only }, lockWritten };
 }
 
-export async function synthCommand(args: readonly string[]): Promise<number> {
-  const { values } = parse(args, { spec: { type: 'string' }, machine: { type: 'string', multiple: true }, out: { type: 'string' }, only: { type: 'string', multiple: true } });
-  const only = ((values.only as string[] | undefined) ?? []).flatMap((o) => o.split(','));
-  for (const o of only) if (!(OUTPUTS as readonly string[]).includes(o)) throw new UsageError(`--only takes ${OUTPUTS.join(', ')}, got '${o}'`);
-  const load = loadArgs(values);
-  return await synthesize({ ...load, ...(typeof values.out === 'string' ? { out: values.out } : {}), ...(only.length ? { only: only as Output[] } : {}) });
+/** What `agent-infra report` did. */
+export interface ReportResult {
+  readonly code: 0 | 1 | 2;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly written?: { readonly files: number; readonly dir: string };
 }
 
-/** `agent-infra report`: the reports alone, written even when the configs have errors (cycles show red). */
-export async function reportCommand(args: readonly string[]): Promise<number> {
-  const { values } = parse(args, { spec: { type: 'string' }, machine: { type: 'string', multiple: true }, out: { type: 'string' } });
-  const load = loadArgs(values);
-  const cwd = process.cwd();
-  const r = runPipeline({ ...load, cwd });
-  printDiagnostics(r.diagnostics);
-  if (r.unusable) return 2;
-  const out = resolve(cwd, typeof values.out === 'string' ? values.out : 'dist');
-  const input = inputName(cwd, load.spec, r);
-  const files = await emitReports(r.plan, input, lastImagesReport(out));
-  writeTree(join(out, 'reports'), new Map([...files].map(([k, v]) => [k.slice('reports/'.length), v])));
-  console.log(`agent-infra: wrote ${files.size} reports to ${relative(cwd, join(out, 'reports'))}`);
-  return r.ok ? 0 : 1;
+/** The reports alone, written even when the configs have errors (cycles show red); not when unusable. */
+export async function writeReports(opts: Pick<SynthOptions, 'spec' | 'machines' | 'out' | 'cwd'>): Promise<ReportResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const r = runPipeline({ ...(opts.spec ? { spec: opts.spec } : {}), machines: opts.machines ?? [], cwd });
+  if (r.unusable) return { code: 2, diagnostics: r.diagnostics };
+  const out = resolve(cwd, opts.out ?? 'dist');
+  const files = await emitReports(r.plan, inputName(cwd, opts.spec, r), lastImagesReport(out));
+  const dir = join(out, 'reports');
+  writeTree(dir, new Map([...files].map(([k, v]) => [k.slice('reports/'.length), v])));
+  return { code: r.ok ? 0 : 1, diagnostics: r.diagnostics, written: { files: files.size, dir } };
 }

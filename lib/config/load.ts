@@ -6,9 +6,8 @@ import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
 import { CONVENTIONAL_SPEC, DeploymentSpecSchema, type DeploymentSpec } from './spec.ts';
 import { joinPath, parseYamlSource, type YamlSource } from './yaml-source.ts';
-import { EMPTY_LOCK, type PortLock } from '../plan/ports.ts';
+import { EMPTY_LOCK, LOCK_FILE, readLock, type PortLock } from '../lock.ts';
 
-export const LOCK_FILE = 'agent-infra.lock.yaml';
 
 export interface LoadOptions {
   /** Path of `agent-infra.yaml`; without it the conventional two-PC paths are used. */
@@ -101,22 +100,8 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
     configs.push(n.config);
   }
   const lockFile = resolve(baseDir, LOCK_FILE);
-  let lock: PortLock = EMPTY_LOCK;
-  if (existsSync(lockFile)) {
-    // `undefined` when the lock cannot be read or has errors (a duplicate key included); `null` when empty.
-    let data: unknown;
-    try {
-      const src = parseYamlSource(show(lockFile), readFileSync(lockFile, 'utf8'));
-      if (!src.diagnostics.some((d) => d.severity === 'error')) data = src.data;
-    } catch {
-      // unreadable (a directory, no permission): data stays undefined
-    }
-    const ports = (data as Partial<PortLock> | null | undefined)?.ports;
-    if (Array.isArray(ports)) lock = { version: 1, ports };
-    else if (data === undefined) {
-      ds.push(diag('parse-error', 'warning', `the port lock cannot be read and is ignored; delete it to have it written anew`, { file: show(lockFile), line: 1, column: 1, path: '' }));
-    }
-  }
+  const { lock, diagnostics: lockDiagnostics } = readLock(lockFile, show(lockFile));
+  ds.push(...lockDiagnostics);
   return { spec, ...(specFile ? { specFile } : {}), lockFile, lock, configs, diagnostics: ds, unusable };
 
   function fail(): LoadedSystem {

@@ -4,7 +4,8 @@ import type { AgentConfig, MachineConfig } from '../config/model.ts';
 import { DEFAULT_IMAGES, ImageFamilySchema, type DeploymentSpec, type Override } from '../config/spec.ts';
 import { analyzeGraph } from './graph.ts';
 import { addressVariables, byString, didYouMean, dnsLabel, envName, portName } from './names.ts';
-import { allocatePorts, claimKey, claimKeyOf, type PortClaim, type PortLock } from './ports.ts';
+import { allocatePorts, claimKey, claimKeyOf, type PortClaim } from './ports.ts';
+import type { PortLock } from '../lock.ts';
 import type {
   MachinePlan,
   PlannedAgent,

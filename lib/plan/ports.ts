@@ -1,7 +1,10 @@
 /** Port allocation per host: conflicts are errors unless the machine says `reassign`; reassigned ports stay put via the lock. */
 import { diag, type Diagnostic, type Severity, type SourceRef } from '../diagnostics.ts';
 import { byString } from './names.ts';
-import type { PortRole } from './types.ts';
+import type { PortLock, PortLockEntry } from '../lock.ts';
+
+/** What a port is for: the agent's service, its health check, or an extra listener from its config. */
+export type PortRole = 'service' | 'health' | 'extra';
 
 /** One port an agent (or a reserved listener such as `error_bus_port`) wants on a host. */
 export interface PortClaim {
@@ -23,23 +26,6 @@ export interface PortClaim {
   readonly soft?: boolean;
 }
 
-/** A lock entry: on `host`, the claim `machine/owner/name` that wanted `wanted` holds `assigned`. */
-export interface PortLockEntry {
-  readonly host: string;
-  readonly machine: string;
-  readonly agent: string;
-  readonly port: string;
-  readonly wanted: number;
-  readonly assigned: number;
-}
-
-/** The content of `agent-infra.lock.yaml`: every port of each host where ports can move. */
-export interface PortLock {
-  readonly version: 1;
-  readonly ports: readonly PortLockEntry[];
-}
-
-export const EMPTY_LOCK: PortLock = { version: 1, ports: [] };
 
 export interface Allocation {
   /** `machine/owner/name` -> port. */

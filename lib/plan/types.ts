@@ -1,8 +1,9 @@
 /** The system plan: the one model every emitter reads. Plain data, no cdk8s, compose or handlebars types. */
 import type { Diagnostic, SourceRef } from '../diagnostics.ts';
-import type { PortLock } from './ports.ts';
+import type { PortLock } from '../lock.ts';
+import type { PortRole } from './ports.ts';
 
-export type PortRole = 'service' | 'health' | 'extra';
+export type { PortRole } from './ports.ts';
 
 /** One listener of an agent, with its port on its machine (two-PC) and on the single host. */
 export interface PlannedPort {

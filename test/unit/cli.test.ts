@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, ROOT } from '../helpers.ts';
-import { lockText } from '../../lib/cli.ts';
+import { lockText } from '../../lib/lock.ts';
 import { parseYamlSource } from '../../lib/config/yaml-source.ts';
 import { writeSyntheticSystem } from '../../bench/synthetic.ts';
 
@@ -26,6 +26,12 @@ describe('agent-infra check', () => {
     expect(r.stdout).toMatch(/^start levels: 300 \(1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ \.\.\. 284 more \.\.\. \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 agents\)$/m);
     expect(r.stdout).toMatch(/^critical path: \d+ s \(agent0 -> agent1 -> .* -> agent7 -> \.\.\. 284 more \.\.\. -> agent292 -> .* -> agent299\); sequential start: \d+ s$/m);
     expect(r.stdout.split('\n').every((l) => l.length < 400)).toBe(true);
+  });
+
+  it.each(['check', 'synth', 'report', 'images', 'scan-ips'])('prints the usage of %s with --help and exits 0', (command) => {
+    const r = cli([command, '--help']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toMatch(new RegExp(`^usage: agent-infra ${command} `));
   });
 
   it('prints its version with --version, the one in package.json', () => {
@@ -82,21 +88,58 @@ describe('agent-infra check', () => {
     expect(r.stderr).toContain('agent-infra.yaml:4 machines.mainpc.addressEnv: must be an environment variable name such as MAIN_PC_IP; see the spec reference in the README [invalid-spec]');
   });
 
-  it('writes the port lock beside the spec and keeps it on a rerun', () => {
+  it('writes nothing: no port lock beside the spec, none in the working folder', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lock-'));
     cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true, filter: (s) => !s.endsWith('.lock.yaml') });
-    expect(cli(['check', '--spec', join(dir, 'agent-infra.yaml')], dir).code).toBe(0);
+    const before = readdirSync(dir).sort();
+    const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml')], dir);
+    expect(r.code).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(before);
+    // Without a spec the lock would belong in the working folder: still nothing there.
+    const cwd = mkdtempSync(join(tmpdir(), 'cwd-'));
+    expect(cli(['check', '--machine', `mainpc=${join(ROOT, 'test', 'fixtures', 'nested-groups', '01-one-level.yaml')}`], cwd).code).toBe(0);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('leaves the lock to synth, which writes it beside the spec and keeps it on a rerun', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lock-'));
+    cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true, filter: (s) => !s.endsWith('.lock.yaml') });
+    const synth = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'], dir);
+    expect(synth.code).toBe(0);
+    expect(synth.stdout).toMatch(/ and the port lock$/m);
     const lock = readFileSync(join(dir, 'agent-infra.lock.yaml'), 'utf8');
     expect(lock).toContain('{ host: single-host, machine: pc2, agent: TranslationCachePC2, port: service, wanted: 7155, assigned: 7174 }');
     expect(lock).toBe(readFileSync(join(ROOT, 'examples', 'two-pc', 'agent-infra.lock.yaml'), 'utf8'));
     expect(cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir).code).toBe(0);
+    const again = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'], dir);
+    expect(again.stdout).not.toMatch(/port lock/);
   });
 
-  it('fails --frozen-lock when the lock is out of date', () => {
+  it('fails --frozen-lock when the lock is out of date and says what would change', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lock-'));
+    cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
+    // Drop one reassigned port from the committed lock, and let another have wanted a different port:
+    // check must name both entries and their ports.
+    const file = join(dir, 'agent-infra.lock.yaml');
+    const text = readFileSync(file, 'utf8');
+    const dropped = '  - { host: single-host, machine: pc2, agent: TranslationCachePC2, port: service, wanted: 7155, assigned: 7174 }\n';
+    expect(text).toContain(dropped);
+    writeFileSync(file, text.replace(dropped, '').replace('agent: AdvancedRouter, port: health, wanted: 8129, assigned: 8129', 'agent: AdvancedRouter, port: health, wanted: 8128, assigned: 8129'));
+    const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error agent-infra.lock.yaml:1: the port lock is out of date: 2 entries would change: ~ pc2: pc2/AdvancedRouter health 8129 -> 8129 (wanted 8128 -> 8129), + single-host: pc2/TranslationCachePC2 service 7174; run 'agent-infra synth', which writes it, and commit it [lock-outdated]");
+    // Without --frozen-lock it is a note, and check still passes.
+    const note = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--format', 'json'], dir);
+    expect(note.code).toBe(0);
+    expect(JSON.parse(note.stdout).diagnostics.filter((d: { code: string }) => d.code === 'lock-outdated').map((d: { severity: string }) => d.severity)).toEqual(['info']);
+  });
+
+  it('lists a missing lock as every entry to add', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lock-'));
     cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true, filter: (s) => !s.endsWith('.lock.yaml') });
     const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/the port lock is out of date; run 'agent-infra check' without --frozen-lock and commit the lock \[lock-outdated\]/);
+    const entries = readFileSync(join(ROOT, 'examples', 'two-pc', 'agent-infra.lock.yaml'), 'utf8').split('\n').filter((l) => l.startsWith('  - {')).length;
+    expect(r.stderr).toContain(`the port lock is out of date: ${entries} entries would change: + pc2: pc2/AdvancedRouter health 8129, `);
   });
 });

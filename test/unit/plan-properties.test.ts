@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { AgentConfig, MachineConfig } from '../../lib/config/model.ts';
 import { DeploymentSpecSchema } from '../../lib/config/spec.ts';
 import { plan, SINGLE_HOST } from '../../lib/plan/plan.ts';
-import { EMPTY_LOCK } from '../../lib/plan/ports.ts';
+import { EMPTY_LOCK } from '../../lib/lock.ts';
 
 const at = { file: 'gen.yaml', line: 1, column: 1, path: '' };
 

@@ -1,11 +1,12 @@
 /** `agent-infra images`: the command line around buildFamilies. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { loadArgs, parse, printDiagnostics, UsageError } from '../cli.ts';
 import { runPipeline } from '../pipeline.ts';
 import { emitDockerfiles } from '../emit/dockerfile.ts';
 import { writeFileAtomic } from '../write.ts';
-import { buildFamilies, checkReport, reportJson, reportMarkdown } from './images.ts';
+import { buildFamilies, checkReport, reportJson, reportMarkdown } from '../images/images.ts';
+import { loadArgs, parse, UsageError } from './args.ts';
+import { printDiagnostics } from './output.ts';
 
 export const IMAGES_USAGE = `agent-infra images --context DIR [--spec FILE] [--base-map IMAGE=LOCAL ...] [--family NAME ...]
                   [--label KEY=VALUE ...] [--naive] [--no-cache] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]`;

@@ -1,0 +1,27 @@
+/** Argument parsing shared by the commands: one error type for bad usage, the load options. */
+import { existsSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { LoadOptions } from '../config/load.ts';
+
+/** Bad usage: the CLI prints it with `[usage]` and exits 2. */
+export class UsageError extends Error {}
+
+export function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>, positionals = false) {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals: positionals, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.replace(/\.$/, '').replace(/^./, (c) => c.toLowerCase())}; run 'agent-infra --help'`);
+  }
+}
+
+/** `--spec` and `--machine`, which every command that loads a system takes. */
+export const LOAD_OPTIONS = {
+  spec: { type: 'string' },
+  machine: { type: 'string', multiple: true },
+} as const;
+
+/** The load options of `--spec` / `--machine` (an `agent-infra.yaml` in the working folder when neither is given). */
+export function loadArgs(values: { spec?: string | boolean | (string | boolean)[]; machine?: string | boolean | (string | boolean)[] }): LoadOptions & { machines: readonly string[] } {
+  const spec = typeof values.spec === 'string' ? values.spec : existsSync('agent-infra.yaml') ? 'agent-infra.yaml' : undefined;
+  return { ...(spec ? { spec } : {}), machines: (values.machine as string[] | undefined) ?? [] };
+}

@@ -1,0 +1,76 @@
+/** The `agent-infra` command line: dispatches to the commands, turns every failure into a message and an exit code. */
+import { readFileSync } from 'node:fs';
+import { UsageError } from './args.ts';
+
+const USAGE = `usage: agent-infra <command> [options]   (agent-infra --version prints the version)
+
+commands:
+  check      [--spec FILE] [--machine NAME=FILE ...] [--format text|json] [--frozen-lock]
+             load every machine's startup config, report problems, print the plan summary
+  synth      [--spec FILE] [--machine NAME=FILE ...] [--out DIR] [--only k8s|compose|docker|reports]
+             write Kubernetes manifests, compose files, Dockerfiles and reports to DIR (default dist)
+  report     [--spec FILE] [--machine NAME=FILE ...] [--out DIR]
+             write the reports (dependency graph, ports, startup plan, GPUs) even when the configs have errors
+  images     --context DIR [--spec FILE] [--base-map IMAGE=LOCAL ...] [--naive] [--no-cache] [--family NAME ...]
+             [--label KEY=VALUE ...] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
+             build every image family on a Docker engine; report sizes, wasted bytes, shared layers
+  scan-ips   DIR [--map ADDRESS=VARIABLE ...] [--fix] [--format text|json]
+             find hard-coded IPv4 addresses in Python sources; --fix rewrites them to os.environ.get
+
+exit codes: 0 ok, 1 the configs have errors, 2 the input is unusable (missing file, parse error, bad usage)`;
+
+const COMMANDS = ['check', 'synth', 'report', 'images', 'scan-ips'];
+
+/** One command's lines of the usage text. */
+function usageOf(command: string): string {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  ${command} `));
+  const end = lines.findIndex((l, i) => i > start && /^  \S/.test(l));
+  return `usage: agent-infra ${lines.slice(start, end < 0 ? undefined : end).join('\n').trim()}`;
+}
+
+/** Runs the CLI; returns the exit code. Never lets an exception reach the user as a stack trace. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const commandUsage = command && COMMANDS.includes(command) && (rest.includes('--help') || rest.includes('-h')) ? usageOf(command) : undefined;
+  if (commandUsage) {
+    console.log(commandUsage);
+    return 0;
+  }
+  try {
+    switch (command) {
+      case 'check':
+        return await (await import('./check.ts')).checkCommand(rest);
+      case 'scan-ips':
+        return await (await import('./scan-ips.ts')).scanIpsCommand(rest);
+      case 'images':
+        return await (await import('./images.ts')).imagesCommand(rest);
+      case 'synth':
+        return await (await import('./synth.ts')).synthCommand(rest);
+      case 'report':
+        return await (await import('./synth.ts')).reportCommand(rest);
+      case '--version':
+      case '-V': {
+        const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+        console.log(pkg.version);
+        return 0;
+      }
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        console.error(`agent-infra: unknown command '${command}'; run 'agent-infra --help' [usage]`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`agent-infra: ${e.message} [usage]`);
+      return 2;
+    }
+    console.error(`agent-infra: internal error: ${e instanceof Error ? e.message : String(e)}; please report it with the input that caused it [internal]`);
+    return 70;
+  }
+}

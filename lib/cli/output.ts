@@ -1,0 +1,75 @@
+/** What the commands print: diagnostics for people, the plan summary, the JSON of `check`. */
+import { styleText } from 'node:util';
+import { formatDiagnostic, type Diagnostic } from '../diagnostics.ts';
+import type { PipelineResult } from '../pipeline.ts';
+
+type Style = Parameters<typeof styleText>[0];
+
+/** Styled for the stream it is written to: colours only where that stream is a terminal (and NO_COLOR is unset). */
+const styled = (stream: NodeJS.WriteStream) => (style: Style, s: string) => styleText(style, s, { stream });
+const onStderr = styled(process.stderr);
+const onStdout = styled(process.stdout);
+
+/** Prints diagnostics for people on stderr, errors first. */
+export function printDiagnostics(ds: readonly Diagnostic[]): void {
+  const tag = { error: onStderr('red', 'error'), warning: onStderr('yellow', 'warning') };
+  for (const sev of ['error', 'warning'] as const) {
+    for (const d of ds.filter((x) => x.severity === sev)) console.error(`${tag[sev]} ${formatDiagnostic(d)}`);
+  }
+  const infos = ds.filter((d) => d.severity === 'info').length;
+  if (infos > 0) console.error(onStderr('dim', `(${infos} notes not shown; --format json lists them)`));
+}
+
+/** The plan summary that `check` prints on stdout. */
+export function summary(r: PipelineResult): string {
+  const p = r.plan;
+  const lines: string[] = [];
+  const counts = (sev: string) => r.diagnostics.filter((d) => d.severity === sev).length;
+  lines.push(`${onStdout('bold', p.name)}: ${p.agents.length} agents on ${p.machines.length} machines`);
+  for (const m of p.machines) {
+    const gpu = m.gpus.map((g) => `GPU ${g.device} ${g.model} ${g.usedGiB}/${g.vramGiB} GiB`).join(', ');
+    lines.push(`  ${m.name.padEnd(8)} ${String(m.agents.length).padStart(3)} agents  ${m.file}${gpu ? `  (${gpu})` : ''}`);
+  }
+  lines.push(`start levels: ${p.startLevels.length} (${elide(p.startLevels.map((l) => String(l.length)), ' + ')} agents)`);
+  lines.push(`critical path: ${p.criticalPath.seconds} s (${elide(p.criticalPath.agents, ' -> ')}); sequential start: ${p.sequentialSeconds} s`);
+  lines.push(`single host: ${p.singleHostReady ? 'ready' : 'blocked by port conflicts'}`);
+  lines.push(`${counts('error')} errors, ${counts('warning')} warnings`);
+  return lines.join('\n');
+}
+
+/** The documented JSON shape of `check --format json`. */
+export function checkJson(r: PipelineResult) {
+  const p = r.plan;
+  return {
+    ok: r.ok,
+    machines: p.machines.map((m) => ({ name: m.name, file: m.file, agents: m.agents.length })),
+    diagnostics: r.diagnostics.map((d) => ({
+      code: d.code,
+      severity: d.severity,
+      message: d.message,
+      file: d.file ?? null,
+      line: d.line ?? null,
+      column: d.column ?? null,
+      path: d.path ?? null,
+    })),
+    plan: {
+      agents: p.agents.map((a) => ({
+        name: a.name,
+        id: a.id,
+        machine: a.machine,
+        port: a.servicePort.port,
+        healthCheckPort: a.healthPort.port,
+        startLevel: a.startLevel,
+        gpu: a.gpu ? { device: a.gpu.device, vramGiB: a.gpu.vramGiB } : null,
+      })),
+      startLevels: p.startLevels,
+      criticalPathSeconds: p.criticalPath.seconds,
+    },
+  };
+}
+
+/** Joins a list for people: a long one shows its first and last items and how many lie between. */
+function elide(items: readonly string[], sep: string, keep = 8): string {
+  if (items.length <= keep * 2 + 1) return items.join(sep);
+  return [...items.slice(0, keep), `... ${items.length - keep * 2} more ...`, ...items.slice(-keep)].join(sep);
+}

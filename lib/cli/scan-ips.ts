@@ -1,0 +1,34 @@
+/** `agent-infra scan-ips DIR`: hard-coded IPv4 addresses in Python sources, and `--fix`. */
+import { existsSync, statSync } from 'node:fs';
+import { scanIps } from '../scan-ips.ts';
+import { parse, UsageError } from './args.ts';
+
+export async function scanIpsCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(args, { map: { type: 'string', multiple: true }, fix: { type: 'boolean', default: false }, format: { type: 'string', default: 'text' } }, true);
+  if (positionals.length !== 1) throw new UsageError(`scan-ips takes one directory, got ${positionals.length}`);
+  const dir = positionals[0]!;
+  if (!existsSync(dir)) {
+    console.error(`${dir}: directory not found; pass the root of the Python sources [missing-file]`);
+    return 2;
+  }
+  if (!statSync(dir).isDirectory()) {
+    console.error(`${dir}: not a directory; pass the root of the Python sources [unreadable-file]`);
+    return 2;
+  }
+  const mapping: Record<string, string> = { '192.168.100.16': 'MAIN_PC_IP', '192.168.100.17': 'PC2_IP' };
+  for (const m of (values.map as string[] | undefined) ?? []) {
+    const x = /^(\d{1,3}(?:\.\d{1,3}){3})=([A-Za-z_][A-Za-z0-9_]*)$/.exec(m);
+    if (!x) throw new UsageError(`--map takes ADDRESS=VARIABLE, got '${m}'`);
+    mapping[x[1]!] = x[2]!;
+  }
+  const result = scanIps(dir, mapping, values.fix === true);
+  if (values.format === 'json') console.log(JSON.stringify(result, null, 2));
+  else {
+    for (const f of result.findings) {
+      const action = f.fixed ? 'fixed' : f.variable ? `use ${f.variable}` : 'no variable mapped; pass --map ADDRESS=VARIABLE';
+      console.log(`${f.file}:${f.line}:${f.column} ${f.address}: ${action}`);
+    }
+    console.log(`${result.findings.length} hard-coded addresses in ${result.filesWithFindings} of ${result.filesScanned} Python files${values.fix ? `; ${result.findings.filter((f) => f.fixed).length} fixed` : ''}`);
+  }
+  return result.findings.some((f) => !f.fixed) ? 1 : 0;
+}

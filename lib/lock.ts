@@ -1,0 +1,108 @@
+/**
+ * The port lock, `agent-infra.lock.yaml` beside the spec: which port each claim holds on the hosts
+ * where `onConflict: reassign` may move ports, so that ports in firewall rules do not shuffle when
+ * agents come and go. Its types, reading, comparing and writing; nothing else touches the file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { diag, type Diagnostic } from './diagnostics.ts';
+import { parseYamlSource } from './config/yaml-source.ts';
+import { toFlowMap } from './emit/yaml.ts';
+import { writeFileAtomic } from './write.ts';
+
+export const LOCK_FILE = 'agent-infra.lock.yaml';
+
+/** A lock entry: on `host`, the claim `machine/agent/port` that wanted `wanted` holds `assigned`. */
+export interface PortLockEntry {
+  readonly host: string;
+  readonly machine: string;
+  readonly agent: string;
+  readonly port: string;
+  readonly wanted: number;
+  readonly assigned: number;
+}
+
+/** The content of `agent-infra.lock.yaml`: every port of each host where ports can move. */
+export interface PortLock {
+  readonly version: 1;
+  readonly ports: readonly PortLockEntry[];
+}
+
+export const EMPTY_LOCK: PortLock = { version: 1, ports: [] };
+
+/**
+ * Reads the lock at `file` (`shown` is its name in messages). A missing lock is empty; one that cannot
+ * be read or has errors is ignored with a warning, and the plan assigns ports afresh.
+ */
+export function readLock(file: string, shown: string): { lock: PortLock; diagnostics: Diagnostic[] } {
+  if (!existsSync(file)) return { lock: EMPTY_LOCK, diagnostics: [] };
+  // `undefined` when the lock cannot be read or has errors (a duplicate key included); `null` when empty.
+  let data: unknown;
+  try {
+    const src = parseYamlSource(shown, readFileSync(file, 'utf8'));
+    if (!src.diagnostics.some((d) => d.severity === 'error')) data = src.data;
+  } catch {
+    // unreadable (a directory, no permission): data stays undefined
+  }
+  if (data === null) return { lock: EMPTY_LOCK, diagnostics: [] };
+  const ports = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)['ports'] : undefined;
+  const bad = Array.isArray(ports) ? ports.findIndex((e) => !isEntry(e)) : -1;
+  if (Array.isArray(ports) && bad < 0) return { lock: { version: 1, ports: ports as PortLockEntry[] }, diagnostics: [] };
+  const why = Array.isArray(ports) ? `entry ${bad + 1} is not {host, machine, agent, port, wanted, assigned} with ports from 1 to 65535` : data === undefined ? 'it does not parse' : `it has no 'ports' list`;
+  return { lock: EMPTY_LOCK, diagnostics: [diag('parse-error', 'warning', `the port lock cannot be read and is ignored (${why}); delete it to have it written anew`, { file: shown, line: 1, column: 1, path: '' })] };
+}
+
+const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;
+const isName = (v: unknown) => typeof v === 'string' && v.length > 0;
+
+function isEntry(e: unknown): e is PortLockEntry {
+  if (typeof e !== 'object' || e === null) return false;
+  const r = e as Record<string, unknown>;
+  return isName(r['host']) && isName(r['machine']) && isName(r['agent']) && isName(r['port']) && isPort(r['wanted']) && isPort(r['assigned']);
+}
+
+/** The lock file's text; names are quoted wherever YAML 1.1 would read them as something else (`On`, `y`). */
+export function lockText(lock: PortLock): string {
+  const rows = lock.ports.map((e) => `  - ${toFlowMap(e as unknown as Record<string, string | number>)}`);
+  return `# Ports of the hosts where 'onConflict: reassign' may move them; kept stable across runs.\n# Written by 'agent-infra synth'; commit it ('agent-infra check --frozen-lock' fails when it is out of date).\nversion: 1\nports:${rows.length ? `\n${rows.join('\n')}` : ' []'}\n`;
+}
+
+const entryKey = (e: PortLockEntry) => `${e.host}: ${e.machine}/${e.agent} ${e.port}`;
+
+/** What writing `next` over `current` would change, one line per entry: `+ added`, `- removed`, `~ moved`. */
+export function lockChanges(current: PortLock, next: PortLock): string[] {
+  const before = new Map(current.ports.map((e) => [entryKey(e), e]));
+  const after = new Map(next.ports.map((e) => [entryKey(e), e]));
+  const lines: string[] = [];
+  for (const [k, e] of after) {
+    const was = before.get(k);
+    if (!was) lines.push(`+ ${k} ${e.assigned}`);
+    else if (was.assigned !== e.assigned || was.wanted !== e.wanted) lines.push(`~ ${k} ${was.assigned} -> ${e.assigned}${was.wanted !== e.wanted ? ` (wanted ${was.wanted} -> ${e.wanted})` : ''}`);
+  }
+  for (const [k, e] of before) if (!after.has(k)) lines.push(`- ${k} ${e.assigned}`);
+  return lines.sort((a, b) => (a.slice(2) < b.slice(2) ? -1 : a.slice(2) > b.slice(2) ? 1 : 0));
+}
+
+/** Whether the file at `file` already holds `lock` as `lockText` writes it (an empty lock needs no file). */
+export function lockIsCurrent(file: string, lock: PortLock): boolean {
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  return current === lockText(lock) || (lock.ports.length === 0 && current === '');
+}
+
+/** Writes the lock when it changed; returns whether it wrote. */
+export function writeLock(file: string, lock: PortLock): boolean {
+  if (lockIsCurrent(file, lock)) return false;
+  writeFileAtomic(file, lockText(lock));
+  return true;
+}
+
+/**
+ * `lock-outdated` when the file at `file` does not hold `next`: an error where the lock must be current
+ * (`check --frozen-lock`, for CI), else a note; it names what would change.
+ */
+export function lockOutdated(file: string, shown: string, current: PortLock, next: PortLock, frozen: boolean): Diagnostic | undefined {
+  if (lockIsCurrent(file, next)) return undefined;
+  const changes = lockChanges(current, next);
+  const what = changes.length === 0 ? 'its format would change' : `${changes.length} ${changes.length === 1 ? 'entry' : 'entries'} would change: ${changes.slice(0, 5).join(', ')}${changes.length > 5 ? `, and ${changes.length - 5} more` : ''}`;
+  const fix = `run 'agent-infra synth', which writes it, and commit it`;
+  return diag('lock-outdated', frozen ? 'error' : 'info', `the port lock is out of date: ${what}; ${fix}`, { file: shown, line: 1, column: 1, path: '' });
+}
