@@ -1,0 +1,100 @@
+/** Phase 7, agents: each draft with its ports, dependencies, placement, environment and resources, as planned. */
+import type { MachineConfig } from '../../config/model.ts';
+import type { DeploymentSpec } from '../../config/spec.ts';
+import type { GraphAnalysis } from '../graph.ts';
+import { byString } from '../names.ts';
+import type { MachinePlan, PlannedAgent, PlannedDependency, PlannedGpu, PlannedPort } from '../types.ts';
+import type { Edge } from './dependencies.ts';
+import type { Draft } from './drafts.ts';
+import { agentEnvironment, type ErrorBusTarget } from './environment.ts';
+
+export interface AgentsInput {
+  readonly spec: DeploymentSpec;
+  readonly configs: readonly MachineConfig[];
+  readonly live: readonly Draft[];
+  readonly edges: ReadonlyMap<string, readonly Edge[]>;
+  readonly graph: GraphAnalysis;
+  readonly portsOf: (d: Draft) => PlannedPort[];
+  readonly gpuOf: ReadonlyMap<string, PlannedGpu>;
+  readonly machines: readonly MachinePlan[];
+  readonly errorBus: ErrorBusTarget | undefined;
+}
+
+/** Every agent as planned, sorted by machine, then id. */
+export function planAgents(x: AgentsInput): PlannedAgent[] {
+  const { spec } = x;
+  const configOf = new Map(x.configs.map((c) => [c.machine, c]));
+  const ports = new Map(x.live.map((d) => [d.id, x.portsOf(d)]));
+  const dependents = new Map<string, string[]>();
+  for (const [id, list] of x.edges) for (const e of list) dependents.set(e.dep.id, [...(dependents.get(e.dep.id) ?? []), id]);
+  // Health-check timing: the machine's config, overridden by the spec's settings that are set.
+  const specHealthChecks = Object.fromEntries(Object.entries(spec.healthChecks).filter(([, v]) => v !== undefined));
+  const agents = x.live.map((d): PlannedAgent => {
+    const own = ports.get(d.id)!;
+    const settings = configOf.get(d.cfg.machine)!.settings;
+    const dependencies = x.edges.get(d.id)!.map((e) => dependency(spec, d, e.dep, ports.get(e.dep.id)!)).sort((a, b) => byString(a.id, b.id));
+    const secrets = d.override.secrets?.length || d.cfg.secretRefs.length ? [...new Set([...(d.override.secrets ?? []), ...d.cfg.secretRefs])].sort(byString) : [];
+    const env = agentEnvironment({ name: d.cfg.name, id: d.id, machine: d.cfg.machine, startupSeconds: d.startupSeconds, ports: own, dependencies, secrets, settings }, x.machines, x.errorBus);
+    const metricsPort = own.find((p) => p.name === 'metrics' || p.name === 'prometheus');
+    const memoryMiB = d.override.resources?.memoryMiB ?? settings.memoryMiB ?? 2048;
+    const cpuMillis = d.override.resources?.cpuMillis ?? (settings.cpuPercent !== undefined ? Math.max(100, Math.round(settings.cpuPercent * 10)) : 1000);
+    const hc = { ...settings.healthChecks, ...specHealthChecks };
+    const maxReplicas = d.gpu ? undefined : d.override.maxReplicas;
+    return {
+      name: d.cfg.name,
+      id: d.id,
+      machine: d.cfg.machine,
+      group: d.cfg.group,
+      dockerGroups: d.cfg.dockerGroups,
+      ...(d.cfg.scriptPath !== undefined ? { scriptPath: d.cfg.scriptPath } : {}),
+      required: d.cfg.required,
+      ports: own,
+      servicePort: own[0]!,
+      healthPort: own[1]!,
+      ...(metricsPort ? { metricsPort } : {}),
+      dependencies,
+      dependents: dependents.get(d.id)?.sort(byString) ?? [],
+      startLevel: x.graph.level.get(d.id) ?? 0,
+      startupSeconds: d.startupSeconds,
+      family: d.family,
+      image: `${spec.registry}/${d.family}:${spec.tag}`,
+      ...(x.gpuOf.has(d.id) ? { gpu: x.gpuOf.get(d.id)! } : {}),
+      resources: {
+        cpuMillis,
+        cpuRequestMillis: Math.min(cpuMillis, d.override.resources?.cpuRequestMillis ?? spec.defaults.cpuRequestMillis),
+        memoryMiB,
+        memoryRequestMiB: Math.min(memoryMiB, d.override.resources?.memoryRequestMiB ?? spec.defaults.memoryRequestMiB),
+      },
+      replicas: d.gpu ? 1 : (d.override.replicas ?? 1),
+      ...(maxReplicas !== undefined && maxReplicas > (d.override.replicas ?? 1) ? { maxReplicas } : {}),
+      health: {
+        probe: d.override.probe ?? spec.defaults.probe,
+        path: '/health',
+        intervalSeconds: hc.intervalSeconds ?? 10,
+        timeoutSeconds: hc.timeoutSeconds ?? 5,
+        retries: hc.retries ?? 3,
+        startPeriodSeconds: hc.startPeriodSeconds ?? Math.ceil(d.startupSeconds * 2 + 10),
+      },
+      env,
+      secrets,
+      at: d.cfg.at,
+    };
+  });
+  return agents.sort((a, b) => byString(a.machine, b.machine) || byString(a.id, b.id));
+}
+
+/** A dependency of `d` on `dep`, with the ports `dep` was given. */
+function dependency(spec: DeploymentSpec, d: Draft, dep: Draft, depPorts: readonly PlannedPort[]): PlannedDependency {
+  const [svc, hp] = [depPorts[0]!, depPorts[1]!];
+  return {
+    name: dep.cfg.name,
+    id: dep.id,
+    machine: dep.cfg.machine,
+    crossMachine: dep.cfg.machine !== d.cfg.machine,
+    envPrefix: dep.envPrefix,
+    port: svc.port,
+    healthPort: hp.port,
+    healthProbe: dep.override.probe ?? spec.defaults.probe,
+    ...(svc.singleHostPort !== undefined ? { singleHostPort: svc.singleHostPort, singleHostHealthPort: hp.singleHostPort! } : {}),
+  };
+}

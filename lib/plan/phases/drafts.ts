@@ -1,0 +1,118 @@
+/** Phase 1, drafts: per agent, the facts that need nothing but the agent, its overrides and its machine. */
+import { diag, type Diagnostic } from '../../diagnostics.ts';
+import type { AgentConfig, MachineConfig } from '../../config/model.ts';
+import type { DeploymentSpec, Override } from '../../config/spec.ts';
+import { byString, didYouMean, dnsLabel, envName, portName } from '../names.ts';
+import { claimKey, type PortRole } from '../ports.ts';
+
+/** One listener an agent declares (or, for an undeclared health port, is given). */
+export interface DraftPort {
+  readonly name: string;
+  /** The port's claim key (`machine/agent/name`), built once. */
+  readonly key: string;
+  readonly role: PortRole;
+  readonly declared: number;
+  readonly at: AgentConfig['at'];
+  readonly derived?: boolean;
+}
+
+/** An agent on its way into the plan. */
+export interface Draft {
+  readonly cfg: AgentConfig;
+  /** The DNS label of the agent's name; the names phase gives the final one. */
+  readonly id: string;
+  /** The prefix of the variables that point at this agent (`MODEL_OPS_COORDINATOR`). */
+  readonly envPrefix: string;
+  readonly override: Override;
+  readonly gpu: boolean;
+  readonly vramGiB: number;
+  readonly startupSeconds: number;
+  readonly family: string;
+  /** Service first, health second, then the extra listeners. */
+  readonly ports: readonly DraftPort[];
+}
+
+const NO_OVERRIDE: Override = Object.freeze({});
+
+/** Group names that mark GPU work in the real configs (`vision_gpu`, `main_pc_gpu_services`), not `gpu_infrastructure`. */
+const GPU_GROUP_RE = /(^|[_-])gpu([_-]services)?$/i;
+
+/** Overrides that match no agent or group: typos until proven otherwise. */
+export function unknownOverrides(spec: DeploymentSpec, configs: readonly MachineConfig[]): Diagnostic[] {
+  const ds: Diagnostic[] = [];
+  const check = (section: 'agents' | 'groups', known: Set<string>, what: string) => {
+    for (const key of Object.keys(spec[section]).sort(byString)) {
+      if (known.has(key)) continue;
+      const hint = didYouMean(key, [...known]);
+      ds.push(diag('unknown-override', 'warning', `${section}.${key} matches no ${what}${hint ? `; did you mean '${hint}'?` : '; remove it'}`));
+    }
+  };
+  if (Object.keys(spec.agents).length) check('agents', new Set(configs.flatMap((c) => c.agents.flatMap((a) => [a.name, `${a.machine}/${a.name}`]))), 'agent');
+  if (Object.keys(spec.groups).length) check('groups', new Set(configs.flatMap((c) => c.agents.flatMap((a) => [a.group, ...a.dockerGroups]))), 'group');
+  return ds;
+}
+
+/** The overrides of an agent merged: groups (config and docker groups) first, then the agent's own. */
+export function overrideFor(spec: DeploymentSpec, a: AgentConfig): Override {
+  const layers: Override[] = [];
+  for (const g of [a.group, ...a.dockerGroups]) if (Object.hasOwn(spec.groups, g)) layers.push(spec.groups[g]!);
+  for (const k of [a.name, `${a.machine}/${a.name}`]) if (Object.hasOwn(spec.agents, k)) layers.push(spec.agents[k]!);
+  return layers.length === 0 ? NO_OVERRIDE : layers.length === 1 ? layers[0]! : (Object.assign({}, ...layers) as Override);
+}
+
+/** Drafts of every enabled agent, by machine then name; the names of the disabled ones. */
+export function draftAgents(spec: DeploymentSpec, configs: readonly MachineConfig[], families: Readonly<Record<string, { readonly gpu?: boolean }>>) {
+  const ds: Diagnostic[] = [];
+  const drafts: Draft[] = [];
+  const disabled = new Set<string>();
+  const configOf = new Map(configs.map((c) => [c.machine, c]));
+  for (const m of Object.keys(spec.machines).sort(byString)) {
+    const machine = spec.machines[m]!;
+    for (const a of [...(configOf.get(m)?.agents ?? [])].sort((x, y) => byString(x.name, y.name))) {
+      const o = overrideFor(spec, a);
+      if (o.disabled) {
+        disabled.add(a.name);
+        continue;
+      }
+      const inferred = [a.group, ...a.dockerGroups].some((g) => GPU_GROUP_RE.test(g)) || a.cudaHint || a.vramMiBHint !== undefined;
+      let gpu = o.gpu ?? (o.family !== undefined ? families[o.family]?.gpu === true : inferred);
+      if (gpu && machine.gpus.length === 0) {
+        if (o.gpu === true) ds.push(diag('gpu-unavailable', 'error', `agent '${a.name}' needs a GPU but machine '${m}' declares none; add machines.${m}.gpus or set gpu: false`, a.at));
+        else ds.push(diag('gpu-unavailable', 'info', `agent '${a.name}' looks GPU-bound but machine '${m}' declares no GPU; it is planned on the CPU`, a.at));
+        gpu = false;
+      }
+      const family = o.family ?? (gpu ? spec.defaults.gpuFamily : spec.defaults.cpuFamily);
+      if (!Object.hasOwn(families, family)) ds.push(diag('invalid-spec', 'error', `agent '${a.name}' uses image family '${family}', which the spec does not define; add it under 'images'`, a.at));
+      const label = dnsLabel(a.name);
+      drafts.push({
+        cfg: a,
+        id: label,
+        envPrefix: envName(label),
+        override: o,
+        gpu,
+        vramGiB: o.vramGiB ?? (a.vramMiBHint !== undefined ? Math.round((a.vramMiBHint / 1024) * 10) / 10 : spec.defaults.vramGiB),
+        startupSeconds: o.startupSeconds ?? (gpu ? spec.defaults.gpuStartupSeconds : spec.defaults.startupSeconds),
+        family,
+        ports: draftPorts(m, a),
+      });
+    }
+  }
+  return { drafts, disabled, diagnostics: ds };
+}
+
+/** Service, health and extra ports, extra ones named uniquely within the agent (`zmq`, `zmq-2`). */
+function draftPorts(m: string, a: AgentConfig): DraftPort[] {
+  const keyOf = (name: string) => claimKey({ machine: m, owner: a.name, name });
+  const ports: DraftPort[] = [
+    { name: 'service', key: keyOf('service'), role: 'service', declared: a.port.value, at: a.port.at },
+    { name: 'health', key: keyOf('health'), role: 'health', declared: a.healthCheckPort.value, at: a.healthCheckPort.at, ...(a.healthCheckPort.derived ? { derived: true } : {}) },
+  ];
+  const used = new Set(['service', 'health']);
+  for (const e of a.extraPorts) {
+    let n = portName(e.name);
+    for (let i = 2; used.has(n); i++) n = `${portName(e.name).slice(0, 13)}-${i}`;
+    used.add(n);
+    ports.push({ name: n, key: keyOf(n), role: 'extra', declared: e.port, at: e.at });
+  }
+  return ports;
+}

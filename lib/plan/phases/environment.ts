@@ -1,0 +1,60 @@
+/** Phase 6, environment: the variables each agent is started with, hosts and ports as references. */
+import type { MachineSettings } from '../../config/model.ts';
+import { byString, envName } from '../names.ts';
+import type { MachinePlan, PlannedDependency, PlannedEnv, PlannedPort, SystemPlan } from '../types.ts';
+
+/** A `port` variable, with its single-host port where there is one. */
+export function portEnv(name: string, port: number, singleHostPort: number | undefined): PlannedEnv {
+  return singleHostPort !== undefined ? { name, kind: 'port', port, singleHostPort } : { name, kind: 'port', port };
+}
+
+/** Where the agents send errors: an agent's service port, or a machine's reserved `error_bus_port`. */
+export type ErrorBusTarget = { readonly agent: string; readonly port: PlannedPort } | { readonly reserved: NonNullable<SystemPlan['errorBus']> };
+
+export interface EnvironmentInput {
+  readonly name: string;
+  readonly id: string;
+  readonly machine: string;
+  readonly startupSeconds: number;
+  /** Service first, health second, then extras. */
+  readonly ports: readonly PlannedPort[];
+  readonly dependencies: readonly PlannedDependency[];
+  readonly secrets: readonly string[];
+  readonly settings: Pick<MachineSettings, 'environment'>;
+}
+
+/** Every variable of one agent, sorted by name; the config's own environment never replaces a planned one. */
+export function agentEnvironment(a: EnvironmentInput, machines: readonly MachinePlan[], errorBus: ErrorBusTarget | undefined): PlannedEnv[] {
+  const [svc, hp] = [a.ports[0]!, a.ports[1]!];
+  const env: PlannedEnv[] = [
+    { name: 'AGENT_NAME', kind: 'literal', value: a.name },
+    portEnv('AGENT_PORT', svc.port, svc.singleHostPort),
+    portEnv('HEALTH_CHECK_PORT', hp.port, hp.singleHostPort),
+    { name: 'BIND_ADDRESS', kind: 'bind-address' },
+    // Extra listeners, so that an agent can follow a port that was moved.
+    ...a.ports.filter((p) => p.role === 'extra').map((p) => portEnv(`AGENT_${envName(p.name)}_PORT`, p.port, p.singleHostPort)),
+    { name: 'MACHINE', kind: 'literal', value: a.machine },
+    { name: 'STARTUP_SECONDS', kind: 'literal', value: String(a.startupSeconds) },
+  ];
+  for (const mp of machines) for (const v of mp.addressVariables) env.push({ name: v, kind: 'machine-address', machine: mp.name });
+  for (const dep of a.dependencies) {
+    env.push({ name: `${dep.envPrefix}_HOST`, kind: 'agent-host', agent: dep.id });
+    env.push(portEnv(`${dep.envPrefix}_PORT`, dep.port, dep.singleHostPort));
+    env.push(portEnv(`${dep.envPrefix}_HEALTH_PORT`, dep.healthPort, dep.singleHostHealthPort));
+  }
+  if (errorBus && 'agent' in errorBus) {
+    if (errorBus.agent !== a.id) {
+      env.push({ name: 'ERROR_BUS_HOST', kind: 'agent-host', agent: errorBus.agent });
+      env.push(portEnv('ERROR_BUS_PORT', errorBus.port.port, errorBus.port.singleHostPort));
+    }
+  } else if (errorBus) {
+    env.push({ name: 'ERROR_BUS_HOST', kind: 'machine-address', machine: errorBus.reserved.machine });
+    env.push({ name: 'ERROR_BUS_PORT', kind: 'port', port: errorBus.reserved.port, singleHostPort: errorBus.reserved.port });
+  }
+  if (a.settings.environment.length > 0) {
+    const taken = new Set(env.map((x) => x.name));
+    for (const e of a.settings.environment) if (!taken.has(e.name)) env.push({ name: e.name, kind: 'literal', value: e.value });
+  }
+  for (const s of a.secrets) env.push({ name: s, kind: 'secret', secret: s });
+  return env.sort((x, y) => byString(x.name, y.name));
+}

@@ -1,0 +1,29 @@
+/** Phase 8, images: the image families in use, with the source folders their agents need. */
+import { DEFAULT_IMAGES, ImageFamilySchema, type DeploymentSpec } from '../../config/spec.ts';
+import { byString } from '../names.ts';
+import type { PlannedAgent, PlannedImage } from '../types.ts';
+
+export function planImages(spec: DeploymentSpec, families: Readonly<Record<string, unknown>>, agents: readonly PlannedAgent[]): PlannedImage[] {
+  const images: PlannedImage[] = [];
+  for (const fam of [...new Set(agents.map((a) => a.family))].sort(byString)) {
+    const f = ImageFamilySchema.parse(Object.hasOwn(families, fam) ? families[fam] : DEFAULT_IMAGES['cpu']);
+    const members = agents.filter((a) => a.family === fam);
+    const dirs = new Set<string>();
+    for (const a of members) if (a.scriptPath && a.scriptPath.includes('/')) dirs.add(a.scriptPath.split('/')[0]!);
+    for (const d of f.sharedDirs) dirs.add(d);
+    images.push({
+      family: fam,
+      image: `${spec.registry}/${fam}:${spec.tag}`,
+      gpu: f.gpu,
+      builderBase: f.builderBase,
+      runtimeBase: f.runtimeBase,
+      buildPackages: [...f.buildPackages].sort(byString),
+      runtimePackages: [...f.runtimePackages].sort(byString),
+      requirements: f.requirements,
+      sourceDirs: [...dirs].sort(byString),
+      agents: members.map((a) => a.id),
+      ...(f.maxSizeMiB !== undefined ? { maxSizeMiB: f.maxSizeMiB } : {}),
+    });
+  }
+  return images;
+}

@@ -1,0 +1,110 @@
+/** Phase 4, ports: one assignment of every claimed port, per machine (two-PC) and on the single host. */
+import { diag, type Diagnostic } from '../../diagnostics.ts';
+import type { MachineConfig } from '../../config/model.ts';
+import type { DeploymentSpec } from '../../config/spec.ts';
+import type { PortLock, PortLockEntry } from '../../lock.ts';
+import { byString } from '../names.ts';
+import { allocatePorts, claimKeyOf, type PortClaim } from '../ports.ts';
+import type { PlannedPort, SystemPlan } from '../types.ts';
+import type { Draft, DraftPort } from './drafts.ts';
+
+export const SINGLE_HOST = 'single-host';
+export const ERROR_BUS_NAMES = ['CentralErrorBus', 'ErrorBus'];
+
+/** Where every port of every agent landed: the one table the later phases read ports from. */
+export interface PortAssignment {
+  /** An agent's ports as planned, service first, health second. */
+  portsOf(d: Draft): PlannedPort[];
+  readonly singleHostReady: boolean;
+  readonly lock: PortLock;
+  /** The error bus when no agent is one: a reserved `error_bus_port` of a machine. */
+  readonly reservedErrorBus?: NonNullable<SystemPlan['errorBus']>;
+}
+
+/** The agent that is the error bus (the first machine's, when several are). */
+export function errorBusAgent(live: readonly Draft[]): Draft | undefined {
+  return ERROR_BUS_NAMES.map((n) => live.filter((d) => d.cfg.name === n).sort((a, b) => byString(a.cfg.machine, b.cfg.machine))[0]).find(Boolean);
+}
+
+export function assignPorts(spec: DeploymentSpec, configs: readonly MachineConfig[], live: readonly Draft[], previousLock: PortLock): { assignment: PortAssignment; diagnostics: Diagnostic[] } {
+  const ds: Diagnostic[] = [];
+  const machineNames = Object.keys(spec.machines).sort(byString);
+  const configOf = new Map(configs.map((c) => [c.machine, c]));
+  // A machine's `error_bus_port` that no error-bus agent declares is reserved: nothing else may take it.
+  const reserved: PortClaim[] = [];
+  let reservedErrorBus: PortAssignment['reservedErrorBus'];
+  const busAgent = errorBusAgent(live);
+  for (const m of machineNames) {
+    const bus = configOf.get(m)?.settings.errorBusPort;
+    if (!bus) continue;
+    const owner = live.find((d) => d.cfg.machine === m && ERROR_BUS_NAMES.includes(d.cfg.name) && d.ports.some((p) => p.declared === bus.value));
+    if (!owner) reserved.push({ machine: m, owner: 'error_bus_port', name: 'error-bus', role: 'extra', wanted: bus.value, at: bus.at, onConflict: 'error', fixed: true });
+    if (!busAgent) reservedErrorBus ??= { machine: m, port: bus.value };
+  }
+  const claimsOf = (m: string | undefined): PortClaim[] =>
+    live
+      .filter((d) => m === undefined || d.cfg.machine === m)
+      .flatMap((d) => d.ports.map((p) => claim(spec, d, p)))
+      .concat(reserved.filter((r) => m === undefined || r.machine === m));
+  const machinePort = new Map<string, number>();
+  const lock: PortLockEntry[] = [];
+  for (const m of machineNames) {
+    const a = allocatePorts(claimsOf(m), previousLock, { host: m, severity: 'error' });
+    a.assigned.forEach((v, k) => machinePort.set(k, v));
+    lock.push(...a.lock);
+    ds.push(...a.diagnostics);
+  }
+  // On one host, each claim starts from the port its machine gave it.
+  const single = allocatePorts(
+    claimsOf(undefined).map((c) => ({ ...c, wanted: machinePort.get(claimKeyOf(c)) ?? c.wanted })),
+    previousLock,
+    { host: SINGLE_HOST, severity: 'warning', crossMachineOnly: true, consequence: '; single-host output is not generated until then' },
+  );
+  lock.push(...single.lock);
+  ds.push(...single.diagnostics);
+  const singleHostReady = !single.unresolved;
+  const portsOf = (d: Draft): PlannedPort[] =>
+    d.ports.map((p) =>
+      singleHostReady
+        ? { name: p.name, role: p.role, declared: p.declared, port: machinePort.get(p.key)!, singleHostPort: single.assigned.get(p.key)!, at: p.at }
+        : { name: p.name, role: p.role, declared: p.declared, port: machinePort.get(p.key)!, at: p.at },
+    );
+  ds.push(...outOfRange(configOf, live, (k) => machinePort.get(k)!));
+  lock.sort((a, b) => byString(a.host, b.host) || byString(a.machine, b.machine) || byString(a.agent, b.agent) || byString(a.port, b.port));
+  const assignment: PortAssignment = { portsOf, singleHostReady, lock: { version: 1, ports: lock }, ...(reservedErrorBus ? { reservedErrorBus } : {}) };
+  return { assignment, diagnostics: ds };
+}
+
+function claim(spec: DeploymentSpec, d: Draft, p: DraftPort): PortClaim {
+  const ms = spec.machines[d.cfg.machine]!;
+  return {
+    key: p.key,
+    machine: d.cfg.machine,
+    owner: d.cfg.name,
+    name: p.name,
+    role: p.role,
+    wanted: p.declared,
+    at: p.at,
+    // A health port the config does not declare is ours to choose: it never blocks.
+    onConflict: p.derived ? 'reassign' : ms.ports.onConflict,
+    soft: p.derived === true,
+    ...(ms.ports.range ? { range: ms.ports.range } : {}),
+  };
+}
+
+/** Ports outside a range the machine's config declares (`pc2_network`). */
+function outOfRange(configOf: ReadonlyMap<string, MachineConfig>, live: readonly Draft[], portOf: (key: string) => number): Diagnostic[] {
+  const ds: Diagnostic[] = [];
+  for (const d of live) {
+    const ranges = configOf.get(d.cfg.machine)!.settings.portRanges;
+    for (const p of d.ports) {
+      const r = ranges.find((x) => x.role === (p.role === 'health' ? 'health' : 'service'));
+      if (!r || p.role === 'extra') continue;
+      const port = portOf(p.key);
+      if (port < r.start || port > r.end) {
+        ds.push(diag('port-out-of-range', 'warning', `${p.role} port ${port} of ${d.cfg.name} is outside the declared ${p.role === 'health' ? 'health_check_ports' : 'agent_ports'} range ${r.start}-${r.end} (line ${r.at.line}); move it into the range or widen the range`, p.at));
+      }
+    }
+  }
+  return ds;
+}
