@@ -3,12 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { createHash } from 'node:crypto';
 import { parseDocument, isMap, isSeq } from 'yaml';
 import { runPipeline } from '../../lib/pipeline.ts';
 import { emitAll, emitEverything } from '../../lib/synth.ts';
 import { EXAMPLE_SPEC, HAS_UPSTREAM, ROOT } from '../helpers.ts';
 
-const cases: [string, string, boolean][] = [
+/** Kept in full: a small system with one agent per feature, so that a change reads as a short diff. */
+const SMALL = join(ROOT, 'test/fixtures/golden-small/agent-infra.yaml');
+
+/** Kept as a summary (lines and a hash per file): the example and the real configs, checked by assertions elsewhere. */
+const summarized: [string, string, boolean][] = [
   ['example', EXAMPLE_SPEC, true],
   ['upstream-20250814', join(ROOT, 'test/fixtures/upstream-20250814/agent-infra.yaml'), HAS_UPSTREAM],
   ['upstream-20250731', join(ROOT, 'test/fixtures/upstream-20250731/agent-infra.yaml'), HAS_UPSTREAM],
@@ -19,14 +24,29 @@ function listFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? listFiles(join(dir, n)).map((f) => `${n}/${f}`) : [n]));
 }
 
-describe.each(cases)('golden output of %s', (name, spec, available) => {
-  it.skipIf(!available)('matches the golden files, with none missing or extra', async () => {
-    const r = runPipeline({ spec, cwd: ROOT });
-    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    const files = await emitEverything(r.plan, relative(ROOT, spec));
-    for (const [path, text] of [...files].sort()) await expect(text).toMatchFileSnapshot(join(ROOT, 'test', 'golden', name, path));
-    const golden = listFiles(join(ROOT, 'test', 'golden', name)).sort();
+async function outputOf(spec: string): Promise<Map<string, string>> {
+  const r = runPipeline({ spec, cwd: ROOT });
+  expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  return emitEverything(r.plan, relative(ROOT, spec));
+}
+
+/** One line per file: its path, its lines and the first 16 hex digits of its SHA-256. */
+export function summary(files: ReadonlyMap<string, string>): string {
+  return `${[...files].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, text]) => `${path} ${text.split('\n').length - 1} ${createHash('sha256').update(text).digest('hex').slice(0, 16)}`).join('\n')}\n`;
+}
+
+describe('golden output of the small system', () => {
+  it('matches the golden files, with none missing or extra', async () => {
+    const files = await outputOf(SMALL);
+    for (const [path, text] of [...files].sort()) await expect(text).toMatchFileSnapshot(join(ROOT, 'test', 'golden', 'small', path));
+    const golden = listFiles(join(ROOT, 'test', 'golden', 'small')).sort();
     if (golden.length > 0) expect(golden).toEqual([...files.keys()].sort());
+  });
+});
+
+describe.each(summarized)('summarized output of %s', (name, spec, available) => {
+  it.skipIf(!available)('matches the summary: the same files, lines and hashes', async () => {
+    await expect(summary(await outputOf(spec))).toMatchFileSnapshot(join(ROOT, 'test', 'golden', `${name}.sha256`));
   });
 });
 
