@@ -70,10 +70,12 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
     for (const image of images) expect([image, (await docker.getImage(image).inspect()).Config.Labels?.[RUN_LABEL]]).toEqual([image, run.id]);
   });
 
-  it('makes the CPU family at most 0.6 of its naive single-stage build on the same base', () => {
+  it('makes the CPU family at most 0.6 of its naive single-stage build on the same base', async () => {
     const cpu = report.families.find((f) => f.family === 'cpu')!;
-    expect(cpu.ratioToNaive).toBeCloseTo(cpu.sizeBytes / cpu.naive.sizeBytes, 6);
-    expect(cpu.ratioToNaive).toBeLessThanOrEqual(0.6);
+    // The sizes as the engine reports them, not as the report computed them.
+    const engineRatio = (await docker.getImage(cpu.image).inspect()).Size / (await docker.getImage(cpu.naive.image).inspect()).Size;
+    expect(cpu.ratioToNaive).toBeCloseTo(engineRatio, 6);
+    expect(engineRatio).toBeLessThanOrEqual(0.6);
   });
 
   it('wastes at most 2% of every image on files that later layers overwrite or delete', () => {
