@@ -1,5 +1,6 @@
 /** `agent-infra images`: builds every image family on a real engine (dockerode), measures and compares them. */
 import Docker from 'dockerode';
+import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { PlannedImage, SystemPlan } from '../plan/types.ts';
 import { contextTar } from './context.ts';
@@ -42,8 +43,13 @@ export interface ImagesReport {
   readonly sharing: { readonly sumBytes: number; readonly uniqueBytes: number; readonly ratio: number };
 }
 
+/**
+ * A client of the engine at DOCKER_SOCKET (default /var/run/docker.sock). One connection per request:
+ * with Node's keep-alive default, a connection the engine closed while this process was busy (a
+ * synchronous build, a loaded machine) was reused and the request failed with EPIPE.
+ */
 export function docker(): Docker {
-  return new Docker({ socketPath: process.env['DOCKER_SOCKET'] ?? '/var/run/docker.sock' });
+  return new Docker({ socketPath: process.env['DOCKER_SOCKET'] ?? '/var/run/docker.sock', agent: new Agent({ keepAlive: false }) } as Docker.DockerOptions);
 }
 
 /** Builds one Dockerfile from the context; resolves with the built image's inspection and the seconds it took. */
