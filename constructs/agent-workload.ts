@@ -2,6 +2,7 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { waitFor } from '../lib/emit/wait-for.ts';
 import type { PlannedAgent, PlannedEnv } from '../lib/plan/types.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
 
@@ -149,7 +150,7 @@ export class AgentWorkload extends Construct {
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         command: ['agent-infra-wait'],
         envVariables: {
-          WAIT_FOR: kplus.EnvValue.fromValue(agent.dependencies.map((d) => (d.healthProbe === 'http' ? `http://${d.id}:${d.healthPort}/health` : `${d.id}:${d.healthPort}`)).join(',')),
+          WAIT_FOR: kplus.EnvValue.fromValue(waitFor(agent.dependencies, (d) => ({ host: d.id, port: d.healthPort }))),
           WAIT_TIMEOUT_SECONDS: kplus.EnvValue.fromValue('600'),
         },
         securityContext,

@@ -1,6 +1,6 @@
 /** NVIDIA device plugin time-slicing config: one entry per GPU machine, with as many replicas as GPU agents placed there. */
 import { ApiObject, Chart, type ChartProps } from 'cdk8s';
-import { stringify } from 'yaml';
+import { toYaml } from '../lib/emit/yaml.ts';
 import { Construct } from 'constructs';
 import type { SystemPlan } from '../lib/plan/types.ts';
 
@@ -30,7 +30,7 @@ export class GpuSharingChart extends Chart {
         flags: { migStrategy: 'none' },
         sharing: { timeSlicing: { renameByDefault: false, failRequestsGreaterThanOne: true, resources: [{ name: 'nvidia.com/gpu', replicas: Math.max(...m.gpus.map((g) => g.agents.length), 1) }] } },
       };
-      data[m.name] = stringify(config, { lineWidth: 0 });
+      data[m.name] = toYaml(config);
     }
     new ApiObject(this, 'config', {
       apiVersion: 'v1',

@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from './write.ts';
+import { findIPv4, isAnyOrLoopback } from './ipv4.ts';
 import { byString } from './plan/names.ts';
 
 export interface IpFinding {
@@ -20,7 +21,6 @@ export interface IpScan {
 }
 
 const SKIP_DIRS = new Set(['.git', 'node_modules', '__pycache__', '.venv', 'venv', '.tox', 'dist', 'build']);
-const IP = /(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d.])/g;
 /** A one-line Python string literal without prefix: `"..."` or `'...'`. */
 const STRING = /(?<![A-Za-z0-9_])(["'])((?:\\.|(?!\1)[^\\\n])*)\1/g;
 
@@ -39,8 +39,8 @@ function pythonFiles(dir: string): string[] {
   return out;
 }
 
-const valid = (ip: string) => ip.split('.').every((o) => Number(o) <= 255);
-const ignored = (ip: string) => ip === '0.0.0.0' || ip.startsWith('127.');
+/** The addresses of one text that a finding is about. */
+const addresses = (text: string) => findIPv4(text).filter((m) => !isAnyOrLoopback(m.address));
 
 /** Rewrites one source text; returns the new text and the findings (with whether each was fixed). */
 export function fixPythonSource(text: string, mapping: Readonly<Record<string, string>>): { text: string; findings: Omit<IpFinding, 'file'>[] } {
@@ -50,23 +50,28 @@ export function fixPythonSource(text: string, mapping: Readonly<Record<string, s
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.trimStart().startsWith('#')) {
-      for (const m of line.matchAll(IP)) if (valid(m[1]!) && !ignored(m[1]!)) findings.push({ line: i + 1, column: m.index! + 1, address: m[1]!, ...(mapping[m[1]!] ? { variable: mapping[m[1]!] } : {}), fixed: false });
+      for (const m of addresses(line)) findings.push({ line: i + 1, column: m.index + 1, address: m.address, ...(mapping[m.address] ? { variable: mapping[m.address] } : {}), fixed: false });
       continue;
     }
     const fixedAt = new Set<number>();
     const rewritten = line.replace(STRING, (lit, q: string, body: string, offset: number) => {
-      const ips = [...body.matchAll(IP)].filter((m) => valid(m[1]!) && !ignored(m[1]!));
-      if (ips.length === 0 || ips.some((m) => !mapping[m[1]!])) return lit;
-      for (const m of ips) fixedAt.add(offset + 1 + m.index!);
+      const ips = addresses(body);
+      if (ips.length === 0 || ips.some((m) => !mapping[m.address])) return lit;
+      for (const m of ips) fixedAt.add(offset + 1 + m.index);
       const get = (ip: string, inner: string) => `os.environ.get(${inner}${mapping[ip]}${inner}, ${inner}localhost${inner})`;
-      if (ips.length === 1 && body === ips[0]![1]) return get(body, q);
+      if (ips.length === 1 && body === ips[0]!.address) return get(body, q);
       if (/[{}]/.test(body)) return lit;
       const other = q === '"' ? "'" : '"';
-      return `f${q}${body.replace(IP, (ip) => (mapping[ip] ? `{${get(ip, other)}}` : ip))}${q}`;
+      let out = '';
+      let from = 0;
+      for (const m of ips) {
+        out += `${body.slice(from, m.index)}{${get(m.address, other)}}`;
+        from = m.index + m.address.length;
+      }
+      return `f${q}${out}${body.slice(from)}${q}`;
     });
-    for (const m of line.matchAll(IP)) {
-      if (!valid(m[1]!) || ignored(m[1]!)) continue;
-      findings.push({ line: i + 1, column: m.index! + 1, address: m[1]!, ...(mapping[m[1]!] ? { variable: mapping[m[1]!] } : {}), fixed: fixedAt.has(m.index!) });
+    for (const m of addresses(line)) {
+      findings.push({ line: i + 1, column: m.index + 1, address: m.address, ...(mapping[m.address] ? { variable: mapping[m.address] } : {}), fixed: fixedAt.has(m.index) });
     }
     if (rewritten !== line) {
       lines[i] = rewritten;

@@ -1,5 +1,6 @@
 /** `agent-infra scan-ips DIR`: hard-coded IPv4 addresses in Python sources, and `--fix`. */
 import { existsSync, statSync } from 'node:fs';
+import { isIPv4 } from '../ipv4.ts';
 import { scanIps } from '../scan-ips.ts';
 import { parse, UsageError } from './args.ts';
 
@@ -17,8 +18,8 @@ export async function scanIpsCommand(args: readonly string[]): Promise<number> {
   }
   const mapping: Record<string, string> = { '192.168.100.16': 'MAIN_PC_IP', '192.168.100.17': 'PC2_IP' };
   for (const m of (values.map as string[] | undefined) ?? []) {
-    const x = /^(\d{1,3}(?:\.\d{1,3}){3})=([A-Za-z_][A-Za-z0-9_]*)$/.exec(m);
-    if (!x) throw new UsageError(`--map takes ADDRESS=VARIABLE, got '${m}'`);
+    const x = /^([\d.]+)=([A-Za-z_][A-Za-z0-9_]*)$/.exec(m);
+    if (!x || !isIPv4(x[1]!)) throw new UsageError(`--map takes ADDRESS=VARIABLE, got '${m}'`);
     mapping[x[1]!] = x[2]!;
   }
   const result = scanIps(dir, mapping, values.fix === true);

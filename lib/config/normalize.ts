@@ -3,6 +3,7 @@ import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import { evaluateBoolean, evaluatePort, substitute, type Variables } from './expr.ts';
 import type { AgentConfig, ExtraPort, Located, MachineConfig, MachineSettings, PortRange } from './model.ts';
 import { joinPath, type YamlSource } from './yaml-source.ts';
+import { findIPv4, isAnyOrLoopback } from '../ipv4.ts';
 
 export interface NormalizeOptions {
   readonly machine: string;
@@ -47,8 +48,6 @@ const AGENT_FIELDS = new Set([
   'agent_name',
 ]);
 
-/** An IPv4 literal, with its prefix length when it is written as a subnet. */
-export const IPV4_RE = /(?<![\d.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(\/\d{1,2})?(?![\d.])/g;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -81,7 +80,7 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
 
   // Hard-coded addresses anywhere in the file.
   scanIps(root, '', (ip, prefix, p) => {
-    if (ip === '0.0.0.0' || ip.startsWith('127.')) return;
+    if (isAnyOrLoopback(ip)) return;
     if (prefix) {
       ds.push(diag('hardcoded-ip', 'warning', `hard-coded subnet ${ip}${prefix}; leave address ranges to the container engine or cluster (the generated networks set none)`, at(p)));
       return;
@@ -300,7 +299,7 @@ function scanIps(v: unknown, p: string, found: (ip: string, prefix: string | und
     if (typeof x === 'string') {
       // An address has a digit, a dot and a digit; most strings are ruled out without the big pattern.
       if (!DIGIT_DOT_DIGIT.test(x)) return;
-      for (const m of x.matchAll(IPV4_RE)) found(m[1]!, m[2], pathHere());
+      for (const m of findIPv4(x)) found(m.address, m.prefix, pathHere());
     } else if (Array.isArray(x)) {
       for (let i = 0; i < x.length; i++) {
         keys.push(i);

@@ -2,6 +2,7 @@
 import type { PlannedAgent, PlannedEnv, SystemPlan } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
+import { waitFor } from './wait-for.ts';
 import { headerLine, toYaml, xmlHeader } from './yaml.ts';
 
 export type ComposeMode = 'two-pc' | 'single-host';
@@ -61,12 +62,6 @@ function envValue(plan: SystemPlan, agent: PlannedAgent, e: PlannedEnv, mode: Co
   }
 }
 
-/** What `agent-infra-wait` polls for a dependency: its /health answering 200, or its health port accepting a connection. */
-export function healthEndpoint(plan: SystemPlan, agentId: string, host: string, port: number): string {
-  const dep = agentById(plan, agentId);
-  return dep.health.probe === 'http' ? `http://${host}:${port}${dep.health.path}` : `${host}:${port}`;
-}
-
 /** The healthcheck command, in the Python standard library (slim images have no curl). */
 export function healthTest(agent: PlannedAgent, port: number): string[] {
   // A raw HTTP/1.0 GET over a socket, with `-S`: a few milliseconds of CPU, where importing
@@ -89,7 +84,7 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
   // waits for every dependency, since there startup is not gated on Docker's health checks (below).
   const waited = mode === 'single-host' ? agent.dependencies : agent.dependencies.filter((d) => d.crossMachine);
   if (waited.length > 0) {
-    env['WAIT_FOR'] = waited.map((d) => healthEndpoint(plan, d.id, hostOf(plan, agent, d.id, mode), mode === 'single-host' ? d.singleHostHealthPort! : d.healthPort)).join(',');
+    env['WAIT_FOR'] = waitFor(waited, (d) => ({ host: hostOf(plan, agent, d.id, mode), port: mode === 'single-host' ? d.singleHostHealthPort! : d.healthPort }));
     env['WAIT_TIMEOUT_SECONDS'] = '600';
   }
   const sortedEnv = Object.fromEntries(Object.entries(env).sort((a, b) => byString(a[0], b[0])));

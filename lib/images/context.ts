@@ -1,30 +1,18 @@
 /** The build context: a source tree as a tar stream, filtered by .dockerignore rules, plus generated files. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import type { Ignore } from '@balena/dockerignore';
 import tar from 'tar-stream';
 import { byString } from '../plan/names.ts';
 
-/** A .dockerignore matcher for the patterns we generate: `name`, `dir/name`, `**\/name`, `*` wildcards, `!` exceptions. */
+// A CommonJS module (`module.exports = factory`) whose types declare an ES default export: required as it is.
+const ignoreFactory = createRequire(import.meta.url)('@balena/dockerignore') as () => Ignore;
+
+/** The engine's own .dockerignore rules (the matcher Docker's clients use), as a predicate on relative paths. */
 export function dockerignoreMatcher(text: string): (path: string) => boolean {
-  const rules = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => {
-      const negate = l.startsWith('!');
-      const pattern = (negate ? l.slice(1) : l).replace(/^\/+|\/+$/g, '');
-      const body = pattern
-        .split('/')
-        .map((seg) => (seg === '**' ? '(?:[^/]+/)*' : `${seg.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}/`))
-        .join('');
-      // Tested against `path/`: a pattern matches the path itself and everything below it.
-      return { negate, re: new RegExp(`^${body}`) };
-    });
-  return (path: string) => {
-    let ignored = false;
-    for (const r of rules) if (r.re.test(`${path}/`)) ignored = !r.negate;
-    return ignored;
-  };
+  const rules = ignoreFactory().add(text.split('\n'));
+  return (path: string) => rules.ignores(path);
 }
 
 /** Files of `dir` that the ignore rules keep, relative and sorted. */

@@ -28,6 +28,8 @@ export interface PlannedDependency {
   readonly port: number;
   readonly healthPort: number;
   readonly healthProbe: 'http' | 'tcp';
+  /** The path an HTTP probe asks for. */
+  readonly healthPath: string;
   readonly singleHostPort?: number;
   readonly singleHostHealthPort?: number;
 }

@@ -8,6 +8,9 @@ import type { Edge } from './dependencies.ts';
 import type { Draft } from './drafts.ts';
 import { agentEnvironment, type ErrorBusTarget } from './environment.ts';
 
+/** Where an agent answers an HTTP health probe. */
+const HEALTH_PATH = '/health';
+
 export interface AgentsInput {
   readonly spec: DeploymentSpec;
   readonly configs: readonly MachineConfig[];
@@ -34,7 +37,7 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
     const settings = configOf.get(d.cfg.machine)!.settings;
     const dependencies = x.edges.get(d.id)!.map((e) => dependency(spec, d, e.dep, ports.get(e.dep.id)!)).sort((a, b) => byString(a.id, b.id));
     const secrets = d.override.secrets?.length || d.cfg.secretRefs.length ? [...new Set([...(d.override.secrets ?? []), ...d.cfg.secretRefs])].sort(byString) : [];
-    const env = agentEnvironment({ name: d.cfg.name, id: d.id, machine: d.cfg.machine, startupSeconds: d.startupSeconds, ports: own, dependencies, secrets, settings }, x.machines, x.errorBus);
+    const env = agentEnvironment({ name: d.cfg.name, id: d.id, machine: d.cfg.machine, startupSeconds: d.startupSeconds, probe: d.override.probe ?? spec.defaults.probe, ports: own, dependencies, secrets, settings }, x.machines, x.errorBus);
     const metricsPort = own.find((p) => p.name === 'metrics' || p.name === 'prometheus');
     const memoryMiB = d.override.resources?.memoryMiB ?? settings.memoryMiB ?? 2048;
     const cpuMillis = d.override.resources?.cpuMillis ?? (settings.cpuPercent !== undefined ? Math.max(100, Math.round(settings.cpuPercent * 10)) : 1000);
@@ -69,7 +72,7 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
       ...(maxReplicas !== undefined && maxReplicas > (d.override.replicas ?? 1) ? { maxReplicas } : {}),
       health: {
         probe: d.override.probe ?? spec.defaults.probe,
-        path: '/health',
+        path: HEALTH_PATH,
         intervalSeconds: hc.intervalSeconds ?? 10,
         timeoutSeconds: hc.timeoutSeconds ?? 5,
         retries: hc.retries ?? 3,
@@ -95,6 +98,7 @@ function dependency(spec: DeploymentSpec, d: Draft, dep: Draft, depPorts: readon
     port: svc.port,
     healthPort: hp.port,
     healthProbe: dep.override.probe ?? spec.defaults.probe,
+    healthPath: HEALTH_PATH,
     ...(svc.singleHostPort !== undefined ? { singleHostPort: svc.singleHostPort, singleHostHealthPort: hp.singleHostPort! } : {}),
   };
 }

@@ -16,6 +16,7 @@ export interface EnvironmentInput {
   readonly id: string;
   readonly machine: string;
   readonly startupSeconds: number;
+  readonly probe: 'http' | 'tcp';
   /** Service first, health second, then extras. */
   readonly ports: readonly PlannedPort[];
   readonly dependencies: readonly PlannedDependency[];
@@ -35,6 +36,8 @@ export function agentEnvironment(a: EnvironmentInput, machines: readonly Machine
     ...a.ports.filter((p) => p.role === 'extra').map((p) => portEnv(`AGENT_${envName(p.name)}_PORT`, p.port, p.singleHostPort)),
     { name: 'MACHINE', kind: 'literal', value: a.machine },
     { name: 'STARTUP_SECONDS', kind: 'literal', value: String(a.startupSeconds) },
+    // The image's HEALTHCHECK probes HTTP unless told otherwise.
+    ...(a.probe === 'tcp' ? [{ name: 'HEALTH_PROBE', kind: 'literal', value: 'tcp' } as const] : []),
   ];
   for (const mp of machines) for (const v of mp.addressVariables) env.push({ name: v, kind: 'machine-address', machine: mp.name });
   for (const dep of a.dependencies) {
