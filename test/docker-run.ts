@@ -96,16 +96,28 @@ export const isOfRun = (run: TestRun) => (o: Labelled) => o.labels[RUN_LABEL] ==
 
 /**
  * The same removal for this run through the docker CLI, synchronously: for a signal handler, where the
- * process exits before a promise could settle.
+ * process exits before a promise could settle. A creator that outlives the test process (a
+ * `docker-compose up` still starting containers) may add more after a pass: it repeats until two passes
+ * a second apart find nothing, for at most `maxSeconds`.
  */
-export function removeRunSync(run: TestRun): void {
+export function removeRunSync(run: TestRun, maxSeconds = 60): void {
   const filter = `label=${RUN_LABEL}=${run.id}`;
   const list = (args: string[]) => (spawnSync('docker', args, { encoding: 'utf8', timeout: 20_000 }).stdout ?? '').split('\n').filter(Boolean);
   const rm = (args: string[], ids: string[]) => ids.length && spawnSync('docker', [...args, ...ids], { stdio: 'ignore', timeout: 60_000 });
-  rm(['rm', '-f', '-v'], list(['ps', '-aq', '--filter', filter]));
-  rm(['volume', 'rm', '-f'], list(['volume', 'ls', '-q', '--filter', filter]));
-  rm(['network', 'rm'], list(['network', 'ls', '-q', '--filter', filter]));
-  rm(['rmi', '-f'], list(['images', '-aq', '--filter', filter]));
+  const deadline = Date.now() + maxSeconds * 1000;
+  let quiet = 0;
+  while (quiet < 2 && Date.now() < deadline) {
+    const containers = list(['ps', '-aq', '--filter', filter]);
+    rm(['rm', '-f', '-v'], containers);
+    const volumes = list(['volume', 'ls', '-q', '--filter', filter]);
+    rm(['volume', 'rm', '-f'], volumes);
+    const networks = list(['network', 'ls', '-q', '--filter', filter]);
+    rm(['network', 'rm'], networks);
+    const images = list(['images', '-aq', '--filter', filter]);
+    rm(['rmi', '-f'], images);
+    quiet = containers.length + volumes.length + networks.length + images.length === 0 ? quiet + 1 : 0;
+    if (quiet < 2) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  }
 }
 
 /** Whether a TCP port on 127.0.0.1 can be bound right now. */
