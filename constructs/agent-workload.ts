@@ -167,7 +167,8 @@ export class AgentWorkload extends Construct {
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name: agent.id, labels },
       type: kplus.ServiceType.CLUSTER_IP,
-      ports: agent.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: kplus.Protocol.TCP })),
+      // Exactly the container's ports, each at its own number.
+      ports: container.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.number, targetPort: p.number, protocol: p.protocol ?? kplus.Protocol.TCP })),
     });
     for (const [k, v] of Object.entries(selector)) this.service.selectLabel(k, v);
   }

@@ -1,5 +1,6 @@
 /** NVIDIA device plugin time-slicing config: one entry per GPU machine, with as many replicas as GPU agents placed there. */
-import { ApiObject, Chart, type ChartProps } from 'cdk8s';
+import { Chart, type ChartProps } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
 import { toYaml } from '../lib/emit/yaml.ts';
 import { Construct } from 'constructs';
 import type { SystemPlan } from '../lib/plan/types.ts';
@@ -32,9 +33,7 @@ export class GpuSharingChart extends Chart {
       };
       data[m.name] = toYaml(config);
     }
-    new ApiObject(this, 'config', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
+    new k8s.KubeConfigMap(this, 'config', {
       metadata: { name: props.configMapName, labels: { 'app.kubernetes.io/part-of': props.plan.name, 'app.kubernetes.io/managed-by': 'agent-infra' } },
       data,
     });

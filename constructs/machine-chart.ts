@@ -1,6 +1,8 @@
 /** One machine's agents: workloads, their network policies, and the optional PDB, HPA and ServiceMonitor. */
-import { ApiObject, Chart, type ChartProps } from 'cdk8s';
+import { Chart, type ChartProps } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { ServiceMonitor } from '../imports/monitoring.coreos.com.ts';
 import { agentIndex } from '../lib/plan/agent-index.ts';
 import type { PlannedAgent, SystemPlan } from '../lib/plan/types.ts';
 import { AgentWorkload, agentLabels, agentSelector } from './agent-workload.ts';
@@ -12,7 +14,7 @@ export interface MachineChartProps extends ChartProps {
   readonly secretName: string;
 }
 
-const tcp = (port: number) => ({ port, protocol: 'TCP' });
+const tcp = (port: number): k8s.NetworkPolicyPort => ({ port: k8s.IntOrString.fromNumber(port), protocol: 'TCP' });
 
 /** One machine's agents: workloads, their network policies, and the optional PDB, HPA and ServiceMonitor. */
 export class MachineChart extends Chart {
@@ -41,17 +43,13 @@ export class MachineChart extends Chart {
       const labels = agentLabels(agent, system);
       const selector = agentSelector(agent, system);
       if (plan.kubernetes.podDisruptionBudgets && agent.replicas > 1) {
-        new ApiObject(this, `${agent.id}-pdb`, {
-          apiVersion: 'policy/v1',
-          kind: 'PodDisruptionBudget',
+        new k8s.KubePodDisruptionBudget(this, `${agent.id}-pdb`, {
           metadata: { name: agent.id, labels },
-          spec: { minAvailable: 1, selector: { matchLabels: selector } },
+          spec: { minAvailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
         });
       }
       if (plan.kubernetes.autoscaling && agent.maxReplicas !== undefined && !agent.gpu) {
-        new ApiObject(this, `${agent.id}-hpa`, {
-          apiVersion: 'autoscaling/v2',
-          kind: 'HorizontalPodAutoscaler',
+        new k8s.KubeHorizontalPodAutoscalerV2(this, `${agent.id}-hpa`, {
           metadata: { name: agent.id, labels },
           spec: {
             scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: agent.id },
@@ -62,9 +60,7 @@ export class MachineChart extends Chart {
         });
       }
       if (plan.kubernetes.serviceMonitors && agent.metricsPort) {
-        new ApiObject(this, `${agent.id}-monitor`, {
-          apiVersion: 'monitoring.coreos.com/v1',
-          kind: 'ServiceMonitor',
+        new ServiceMonitor(this, `${agent.id}-monitor`, {
           metadata: { name: agent.id, labels },
           spec: {
             selector: { matchLabels: selector },
@@ -80,17 +76,15 @@ export class MachineChart extends Chart {
   private networkPolicy(plan: SystemPlan, agent: PlannedAgent, byId: ReadonlyMap<string, PlannedAgent>, bus: PlannedAgent | undefined) {
     const system = plan.name;
     const selectorOf = (id: string) => ({ podSelector: { matchLabels: agentSelector(byId.get(id)!, system) } });
-    const ingress: unknown[] = [];
+    const ingress: k8s.NetworkPolicyIngressRule[] = [];
     if (agent.dependents.length > 0) ingress.push({ from: agent.dependents.map(selectorOf), ports: agent.ports.map((p) => tcp(p.port)) });
     if (bus && bus.id === agent.id) ingress.push({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/part-of': system } } }], ports: [tcp(agent.servicePort.port)] });
     if (agent.metricsPort && plan.kubernetes.serviceMonitors) {
       ingress.push({ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }], ports: [tcp(agent.metricsPort.port)] });
     }
-    const egress: unknown[] = agent.dependencies.map((d) => ({ to: [selectorOf(d.id)], ports: byId.get(d.id)!.ports.map((p) => tcp(p.port)) }));
+    const egress: k8s.NetworkPolicyEgressRule[] = agent.dependencies.map((d) => ({ to: [selectorOf(d.id)], ports: byId.get(d.id)!.ports.map((p) => tcp(p.port)) }));
     if (bus && bus.id !== agent.id) egress.push({ to: [selectorOf(bus.id)], ports: [tcp(bus.servicePort.port)] });
-    new ApiObject(this, `${agent.id}-netpol`, {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
+    new k8s.KubeNetworkPolicy(this, `${agent.id}-netpol`, {
       metadata: { name: agent.id, labels: agentLabels(agent, system) },
       spec: { podSelector: { matchLabels: agentSelector(agent, system) }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
     });

