@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly, so `npx agent-infra` works after `npm install` with no build step.
-import { register } from 'tsx/esm/api';
+import { load } from './run.mjs';
 
-register();
-const { main } = await import('../lib/cli/index.ts');
+const { main } = await load('lib/cli/index');
 process.exitCode = await main(process.argv.slice(2));

@@ -1,5 +1,7 @@
 /** The `agent-infra` command line: dispatches to the commands, turns every failure into a message and an exit code. */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.ts';
 import { UsageError } from './args.ts';
 
 const USAGE = `usage: agent-infra <command> [options]   (agent-infra --version prints the version)
@@ -51,7 +53,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./synth.ts')).reportCommand(rest);
       case '--version':
       case '-V': {
-        const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+        const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
         console.log(pkg.version);
         return 0;
       }

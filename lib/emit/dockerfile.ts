@@ -1,11 +1,12 @@
 /** Dockerfiles: one multi-stage Dockerfile per image family (and its naive single-stage twin), from handlebars templates. Pure. */
+import { packageRoot } from '../package-root.ts';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import Handlebars from 'handlebars';
 import type { PlannedImage, SystemPlan } from '../plan/types.ts';
 import { headerLine } from './yaml.ts';
 
-const TEMPLATES = join(import.meta.dirname, '..', '..', 'templates');
+const TEMPLATES = join(packageRoot(), 'templates');
 /** Scripts every image carries; the compose and Kubernetes outputs rely on them. */
 export const IMAGE_SCRIPTS = ['agent-infra-wait', 'agent-infra-entrypoint', 'agent-infra-health'] as const;
 

@@ -224,8 +224,10 @@ describe('kubernetes manifests of the example', () => {
 
 describe('imported types', () => {
   it('imports/ is what cdk8s import makes of crds/ (regenerate with npm run gen:imports)', () => {
-    const out = mkdtempSync(join(tmpdir(), 'imports-'));
-    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'cdk8s-cli', 'bin', 'cdk8s'), 'import', join(ROOT, 'crds', 'servicemonitor.yaml'), '--output', out, '--language', 'typescript', '--check-upgrade=false'], { cwd: ROOT, encoding: 'utf8' });
+    // Run elsewhere: cdk8s import adds what it imported to the cdk8s.yaml of its working folder.
+    const cwd = mkdtempSync(join(tmpdir(), 'imports-'));
+    const out = join(cwd, 'imports');
+    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'cdk8s-cli', 'bin', 'cdk8s'), 'import', join(ROOT, 'crds', 'servicemonitor.yaml'), '--output', out, '--language', 'typescript', '--check-upgrade=false'], { cwd, encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(readFileSync(join(out, 'monitoring.coreos.com.ts'), 'utf8')).toBe(readFileSync(join(ROOT, 'imports', 'monitoring.coreos.com.ts'), 'utf8'));
   });
