@@ -19,6 +19,12 @@ export interface BuildOptions {
   readonly log: (line: string) => void;
 }
 
+/** One instruction of a build, and whether the engine took its layer from the cache. */
+export interface BuildStep {
+  readonly instruction: string;
+  readonly cached: boolean;
+}
+
 export interface FamilyResult {
   readonly family: string;
   readonly image: string;
@@ -28,6 +34,8 @@ export interface FamilyResult {
   readonly wastedBytes: number;
   readonly wastedRatio: number;
   readonly buildSeconds: number;
+  /** Each instruction of the build, and whether its layer came from the cache. */
+  readonly steps: readonly BuildStep[];
   readonly user: string;
   readonly maxSizeMiB?: number;
   readonly naive?: { readonly image: string; readonly sizeBytes: number; readonly buildSeconds: number; readonly wastedBytes: number };
@@ -53,23 +61,29 @@ export function docker(): Docker {
 }
 
 /** Builds one Dockerfile from the context; resolves with the built image's inspection and the seconds it took. */
-export async function buildImage(d: Docker, o: { context: string; dockerignore: string; dockerfile: string; dockerfileText: string; tag: string; buildargs: Record<string, string>; noCache: boolean; log: (l: string) => void; label: string; labels?: Readonly<Record<string, string>> }): Promise<{ info: Docker.ImageInspectInfo; seconds: number }> {
+export async function buildImage(d: Docker, o: { context: string; dockerignore: string; dockerfile: string; dockerfileText: string; tag: string; buildargs: Record<string, string>; noCache: boolean; log: (l: string) => void; label: string; labels?: Readonly<Record<string, string>> }): Promise<{ info: Docker.ImageInspectInfo; seconds: number; steps: BuildStep[] }> {
   const { stream } = contextTar(o.context, o.dockerignore, new Map([[o.dockerfile, o.dockerfileText], ['.dockerignore', o.dockerignore]]));
   const t0 = performance.now();
+  const steps: BuildStep[] = [];
   const progress = await d.buildImage(stream, { t: o.tag, dockerfile: o.dockerfile, buildargs: o.buildargs, networkmode: 'host', nocache: o.noCache, rm: true, forcerm: true, pull: false, ...(o.labels && Object.keys(o.labels).length ? { labels: o.labels } : {}) } as Docker.ImageBuildOptions);
   const events = await new Promise<Record<string, unknown>[]>((resolve, reject) =>
     d.modem.followProgress(
       progress,
       (err: Error | null, res: Record<string, unknown>[]) => (err ? reject(err) : resolve(res)),
       (e: Record<string, unknown>) => {
-        if (typeof e['stream'] === 'string' && /^Step \d+\/\d+ :/.test(e['stream'])) o.log(`[${o.label}] ${e['stream'].trim().slice(0, 160)}`);
+        if (typeof e['stream'] !== 'string') return;
+        const step = /^Step \d+\/\d+ : (.*)/.exec(e['stream']);
+        if (step) {
+          steps.push({ instruction: step[1]!.trim().slice(0, 160), cached: false });
+          o.log(`[${o.label}] ${e['stream'].trim().slice(0, 160)}`);
+        } else if (/^ ---> Using cache/.test(e['stream']) && steps.length) steps[steps.length - 1] = { ...steps.at(-1)!, cached: true };
       },
     ),
   );
   const failed = events.find((e) => e['error']);
   if (failed) throw new Error(`building ${o.label} failed: ${String(failed['error']).trim()}`);
   const info = await d.getImage(o.tag).inspect();
-  return { info, seconds: (performance.now() - t0) / 1000 };
+  return { info, seconds: (performance.now() - t0) / 1000, steps };
 }
 
 function buildargs(image: PlannedImage, baseMap: Readonly<Record<string, string>>): Record<string, string> {
@@ -77,7 +91,7 @@ function buildargs(image: PlannedImage, baseMap: Readonly<Record<string, string>
 }
 
 /** Builds one image and analyzes its layers (`docker save`). */
-async function buildAndAnalyze(d: Docker, o: Parameters<typeof buildImage>[1]): Promise<{ info: Docker.ImageInspectInfo; seconds: number; analysis: ImageAnalysis }> {
+async function buildAndAnalyze(d: Docker, o: Parameters<typeof buildImage>[1]): Promise<{ info: Docker.ImageInspectInfo; seconds: number; steps: BuildStep[]; analysis: ImageAnalysis }> {
   const built = await buildImage(d, o);
   return { ...built, analysis: await analyzeSavedImage(await d.getImage(o.tag).get()) };
 }
@@ -92,7 +106,7 @@ export async function buildFamilies(plan: SystemPlan, dockerfiles: ReadonlyMap<s
   for (const image of plan.images.filter((i) => !o.families || o.families.includes(i.family))) {
     const args = buildargs(image, o.baseMap);
     o.log(`[${image.family}] building ${image.image} (${args['RUNTIME_BASE']})`);
-    const { info, seconds, analysis } = await buildAndAnalyze(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.Dockerfile`)!, tag: image.image, buildargs: args, noCache: o.noCache, log: o.log, label: image.family, labels: o.labels });
+    const { info, seconds, steps, analysis } = await buildAndAnalyze(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.Dockerfile`)!, tag: image.image, buildargs: args, noCache: o.noCache, log: o.log, label: image.family, labels: o.labels });
     analyses.push(analysis);
     let naive: FamilyResult['naive'];
     if (o.naive) {
@@ -110,6 +124,7 @@ export async function buildFamilies(plan: SystemPlan, dockerfiles: ReadonlyMap<s
       wastedBytes: analysis.wastedBytes,
       wastedRatio: analysis.bytes === 0 ? 0 : analysis.wastedBytes / analysis.bytes,
       buildSeconds: seconds,
+      steps,
       user: info.Config.User,
       ...(image.maxSizeMiB !== undefined ? { maxSizeMiB: image.maxSizeMiB } : {}),
       ...(naive ? { naive, ratioToNaive: info.Size / naive.sizeBytes } : {}),
