@@ -3,8 +3,9 @@
  * where `onConflict: reassign` may move ports, so that ports in firewall rules do not shuffle when
  * agents come and go. Its types, reading, comparing and writing; nothing else touches the file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { diag, type Diagnostic } from './diagnostics.ts';
+import { readInput } from './config/read-input.ts';
 import { parseYamlSource } from './config/yaml-source.ts';
 import { toFlowMap } from './emit/yaml.ts';
 import { writeFileAtomic } from './write.ts';
@@ -37,17 +38,16 @@ export function readLock(file: string, shown: string): { lock: PortLock; diagnos
   if (!existsSync(file)) return { lock: EMPTY_LOCK, diagnostics: [] };
   // `undefined` when the lock cannot be read or has errors (a duplicate key included); `null` when empty.
   let data: unknown;
-  try {
-    const src = parseYamlSource(shown, readFileSync(file, 'utf8'));
+  const read = readInput(file);
+  if (read.ok) {
+    const src = parseYamlSource(shown, read.text);
     if (!src.diagnostics.some((d) => d.severity === 'error')) data = src.data;
-  } catch {
-    // unreadable (a directory, no permission): data stays undefined
   }
   if (data === null) return { lock: EMPTY_LOCK, diagnostics: [] };
   const ports = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)['ports'] : undefined;
   const bad = Array.isArray(ports) ? ports.findIndex((e) => !isEntry(e)) : -1;
   if (Array.isArray(ports) && bad < 0) return { lock: { version: 1, ports: ports as PortLockEntry[] }, diagnostics: [] };
-  const why = Array.isArray(ports) ? `entry ${bad + 1} is not {host, machine, agent, port, wanted, assigned} with ports from 1 to 65535` : data === undefined ? 'it does not parse' : `it has no 'ports' list`;
+  const why = !read.ok ? `it ${read.reason}` : Array.isArray(ports) ? `entry ${bad + 1} is not {host, machine, agent, port, wanted, assigned} with ports from 1 to 65535` : data === undefined ? 'it does not parse' : `it has no 'ports' list`;
   return { lock: EMPTY_LOCK, diagnostics: [diag('parse-error', 'warning', `the port lock cannot be read and is ignored (${why}); delete it to have it written anew`, { file: shown, line: 1, column: 1, path: '' })] };
 }
 
@@ -84,7 +84,9 @@ export function lockChanges(current: PortLock, next: PortLock): string[] {
 
 /** Whether the file at `file` already holds `lock` as `lockText` writes it (an empty lock needs no file). */
 export function lockIsCurrent(file: string, lock: PortLock): boolean {
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const read = existsSync(file) ? readInput(file) : undefined;
+  const current = read === undefined ? '' : read.ok ? read.text : undefined;
+  if (current === undefined) return false;
   return current === lockText(lock) || (lock.ports.length === 0 && current === '');
 }
 

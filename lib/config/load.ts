@@ -1,9 +1,9 @@
 /** The io end of loading: reads the spec, each machine's startup config and the port lock. */
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
+import { readInput } from './read-input.ts';
 import { CONVENTIONAL_SPEC, DeploymentSpecSchema, type DeploymentSpec } from './spec.ts';
 import { joinPath, parseYamlSource, type YamlSource } from './yaml-source.ts';
 import { EMPTY_LOCK, LOCK_FILE, readLock, type PortLock } from '../lock.ts';
@@ -42,7 +42,7 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   if (opts.spec) {
     specFile = resolve(cwd, opts.spec);
     baseDir = dirname(specFile);
-    const text = readInput(specFile, show(specFile), { missing: 'spec file not found; pass an existing file to --spec', fix: 'pass the spec file to --spec' }, ds);
+    const text = readFile(specFile, show(specFile), { missing: 'spec file not found; pass an existing file to --spec', fix: 'pass the spec file to --spec' }, ds);
     if (text === undefined) return fail();
     specSource = parseYamlSource(show(specFile), text);
     ds.push(...specSource.diagnostics);
@@ -84,7 +84,7 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   for (const name of Object.keys(spec.machines).sort()) {
     const file = resolve(baseDir, spec.machines[name]!.config);
     const fix = `fix machines.${name}.config or pass --machine ${name}=FILE`;
-    const text = readInput(file, show(file), { missing: `startup config of machine '${name}' not found; ${fix}`, fix }, ds);
+    const text = readFile(file, show(file), { missing: `startup config of machine '${name}' not found; ${fix}`, fix }, ds);
     if (text === undefined) {
       unusable = true;
       continue;
@@ -120,20 +120,11 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
  * Reads an input file, or reports why it cannot be: `missing-file` with the `missing` message, else
  * `unreadable-file` (a directory, no permission) followed by `fix`.
  */
-function readInput(file: string, shown: string, say: { missing: string; fix: string }, ds: Diagnostic[]): string | undefined {
-  const where = { file: shown, line: 0, column: 0, path: '' };
-  let reason: string;
-  try {
-    if (statSync(file).isDirectory()) reason = 'is a directory, not a file';
-    else return readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      ds.push(diag('missing-file', 'error', say.missing, where));
-      return undefined;
-    }
-    reason = code === 'EACCES' || code === 'EPERM' ? 'cannot be read: permission denied' : `cannot be read (${code ?? (e as Error).message})`;
-  }
-  ds.push(diag('unreadable-file', 'error', `${reason}; ${say.fix}`, where));
+function readFile(file: string, shown: string, say: { missing: string; fix: string }, ds: Diagnostic[]): string | undefined {
+  const r = readInput(file);
+  if (r.ok) return r.text;
+  if (r.code === 'missing-file') ds.push(diag('missing-file', 'error', say.missing, { file: shown, line: 0, column: 0, path: '' }));
+  else if (r.code === 'parse-error') ds.push(diag('parse-error', 'error', r.reason, { file: shown, line: r.line ?? 1, column: r.column ?? 1, path: '' }));
+  else ds.push(diag('unreadable-file', 'error', `${r.reason}; ${say.fix}`, { file: shown, line: 0, column: 0, path: '' }));
   return undefined;
 }
