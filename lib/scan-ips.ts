@@ -1,5 +1,5 @@
 /** `scan-ips`: finds hard-coded IPv4 addresses in Python sources and, with --fix, reads them from the environment instead. */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from './write.ts';
 import { findIPv4, isAnyOrLoopback } from './ipv4.ts';
@@ -29,7 +29,9 @@ function pythonFiles(dir: string): string[] {
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort(byString)) {
       const p = join(d, name);
-      const st = statSync(p);
+      // Links are not followed: a loop, a dangling link or one out of the tree is not the tree's code.
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) continue;
       if (st.isDirectory()) {
         if (!SKIP_DIRS.has(name)) walk(p);
       } else if (name.endsWith('.py')) out.push(p);
@@ -81,12 +83,27 @@ export function fixPythonSource(text: string, mapping: Readonly<Record<string, s
   if (!changed) return { text, findings };
   let out = lines.join('\n');
   if (!/^\s*import os\s*$/m.test(out) && !/^\s*import os(,|\s+as)/m.test(out)) {
-    // After a shebang, encoding line and module docstring is tidier, but the first line is always valid.
-    const m = /^(#![^\n]*\n)?(#[^\n]*coding[^\n]*\n)?/.exec(out)!;
-    out = `${m[0]}import os\n${out.slice(m[0].length)}`;
+    const at = importPosition(out);
+    out = `${out.slice(0, at)}import os\n${out.slice(at)}`;
     return { text: out, findings: findings.map((f) => ({ ...f })) };
   }
   return { text: out, findings };
+}
+
+/**
+ * Where `import os` may go: after the last `from __future__ import` (which must come first of all
+ * statements), else after a shebang and an encoding line.
+ */
+function importPosition(text: string): number {
+  const future = [...text.matchAll(/^from __future__ import[^\n]*/gm)].at(-1);
+  if (future) {
+    let end = future.index + future[0].length;
+    // A parenthesized list over several lines ends at its closing parenthesis.
+    if (future[0].includes('(') && !future[0].includes(')')) end = text.indexOf(')', end) + 1;
+    const nl = text.indexOf('\n', end);
+    return nl < 0 ? text.length : nl + 1;
+  }
+  return /^(#![^\n]*\n)?(#[^\n]*coding[^\n]*\n)?/.exec(text)![0].length;
 }
 
 /** Scans (and with `fix`, rewrites) every Python file below `dir`. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixPythonSource } from '../../lib/scan-ips.ts';
@@ -64,5 +65,29 @@ describe('scan-ips', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(message);
+  });
+});
+
+describe('scan-ips --fix on files Python is strict about', () => {
+  it.each([
+    ['after a from __future__ import', '"""Doc."""\nfrom __future__ import annotations\nx = "192.168.100.16"\n', '"""Doc."""\nfrom __future__ import annotations\nimport os\nx = os.environ.get("MAIN_PC_IP", "localhost")\n'],
+    ['after a parenthesized __future__ list', 'from __future__ import (annotations,\n    division)\nx = "192.168.100.17"\n', 'from __future__ import (annotations,\n    division)\nimport os\nx = os.environ.get("PC2_IP", "localhost")\n'],
+  ])('puts import os %s, and the file still compiles', (_name, input, output) => {
+    const fixed = fixPythonSource(input, mapping).text;
+    expect(fixed).toBe(output);
+    // Python itself: a __future__ import after any other statement is a SyntaxError.
+    const r = spawnSync('python3', ['-c', 'import sys; compile(sys.stdin.read(), "f.py", "exec")'], { input: fixed, encoding: 'utf8' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+  });
+
+  it('does not follow links: a loop and a dangling link are skipped, not an internal error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scan-links-'));
+    writeFileSync(join(dir, 'a.py'), 'host = "192.168.100.16"\n');
+    symlinkSync(join(dir, 'loop'), join(dir, 'loop'));
+    symlinkSync(join(dir, 'missing.py'), join(dir, 'dangling.py'));
+    symlinkSync(dir, join(dir, 'self'));
+    const r = cli(['scan-ips', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/a\.py:1:9 192\.168\.100\.16: use MAIN_PC_IP\n1 hard-coded addresses in 1 of 1 Python files\n$/);
   });
 });

@@ -26,3 +26,13 @@ describe('the YAML writer', () => {
     expect(toYaml([{ a: 1, b: [{ c: 2 }] }])).toBe('- a: 1\n  b:\n    - c: 2\n');
   });
 });
+
+describe('xmlHeader', () => {
+  it('never puts -- inside the XML comment, whatever the spec path holds', async () => {
+    const { xmlHeader } = await import('../../lib/emit/yaml.ts');
+    const header = xmlHeader('specs/a--b---c.yaml');
+    expect(header.startsWith('<!-- ') && header.endsWith(' -->')).toBe(true);
+    expect(header.slice(4, -3)).not.toContain('--');
+    expect(header).toContain('specs/a- -b- - -c.yaml');
+  });
+});
