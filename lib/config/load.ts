@@ -64,12 +64,18 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
     const named = new Set((opts.machines ?? []).map((m) => m.split('=')[0]));
     for (const name of Object.keys(spec.machines)) if (!named.has(name)) delete spec.machines[name];
   }
+  const given = new Set<string>();
   for (const pair of opts.machines ?? []) {
     const m = /^([a-z][a-z0-9-]*)=(.+)$/.exec(pair);
     if (!m) {
       ds.push(diag('invalid-spec', 'error', `--machine takes NAME=FILE, got '${pair}'; for example --machine pc2=pc2_code/config/startup_config.yaml`));
       return fail();
     }
+    if (given.has(m[1]!)) {
+      ds.push(diag('invalid-spec', 'error', `--machine ${m[1]} is given twice; give each machine once`));
+      return fail();
+    }
+    given.add(m[1]!);
     const name = m[1]!;
     const file = resolve(cwd, m[2]!);
     const existing = spec.machines[name];
@@ -80,6 +86,17 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   const addressVariables: Record<string, string> = {};
   for (const [name, ms] of Object.entries(spec.machines)) for (const a of ms.legacyAddresses) addressVariables[a] = ms.addressEnv ?? name;
 
+  // One file read as two machines would plan every agent twice, on both.
+  const byFile = new Map<string, string>();
+  for (const name of Object.keys(spec.machines).sort()) {
+    const file = resolve(baseDir, spec.machines[name]!.config);
+    const other = byFile.get(file);
+    if (other) {
+      ds.push(diag('invalid-spec', 'error', `machines ${other} and ${name} both read ${show(file)}; give each machine its own startup config`, specSource?.at(joinPath(joinPath('machines', name), 'config')) ?? { file: show(file), line: 0, column: 0, path: '' }));
+      return fail();
+    }
+    byFile.set(file, name);
+  }
   const configs: MachineConfig[] = [];
   for (const name of Object.keys(spec.machines).sort()) {
     const file = resolve(baseDir, spec.machines[name]!.config);

@@ -2,6 +2,9 @@
 import { z } from 'zod';
 
 const PortNumber = z.number().int().min(1).max(65535);
+
+/** Namespaces a deployment must not take over. */
+const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
 const DnsLabel = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and dashes');
 
 export const GpuSchema = z.strictObject({
@@ -18,13 +21,25 @@ export const MachineSpecSchema = z.strictObject({
   addressEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as MAIN_PC_IP'),
   /** Address literals the machine used to have; reported as `hardcoded-ip` with `addressEnv` as the fix. */
   legacyAddresses: z.array(z.string()).default([]),
-  gpus: z.array(GpuSchema).default([]),
+  gpus: z
+    .array(GpuSchema)
+    .default([])
+    .superRefine((gpus, ctx) => {
+      // Two cards on one device index would both be scheduled onto the same card.
+      gpus.forEach((g, i) => {
+        const first = gpus.findIndex((o) => o.device === g.device);
+        if (first < i) ctx.addIssue({ code: 'custom', message: `device ${g.device} is also GPU ${first}'s; give each GPU its own device index`, path: [i, 'device'] });
+      });
+    }),
   cpus: z.number().positive().optional(),
   memoryGiB: z.number().positive().optional(),
   ports: z
     .strictObject({
       /** Range that reassigned ports are taken from. */
-      range: z.strictObject({ start: PortNumber, end: PortNumber }).optional(),
+      range: z
+        .strictObject({ start: PortNumber, end: PortNumber })
+        .refine((r) => r.start <= r.end, { message: 'the range is inverted: start must not be above end', path: ['end'] })
+        .optional(),
       onConflict: z.enum(['error', 'reassign']).default('error'),
     })
     .prefault({}),
@@ -69,7 +84,9 @@ export const ImageFamilySchema = z.strictObject({
 
 export const DeploymentSpecSchema = z.strictObject({
   name: DnsLabel.default('agent-system'),
-  namespace: DnsLabel.default('agents'),
+  namespace: DnsLabel.refine((n) => !SYSTEM_NAMESPACES.has(n), {
+    message: 'is a namespace Kubernetes or every workload shares; the output labels it PodSecurity restricted and denies all traffic in it by default: name a namespace of the system\'s own',
+  }).default('agents'),
   variables: z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).default({ PORT_OFFSET: '0' }),
   machines: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'machine names are lowercase words'), MachineSpecSchema),
   defaults: z
@@ -82,7 +99,8 @@ export const DeploymentSpecSchema = z.strictObject({
       gpuFamily: z.string().default('gpu'),
       cpuRequestMillis: z.number().int().positive().default(100),
       memoryRequestMiB: z.number().int().positive().default(256),
-      user: z.number().int().min(1).default(10001),
+      // A uid the kernel takes (uid_t is 32 bits, and 2^32 - 1 means "no user"), never root.
+      user: z.number().int().min(1).max(2 ** 32 - 2).default(10001),
     })
     .prefault({}),
   /** Probe timing for every agent; overrides the startup configs' `health_checks`. */

@@ -103,3 +103,43 @@ describe('firstInvalidUtf8', () => {
     expect(firstInvalidUtf8(Uint8Array.from(bytes))).toBe(expected);
   });
 });
+
+describe('dangerous choices refused', () => {
+  /** The example with its spec edited; the last argument names the extra CLI arguments. */
+  const edited = (edit: (t: string) => string) => {
+    const { dir, spec, out } = exampleWithOutput();
+    writeFileSync(spec, edit(readFileSync(spec, 'utf8')));
+    return { dir, spec, out };
+  };
+  const cases: [string, (t: string) => string, string[], string][] = [
+    ['the kube-system namespace', (t) => t.replace('namespace: voice-assistant', 'namespace: kube-system'), [], "agent-infra.yaml:4 namespace: is a namespace Kubernetes or every workload shares; the output labels it PodSecurity restricted and denies all traffic in it by default: name a namespace of the system's own; see the spec reference in the README [invalid-spec]"],
+    ['the default namespace', (t) => t.replace('namespace: voice-assistant', 'namespace: default'), [], 'agent-infra.yaml:4 namespace: is a namespace Kubernetes or every workload shares'],
+    ['an inverted port range', (t) => t.replace('range: {start: 7170, end: 7199}', 'range: {start: 7199, end: 7170}'), [], 'agent-infra.yaml:27 machines.pc2.ports.range.end: the range is inverted: start must not be above end; see the spec reference in the README [invalid-spec]'],
+    ['a uid of 2^32', (t) => t.replace('defaults:\n', 'defaults:\n  user: 4294967296\n'), [], 'defaults.user: too big: expected number to be <=4294967294'],
+    ['two GPUs on one device index', (t) => t.replace('- {model: NVIDIA GeForce RTX 4090, vramGiB: 24, device: 0}', '- {model: NVIDIA GeForce RTX 4090, vramGiB: 24, device: 0}\n      - {model: NVIDIA GeForce RTX 4090, vramGiB: 24, device: 0}'), [], "agent-infra.yaml:14 machines.mainpc.gpus[1].device: device 0 is also GPU 0's; give each GPU its own device index; see the spec reference in the README [invalid-spec]"],
+    ['one startup config for two machines', (t) => t.replace('config: pc2_code/config/startup_config.yaml', 'config: main_pc_code/config/startup_config.yaml'), [], 'agent-infra.yaml:17 machines.pc2.config: machines mainpc and pc2 both read main_pc_code/config/startup_config.yaml; give each machine its own startup config [invalid-spec]'],
+    ['--machine given twice', (t) => t, ['--machine', 'pc2=pc2_code/config/startup_config.yaml', '--machine', 'pc2=pc2_code/config/startup_config.yaml'], '--machine pc2 is given twice; give each machine once [invalid-spec]'],
+  ];
+  it.each(cases)('refuses %s with exit 2, writing nothing', (_name, edit, extra, message) => {
+    const { dir, spec, out } = edited(edit);
+    const before = treeHash(out);
+    for (const command of ['check', 'synth']) {
+      const r = cli([command, '--spec', spec, ...extra, ...(command === 'synth' ? ['--out', out] : [])], dir);
+      expect([command, r.code]).toEqual([command, 2]);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr + r.stdout).not.toMatch(STACK);
+    }
+    expect(treeHash(out)).toBe(before);
+  });
+
+  it('fails a privileged port, which a non-root agent without capabilities cannot bind, with exit 1', () => {
+    const { dir, spec, out } = exampleWithOutput();
+    const cfg = join(dir, 'pc2_code', 'config', 'startup_config.yaml');
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('port: ${PORT_OFFSET}+7150', 'port: 80'));
+    const before = treeHash(out);
+    const r = cli(['synth', '--spec', spec, '--out', out], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/pc2_services\[0\]\.port: service port 80 of CentralErrorBus is below 1024: the agent runs as uid 10001 without capabilities and cannot bind it; pick a port from 1024 up \[invalid-value\]/);
+    expect(treeHash(out)).toBe(before);
+  });
+});

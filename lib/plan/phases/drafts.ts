@@ -95,6 +95,9 @@ export function draftAgents(spec: DeploymentSpec, configs: readonly MachineConfi
         family,
         ports: draftPorts(m, a),
       });
+      for (const p of drafts.at(-1)!.ports) {
+        if (p.declared < 1024) ds.push(diag('invalid-value', 'error', `${p.role === 'extra' ? `${p.name} port` : `${p.role} port`} ${p.declared} of ${a.name} is below 1024: the agent runs as uid ${spec.defaults.user} without capabilities and cannot bind it; pick a port from 1024 up`, p.at));
+      }
     }
   }
   return { drafts, disabled, diagnostics: ds };
