@@ -24,7 +24,8 @@ export type DiagnosticCode =
   | 'gpu-unavailable'
   | 'vram-over-budget'
   | 'unresolved-variable'
-  | 'lock-outdated';
+  | 'lock-outdated'
+  | 'literal-secret';
 
 export type Severity = 'error' | 'warning' | 'info';
 

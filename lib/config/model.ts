@@ -48,6 +48,8 @@ export interface PortRange {
 /** Settings that apply to every agent of one machine's config. */
 export interface MachineSettings {
   readonly environment: readonly { readonly name: string; readonly value: string }[];
+  /** Names of `environment` entries that hold a secret: given to the agents as references, never as values. */
+  readonly secretEnvironment?: readonly string[];
   readonly memoryMiB?: number;
   readonly cpuPercent?: number;
   readonly healthChecks: {

@@ -319,6 +319,9 @@ function scanIps(v: unknown, p: string, found: (ip: string, prefix: string | und
 }
 const DIGIT_DOT_DIGIT = /\d\.\d/;
 
+/** Variable names that hold secrets by convention: `*_KEY`, `*TOKEN`, `*PASSWORD`, `*SECRET`. */
+export const SECRET_NAME = /(_KEY|TOKEN|PASSWORD|SECRET)$/i;
+
 function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
@@ -329,8 +332,15 @@ function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, 
   const pick = (k: string): [unknown, string] => (k in gs ? [gs[k], joinPath(base, k)] : [root[k], k]);
   const [envRaw, envPath] = pick('environment');
   const environment: { name: string; value: string }[] = [];
+  const secretEnvironment: string[] = [];
   if (isObj(envRaw)) {
     for (const [name, value] of Object.entries(envRaw)) {
+      if (SECRET_NAME.test(name)) {
+        // The value never reaches an output: the agents get the name as a reference.
+        secretEnvironment.push(name);
+        ds.push(diag('literal-secret', 'warning', `'${name}' looks like a secret and the config holds its value; it is written to no output, the agents get it as a reference (a Secret in Kubernetes, \${${name}} from .env in compose): remove the value from the config`, at(joinPath(envPath, name))));
+        continue;
+      }
       const { text, unresolved } = substitute(String(value), vars);
       if (unresolved.length > 0) {
         ds.push(diag('unresolved-variable', 'info', `'${name}' refers to ${unresolved.map((u) => `\${${u}}`).join(', ')} of the launching shell; it is left out of the generated environment`, at(joinPath(envPath, name))));
@@ -368,6 +378,7 @@ function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, 
   const gpuDevice = typeof lb?.['gpu_device'] === 'string' ? lb['gpu_device'] : undefined;
   return {
     environment: environment.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    ...(secretEnvironment.length ? { secretEnvironment: secretEnvironment.sort() } : {}),
     memoryMiB: isObj(rl) ? num(rl['memory_mb']) : undefined,
     cpuPercent: isObj(rl) ? num(rl['cpu_percent']) : undefined,
     healthChecks: {

@@ -143,3 +143,28 @@ describe('dangerous choices refused', () => {
     expect(treeHash(out)).toBe(before);
   });
 });
+
+describe('secrets in a config', () => {
+  it('never writes a literal secret: references in every output, the names in .env.example, a warning where the value is', () => {
+    const { dir, spec } = exampleWithOutput();
+    const cfg = join(dir, 'pc2_code', 'config', 'startup_config.yaml');
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('    LOG_LEVEL: INFO\n', '    LOG_LEVEL: INFO\n    OPENAI_API_KEY: sk-canary-one\n    DB_PASSWORD: canary-two\n    HF_AUTH: canary-three\n'));
+    writeFileSync(spec, readFileSync(spec, 'utf8').replace('  SystemHealthManager: {startupSeconds: 2}', '  SystemHealthManager: {startupSeconds: 2, secrets: [HF_AUTH]}'));
+    const out = join(dir, 'fresh');
+    const r = cli(['synth', '--spec', spec, '--out', out], dir);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("warning pc2_code/config/startup_config.yaml:7 global_settings.environment.OPENAI_API_KEY: 'OPENAI_API_KEY' looks like a secret and the config holds its value; it is written to no output, the agents get it as a reference (a Secret in Kubernetes, ${OPENAI_API_KEY} from .env in compose): remove the value from the config [literal-secret]");
+    expect(r.stderr).toContain("global_settings.environment.DB_PASSWORD: 'DB_PASSWORD' looks like a secret");
+    const files: string[] = [];
+    const walk = (d: string) => readdirSync(d).forEach((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : files.push(join(d, n))));
+    walk(out);
+    const all = files.map((f) => readFileSync(f, 'utf8')).join('\n');
+    for (const canary of ['sk-canary-one', 'canary-two', 'canary-three']) expect(all).not.toContain(canary);
+    const pc2Compose = readFileSync(join(out, 'compose', 'docker-compose.pc2.yml'), 'utf8');
+    expect(pc2Compose).toContain('OPENAI_API_KEY: "${OPENAI_API_KEY:-}"');
+    expect(pc2Compose).toContain('DB_PASSWORD: "${DB_PASSWORD:-}"');
+    expect(readFileSync(join(out, 'compose', '.env.example'), 'utf8')).toMatch(/^DB_PASSWORD=$/m);
+    const pc2K8s = readFileSync(join(out, 'k8s', 'pc2.yaml'), 'utf8');
+    expect(pc2K8s).toMatch(/- name: OPENAI_API_KEY\n\s+valueFrom:\n\s+secretKeyRef:/);
+  });
+});

@@ -32,11 +32,15 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
   for (const [id, list] of x.edges) for (const e of list) dependents.set(e.dep.id, [...(dependents.get(e.dep.id) ?? []), id]);
   // Health-check timing: the machine's config, overridden by the spec's settings that are set.
   const specHealthChecks = Object.fromEntries(Object.entries(spec.healthChecks).filter(([, v]) => v !== undefined));
+  // A name that is a secret for one agent is a secret for all: a config's environment entry of that
+  // name reaches the others as a reference too, never as its value.
+  const secretNames = new Set(x.live.flatMap((d) => [...(d.override.secrets ?? []), ...d.cfg.secretRefs]));
   const agents = x.live.map((d): PlannedAgent => {
     const own = ports.get(d.id)!;
     const settings = configOf.get(d.cfg.machine)!.settings;
     const dependencies = x.edges.get(d.id)!.map((e) => dependency(spec, d, e.dep, ports.get(e.dep.id)!)).sort((a, b) => byString(a.id, b.id));
-    const secrets = d.override.secrets?.length || d.cfg.secretRefs.length ? [...new Set([...(d.override.secrets ?? []), ...d.cfg.secretRefs])].sort(byString) : [];
+    const fromSettings = [...(settings.secretEnvironment ?? []), ...settings.environment.filter((e) => secretNames.has(e.name)).map((e) => e.name)];
+    const secrets = d.override.secrets?.length || d.cfg.secretRefs.length || fromSettings.length ? [...new Set([...(d.override.secrets ?? []), ...d.cfg.secretRefs, ...fromSettings])].sort(byString) : [];
     const env = agentEnvironment({ name: d.cfg.name, id: d.id, machine: d.cfg.machine, startupSeconds: d.startupSeconds, probe: d.override.probe ?? spec.defaults.probe, ports: own, dependencies, secrets, settings }, x.machines, x.errorBus);
     const metricsPort = own.find((p) => p.name === 'metrics' || p.name === 'prometheus');
     const memoryMiB = d.override.resources?.memoryMiB ?? settings.memoryMiB ?? 2048;

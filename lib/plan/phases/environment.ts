@@ -55,7 +55,8 @@ export function agentEnvironment(a: EnvironmentInput, machines: readonly Machine
     env.push({ name: 'ERROR_BUS_PORT', kind: 'port', port: errorBus.reserved.port, singleHostPort: errorBus.reserved.port });
   }
   if (a.settings.environment.length > 0) {
-    const taken = new Set(env.map((x) => x.name));
+    // A secret's name is never given a value from the config: it is a reference below.
+    const taken = new Set([...env.map((x) => x.name), ...a.secrets]);
     for (const e of a.settings.environment) if (!taken.has(e.name)) env.push({ name: e.name, kind: 'literal', value: e.value });
   }
   for (const s of a.secrets) env.push({ name: s, kind: 'secret', secret: s });
