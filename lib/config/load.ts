@@ -4,7 +4,7 @@ import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
 import { readInput } from './read-input.ts';
-import { CONVENTIONAL_SPEC, DeploymentSpecSchema, type DeploymentSpec } from './spec.ts';
+import { CONVENTIONAL_SPEC, DeploymentSpecSchema, RESERVED_MACHINE_NAMES, type DeploymentSpec } from './spec.ts';
 import { joinPath, parseYamlSource, type YamlSource } from './yaml-source.ts';
 import { EMPTY_LOCK, LOCK_FILE, readLock, type PortLock } from '../lock.ts';
 
@@ -51,7 +51,9 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   }
   const parsed = DeploymentSpecSchema.safeParse(raw ?? {});
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
+    for (const outer of parsed.error.issues) {
+      // A bad record key (a machine's name) carries the reason in its own issues.
+      const issue = outer.code === 'invalid_key' && outer.issues[0] ? { ...outer.issues[0], path: outer.path } : outer;
       const path = issue.path.reduce<string>((p, k) => joinPath(p, typeof k === 'number' ? k : String(k)), '');
       const at = specSource?.at(path) ?? { file: '(built-in spec)', line: 0, column: 0, path };
       ds.push(diag('invalid-spec', 'error', `${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}; see the spec reference in the README`, { ...at, path }));
@@ -69,6 +71,10 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
     const m = /^([a-z][a-z0-9-]*)=(.+)$/.exec(pair);
     if (!m) {
       ds.push(diag('invalid-spec', 'error', `--machine takes NAME=FILE, got '${pair}'; for example --machine pc2=pc2_code/config/startup_config.yaml`));
+      return fail();
+    }
+    if (RESERVED_MACHINE_NAMES.has(m[1]!)) {
+      ds.push(diag('invalid-spec', 'error', `--machine ${m[1]}: the name is one of the system's own outputs (${[...RESERVED_MACHINE_NAMES].join(', ')}); name the machine otherwise`));
       return fail();
     }
     if (given.has(m[1]!)) {

@@ -3,6 +3,9 @@ import { z } from 'zod';
 
 const PortNumber = z.number().int().min(1).max(65535);
 
+/** Names of the charts and files beside the machines' own in dist/k8s (a machine's chart is `<machine>.yaml`). */
+export const RESERVED_MACHINE_NAMES = new Set(['system', 'gpu-sharing', 'kustomization', 'single-host']);
+
 /** Namespaces a deployment must not take over. */
 const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
 const DnsLabel = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and dashes');
@@ -88,7 +91,13 @@ export const DeploymentSpecSchema = z.strictObject({
     message: 'is a namespace Kubernetes or every workload shares; the output labels it PodSecurity restricted and denies all traffic in it by default: name a namespace of the system\'s own',
   }).default('agents'),
   variables: z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).default({ PORT_OFFSET: '0' }),
-  machines: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'machine names are lowercase words'), MachineSpecSchema),
+  machines: z.record(
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,30}$/, 'machine names are lowercase words of at most 31 characters')
+      .refine((n) => !RESERVED_MACHINE_NAMES.has(n), { message: `names one of the system's own outputs (${[...RESERVED_MACHINE_NAMES].join(', ')}); rename the machine` }),
+    MachineSpecSchema,
+  ),
   defaults: z
     .strictObject({
       startupSeconds: z.number().positive().default(5),
