@@ -3,7 +3,6 @@
  * where `onConflict: reassign` may move ports, so that ports in firewall rules do not shuffle when
  * agents come and go. Its types, reading, comparing and writing; nothing else touches the file.
  */
-import { existsSync } from 'node:fs';
 import { diag, type Diagnostic } from './diagnostics.ts';
 import { readInput } from './config/read-input.ts';
 import { parseYamlSource } from './config/yaml-source.ts';
@@ -35,10 +34,10 @@ export const EMPTY_LOCK: PortLock = { version: 1, ports: [] };
  * be read or has errors is ignored with a warning, and the plan assigns ports afresh.
  */
 export function readLock(file: string, shown: string): { lock: PortLock; diagnostics: Diagnostic[] } {
-  if (!existsSync(file)) return { lock: EMPTY_LOCK, diagnostics: [] };
+  const read = readInput(file);
+  if (!read.ok && read.code === 'missing-file') return { lock: EMPTY_LOCK, diagnostics: [] };
   // `undefined` when the lock cannot be read or has errors (a duplicate key included); `null` when empty.
   let data: unknown;
-  const read = readInput(file);
   if (read.ok) {
     const src = parseYamlSource(shown, read.text);
     if (!src.diagnostics.some((d) => d.severity === 'error')) data = src.data;
@@ -84,8 +83,8 @@ export function lockChanges(current: PortLock, next: PortLock): string[] {
 
 /** Whether the file at `file` already holds `lock` as `lockText` writes it (an empty lock needs no file). */
 export function lockIsCurrent(file: string, lock: PortLock): boolean {
-  const read = existsSync(file) ? readInput(file) : undefined;
-  const current = read === undefined ? '' : read.ok ? read.text : undefined;
+  const read = readInput(file);
+  const current = read.ok ? read.text : read.code === 'missing-file' ? '' : undefined;
   if (current === undefined) return false;
   return current === lockText(lock) || (lock.ports.length === 0 && current === '');
 }

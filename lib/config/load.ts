@@ -4,7 +4,7 @@ import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
 import { readInput } from './read-input.ts';
-import { CONVENTIONAL_SPEC, DeploymentSpecSchema, RESERVED_MACHINE_NAMES, type DeploymentSpec } from './spec.ts';
+import { CONVENTIONAL_SPEC, DeploymentSpecSchema, MACHINE_NAME, RESERVED_MACHINE_NAMES, type DeploymentSpec } from './spec.ts';
 import { joinPath, parseYamlSource, type YamlSource } from './yaml-source.ts';
 import { EMPTY_LOCK, LOCK_FILE, readLock, type PortLock } from '../lock.ts';
 
@@ -68,9 +68,9 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   }
   const given = new Set<string>();
   for (const pair of opts.machines ?? []) {
-    const m = /^([a-z][a-z0-9-]*)=(.+)$/.exec(pair);
+    const m = new RegExp(`^(${MACHINE_NAME.source.slice(1, -1)})=(.+)$`).exec(pair);
     if (!m) {
-      ds.push(diag('invalid-spec', 'error', `--machine takes NAME=FILE, got '${pair}'; for example --machine pc2=pc2_code/config/startup_config.yaml`));
+      ds.push(diag('invalid-spec', 'error', `--machine takes NAME=FILE, got '${pair}'; NAME is a lowercase word of at most 31 characters, for example --machine pc2=pc2_code/config/startup_config.yaml`));
       return fail();
     }
     if (RESERVED_MACHINE_NAMES.has(m[1]!)) {
@@ -140,8 +140,9 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
 }
 
 /**
- * Reads an input file, or reports why it cannot be: `missing-file` with the `missing` message, else
- * `unreadable-file` (a directory, no permission) followed by `fix`.
+ * Reads an input file, or reports why it cannot be: `missing-file` with the `missing` message, a
+ * `parse-error` at the first byte that is not UTF-8, else `unreadable-file` (a directory, a FIFO or
+ * device, too large, no permission) followed by `fix`.
  */
 function readFile(file: string, shown: string, say: { missing: string; fix: string }, ds: Diagnostic[]): string | undefined {
   const r = readInput(file);

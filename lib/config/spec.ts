@@ -4,6 +4,9 @@ import { z } from 'zod';
 const PortNumber = z.number().int().min(1).max(65535);
 
 /** Names of the charts and files beside the machines' own in dist/k8s (a machine's chart is `<machine>.yaml`). */
+/** A machine's name: a lowercase word of at most 31 characters (it suffixes agents' DNS names). */
+export const MACHINE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+
 export const RESERVED_MACHINE_NAMES = new Set(['system', 'gpu-sharing', 'kustomization', 'single-host']);
 
 /** Namespaces a deployment must not take over. */
@@ -94,7 +97,7 @@ export const DeploymentSpecSchema = z.strictObject({
   machines: z.record(
     z
       .string()
-      .regex(/^[a-z][a-z0-9-]{0,30}$/, 'machine names are lowercase words of at most 31 characters')
+      .regex(MACHINE_NAME, 'machine names are lowercase words of at most 31 characters')
       .refine((n) => !RESERVED_MACHINE_NAMES.has(n), { message: `names one of the system's own outputs (${[...RESERVED_MACHINE_NAMES].join(', ')}); rename the machine` }),
     MachineSpecSchema,
   ),
