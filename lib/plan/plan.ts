@@ -15,7 +15,7 @@ import type { ErrorBusTarget } from './phases/environment.ts';
 import { planImages } from './phases/images.ts';
 import { nameAgents } from './phases/names.ts';
 import { placeGpus } from './phases/placement.ts';
-import { assignPorts, errorBusAgent } from './phases/port-assignment.ts';
+import { assignPorts } from './phases/port-assignment.ts';
 import { portMap } from './phases/port-map.ts';
 import type { SystemPlan } from './types.ts';
 
@@ -30,9 +30,10 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   const deps = resolveDependencies(live, byId, drafted.disabled);
   const ports = assignPorts(spec, configs, live, previousLock);
   const placed = placeGpus(spec, configs, live);
-  const busAgent = errorBusAgent(live);
   const { assignment } = ports;
-  const errorBus: ErrorBusTarget | undefined = busAgent ? { agent: busAgent.id, port: assignment.portsOf(busAgent)[0]! } : assignment.reservedErrorBus ? { reserved: assignment.reservedErrorBus } : undefined;
+  const busAgent = assignment.errorBusAgent;
+  const busPort = busAgent ? assignment.portsOf(busAgent)[0]! : undefined;
+  const errorBus: ErrorBusTarget | undefined = busAgent ? { agent: busAgent.id, port: busPort! } : assignment.reservedErrorBus ? { reserved: assignment.reservedErrorBus } : undefined;
   const agents = planAgents({ spec, configs, live, edges: deps.edges, graph: deps.graph, portsOf: assignment.portsOf, gpuOf: placed.gpuOf, machines: placed.machines, errorBus });
   return {
     name: spec.name,
@@ -46,7 +47,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     startLevels: deps.graph.levels,
     criticalPath: deps.graph.criticalPath,
     sequentialSeconds: deps.graph.sequentialSeconds,
-    ...(busAgent ? { errorBus: { agent: busAgent.id, machine: busAgent.cfg.machine, port: assignment.portsOf(busAgent)[0]!.port } } : assignment.reservedErrorBus ? { errorBus: assignment.reservedErrorBus } : {}),
+    ...(busAgent ? { errorBus: { agent: busAgent.id, machine: busAgent.cfg.machine, port: busPort!.port } } : assignment.reservedErrorBus ? { errorBus: assignment.reservedErrorBus } : {}),
     images: planImages(spec, families, agents),
     portMap: portMap(agents),
     singleHostReady: assignment.singleHostReady,

@@ -17,12 +17,14 @@ export interface PortAssignment {
   portsOf(d: Draft): PlannedPort[];
   readonly singleHostReady: boolean;
   readonly lock: PortLock;
+  /** The agent that is the error bus, when there is one. */
+  readonly errorBusAgent?: Draft;
   /** The error bus when no agent is one: a reserved `error_bus_port` of a machine. */
   readonly reservedErrorBus?: NonNullable<SystemPlan['errorBus']>;
 }
 
 /** The agent that is the error bus (the first machine's, when several are). */
-export function errorBusAgent(live: readonly Draft[]): Draft | undefined {
+function errorBusAgent(live: readonly Draft[]): Draft | undefined {
   return ERROR_BUS_NAMES.map((n) => live.filter((d) => d.cfg.name === n).sort((a, b) => byString(a.cfg.machine, b.cfg.machine))[0]).find(Boolean);
 }
 
@@ -71,7 +73,7 @@ export function assignPorts(spec: DeploymentSpec, configs: readonly MachineConfi
     );
   ds.push(...outOfRange(configOf, live, (k) => machinePort.get(k)!));
   lock.sort((a, b) => byString(a.host, b.host) || byString(a.machine, b.machine) || byString(a.agent, b.agent) || byString(a.port, b.port));
-  const assignment: PortAssignment = { portsOf, singleHostReady, lock: { version: 1, ports: lock }, ...(reservedErrorBus ? { reservedErrorBus } : {}) };
+  const assignment: PortAssignment = { portsOf, singleHostReady, lock: { version: 1, ports: lock }, ...(busAgent ? { errorBusAgent: busAgent } : {}), ...(reservedErrorBus ? { reservedErrorBus } : {}) };
   return { assignment, diagnostics: ds };
 }
 
