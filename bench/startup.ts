@@ -4,14 +4,12 @@
  * the sequential sum (every agent after the other, as the old launcher did). Prints figures.
  */
 import { docker } from '../test/docker-helpers.ts';
-import { isOfRun, isStale, newRun, removeLabelled, removeRunSync } from '../test/docker-run.ts';
+import { startRun } from '../test/docker-run.ts';
 import { runStack } from '../test/e2e/stack.ts';
 
 // The same run labels and cleanup as the e2e suite's global setup: nothing stays on the engine.
-const testRun = newRun();
-await removeLabelled(docker, isStale);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => (removeRunSync(testRun), process.exit(130)));
-const run = await runStack({ healthIntervalSeconds: Number(process.env['HEALTH_INTERVAL'] ?? 30), timeoutSeconds: 600, log: (l) => console.error(l), run: testRun }).finally(() => removeLabelled(docker, isOfRun(testRun)));
+const { run: testRun, end } = await startRun(docker, true);
+const run = await runStack({ healthIntervalSeconds: Number(process.env['HEALTH_INTERVAL'] ?? 30), timeoutSeconds: 600, log: (l) => console.error(l), run: testRun }).finally(end);
 const { criticalPath, sequentialSeconds, agents } = run.plan;
 console.log(`agents:                        ${agents.length} (${run.agents.filter((a) => a.health === 'healthy').length} healthy)`);
 console.log(`up -> all healthy:             ${run.seconds.toFixed(1)} s (every /health answering 200)`);

@@ -5,7 +5,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { docker } from './docker-helpers.ts';
-import { isOfRun, isStale, newRun, removeLabelled, removeRunSync, type TestRun } from './docker-run.ts';
+import { startRun, type TestRun } from './docker-run.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,22 +14,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const run = newRun();
+  const { run, end } = await startRun(docker);
   project.provide('dockerRun', run);
-  const engineUp = await docker.ping().then(() => true, () => false);
-  if (engineUp) {
-    const stale = await removeLabelled(docker, isStale);
-    if (stale.length) console.warn(`removed what earlier test runs left on the engine: ${stale.join(', ')}`);
-  }
-  const onSignal = (signal: NodeJS.Signals) => {
-    console.error(`\n${signal}: removing the containers, volumes and images of test run ${run.id}`);
-    removeRunSync(run);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return async () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (engineUp) await removeLabelled(docker, isOfRun(run));
-  };
+  return end;
 }

@@ -144,3 +144,30 @@ export async function freePorts(count: number, span = 1, from = 20_000 + (proces
   if (found.length < count) throw new Error(`only ${found.length} of ${count} free port blocks of ${span} found from ${from}`);
   return found;
 }
+
+/**
+ * Starts a run on `docker`'s engine: removes what runs that died left, removes this run's on SIGINT or
+ * SIGTERM (then `exitOnSignal` decides whether this process exits, as a script must; vitest exits itself).
+ * The returned `end` removes this run's objects and the signal handlers.
+ */
+export async function startRun(docker: Docker, exitOnSignal = false): Promise<{ run: TestRun; end: () => Promise<void> }> {
+  const run = newRun();
+  const engineUp = await docker.ping().then(() => true, () => false);
+  if (engineUp) {
+    const stale = await removeLabelled(docker, isStale);
+    if (stale.length) console.warn(`removed what earlier test runs left on the engine: ${stale.join(', ')}`);
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: removing the containers, volumes and images of test run ${run.id}`);
+    removeRunSync(run);
+    if (exitOnSignal) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const end = async () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (engineUp) await removeLabelled(docker, isOfRun(run));
+  };
+  return { run, end };
+}
