@@ -27,9 +27,12 @@ function buildIsCurrent() {
   return dirs.every((d) => newest(join(root, d)) <= built) && statSync(join(root, 'main.ts')).mtimeMs <= built;
 }
 
-/** Imports `path` (relative to the package root, without extension). */
-export async function load(path) {
-  if (buildIsCurrent()) return import(join(root, 'build', `${path}.js`));
+/**
+ * Imports `path` (relative to the package root, without extension), or from the build `bundled` (a
+ * path below build/) when one is given.
+ */
+export async function load(path, bundled) {
+  if (buildIsCurrent()) return import(join(root, 'build', bundled ?? `${path}.js`));
   const { register } = await import('tsx/esm/api');
   register();
   return import(join(root, `${path}.ts`));

@@ -6,7 +6,6 @@
 import { diag, type Diagnostic } from './diagnostics.ts';
 import { readInput } from './config/read-input.ts';
 import { parseYamlSource } from './config/yaml-source.ts';
-import { toFlowMap } from './emit/yaml.ts';
 import { writeFileAtomic } from './write.ts';
 
 export const LOCK_FILE = 'agent-infra.lock.yaml';
@@ -38,10 +37,7 @@ export function readLock(file: string, shown: string): { lock: PortLock; diagnos
   if (!read.ok && read.code === 'missing-file') return { lock: EMPTY_LOCK, diagnostics: [] };
   // `undefined` when the lock cannot be read or has errors (a duplicate key included); `null` when empty.
   let data: unknown;
-  if (read.ok) {
-    const src = parseYamlSource(shown, read.text);
-    if (!src.diagnostics.some((d) => d.severity === 'error')) data = src.data;
-  }
+  if (read.ok) data = parseLock(shown, read.text);
   if (data === null) return { lock: EMPTY_LOCK, diagnostics: [] };
   const ports = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)['ports'] : undefined;
   const bad = Array.isArray(ports) ? ports.findIndex((e) => !isEntry(e)) : -1;
@@ -59,10 +55,36 @@ function isEntry(e: unknown): e is PortLockEntry {
   return isName(r['host']) && isName(r['machine']) && isName(r['agent']) && isName(r['port']) && isPort(r['wanted']) && isPort(r['assigned']);
 }
 
-/** The lock file's text; names are quoted wherever YAML 1.1 would read them as something else (`On`, `y`). */
+const HEADER = `# Ports of the hosts where 'onConflict: reassign' may move them; kept stable across runs.\n# Written by 'agent-infra synth'; commit it ('agent-infra check --frozen-lock' fails when it is out of date).\n`;
+
+/**
+ * The lock file's text: YAML in its JSON form (every string quoted, so nothing reads as a boolean or a
+ * number), one entry per line for readable diffs, so that reading the lock `synth` wrote takes
+ * `JSON.parse` rather than a YAML parse of every entry.
+ */
 export function lockText(lock: PortLock): string {
-  const rows = lock.ports.map((e) => `  - ${toFlowMap(e as unknown as Record<string, string | number>)}`);
-  return `# Ports of the hosts where 'onConflict: reassign' may move them; kept stable across runs.\n# Written by 'agent-infra synth'; commit it ('agent-infra check --frozen-lock' fails when it is out of date).\nversion: 1\nports:${rows.length ? `\n${rows.join('\n')}` : ' []'}\n`;
+  const field = (k: keyof PortLockEntry, e: PortLockEntry) => `"${k}": ${JSON.stringify(e[k])}`;
+  const rows = lock.ports.map((e) => `  {${(['host', 'machine', 'agent', 'port', 'wanted', 'assigned'] as const).map((k) => field(k, e)).join(', ')}}`);
+  return `${HEADER}{"version": 1, "ports": [${rows.length ? `\n${rows.join(',\n')}\n` : ''}]}\n`;
+}
+
+/**
+ * The lock's data: `JSON.parse` after the comment lines when the text is in the form `lockText`
+ * writes, else (a lock edited by hand, or written in block style) the YAML reader. `undefined` when it
+ * does not parse or has errors (a duplicate key included); `null` when empty.
+ */
+function parseLock(shown: string, text: string): unknown {
+  let body = text;
+  while (body.startsWith('#')) body = body.slice(body.indexOf('\n') + 1 || body.length);
+  if (body.startsWith('{')) {
+    try {
+      return JSON.parse(body);
+    } catch {
+      // Not JSON (a flow mapping in YAML's own syntax): the YAML reader says.
+    }
+  }
+  const src = parseYamlSource(shown, text);
+  return src.diagnostics.some((d) => d.severity === 'error') ? undefined : src.data;
 }
 
 const entryKey = (e: PortLockEntry) => `${e.host}: ${e.machine}/${e.agent} ${e.port}`;

@@ -46,8 +46,27 @@ describe('agent-infra check', () => {
       { host: 'pc2', machine: 'pc2', agent: '1:30', port: '0755', wanted: 7002, assigned: 7002 },
     ];
     const text = lockText({ version: 1, ports });
-    expect(text).toContain(`  - { host: "on", machine: "y", agent: "On", port: "no", wanted: 7000, assigned: 7001 }`);
+    expect(text).toContain(`\n  {"host": "on", "machine": "y", "agent": "On", "port": "no", "wanted": 7000, "assigned": 7001},\n`);
+    // The lock is YAML: a YAML 1.1 reader gets the same data as JSON.parse of it.
     expect(parseYamlSource('agent-infra.lock.yaml', text).data).toStrictEqual({ version: 1, ports });
+    expect(JSON.parse(text.replace(/^#.*\n/gm, ''))).toStrictEqual({ version: 1, ports });
+  });
+
+  it('reads a lock written by hand in block YAML, and one in the flow form of earlier versions', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lock-'));
+    cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
+    const file = join(dir, 'agent-infra.lock.yaml');
+    const entries = JSON.parse(readFileSync(file, 'utf8').replace(/^#.*\n/gm, '')).ports as Record<string, string | number>[];
+    const block = `version: 1\nports:\n${entries.map((e) => `  - host: ${e['host']}\n    machine: ${e['machine']}\n    agent: ${e['agent']}\n    port: ${e['port']}\n    wanted: ${e['wanted']}\n    assigned: ${e['assigned']}\n`).join('')}`;
+    const flow = `version: 1\nports:\n${entries.map((e) => `  - { host: ${e['host']}, machine: ${e['machine']}, agent: ${e['agent']}, port: ${e['port']}, wanted: ${e['wanted']}, assigned: ${e['assigned']} }\n`).join('')}`;
+    for (const text of [block, flow]) {
+      writeFileSync(file, text);
+      const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--format', 'json'], dir);
+      expect(r.code).toBe(0);
+      // The same ports, so only the file's form would change.
+      const outdated = JSON.parse(r.stdout).diagnostics.filter((d: { code: string }) => d.code === 'lock-outdated');
+      expect(outdated.map((d: { message: string }) => d.message)).toEqual(["the port lock is out of date: its format would change; run 'agent-infra synth', which writes it, and commit it"]);
+    }
   });
 
   it('prints the documented JSON shape', () => {
@@ -108,7 +127,7 @@ describe('agent-infra check', () => {
     expect(synth.code).toBe(0);
     expect(synth.stdout).toMatch(/ and the port lock$/m);
     const lock = readFileSync(join(dir, 'agent-infra.lock.yaml'), 'utf8');
-    expect(lock).toContain('{ host: single-host, machine: pc2, agent: TranslationCachePC2, port: service, wanted: 7155, assigned: 7174 }');
+    expect(lock).toContain('{"host": "single-host", "machine": "pc2", "agent": "TranslationCachePC2", "port": "service", "wanted": 7155, "assigned": 7174}');
     expect(lock).toBe(readFileSync(join(ROOT, 'examples', 'two-pc', 'agent-infra.lock.yaml'), 'utf8'));
     expect(cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir).code).toBe(0);
     const again = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'], dir);
@@ -122,9 +141,9 @@ describe('agent-infra check', () => {
     // check must name both entries and their ports.
     const file = join(dir, 'agent-infra.lock.yaml');
     const text = readFileSync(file, 'utf8');
-    const dropped = '  - { host: single-host, machine: pc2, agent: TranslationCachePC2, port: service, wanted: 7155, assigned: 7174 }\n';
+    const dropped = '  {"host": "single-host", "machine": "pc2", "agent": "TranslationCachePC2", "port": "service", "wanted": 7155, "assigned": 7174},\n';
     expect(text).toContain(dropped);
-    writeFileSync(file, text.replace(dropped, '').replace('agent: AdvancedRouter, port: health, wanted: 8129, assigned: 8129', 'agent: AdvancedRouter, port: health, wanted: 8128, assigned: 8129'));
+    writeFileSync(file, text.replace(dropped, '').replace('"agent": "AdvancedRouter", "port": "health", "wanted": 8129,', '"agent": "AdvancedRouter", "port": "health", "wanted": 8128,'));
     const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("error agent-infra.lock.yaml:1: the port lock is out of date: 2 entries would change: ~ pc2: pc2/AdvancedRouter health 8129 -> 8129 (wanted 8128 -> 8129), + single-host: pc2/TranslationCachePC2 service 7174; run 'agent-infra synth', which writes it, and commit it [lock-outdated]");
@@ -139,7 +158,7 @@ describe('agent-infra check', () => {
     cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true, filter: (s) => !s.endsWith('.lock.yaml') });
     const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir);
     expect(r.code).toBe(1);
-    const entries = readFileSync(join(ROOT, 'examples', 'two-pc', 'agent-infra.lock.yaml'), 'utf8').split('\n').filter((l) => l.startsWith('  - {')).length;
+    const entries = readFileSync(join(ROOT, 'examples', 'two-pc', 'agent-infra.lock.yaml'), 'utf8').split('\n').filter((l) => l.startsWith('  {"host"')).length;
     expect(r.stderr).toContain(`the port lock is out of date: ${entries} entries would change: + pc2: pc2/AdvancedRouter health 8129, `);
   });
 });
