@@ -3,6 +3,7 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { waitFor } from '../lib/emit/wait-for.ts';
+import { kubernetesLiteral } from '../lib/config/grammar.ts';
 import type { PlannedAgent, PlannedEnv } from '../lib/plan/types.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
 
@@ -73,7 +74,8 @@ export class AgentWorkload extends Construct {
     const env = (e: PlannedEnv): kplus.EnvValue => {
       switch (e.kind) {
         case 'literal':
-          return kplus.EnvValue.fromValue(e.value);
+          // The kubelet expands `$(NAME)` in values; a literal keeps its `$(` as written.
+          return kplus.EnvValue.fromValue(kubernetesLiteral(e.value));
         case 'machine-address':
           return kplus.EnvValue.fromConfigMap(addresses, e.name);
         case 'agent-host':

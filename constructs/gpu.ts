@@ -2,21 +2,13 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { PlannedGpu } from '../lib/plan/types.ts';
+import { gpuProductValues } from '../lib/config/grammar.ts';
 
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 export const MACHINE_LABEL = 'agent-infra/machine';
 
-/** `NVIDIA GeForce RTX 4090` -> `NVIDIA-GeForce-RTX-4090`, as GPU Feature Discovery writes the product label. */
-export function gpuProductLabel(model: string): string {
-  return model.trim().replace(/\s+/g, '-');
-}
-
-/** Values of `nvidia.com/gpu.product` that a card of `model` may carry: plain, and `-SHARED` under time-slicing. */
-export function gpuProductValues(model: string): string[] {
-  const p = gpuProductLabel(model);
-  return [p, `${p}-SHARED`];
-}
+export { gpuProductLabel, gpuProductValues } from '../lib/config/grammar.ts';
 
 export interface GpuWiringOptions {
   readonly machine: string;

@@ -29,7 +29,7 @@ export class MachineChart extends Chart {
     const workloads: AgentWorkload[] = [];
     for (const agent of plan.agents.filter((a) => a.machine === machine)) {
       workloads.push(
-        new AgentWorkload(this, agent.id, {
+        new AgentWorkload(this, `agent-${agent.id}`, {
           agent,
           system,
           user: plan.user,
@@ -80,7 +80,9 @@ export class MachineChart extends Chart {
     if (agent.dependents.length > 0) ingress.push({ from: agent.dependents.map(selectorOf), ports: agent.ports.map((p) => tcp(p.port)) });
     if (bus && bus.id === agent.id) ingress.push({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/part-of': system } } }], ports: [tcp(agent.servicePort.port)] });
     if (agent.metricsPort && plan.kubernetes.serviceMonitors) {
-      ingress.push({ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }], ports: [tcp(agent.metricsPort.port)] });
+      // Prometheus pods of the one namespace the spec names (the label Kubernetes sets on every namespace).
+      const namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': plan.kubernetes.prometheusNamespace } };
+      ingress.push({ from: [{ namespaceSelector, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }], ports: [tcp(agent.metricsPort.port)] });
     }
     const egress: k8s.NetworkPolicyEgressRule[] = agent.dependencies.map((d) => ({ to: [selectorOf(d.id)], ports: byId.get(d.id)!.ports.map((p) => tcp(p.port)) }));
     if (bus && bus.id !== agent.id) egress.push({ to: [selectorOf(bus.id)], ports: [tcp(bus.servicePort.port)] });

@@ -25,7 +25,8 @@ export type DiagnosticCode =
   | 'vram-over-budget'
   | 'unresolved-variable'
   | 'lock-outdated'
-  | 'literal-secret';
+  | 'literal-secret'
+  | 'unwritable-output';
 
 export type Severity = 'error' | 'warning' | 'info';
 

@@ -35,6 +35,10 @@ export const EMPTY_LOCK: PortLock = { version: 1, ports: [] };
 export function readLock(file: string, shown: string): { lock: PortLock; diagnostics: Diagnostic[] } {
   const read = readInput(file);
   if (!read.ok && read.code === 'missing-file') return { lock: EMPTY_LOCK, diagnostics: [] };
+  if (!read.ok && read.reason.startsWith('is a directory')) {
+    // Nothing can replace a directory with the lock file: synth would fail at its very end.
+    return { lock: EMPTY_LOCK, diagnostics: [diag('unreadable-file', 'error', `the port lock is a directory, which synth cannot replace with the lock file; remove it`, { file: shown, line: 1, column: 1, path: '' })] };
+  }
   // `undefined` when the lock cannot be read or has errors (a duplicate key included); `null` when empty.
   let data: unknown;
   if (read.ok) data = parseLock(shown, read.text);

@@ -1,14 +1,16 @@
 /** Synthesis: load -> plan -> every emitter -> dist/, written only when everything succeeded. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { readInput } from './config/read-input.ts';
 import { join, relative, resolve } from 'node:path';
-import type { Diagnostic } from './diagnostics.ts';
+import { diag, type Diagnostic } from './diagnostics.ts';
 import { writeLock } from './lock.ts';
 import { runPipeline, type PipelineResult } from './pipeline.ts';
 import { emitKubernetes } from './emit/k8s.ts';
 import { emitCompose } from './emit/compose.ts';
 import { emitDockerfiles } from './emit/dockerfile.ts';
 import { emitReports, type ImagesReportInput } from './emit/reports.ts';
-import { writeTree } from './write.ts';
+import { makeDir, OutputError, writeOutput } from './write.ts';
 import type { SystemPlan } from './plan/types.ts';
 
 export const OUTPUTS = ['k8s', 'compose', 'docker', 'reports'] as const;
@@ -51,15 +53,33 @@ function inputName(cwd: string, spec: string | undefined, r: PipelineResult): st
   return spec ? relative(cwd, resolve(cwd, spec)) || spec : Object.values(r.loaded.spec.machines).map((m) => m.config).join(', ');
 }
 
-/** The report of the last `agent-infra images` run, when there is one below the output root. */
-function lastImagesReport(out: string): ImagesReportInput | undefined {
+const Bytes = z.number().min(0).max(2 ** 53);
+/** What the reports read of `dist/images/report.json` (written by `agent-infra images`; other fields are ignored). */
+const ImagesReportSchema = z.object({
+  families: z.array(z.object({ family: z.string().regex(/^[a-z0-9][-a-z0-9]{0,62}$/), sizeBytes: Bytes, wastedBytes: Bytes, naive: z.object({ sizeBytes: Bytes }).optional() })),
+  sharing: z.object({ uniqueBytes: Bytes, sumBytes: Bytes, ratio: z.number().min(0).max(1e6) }).optional(),
+});
+
+/**
+ * The report of the last `agent-infra images` run, when there is one below the output root; one that
+ * cannot be read is left out of the reports, with a warning.
+ */
+function lastImagesReport(out: string, shown: string): { report?: ImagesReportInput; diagnostics: Diagnostic[] } {
   const f = join(out, 'images', 'report.json');
-  if (!existsSync(f)) return undefined;
-  try {
-    return JSON.parse(readFileSync(f, 'utf8')) as ImagesReportInput;
-  } catch {
-    return undefined;
+  const read = readInput(f);
+  if (!read.ok && read.code === 'missing-file') return { diagnostics: [] };
+  let why = read.ok ? '' : `it ${read.reason}`;
+  if (read.ok) {
+    try {
+      const parsed = ImagesReportSchema.safeParse(JSON.parse(read.text));
+      if (parsed.success) return { report: parsed.data, diagnostics: [] };
+      const issue = parsed.error.issues[0]!;
+      why = `${issue.path.length ? `at ${issue.path.join('.')}: ` : ''}${issue.message}`;
+    } catch (e) {
+      why = `it is not JSON: ${(e as Error).message}`;
+    }
   }
+  return { diagnostics: [diag('parse-error', 'warning', `the images report cannot be read and is left out of reports/images.md (${why}); run 'agent-infra images' again to rewrite it`, { file: join(shown, 'images', 'report.json'), line: 1, column: 1, path: '' })] };
 }
 
 /** What a synthesis did, for the caller to print: nothing here prints. */
@@ -82,21 +102,43 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const input = inputName(cwd, opts.spec, r);
   const only = opts.only ?? OUTPUTS;
   const out = resolve(cwd, opts.out ?? 'dist');
-  const files = await emitEverything(r.plan, input, only, lastImagesReport(out));
-  for (const dir of only) {
-    const own = new Map([...files].filter(([k]) => k.startsWith(`${dir}/`)).map(([k, v]) => [k.slice(dir.length + 1), v]));
-    if (own.size > 0) writeTree(join(out, dir), own);
-  }
-  if (opts.cdk8sOutdir && only.includes('k8s')) {
-    const target = resolve(cwd, opts.cdk8sOutdir);
-    if (target !== join(out, 'k8s')) {
-      mkdirSync(target, { recursive: true });
-      for (const [k, v] of files) if (k.startsWith('k8s/') && k !== 'k8s/kustomization.yaml') writeFileSync(join(target, k.slice(4).replace(/\.yaml$/, '.k8s.yaml')), v);
+  const images = lastImagesReport(out, relative(cwd, out) || '.');
+  const files = await emitEverything(r.plan, input, only, images.report);
+  let lockWritten = false;
+  const failed = writing(opts.out ?? 'dist', () => {
+    writeOutput(out, files, only);
+    if (opts.cdk8sOutdir && only.includes('k8s')) {
+      const target = resolve(cwd, opts.cdk8sOutdir);
+      if (target !== join(out, 'k8s')) {
+        makeDir(target);
+        for (const [k, v] of files) if (k.startsWith('k8s/') && k !== 'k8s/kustomization.yaml') writeFileSync(join(target, k.slice(4).replace(/\.yaml$/, '.k8s.yaml')), v);
+      }
     }
+  }) ?? writing(relative(cwd, r.loaded.lockFile), () => {
+    // Last: a lock that names ports of output that was never written would be a lie.
+    lockWritten = writeLock(r.loaded.lockFile, r.plan.lock);
+  });
+  if (failed) return { code: 2, diagnostics: [...r.diagnostics, ...images.diagnostics, failed], lockWritten: false };
+  return { code: 0, diagnostics: [...r.diagnostics, ...images.diagnostics], written: { files: files.size, agents: r.plan.agents.length, out, only }, lockWritten };
+}
+
+/** Runs `write`; a failure of the file system (a full or read-only disk, a file where a folder goes) becomes `unwritable-output`. */
+function writing(shown: string, write: () => void): Diagnostic | undefined {
+  try {
+    write();
+    return undefined;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (!(e instanceof OutputError) && typeof err.code !== 'string') throw e;
+    const why = e instanceof OutputError ? e.message : `${err.code}${err.syscall ? ` on ${err.syscall}` : ''}${err.path ? ` of ${err.path}` : ''}`;
+    const hint =
+      e instanceof OutputError ? e.hint
+      : err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'free some disk space'
+      : err.code === 'EFBIG' ? 'raise the file size limit (ulimit -f)'
+      : err.code === 'EROFS' || err.code === 'EACCES' || err.code === 'EPERM' ? 'choose a writable --out or fix its permissions'
+      : 'choose another --out';
+    return diag('unwritable-output', 'error', `cannot write ${shown} (${why}); nothing was changed there: ${hint}`);
   }
-  // Last: a lock that names ports of output that was never written would be a lie.
-  const lockWritten = writeLock(r.loaded.lockFile, r.plan.lock);
-  return { code: 0, diagnostics: r.diagnostics, written: { files: files.size, agents: r.plan.agents.length, out, only }, lockWritten };
 }
 
 /** What `agent-infra report` did. */
@@ -112,8 +154,11 @@ export async function writeReports(opts: Pick<SynthOptions, 'spec' | 'machines' 
   const r = runPipeline({ ...(opts.spec ? { spec: opts.spec } : {}), machines: opts.machines ?? [], cwd });
   if (r.unusable) return { code: 2, diagnostics: r.diagnostics };
   const out = resolve(cwd, opts.out ?? 'dist');
-  const files = await emitReports(r.plan, inputName(cwd, opts.spec, r), lastImagesReport(out));
+  const images = lastImagesReport(out, relative(cwd, out) || '.');
+  const files = await emitReports(r.plan, inputName(cwd, opts.spec, r), images.report);
   const dir = join(out, 'reports');
-  writeTree(dir, new Map([...files].map(([k, v]) => [k.slice('reports/'.length), v])));
-  return { code: r.ok ? 0 : 1, diagnostics: r.diagnostics, written: { files: files.size, dir } };
+  const failed = writing(opts.out ?? 'dist', () => writeOutput(out, files, ['reports']));
+  const diagnostics = [...r.diagnostics, ...images.diagnostics];
+  if (failed) return { code: 2, diagnostics: [...diagnostics, failed] };
+  return { code: r.ok ? 0 : 1, diagnostics, written: { files: files.size, dir } };
 }

@@ -1,36 +1,173 @@
-/** The io end of output: atomic writes, and whole output trees swapped in at once. */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+/**
+ * The io end of output: atomic writes of one file, and the output tree (`dist/`) replaced in one step.
+ *
+ * The output root is a symbolic link to one complete version of the tree, kept in a hidden folder
+ * beside it (`dist -> .dist.versions/<id>`). A new version is written in full next to the current one
+ * and swapped in by renaming a new link over the old one, which is atomic: a reader, or a run killed
+ * at any point, sees the old tree or the new one, never a mix. What a run leaves behind when it is
+ * killed (a version never linked, a link never renamed) is removed by the next run.
+ */
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
-/** Writes a file through a temporary sibling and a rename, so readers never see half of it. */
-export function writeFileAtomic(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+/** A failure to write output that is not the file system's: what is wrong, and what the user can do. */
+export class OutputError extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
- * Replaces directory `dir` with exactly `files` (relative path -> content): everything is written to
- * a staging directory first and swapped in with renames, so a failure leaves `dir` as it was.
+ * Creates folder `dir` and its missing parents. Node's own `recursive` creation loops without end
+ * where a file system refuses a folder with ENOENT although its parent exists (under /proc): here
+ * that is an error.
  */
-export function writeTree(dir: string, files: ReadonlyMap<string, string>): void {
-  const target = resolve(dir);
-  mkdirSync(dirname(target), { recursive: true });
-  const staging = mkdtempSync(`${target}.staging-`);
-  chmodSync(staging, 0o755);
+export function makeDir(dir: string): void {
+  const st = lstat(dir);
+  if (st?.isDirectory() || (st?.isSymbolicLink() && lstat(resolve(dirname(dir), readlinkSync(dir)))?.isDirectory())) return;
+  if (st) throw new OutputError(`${dir} is not a folder`, 'remove it or choose another --out');
+  const parent = dirname(dir);
+  if (parent !== dir) makeDir(parent);
   try {
+    mkdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !lstat(dir)?.isDirectory()) throw e;
+  }
+}
+
+/** Writes a file through a temporary sibling and a rename, so readers never see half of it. */
+export function writeFileAtomic(file: string, text: string): void {
+  makeDir(dirname(file));
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** The list of the files agent-infra wrote into the tree, one path per line; anything else is the user's. */
+export const OUTPUT_MANIFEST = '.agent-infra-files';
+
+const lstat = (p: string): Stats | undefined => {
+  try {
+    return lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+};
+
+/** Whether process `pid` exists (a version folder named after a live run is that run's work). */
+function runs(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Every regular file and link below `dir`, as paths relative to it with `/` separators, sorted. */
+function listFiles(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...listFiles(dir, rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+/** The tree the output root shows now: where it is, and whether it is a plain folder (of an earlier version). */
+function currentTree(target: string): { dir?: string; plain: boolean } {
+  const st = lstat(target);
+  if (!st) return { plain: false };
+  if (st.isDirectory()) return { dir: target, plain: true };
+  if (st.isSymbolicLink()) {
+    const dir = resolve(dirname(target), readlinkSync(target));
+    return lstat(dir)?.isDirectory() ? { dir, plain: false } : { plain: false };
+  }
+  throw new OutputError(`it is ${st.isFile() ? 'a file' : 'a device, socket or FIFO'}, not a folder`, 'remove it or choose another --out');
+}
+
+/**
+ * A plain output folder that a killed run had moved aside (the one step that is not atomic) is moved
+ * back, so that the files in it are not lost.
+ */
+function restorePlain(target: string, versions: string): void {
+  if (lstat(target) || !existsSync(versions)) return;
+  const aside = readdirSync(versions).find((n) => /^\d+-plain$/.test(n) && !runs(Number(n.split('-')[0])));
+  if (aside) renameSync(join(versions, aside), target);
+}
+
+/**
+ * Removes the versions and links that runs no longer alive left behind, all but `keep`. This process's
+ * own are left behind too: it writes one tree at a time, and is not writing one now.
+ */
+function removeLeftovers(target: string, versions: string, keep: string | undefined): void {
+  const pidOf = (name: string) => Number(/^(\d+)-/.exec(name)?.[1] ?? /\.(\d+)\.link$/.exec(name)?.[1]);
+  const alive = (name: string) => pidOf(name) !== process.pid && runs(pidOf(name));
+  for (const name of existsSync(versions) ? readdirSync(versions) : []) {
+    const p = join(versions, name);
+    if (p !== keep && !alive(name)) rmSync(p, { recursive: true, force: true });
+  }
+  const parent = dirname(target);
+  const linkPrefix = `.${basename(target)}.`;
+  for (const name of readdirSync(parent)) {
+    if (name.startsWith(linkPrefix) && name.endsWith('.link') && !alive(name)) rmSync(join(parent, name), { force: true });
+  }
+}
+
+/**
+ * Replaces the output tree at `out` with one in which the folders `replaced` (top-level names such as
+ * `k8s`) hold exactly the `files` below them (path relative to `out` -> content); every other file of
+ * the current tree is carried over: the other folders, and files the user put inside a replaced one
+ * (`compose/.env`), which the manifest of the last run tells apart from agent-infra's own.
+ */
+export function writeOutput(out: string, files: ReadonlyMap<string, string>, replaced: readonly string[]): void {
+  const target = resolve(out);
+  const versions = join(dirname(target), `.${basename(target)}.versions`);
+  restorePlain(target, versions);
+  const current = currentTree(target);
+  makeDir(versions);
+  removeLeftovers(target, versions, current.dir);
+  const stage = mkdtempSync(join(versions, `${process.pid}-`));
+  chmodSync(stage, 0o755);
+  const link = join(dirname(target), `.${basename(target)}.${process.pid}.link`);
+  try {
+    const isReplaced = (rel: string) => replaced.some((d) => rel.startsWith(`${d}/`));
+    const manifestFile = current.dir ? join(current.dir, OUTPUT_MANIFEST) : undefined;
+    const previous = manifestFile && existsSync(manifestFile) ? new Set(readFileSync(manifestFile, 'utf8').split('\n').filter(Boolean)) : undefined;
+    // Without a manifest (a tree of an earlier version) the replaced folders are agent-infra's, but
+    // for the dotfiles it does not write now (a `.env` beside the compose files).
+    const ours = (rel: string) => (previous ? previous.has(rel) : isReplaced(rel) && (files.has(rel) || !basename(rel).startsWith('.')));
+    const kept = new Set(current.dir ? listFiles(current.dir).filter((rel) => rel !== OUTPUT_MANIFEST && !files.has(rel) && !(isReplaced(rel) && ours(rel))) : []);
+    for (const rel of kept) cpSync(join(current.dir!, rel), join(stage, rel), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
     for (const [rel, text] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      const f = join(staging, rel);
+      if (rel.split('/').includes('..') || rel.startsWith('/')) throw new Error(`output path ${rel} leaves the output folder`);
+      const f = join(stage, rel);
       mkdirSync(dirname(f), { recursive: true });
       writeFileSync(f, text);
     }
-    const old = `${target}.old-${process.pid}`;
-    if (existsSync(target)) renameSync(target, old);
-    renameSync(staging, target);
-    rmSync(old, { recursive: true, force: true });
+    const manifest = [...(previous ?? []).values()].filter((rel) => !isReplaced(rel) && kept.has(rel)).concat([...files.keys()]).sort();
+    writeFileSync(join(stage, OUTPUT_MANIFEST), `${manifest.join('\n')}\n`);
+    symlinkSync(relative(dirname(target), stage), link);
+    // A plain folder cannot be replaced by a link in one rename: it moves aside first (once; from then
+    // on the root is a link).
+    if (current.plain) renameSync(target, join(versions, `${process.pid}-plain`));
+    renameSync(link, target);
   } catch (e) {
-    rmSync(staging, { recursive: true, force: true });
+    rmSync(link, { force: true });
+    rmSync(stage, { recursive: true, force: true });
+    if (readdirSync(versions).length === 0) rmSync(versions, { recursive: true, force: true });
     throw e;
   }
+  const old = current.plain ? join(versions, `${process.pid}-plain`) : current.dir;
+  if (old && (old + sep).startsWith(versions + sep)) rmSync(old, { recursive: true, force: true });
 }

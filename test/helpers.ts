@@ -1,6 +1,8 @@
 /** Shared test helpers: paths, the real upstream configs, and running the CLI as a user would. */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,3 +46,31 @@ export function exampleSpecCopy(dir: string, edit: (text: string) => string = (t
   copyFileSync(join(example, 'agent-infra.lock.yaml'), join(dir, 'agent-infra.lock.yaml'));
   return spec;
 }
+
+/** A hash of every file below `dir` (a link to a folder is followed), paths relative to it: to show a run changed nothing, or which tree a folder holds. */
+export function treeHash(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (rel: string) => {
+    for (const n of readdirSync(join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${n}` : n;
+      if (statSync(join(dir, r)).isDirectory()) walk(r);
+      else h.update(`${r}\0`).update(readFileSync(join(dir, r))).update('\0');
+    }
+  };
+  walk('');
+  return h.digest('hex');
+}
+
+/** A stack trace's frame lines in CLI output: never shown to a user. */
+export const STACK = /\n\s+at .+:\d+:\d+\)?\n/;
+
+/** The example in a temporary folder, with a synthesized dist/ to compare against after a rejected run. */
+export function exampleWithOutput(): { dir: string; spec: string; out: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'hostile-'));
+  cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
+  const spec = join(dir, 'agent-infra.yaml');
+  const out = join(dir, 'dist');
+  if (cli(['synth', '--spec', spec, '--out', out, '--only', 'compose'], dir).code !== 0) throw new Error('the example did not synthesize');
+  return { dir, spec, out };
+}
+

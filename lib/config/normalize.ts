@@ -4,6 +4,7 @@ import { evaluateBoolean, evaluatePort, substitute, type Variables } from './exp
 import type { AgentConfig, ExtraPort, Located, MachineConfig, MachineSettings, PortRange } from './model.ts';
 import { joinPath, type YamlSource } from './yaml-source.ts';
 import { findIPv4, isAnyOrLoopback } from '../ipv4.ts';
+import { commentText, envNameProblem, relativePathProblem } from './grammar.ts';
 
 export interface NormalizeOptions {
   readonly machine: string;
@@ -263,6 +264,9 @@ interface AgentNode {
 /** A mapping with the fields that make an agent definition. */
 const isAgentShape = (v: unknown): v is Obj => isObj(v) && ('script_path' in v || 'port' in v);
 
+/** What an agent may be called: it names DNS labels, environment values, report rows and graph nodes. */
+const AGENT_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
+
 /** Group names are snake_case (`utility_services`), agent names PascalCase (`CodeGenerator`). */
 const GROUP_NAME = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$/;
 
@@ -322,9 +326,26 @@ const DIGIT_DOT_DIGIT = /\d\.\d/;
 /** Variable names that hold secrets by convention: `*_KEY`, `*TOKEN`, `*PASSWORD`, `*SECRET`. */
 export const SECRET_NAME = /(_KEY|TOKEN|PASSWORD|SECRET)$/i;
 
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+/** A number's allowed range where it is read: `[min, max]`, whole or not. */
+interface Range {
+  readonly min: number;
+  readonly max: number;
+  readonly whole: boolean;
+  readonly what: string;
 }
+
+/**
+ * Number `v` at `path` when it is in `range`; else undefined, with an error (an absent value is no
+ * error: the defaults apply).
+ */
+function bounded(v: unknown, path: string, range: Range, at: (p: string) => SourceRef, ds: Diagnostic[]): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' && Number.isFinite(v) && v >= range.min && v <= range.max && (!range.whole || Number.isInteger(v))) return v;
+  ds.push(diag('invalid-value', 'error', `${range.what} must be ${range.whole ? 'a whole number' : 'a number'} from ${range.min} to ${range.max.toLocaleString('en-US')}, got ${describe(v)}; fix the value or remove it for the default`, at(path)));
+  return undefined;
+}
+
+const SECONDS: Omit<Range, 'what'> = { min: 1, max: 86_400, whole: true };
 
 function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, ds: Diagnostic[]): MachineSettings {
   const gs = isObj(root['global_settings']) ? root['global_settings'] : {};
@@ -335,6 +356,15 @@ function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, 
   const secretEnvironment: string[] = [];
   if (isObj(envRaw)) {
     for (const [name, value] of Object.entries(envRaw)) {
+      const bad = envNameProblem(name);
+      if (bad) {
+        ds.push(diag('invalid-value', 'error', `'${name}' ${bad}; rename it`, at(joinPath(envPath, name))));
+        continue;
+      }
+      if (value !== null && typeof value === 'object') {
+        ds.push(diag('invalid-value', 'error', `'${name}' must have a string, number or boolean value, got ${describe(value)}; write the value on one line`, at(joinPath(envPath, name))));
+        continue;
+      }
       if (SECRET_NAME.test(name)) {
         // The value never reaches an output: the agents get the name as a reference.
         secretEnvironment.push(name);
@@ -349,9 +379,11 @@ function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, 
       environment.push({ name, value: text });
     }
   }
-  const [rl] = pick('resource_limits');
-  const [hcRaw] = pick('health_checks');
+  const [rlRaw, rlPath] = pick('resource_limits');
+  const rl = isObj(rlRaw) ? rlRaw : {};
+  const [hcRaw, hcPath] = pick('health_checks');
   const hc = isObj(hcRaw) ? hcRaw : {};
+  const check = (o: Obj, base: string, key: string, range: Range) => bounded(o[key], joinPath(base, key), range, at, ds);
   const portRanges: PortRange[] = [];
   const net = root['pc2_network'];
   if (isObj(net)) {
@@ -379,13 +411,13 @@ function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, 
   return {
     environment: environment.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     ...(secretEnvironment.length ? { secretEnvironment: secretEnvironment.sort() } : {}),
-    memoryMiB: isObj(rl) ? num(rl['memory_mb']) : undefined,
-    cpuPercent: isObj(rl) ? num(rl['cpu_percent']) : undefined,
+    memoryMiB: check(rl, rlPath, 'memory_mb', { min: 1, max: 2 ** 26, whole: true, what: 'memory_mb' }),
+    cpuPercent: check(rl, rlPath, 'cpu_percent', { min: 1, max: 409_600, whole: false, what: 'cpu_percent' }),
     healthChecks: {
-      intervalSeconds: num(hc['interval_seconds']),
-      timeoutSeconds: num(hc['timeout_seconds']),
-      retries: num(hc['retries']),
-      startPeriodSeconds: num(hc['start_period_seconds']),
+      intervalSeconds: check(hc, hcPath, 'interval_seconds', { ...SECONDS, what: 'interval_seconds' }),
+      timeoutSeconds: check(hc, hcPath, 'timeout_seconds', { ...SECONDS, what: 'timeout_seconds' }),
+      retries: check(hc, hcPath, 'retries', { min: 1, max: 1000, whole: true, what: 'retries' }),
+      startPeriodSeconds: check(hc, hcPath, 'start_period_seconds', { ...SECONDS, min: 0, what: 'start_period_seconds' }),
     },
     portRanges,
     errorBusPort,
@@ -416,6 +448,15 @@ function readAgent(
   const at = (p: string) => src.at(p);
   const locate = (container: object, key: string | number, p: string) => src.locate(container, key, p);
   const here = locate(node.container, node.key, path);
+  if (!AGENT_NAME.test(name)) {
+    ds.push(diag('invalid-value', 'error', `agent name '${commentText(name).slice(0, 80)}' ${name.length > 63 ? 'is longer than 63 characters' : 'has characters an agent name may not have'}; agent names are words of letters, digits, _ . - (starting with a letter, at most 63), such as CodeGenerator`, here));
+    return undefined;
+  }
+  if (/^constructor$/i.test(name)) {
+    // Its DNS name keys the endpoints ConfigMap, and cdk8s cannot render an object with a key 'constructor'.
+    ds.push(diag('invalid-value', 'error', `agent name '${name}' is reserved (the Kubernetes output cannot hold a key 'constructor'); rename the agent`, here));
+    return undefined;
+  }
   if (!isObj(value)) {
     ds.push(diag('invalid-value', 'error', `agent '${name}' must be a mapping with 'script_path' and 'port', got ${describe(value)}; write '${name}: {script_path: ..., port: ...}'`, here));
     return undefined;
@@ -476,12 +517,14 @@ function readAgent(
     }
   }
   const scriptPath = value['script_path'];
-  if (scriptPath !== undefined && typeof scriptPath !== 'string') {
-    ds.push(diag('invalid-value', 'error', `'script_path' must be a path, got ${describe(scriptPath)}`, at(joinPath(path, 'script_path'))));
+  const scriptProblem = scriptPath === undefined ? undefined : typeof scriptPath !== 'string' ? `must be a path, got ${describe(scriptPath)}` : relativePathProblem(scriptPath);
+  if (scriptProblem) {
+    ds.push(diag('invalid-value', 'error', `'script_path' ${scriptProblem}; write the script's path from the root of the source tree`, at(joinPath(path, 'script_path'))));
     ok = false;
-  }
-  if (scriptPath === undefined && value['module'] === undefined) {
-    ds.push(diag('invalid-value', 'warning', `agent '${name}' has no script_path; its image cannot start it: add 'script_path'`, here));
+  } else if (scriptPath === undefined) {
+    // The images start an agent by its script; nothing would start this one.
+    ds.push(diag('invalid-value', 'error', `agent '${name}' has no script_path, so its container has nothing to start${value['module'] !== undefined ? " ('module' alone is not enough)" : ''}: add 'script_path', or remove the agent`, here));
+    ok = false;
   }
   for (const k of Object.keys(value)) {
     if (!AGENT_FIELDS.has(k)) ds.push(diag('unknown-key', 'info', `unknown agent field '${k}' is ignored`, at(joinPath(path, k))));

@@ -1,7 +1,18 @@
 /** The deployment spec `agent-infra.yaml`: machines, GPUs, overrides and image families, with defaults in one place. */
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { debianPackageProblem, dnsSubdomainProblem, ENV_NAME, gpuProductValues, IMAGE_TAG, imageReferenceProblem, labelValueProblem, relativePathProblem, REPOSITORY } from './grammar.ts';
 
 const PortNumber = z.number().int().min(1).max(65535);
+
+/** A string that must fit the grammar of where it goes (see grammar.ts). */
+const fits = (problem: (s: string) => string | undefined) =>
+  z.string().superRefine((s, ctx) => {
+    const p = problem(s);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  });
+/** A number read from the spec, range-checked where it is read: a positive amount no larger than `max`. */
+const amount = (max: number) => z.number().positive().max(max);
 
 /** Names of the charts and files beside the machines' own in dist/k8s (a machine's chart is `<machine>.yaml`). */
 /** A machine's name: a lowercase word of at most 31 characters (it suffixes agents' DNS names). */
@@ -15,9 +26,13 @@ const DnsLabel = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be 
 
 export const GpuSchema = z.strictObject({
   /** Product name as GPU Feature Discovery reports it, e.g. `NVIDIA GeForce RTX 4090`. */
-  model: z.string().min(1),
-  vramGiB: z.number().positive(),
-  device: z.number().int().min(0).default(0),
+  model: z.string().min(1).superRefine((m, ctx) => {
+    // It selects nodes by their product label, in its time-sliced form too.
+    if (gpuProductValues(m).some((v) => labelValueProblem(v))) ctx.addIssue({ code: 'custom', message: 'as a node label (spaces as dashes, with -SHARED) it is not a Kubernetes label value: at most 55 letters, digits, spaces, - _ .' });
+  }),
+  // A sanity bound (64 TiB), not a card's: planning tools give one GPU the memory of many.
+  vramGiB: amount(65536),
+  device: z.number().int().min(0).max(63).default(0),
 });
 
 export const MachineSpecSchema = z.strictObject({
@@ -26,7 +41,7 @@ export const MachineSpecSchema = z.strictObject({
   /** Environment variable that holds the machine's address. */
   addressEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as MAIN_PC_IP'),
   /** Address literals the machine used to have; reported as `hardcoded-ip` with `addressEnv` as the fix. */
-  legacyAddresses: z.array(z.string()).default([]),
+  legacyAddresses: z.array(z.string().refine((a) => isIPv4(a), 'is not an IPv4 address')).default([]),
   gpus: z
     .array(GpuSchema)
     .default([])
@@ -37,8 +52,8 @@ export const MachineSpecSchema = z.strictObject({
         if (first < i) ctx.addIssue({ code: 'custom', message: `device ${g.device} is also GPU ${first}'s; give each GPU its own device index`, path: [i, 'device'] });
       });
     }),
-  cpus: z.number().positive().optional(),
-  memoryGiB: z.number().positive().optional(),
+  cpus: amount(4096).optional(),
+  memoryGiB: amount(65536).optional(),
   ports: z
     .strictObject({
       /** Range that reassigned ports are taken from. */
@@ -51,41 +66,55 @@ export const MachineSpecSchema = z.strictObject({
     .prefault({}),
 });
 
+const Millis = z.number().int().positive().max(4_096_000);
+const MiB = z.number().int().positive().max(2 ** 26);
 const ResourcesSchema = z.strictObject({
-  cpuMillis: z.number().int().positive().optional(),
-  cpuRequestMillis: z.number().int().positive().optional(),
-  memoryMiB: z.number().int().positive().optional(),
-  memoryRequestMiB: z.number().int().positive().optional(),
+  cpuMillis: Millis.optional(),
+  cpuRequestMillis: Millis.optional(),
+  memoryMiB: MiB.optional(),
+  memoryRequestMiB: MiB.optional(),
 });
+/** Seconds an agent takes to start, or a probe waits: whole seconds up to a day. */
+const Seconds = z.number().positive().max(86_400).refine(Number.isInteger, 'must be whole seconds');
 
 /** Overrides for one agent or one group; every field optional. */
 export const OverrideSchema = z.strictObject({
   gpu: z.boolean().optional(),
-  vramGiB: z.number().positive().optional(),
+  vramGiB: amount(1024).optional(),
   family: z.string().optional(),
   resources: ResourcesSchema.optional(),
-  startupSeconds: z.number().positive().optional(),
-  replicas: z.number().int().min(1).optional(),
+  startupSeconds: Seconds.optional(),
+  replicas: z.number().int().min(1).max(1000).optional(),
   /** Horizontal autoscaling between `replicas` and `maxReplicas` (never for GPU agents). */
-  maxReplicas: z.number().int().min(1).optional(),
+  maxReplicas: z.number().int().min(1).max(1000).optional(),
   probe: z.enum(['http', 'tcp']).optional(),
   disabled: z.boolean().optional(),
-  secrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/)).optional(),
+  secrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'is not a secret name (uppercase letters, digits and _, as an environment variable)')).optional(),
 });
 
 export const ImageFamilySchema = z.strictObject({
   gpu: z.boolean().default(false),
   /** Base images, pinned (a tag other than `latest`, or a digest). Build arguments in the Dockerfile. */
-  builderBase: z.string().refine((s) => !/:latest$/.test(s) && /[:@]/.test(s), 'must be pinned to a tag or digest, never latest'),
-  runtimeBase: z.string().refine((s) => !/:latest$/.test(s) && /[:@]/.test(s), 'must be pinned to a tag or digest, never latest'),
-  buildPackages: z.array(z.string()).default([]),
-  runtimePackages: z.array(z.string()).default([]),
+  builderBase: fits(imageReferenceProblem),
+  runtimeBase: fits(imageReferenceProblem),
+  buildPackages: z.array(fits(debianPackageProblem)).default([]),
+  runtimePackages: z.array(fits(debianPackageProblem)).default([]),
   /** Requirement files, relative to the root of the source tree. */
-  requirements: z.array(z.string()).default([]),
+  requirements: z
+    .array(fits(relativePathProblem))
+    .default([])
+    .superRefine((files, ctx) => {
+      // The builder copies them into one folder by file name.
+      const base = (f: string) => f.slice(f.lastIndexOf('/') + 1);
+      files.forEach((f, i) => {
+        const first = files.findIndex((o) => base(o) === base(f));
+        if (first < i) ctx.addIssue({ code: 'custom', message: `has the file name of requirement ${first} (${files[first]}), and both are copied into one folder: rename one`, path: [i] });
+      });
+    }),
   /** Source folders every image of the family needs besides its agents' own (shared packages such as `common`). */
-  sharedDirs: z.array(z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/, 'a top-level folder name')).default([]),
+  sharedDirs: z.array(fits((d) => (d.includes('/') ? 'a top-level folder name, without /' : relativePathProblem(d)))).default([]),
   /** Size budget for the built image. */
-  maxSizeMiB: z.number().positive().optional(),
+  maxSizeMiB: amount(2 ** 20).optional(),
 });
 
 export const DeploymentSpecSchema = z.strictObject({
@@ -93,7 +122,12 @@ export const DeploymentSpecSchema = z.strictObject({
   namespace: DnsLabel.refine((n) => !SYSTEM_NAMESPACES.has(n), {
     message: 'is a namespace Kubernetes or every workload shares; the output labels it PodSecurity restricted and denies all traffic in it by default: name a namespace of the system\'s own',
   }).default('agents'),
-  variables: z.record(z.string(), z.union([z.string(), z.number()]).transform(String)).default({ PORT_OFFSET: '0' }),
+  variables: z
+    .record(
+      z.string().regex(ENV_NAME, 'variable names are environment variable names (letters, digits and _)'),
+      z.union([z.string().regex(/^[^\u0000-\u001f\u007f$]*$/, 'must be one line, without $'), z.number().refine(Number.isFinite)]).transform(String),
+    )
+    .default({ PORT_OFFSET: '0' }),
   machines: z.record(
     z
       .string()
@@ -103,14 +137,14 @@ export const DeploymentSpecSchema = z.strictObject({
   ),
   defaults: z
     .strictObject({
-      startupSeconds: z.number().positive().default(5),
-      gpuStartupSeconds: z.number().positive().default(20),
-      vramGiB: z.number().positive().default(2),
+      startupSeconds: Seconds.default(5),
+      gpuStartupSeconds: Seconds.default(20),
+      vramGiB: amount(1024).default(2),
       probe: z.enum(['http', 'tcp']).default('http'),
       cpuFamily: z.string().default('cpu'),
       gpuFamily: z.string().default('gpu'),
-      cpuRequestMillis: z.number().int().positive().default(100),
-      memoryRequestMiB: z.number().int().positive().default(256),
+      cpuRequestMillis: Millis.default(100),
+      memoryRequestMiB: MiB.default(256),
       // A uid the kernel takes (uid_t is 32 bits, and 2^32 - 1 means "no user"), never root.
       user: z.number().int().min(1).max(2 ** 32 - 2).default(10001),
     })
@@ -118,24 +152,32 @@ export const DeploymentSpecSchema = z.strictObject({
   /** Probe timing for every agent; overrides the startup configs' `health_checks`. */
   healthChecks: z
     .strictObject({
-      intervalSeconds: z.number().positive().optional(),
-      timeoutSeconds: z.number().positive().optional(),
-      retries: z.number().int().min(1).optional(),
-      startPeriodSeconds: z.number().min(0).optional(),
+      // Whole seconds: Kubernetes probes take no fractions.
+      intervalSeconds: Seconds.optional(),
+      timeoutSeconds: Seconds.optional(),
+      retries: z.number().int().min(1).max(1000).optional(),
+      startPeriodSeconds: z.number().int().min(0).max(86_400).optional(),
     })
     .default({}),
   groups: z.record(z.string(), OverrideSchema).default({}),
   agents: z.record(z.string(), OverrideSchema).default({}),
   images: z.record(DnsLabel, ImageFamilySchema).optional(),
-  registry: z.string().default('agent-infra'),
-  tag: z.string().default('0.1.0'),
+  /** The images' repository prefix: `<registry>/<family>:<tag>`. */
+  registry: z.string().regex(REPOSITORY, 'is not an image repository (lowercase [host[:port]/]path, no tag)').default('agent-infra'),
+  tag: z
+    .string()
+    .regex(IMAGE_TAG, 'is not an image tag (letters, digits, _ . -, at most 128)')
+    .refine((t) => t !== 'latest', 'latest moves: give the images a version tag')
+    .default('0.1.0'),
   kubernetes: z
     .strictObject({
-      runtimeClassName: z.string().optional(),
+      runtimeClassName: fits(dnsSubdomainProblem).optional(),
       serviceMonitors: z.boolean().default(false),
       podDisruptionBudgets: z.boolean().default(false),
       autoscaling: z.boolean().default(false),
       waitForDependencies: z.boolean().default(true),
+      /** Namespace of the Prometheus that scrapes the agents: the only one whose Prometheus pods the NetworkPolicies admit to metrics ports. */
+      prometheusNamespace: DnsLabel.default('monitoring'),
     })
     .prefault({}),
 });

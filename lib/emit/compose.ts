@@ -93,6 +93,7 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
     env['WAIT_TIMEOUT_SECONDS'] = '600';
   }
   const sortedEnv = Object.fromEntries(Object.entries(env).sort((a, b) => byString(a[0], b[0])));
+  const reached = new Set(plan.firewall.map((r) => `${r.to}:${r.port}`));
   const healthPort = portFor(agent.healthPort, mode);
   const same = agent.dependencies.filter((d) => !d.crossMachine);
   const gpu = agent.gpu && (mode === 'two-pc' || opts.singleHostGpus);
@@ -102,7 +103,12 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
     user: `${plan.user}:${plan.user}`,
     environment: sortedEnv,
     ...(mode === 'two-pc'
-      ? { ports: agent.ports.map((p) => ({ target: p.port, published: p.port, protocol: 'tcp', mode: 'host' })) }
+      ? {
+          // Ports another machine reaches are published on every interface; the others on loopback
+          // only (for the host's own tools), so the firewall list is all the network sees. Short
+          // syntax: compose 1.x, which Debian ships, reads no host_ip in the long one.
+          ports: agent.ports.map((p) => `${reached.has(`${agent.machine}:${p.port}`) ? '' : `${LOOPBACK}:`}${p.port}:${p.port}/tcp`),
+        }
       : {}),
     healthcheck: {
       test: healthTest(agent, healthPort),
@@ -196,7 +202,8 @@ ${machines.map((m) => `docker-compose -p ${plan.name}-${m} -f docker-compose.${m
   startup across machines: the image's entrypoint waits for every \`WAIT_FOR\` endpoint first.
 - GPU agents reserve their machine's card (\`driver: nvidia\`, \`device_ids\`); the NVIDIA Container Toolkit must be installed.
 - Agents with \`required: false\` are in the \`optional\` profile: add \`--profile optional\`.
-- Firewall: the ports other machines use are listed in \`dist/reports/ports.md\` when reports are generated.
+- Ports: only those another machine reaches are published on every interface (they are the firewall
+  list in \`dist/reports/ports.md\`); every other port is published on 127.0.0.1, for the host's own tools.
 - \`single-host/\`: every machine on one host (development, CI), host networking, all addresses 127.0.0.1.
 - \`prometheus.yml\`: a scrape config for every agent with a metrics port.
 `;

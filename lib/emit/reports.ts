@@ -98,22 +98,9 @@ function portsReport(plan: SystemPlan, input: string): string {
     for (const r of rows) out.push(`| ${r.port} | ${r.agent} | ${r.machine} | ${r.role} | ${r.name} | ${r.port !== r.declared ? `reassigned, declared ${r.declared}` : ''} |`);
     out.push('');
   }
-  // What a firewall between the machines must let through: ports that other machines reach.
-  const rules = new Map<string, { from: string; to: string; port: number; agent: string; why: string }>();
-  const add = (from: string, target: PlannedAgent, port: number, why: string) => rules.set(`${from}>${target.machine}:${port}`, { from, to: target.machine, port, agent: target.id, why });
-  const byId = agentIndex(plan);
-  for (const a of plan.agents) {
-    for (const d of a.dependencies.filter((x) => x.crossMachine)) {
-      const target = byId.get(d.id)!;
-      add(a.machine, target, d.port, `${a.id} depends on it`);
-      add(a.machine, target, d.healthPort, `${a.id} waits for its health`);
-    }
-  }
-  const bus = plan.errorBus?.agent ? byId.get(plan.errorBus.agent) : undefined;
-  if (bus) for (const m of plan.machines.filter((x) => x.name !== bus.machine)) add(m.name, bus, bus.servicePort.port, 'every agent reports errors to it');
-  out.push('## Firewall between the machines', '', 'Only these ports are reached from another machine:', '', '| from | to | port | agent | why |', '|---|---|---|---|---|');
-  for (const r of [...rules.values()].sort((x, y) => byString(x.from, y.from) || byString(x.to, y.to) || x.port - y.port)) out.push(`| ${r.from} | ${r.to} | ${r.port}/tcp | ${r.agent} | ${r.why} |`);
-  if (rules.size === 0) out.push('| - | - | - | - | no agent reaches another machine |');
+  out.push('## Firewall between the machines', '', 'Only these ports are reached from another machine (`prometheus`: the host Prometheus runs on):', '', '| from | to | port | agent | why |', '|---|---|---|---|---|');
+  for (const r of plan.firewall) out.push(`| ${r.from} | ${r.to} | ${r.port}/tcp | ${r.agent} | ${r.why} |`);
+  if (plan.firewall.length === 0) out.push('| - | - | - | - | no agent reaches another machine |');
   return `${out.join('\n')}\n`;
 }
 

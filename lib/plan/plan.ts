@@ -1,7 +1,7 @@
 /**
  * plan(): normalized machine configs + the deployment spec -> the SystemPlan every emitter reads. Pure.
  * It runs the phases in order, each a function over plain data (lib/plan/phases/): drafts -> names ->
- * dependencies -> ports -> placement -> agents (environment) -> images -> port map.
+ * dependencies -> ports -> placement -> agents (environment) -> images -> port map -> firewall.
  */
 import { sortDiagnostics } from '../diagnostics.ts';
 import type { MachineConfig } from '../config/model.ts';
@@ -16,6 +16,7 @@ import { planImages } from './phases/images.ts';
 import { nameAgents } from './phases/names.ts';
 import { placeGpus } from './phases/placement.ts';
 import { assignPorts } from './phases/port-assignment.ts';
+import { firewallRules } from './phases/firewall.ts';
 import { portMap } from './phases/port-map.ts';
 import type { SystemPlan } from './types.ts';
 
@@ -35,6 +36,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   const busPort = busAgent ? assignment.portsOf(busAgent)[0]! : undefined;
   const errorBus: ErrorBusTarget | undefined = busAgent ? { agent: busAgent.id, port: busPort! } : assignment.reservedErrorBus ? { reserved: assignment.reservedErrorBus } : undefined;
   const agents = planAgents({ spec, configs, live, edges: deps.edges, graph: deps.graph, portsOf: assignment.portsOf, gpuOf: placed.gpuOf, machines: placed.machines, errorBus });
+  const planErrorBus: SystemPlan['errorBus'] = busAgent ? { agent: busAgent.id, machine: busAgent.cfg.machine, port: busPort!.port } : assignment.reservedErrorBus;
   return {
     name: spec.name,
     namespace: spec.namespace,
@@ -47,9 +49,10 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     startLevels: deps.graph.levels,
     criticalPath: deps.graph.criticalPath,
     sequentialSeconds: deps.graph.sequentialSeconds,
-    ...(busAgent ? { errorBus: { agent: busAgent.id, machine: busAgent.cfg.machine, port: busPort!.port } } : assignment.reservedErrorBus ? { errorBus: assignment.reservedErrorBus } : {}),
+    ...(planErrorBus ? { errorBus: planErrorBus } : {}),
     images: planImages(spec, families, agents),
     portMap: portMap(agents),
+    firewall: firewallRules(agents, planErrorBus, placed.machines.map((m) => m.name)),
     singleHostReady: assignment.singleHostReady,
     secrets: [...new Set(agents.flatMap((a) => a.secrets))].sort(byString),
     kubernetes: spec.kubernetes,

@@ -74,10 +74,11 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
   const toMove: { claim: PortClaim; keeper: PortClaim }[] = [];
   let unresolved = false;
 
-  // Locked claims first: a port a previous run settled stays with the claim it went to.
+  // Locked claims first: a port a previous run settled stays with the claim it went to; a move only
+  // while the claim may still move (a machine set back to `onConflict: error` has its conflicts reported).
   const locked = sorted.filter((c) => {
     const e = lockFor.get(claimKeyOf(c));
-    return e !== undefined && e.wanted === c.wanted && (e.assigned === c.wanted || inRange(c, e.assigned));
+    return e !== undefined && e.wanted === c.wanted && (e.assigned === c.wanted || (c.onConflict === 'reassign' && !c.fixed && inRange(c, e.assigned)));
   });
   for (const c of locked) {
     const e = lockFor.get(claimKeyOf(c))!;
@@ -114,7 +115,7 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
       diag(
         'port-conflict',
         opts.severity,
-        `port ${c.wanted} is also used by ${what} (${keeper.at.file}:${keeper.at.line})${opts.crossMachineOnly ? ' on the single host' : ''}; pick a free port or set machines.${c.machine}.ports.onConflict: reassign${opts.consequence ?? ''}`,
+        `port ${c.wanted} of ${describeOwner(c)} is also used by ${what} (${keeper.at.file}:${keeper.at.line})${opts.crossMachineOnly ? ' on the single host' : ''}; pick a free port or set machines.${c.machine}.ports.onConflict: reassign${opts.consequence ?? ''}`,
         c.at,
       ),
     );
@@ -125,7 +126,7 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
     if (port === undefined) {
       unresolved = true;
       assigned.set(claimKeyOf(claim), claim.wanted);
-      ds.push(diag('port-conflict', opts.severity, `port ${claim.wanted} is also used by ${describeOwner(keeper)} on ${keeper.machine} and no free port is left in the range; widen machines.${claim.machine}.ports.range`, claim.at));
+      ds.push(diag('port-conflict', opts.severity, `port ${claim.wanted} of ${describeOwner(claim)} is also used by ${describeOwner(keeper)} on ${keeper.machine} and no free port is left in the range; widen machines.${claim.machine}.ports.range`, claim.at));
       continue;
     }
     holder.set(port, claim);

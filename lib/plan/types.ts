@@ -147,6 +147,15 @@ export interface PortMapRow {
   readonly declared: number;
 }
 
+/** Machine `from` reaches `port` of agent `agent` on machine `to`, because `why`. */
+export interface FirewallRule {
+  readonly from: string;
+  readonly to: string;
+  readonly port: number;
+  readonly agent: string;
+  readonly why: string;
+}
+
 export interface SystemPlan {
   readonly name: string;
   readonly namespace: string;
@@ -165,6 +174,8 @@ export interface SystemPlan {
   readonly errorBus?: { readonly agent?: string; readonly machine: string; readonly port: number };
   readonly images: readonly PlannedImage[];
   readonly portMap: readonly PortMapRow[];
+  /** The ports other machines reach (sorted by from, to, port): what the firewall between them lets through. */
+  readonly firewall: readonly FirewallRule[];
   /** Whether a single host can run every machine (no unresolved cross-machine port clash). */
   readonly singleHostReady: boolean;
   readonly secrets: readonly string[];
@@ -174,6 +185,7 @@ export interface SystemPlan {
     readonly podDisruptionBudgets: boolean;
     readonly autoscaling: boolean;
     readonly waitForDependencies: boolean;
+    readonly prometheusNamespace: string;
   };
   readonly cycles: readonly (readonly string[])[];
   readonly lock: PortLock;

@@ -58,12 +58,13 @@ describe('compose output of the example', () => {
     expect(r.stderr).toMatch(/MAIN_PC_IP must be set; see \.env\.example/);
   });
 
-  it('has no IPv4 literal but 127.0.0.1 in single-host mode (and 0.0.0.0, the bind-to-every-interface address, in two-PC mode)', () => {
+  it('has no IPv4 literal but 127.0.0.1 in single-host mode (and 0.0.0.0, the bind-to-every-interface address, and 127.0.0.1 for loopback ports in two-PC mode)', () => {
     const ips = (text: string) => new Set([...text.matchAll(/(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])/g)].map((m) => m[0]));
     for (const f of [...files.keys()].filter((k) => k.startsWith('compose/'))) {
       const found = ips(files.get(f)!);
       if (f.includes('single-host')) expect([f, [...found]]).toEqual([f, ['127.0.0.1']]);
-      else expect([f, [...found].filter((ip) => ip !== '0.0.0.0')]).toEqual([f, []]);
+      // Ports no other machine reaches are published on loopback only.
+      else expect([f, [...found].filter((ip) => ip !== '0.0.0.0' && ip !== '127.0.0.1')]).toEqual([f, []]);
     }
     for (const [, p] of twoPc()) for (const s of Object.values(p.services)) expect(s.environment['BIND_ADDRESS']).toBe('0.0.0.0');
     for (const [, p] of single()) for (const s of Object.values(p.services)) expect(s.environment['BIND_ADDRESS']).toBe('127.0.0.1');
@@ -129,7 +130,7 @@ describe('compose output of the example', () => {
 
   it('publishes no host port twice on one host, for the two-PC files and for the single host', () => {
     for (const [machine, p] of twoPc()) {
-      const published = Object.values(p.services).flatMap((s) => s.ports.map((x: { published: number }) => x.published));
+      const published = Object.values(p.services).flatMap((s) => s.ports.map((x: string) => Number(/(\d+):\d+\/tcp$/.exec(x)![1])));
       expect([machine, published.length]).toEqual([machine, new Set(published).size]);
     }
     const bound = single().flatMap(([, p]) => Object.values(p.services).flatMap((s) => Object.entries(s.environment).filter(([k]) => /^AGENT_(\w+_)?PORT$|^HEALTH_CHECK_PORT$/.test(k)).map(([, v]) => v)));
@@ -201,7 +202,7 @@ describe('compose output of the example', () => {
       for (const [id, s] of Object.entries(p.services)) {
         const pod = deployments.get(id)!;
         const c = pod.containers[0];
-        expect(s.ports.map((x: { target: number }) => x.target)).toEqual(c.ports.map((x: { containerPort: number }) => x.containerPort));
+        expect(s.ports.map((x: string) => Number(/:(\d+)\/tcp$/.exec(x)![1]))).toEqual(c.ports.map((x: { containerPort: number }) => x.containerPort));
         const k8sHealth = (c.readinessProbe.httpGet ?? c.readinessProbe.tcpSocket).port;
         expect([id, Number(/localhost(?::|', )(\d+)/.exec(s.healthcheck.test.at(-1))![1])]).toEqual([id, k8sHealth]);
         const composeEnv = Object.keys(s.environment).filter((k) => !['WAIT_FOR', 'WAIT_TIMEOUT_SECONDS', 'AGENT_SCRIPT', 'NVIDIA_VISIBLE_DEVICES'].includes(k)).sort();

@@ -7,35 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { firstInvalidUtf8 } from '../../lib/config/read-input.ts';
-import { cli, ROOT } from '../helpers.ts';
+import { cli, exampleWithOutput, ROOT, STACK, treeHash } from '../helpers.ts';
 
-const STACK = /\n\s+at .+:\d+:\d+\)?\n/;
-
-/** A hash of every file below `dir`, to show a rejected run changed nothing. */
-function treeHash(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else h.update(`${p}\0`).update(readFileSync(p));
-    }
-  };
-  walk(dir);
-  return h.digest('hex');
-}
-
-/** The example in a temporary folder, with a synthesized dist/ to compare against after a rejected run. */
-function exampleWithOutput(): { dir: string; spec: string; out: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'hostile-'));
-  cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
-  const spec = join(dir, 'agent-infra.yaml');
-  const out = join(dir, 'dist');
-  expect(cli(['synth', '--spec', spec, '--out', out, '--only', 'compose'], dir).code).toBe(0);
-  return { dir, spec, out };
-}
 
 describe('inputs that would hang or grow without end', () => {
   const cases: [string, (dir: string) => string, RegExp][] = [

@@ -43,7 +43,7 @@ describe('synth', () => {
     const out = mkdtempSync(join(tmpdir(), 'only-'));
     const r = cli(['synth', '--spec', 'examples/two-pc/agent-infra.yaml', '--out', out, '--only', 'k8s']);
     expect(r.code).toBe(0);
-    expect(readdirSync(out)).toEqual(['k8s']);
+    expect(readdirSync(out)).toEqual(['.agent-infra-files', 'k8s']);
     expect(cli(['synth', '--only', 'helm']).stderr).toMatch(/--only takes k8s, compose, docker, reports, got 'helm' \[usage\]/);
   });
 

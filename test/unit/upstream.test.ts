@@ -24,8 +24,8 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
     it('finds MainPC port 5575 used twice and PC2 health port 8131 used twice', () => {
       const conflicts = codes(r, 'port-conflict').filter((d) => d.severity === 'error');
       expect(conflicts.map((d) => [d.file!.split('/').pop(), d.line, d.message.split(';')[0]])).toEqual([
-        ['20250706_6584679d_mainpc.yaml', 256, `port 5575 is also used by GGUFModelManager (service) on mainpc (${conflicts[0]!.file}:139)`],
-        ['20250706_6584679d_pc2.yaml', 282, `port 8131 is also used by TieredResponder (health) on pc2 (${conflicts[1]!.file}:12)`],
+        ['20250706_6584679d_mainpc.yaml', 256, `port 5575 of MemoryOrchestrator (service) is also used by GGUFModelManager (service) on mainpc (${conflicts[0]!.file}:139)`],
+        ['20250706_6584679d_pc2.yaml', 282, `port 8131 of TutoringAgent (health) is also used by TieredResponder (health) on pc2 (${conflicts[1]!.file}:12)`],
       ]);
     });
     it('keeps required: false', () => {
@@ -62,8 +62,8 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
       const clashes = codes(r, 'port-conflict');
       expect(clashes).toHaveLength(8);
       expect(clashes.filter((d) => d.severity === 'error')).toHaveLength(6);
-      expect(clashes.map((d) => d.message)).toContainEqual(expect.stringMatching(/^port 7150 is also used by 'error_bus_port' on pc2 /));
-      expect(clashes.map((d) => d.message)).toContainEqual(expect.stringMatching(/^port 6580 is also used by LearningManager \(health\) on mainpc /));
+      expect(clashes.map((d) => d.message)).toContainEqual(expect.stringMatching(/^port 7150 of \w+ \(service\) is also used by 'error_bus_port' on pc2 /));
+      expect(clashes.map((d) => d.message)).toContainEqual(expect.stringMatching(/^port 6580 of \w+ \(service\) is also used by LearningManager \(health\) on mainpc /));
     });
   });
 
@@ -94,7 +94,7 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
       const empty = codes(r, 'empty-group');
       expect(empty.map((d) => [d.severity, d.path])).toEqual([['info', 'agent_groups.gpu_infrastructure']]);
       expect(r.diagnostics.filter((d) => d.severity === 'error' && d.code !== 'vram-over-budget')).toEqual([
-        expect.objectContaining({ code: 'port-conflict', message: expect.stringMatching(/^port 7150 is also used by 'error_bus_port'/) }),
+        expect.objectContaining({ code: 'port-conflict', message: expect.stringMatching(/^port 7150 of VisionProcessingAgent \(service\) is also used by 'error_bus_port'/) }),
       ]);
     });
     it('reads plain and ${PORT_OFFSET}+N ports alike', () => {
