@@ -29,6 +29,8 @@ export function cli(args: readonly string[], cwd = ROOT, env: NodeJS.ProcessEnv 
     encoding: 'utf8',
     env: { ...process.env, NO_COLOR: '1', ...env },
   });
+  // No input may reach an internal error: a run that does fails whichever test made it.
+  if (r.status === 70) throw new Error(`agent-infra ${args.join(' ')} exited 70 (internal error):\n${r.stderr}`);
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
