@@ -1,5 +1,6 @@
 /** The io end of loading: reads the spec, each machine's startup config and the port lock. */
-import { dirname, relative, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
@@ -118,7 +119,7 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
       unusable = true;
       continue;
     }
-    const n = normalize(src, { machine: name, variables: spec.variables, addressVariables });
+    const n = normalize(src, { machine: name, variables: spec.variables, addressVariables, quoteContent: isInside(baseDir, file) });
     ds.push(...n.diagnostics);
     configs.push(n.config);
   }
@@ -151,4 +152,14 @@ function readFile(file: string, shown: string, say: { missing: string; fix: stri
   else if (r.code === 'parse-error') ds.push(diag('parse-error', 'error', r.reason, { file: shown, line: r.line ?? 1, column: r.column ?? 1, path: '' }));
   else ds.push(diag('unreadable-file', 'error', `${r.reason}; ${say.fix}`, { file: shown, line: 0, column: 0, path: '' }));
   return undefined;
+}
+
+/** Whether `file`, its links resolved, is inside folder `dir` (its links resolved too). */
+function isInside(dir: string, file: string): boolean {
+  try {
+    const rel = relative(realpathSync(dir), realpathSync(file));
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  } catch {
+    return false;
+  }
 }

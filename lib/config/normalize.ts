@@ -11,6 +11,11 @@ export interface NormalizeOptions {
   readonly variables: Variables;
   /** Address literal -> the variable that should replace it (for `hardcoded-ip`). */
   readonly addressVariables: Readonly<Record<string, string>>;
+  /**
+   * Whether messages about a file that is no startup config may quote what it holds: not for a file
+   * outside the spec's folder (a link to a password file must not print its lines). @default true
+   */
+  readonly quoteContent?: boolean;
 }
 
 /** Top-level keys that hold settings, never agents. */
@@ -168,7 +173,7 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
   } else {
     const groupKeys = topKeys.filter((k) => !SETTINGS_KEYS.has(k) && isAgentList(root[k]));
     if (groupKeys.length === 0) {
-      const seen = topKeys.length ? topKeys.map((k) => `'${k}'`).join(', ') : 'none';
+      const seen = !topKeys.length ? 'none' : opts.quoteContent === false ? `${topKeys.length} (not shown: the file is outside the spec's folder)` : topKeys.map((k) => `'${k}'`).join(', ');
       ds.push(diag('unsupported-layout', 'error', `no agents found: expected 'agent_groups' or top-level lists of agents with 'name', got top-level keys ${seen}; use one of the layouts in the README`, at('')));
       return { config: { ...empty, layout }, diagnostics: ds };
     }

@@ -3,8 +3,8 @@
  * exit 2, never a stack trace, and a synth that refuses leaves its output folder as it was.
  */
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstInvalidUtf8 } from '../../lib/config/read-input.ts';
@@ -142,5 +142,54 @@ describe('secrets in a config', () => {
     expect(readFileSync(join(out, 'compose', '.env.example'), 'utf8')).toMatch(/^DB_PASSWORD=$/m);
     const pc2K8s = readFileSync(join(out, 'k8s', 'pc2.yaml'), 'utf8');
     expect(pc2K8s).toMatch(/- name: OPENAI_API_KEY\n\s+valueFrom:\n\s+secretKeyRef:/);
+  });
+});
+
+describe('what a message may show', () => {
+  it("never quotes a file outside the spec's folder that is no startup config (a link to a password file)", () => {
+    const { dir, spec, out } = exampleWithOutput();
+    const secret = join(mkdtempSync(join(tmpdir(), 'outside-')), 'shadow');
+    writeFileSync(secret, 'root:$6$CANARYHASH:19000:0:99999:7:::\nuser:$6$OTHERCANARY:19000::::::\n');
+    const cfg = join(dir, 'pc2_code', 'config', 'startup_config.yaml');
+    rmSync(cfg);
+    symlinkSync(secret, cfg);
+    const before = treeHash(out);
+    for (const command of ['check', 'synth']) {
+      const r = cli([command, '--spec', spec, ...(command === 'synth' ? ['--out', out] : [])], dir);
+      expect([command, r.code]).toEqual([command, 1]);
+      expect(r.stderr).toContain("error pc2_code/config/startup_config.yaml:1: no agents found: expected 'agent_groups' or top-level lists of agents with 'name', got top-level keys 2 (not shown: the file is outside the spec's folder); use one of the layouts in the README [unsupported-layout]");
+      expect(r.stderr + r.stdout).not.toContain('CANARY');
+    }
+    expect(treeHash(out)).toBe(before);
+  });
+
+  it('quotes the keys of a file inside the spec folder, where they help', () => {
+    const { dir, spec } = exampleWithOutput();
+    writeFileSync(join(dir, 'pc2_code', 'config', 'startup_config.yaml'), 'services: 3\nagents_list: {}\n');
+    const r = cli(['check', '--spec', spec], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("got top-level keys 'services', 'agents_list'; use one of the layouts in the README [unsupported-layout]");
+  });
+});
+
+describe('colours', () => {
+  // `script` gives the command a terminal: the stream redirected to a file is no terminal.
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  const inTerminal = (command: string, dir: string) => spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '', TERM: 'xterm-256color' } });
+  const ESC = '\u001b[';
+  it.skipIf(!hasScript)('follow the stream they are written to: diagnostics on a terminal stderr coloured, a piped stdout plain, and the other way round', () => {
+    if (!hasScript) console.warn('skipping the colour test: the script command is not installed');
+    const { dir, spec } = exampleWithOutput();
+    const cfg = join(dir, 'pc2_code', 'config', 'startup_config.yaml');
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('port: ${PORT_OFFSET}+7140', 'port: ${PORT_OFFSET}+7150'));
+    writeFileSync(spec, readFileSync(spec, 'utf8').replace('onConflict: reassign', 'onConflict: error'));
+    const node = `"${process.execPath}" "${join(ROOT, 'bin', 'agent-infra.mjs')}" check --spec "${spec}"`;
+    const a = inTerminal(`env -u NO_COLOR ${node} > stdout.txt`, dir);
+    expect(a.stdout).toContain(`${ESC}31merror${ESC}39m pc2_code/config/startup_config.yaml:23`);
+    expect(readFileSync(join(dir, 'stdout.txt'), 'utf8')).not.toContain(ESC);
+    const b = inTerminal(`env -u NO_COLOR ${node} 2> stderr.txt`, dir);
+    expect(b.stdout).toContain(`${ESC}1mvoice-assistant${ESC}22m: 82 agents`);
+    expect(readFileSync(join(dir, 'stderr.txt'), 'utf8')).toMatch(/^error pc2_code\/config\/startup_config\.yaml:23/m);
+    expect(readFileSync(join(dir, 'stderr.txt'), 'utf8')).not.toContain(ESC);
   });
 });
