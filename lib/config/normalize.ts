@@ -441,101 +441,144 @@ function collectSecretRefs(v: unknown, found: (name: string) => void) {
   }
 }
 
-function readAgent(
-  node: AgentNode,
-  machine: string,
-  src: YamlSource,
-  vars: Variables,
-  dockerGroups: readonly string[],
-  ds: Diagnostic[],
-): AgentConfig | undefined {
+/** What the readers of one agent's fields share: where it is, and where its problems go. */
+interface AgentContext {
+  readonly name: string;
+  readonly path: string;
+  readonly value: Obj;
+  readonly here: SourceRef;
+  readonly vars: Variables;
+  readonly src: YamlSource;
+  readonly ds: Diagnostic[];
+}
+
+/** Why an agent may not have `name`, or undefined. */
+function agentNameProblem(name: string): string | undefined {
+  if (!AGENT_NAME.test(name)) return `agent name '${commentText(name).slice(0, 80)}' ${name.length > 63 ? 'is longer than 63 characters' : 'has characters an agent name may not have'}; agent names are words of letters, digits, _ . - (starting with a letter, at most 63), such as CodeGenerator`;
+  // Its DNS name keys the endpoints ConfigMap, and cdk8s cannot render an object with a key 'constructor'.
+  if (/^constructor$/i.test(name)) return `agent name '${name}' is reserved (the Kubernetes output cannot hold a key 'constructor'); rename the agent`;
+  return undefined;
+}
+
+function readAgent(node: AgentNode, machine: string, src: YamlSource, vars: Variables, dockerGroups: readonly string[], ds: Diagnostic[]): AgentConfig | undefined {
   const { name, group, value, path } = node;
-  const at = (p: string) => src.at(p);
-  const locate = (container: object, key: string | number, p: string) => src.locate(container, key, p);
-  const here = locate(node.container, node.key, path);
-  if (!AGENT_NAME.test(name)) {
-    ds.push(diag('invalid-value', 'error', `agent name '${commentText(name).slice(0, 80)}' ${name.length > 63 ? 'is longer than 63 characters' : 'has characters an agent name may not have'}; agent names are words of letters, digits, _ . - (starting with a letter, at most 63), such as CodeGenerator`, here));
-    return undefined;
-  }
-  if (/^constructor$/i.test(name)) {
-    // Its DNS name keys the endpoints ConfigMap, and cdk8s cannot render an object with a key 'constructor'.
-    ds.push(diag('invalid-value', 'error', `agent name '${name}' is reserved (the Kubernetes output cannot hold a key 'constructor'); rename the agent`, here));
+  const here = src.locate(node.container, node.key, path);
+  const nameProblem = agentNameProblem(name);
+  if (nameProblem) {
+    ds.push(diag('invalid-value', 'error', nameProblem, here));
     return undefined;
   }
   if (!isObj(value)) {
     ds.push(diag('invalid-value', 'error', `agent '${name}' must be a mapping with 'script_path' and 'port', got ${describe(value)}; write '${name}: {script_path: ..., port: ...}'`, here));
     return undefined;
   }
-  let ok = true;
-  const portPath = joinPath(path, 'port');
+  const ctx: AgentContext = { name, path, value, here, vars, src, ds };
+  const ports = readAgentPorts(ctx);
+  const required = readRequired(ctx);
+  const dependencies = readDependencies(ctx);
+  const scriptPath = readScriptPath(ctx);
+  for (const k of Object.keys(value)) {
+    if (!AGENT_FIELDS.has(k)) ds.push(diag('unknown-key', 'info', `unknown agent field '${k}' is ignored`, src.at(joinPath(path, k))));
+  }
+  const hints = readConfigMap(ctx);
+  if (!ports || required === undefined || !dependencies || !scriptPath) return undefined;
+  const ownPorts = new Set([ports.port.value, ports.health.value]);
+  const extras = hints.extraPorts
+    .filter((e) => !ownPorts.has(e.port))
+    .filter((e, i, all) => all.findIndex((x) => x.port === e.port) === i)
+    .sort((a, b) => a.port - b.port);
+  return {
+    name,
+    machine,
+    group,
+    at: here,
+    port: ports.port,
+    healthCheckPort: ports.health,
+    extraPorts: extras,
+    required,
+    dependencies,
+    dockerGroups: [...dockerGroups].sort(),
+    cudaHint: hints.cudaHint,
+    secretRefs: hints.secretRefs,
+    scriptPath,
+    ...(hints.vramMiBHint !== undefined ? { vramMiBHint: hints.vramMiBHint } : {}),
+  };
+}
+
+/** `port` and `health_check_port` (also under `params`; port + 1000 when absent), or undefined after an error. */
+function readAgentPorts({ name, path, value, here, vars, src, ds }: AgentContext): { port: Located<number>; health: Located<number> & { derived: boolean } } | undefined {
   if (value['port'] === undefined || value['port'] === null) {
     ds.push(diag('invalid-value', 'error', `agent '${name}' has no port; add 'port: NNNN'`, here));
     return undefined;
   }
-  const portAt = locate(value, 'port', portPath);
+  const portAt = src.locate(value, 'port', joinPath(path, 'port'));
   const port = evaluatePort(value['port'], vars);
-  if (!port.ok) {
-    ds.push(diag('invalid-value', 'error', `${port.reason}, got ${describe(value['port'])}; ${port.fix}`, portAt));
-    ok = false;
-  }
+  if (!port.ok) ds.push(diag('invalid-value', 'error', `${port.reason}, got ${describe(value['port'])}; ${port.fix}`, portAt));
   const params = isObj(value['params']) ? value['params'] : {};
-  const hcRaw = value['health_check_port'] ?? params['health_check_port'];
-  const hcHolder = value['health_check_port'] !== undefined ? value : params;
-  const hcPath = value['health_check_port'] !== undefined ? joinPath(path, 'health_check_port') : joinPath(joinPath(path, 'params'), 'health_check_port');
-  let health: (Located<number> & { derived: boolean }) | undefined;
+  const own = value['health_check_port'] !== undefined;
+  const hcRaw = own ? value['health_check_port'] : params['health_check_port'];
+  const hcPath = own ? joinPath(path, 'health_check_port') : joinPath(joinPath(path, 'params'), 'health_check_port');
   if (hcRaw !== undefined && hcRaw !== null) {
     const h = evaluatePort(hcRaw, vars);
-    if (h.ok) health = { value: h.value, at: locate(hcHolder, 'health_check_port', hcPath), derived: false };
-    else {
-      ds.push(diag('invalid-value', 'error', `${h.reason}, got ${describe(hcRaw)}; ${h.fix}`, at(hcPath)));
-      ok = false;
+    if (!h.ok) {
+      ds.push(diag('invalid-value', 'error', `${h.reason}, got ${describe(hcRaw)}; ${h.fix}`, src.at(hcPath)));
+      return undefined;
     }
-  } else if (port.ok) {
-    if (port.value + 1000 > 65535) {
-      ds.push(diag('invalid-value', 'error', `agent '${name}' declares no health_check_port and port + 1000 is past 65535; add 'health_check_port'`, here));
-      ok = false;
-    } else health = { value: port.value + 1000, at: portAt, derived: true };
+    return port.ok ? { port: { value: port.value, at: portAt }, health: { value: h.value, at: src.locate(own ? value : params, 'health_check_port', hcPath), derived: false } } : undefined;
   }
-  let required = true;
-  if (value['required'] !== undefined) {
-    const r = evaluateBoolean(value['required'], vars);
-    if (r.ok) required = r.value;
-    else {
-      ds.push(diag('invalid-value', 'error', `'required' must be true or false, got ${describe(value['required'])}; an expression is not evaluated: write a boolean or '\${VAR:-false}'`, at(joinPath(path, 'required'))));
-      ok = false;
-    }
+  if (!port.ok) return undefined;
+  if (port.value + 1000 > 65535) {
+    ds.push(diag('invalid-value', 'error', `agent '${name}' declares no health_check_port and port + 1000 is past 65535; add 'health_check_port'`, here));
+    return undefined;
   }
+  return { port: { value: port.value, at: portAt }, health: { value: port.value + 1000, at: portAt, derived: true } };
+}
+
+/** `required` (default true), or undefined after an error. */
+function readRequired({ path, value, vars, src, ds }: AgentContext): boolean | undefined {
+  if (value['required'] === undefined) return true;
+  const r = evaluateBoolean(value['required'], vars);
+  if (r.ok) return r.value;
+  ds.push(diag('invalid-value', 'error', `'required' must be true or false, got ${describe(value['required'])}; an expression is not evaluated: write a boolean or '\${VAR:-false}'`, src.at(joinPath(path, 'required'))));
+  return undefined;
+}
+
+/** `dependencies`, each name once, or undefined after an error. */
+function readDependencies({ path, value, src, ds }: AgentContext): Located<string>[] | undefined {
   const dependencies: Located<string>[] = [];
   const depsRaw = value['dependencies'];
-  if (depsRaw !== undefined && depsRaw !== null) {
-    if (!Array.isArray(depsRaw)) {
-      ds.push(diag('invalid-value', 'error', `'dependencies' must be a list of agent names, got ${describe(depsRaw)}; write 'dependencies: [AgentName]'`, at(joinPath(path, 'dependencies'))));
-      ok = false;
-    } else {
-      depsRaw.forEach((d, i) => {
-        const dp = joinPath(joinPath(path, 'dependencies'), i);
-        if (typeof d !== 'string' || d === '') {
-          ds.push(diag('invalid-value', 'error', `a dependency must be an agent name, got ${describe(d)}; list agents by name`, at(dp)));
-          ok = false;
-        } else if (!dependencies.some((x) => x.value === d)) dependencies.push({ value: d, at: locate(depsRaw, i, dp) });
-      });
-    }
+  if (depsRaw === undefined || depsRaw === null) return dependencies;
+  if (!Array.isArray(depsRaw)) {
+    ds.push(diag('invalid-value', 'error', `'dependencies' must be a list of agent names, got ${describe(depsRaw)}; write 'dependencies: [AgentName]'`, src.at(joinPath(path, 'dependencies'))));
+    return undefined;
   }
+  let ok = true;
+  depsRaw.forEach((d, i) => {
+    const dp = joinPath(joinPath(path, 'dependencies'), i);
+    if (typeof d !== 'string' || d === '') {
+      ds.push(diag('invalid-value', 'error', `a dependency must be an agent name, got ${describe(d)}; list agents by name`, src.at(dp)));
+      ok = false;
+    } else if (!dependencies.some((x) => x.value === d)) dependencies.push({ value: d, at: src.locate(depsRaw, i, dp) });
+  });
+  return ok ? dependencies : undefined;
+}
+
+/** `script_path`, a relative path inside the source tree, or undefined after an error (an agent without one cannot start). */
+function readScriptPath({ name, path, value, here, src, ds }: AgentContext): string | undefined {
   const scriptPath = value['script_path'];
-  const scriptProblem = scriptPath === undefined ? undefined : typeof scriptPath !== 'string' ? `must be a path, got ${describe(scriptPath)}` : relativePathProblem(scriptPath);
-  if (scriptProblem) {
-    ds.push(diag('invalid-value', 'error', `'script_path' ${scriptProblem}; write the script's path from the root of the source tree`, at(joinPath(path, 'script_path'))));
-    ok = false;
-  } else if (scriptPath === undefined) {
+  if (scriptPath === undefined) {
     // The images start an agent by its script; nothing would start this one.
     ds.push(diag('invalid-value', 'error', `agent '${name}' has no script_path, so its container has nothing to start${value['module'] !== undefined ? " ('module' alone is not enough)" : ''}: add 'script_path', or remove the agent`, here));
-    ok = false;
+    return undefined;
   }
-  for (const k of Object.keys(value)) {
-    if (!AGENT_FIELDS.has(k)) ds.push(diag('unknown-key', 'info', `unknown agent field '${k}' is ignored`, at(joinPath(path, k))));
-  }
+  const problem = typeof scriptPath !== 'string' ? `must be a path, got ${describe(scriptPath)}` : relativePathProblem(scriptPath);
+  if (!problem) return scriptPath as string;
+  ds.push(diag('invalid-value', 'error', `'script_path' ${problem}; write the script's path from the root of the source tree`, src.at(joinPath(path, 'script_path'))));
+  return undefined;
+}
 
-  // Extra listeners and hints from the agent's own config map.
+/** Extra listeners and hints from the agent's own `config` map: ports, `cuda:N`, `vram_*_mb`, secret references. */
+function readConfigMap({ path, value, vars, src, ds }: AgentContext): { extraPorts: ExtraPort[]; vramMiBHint?: number; cudaHint: boolean; secretRefs: string[] } {
   const extraPorts: ExtraPort[] = [];
   let vramMiBHint: number | undefined;
   let cudaHint = false;
@@ -547,11 +590,11 @@ function readAgent(
       const kp = joinPath(cp, k);
       if (EXTRA_PORT_KEYS.has(k)) {
         const e = evaluatePort(v, vars);
-        if (e.ok) extraPorts.push({ name: k, port: e.value, at: locate(cfg, k, kp) });
-        else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(v)}; ${e.fix}`, at(kp)));
+        if (e.ok) extraPorts.push({ name: k, port: e.value, at: src.locate(cfg, k, kp) });
+        else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(v)}; ${e.fix}`, src.at(kp)));
       } else if (typeof v === 'string') {
         const m = /^tcp:\/\/(?:\*|0\.0\.0\.0):(\d+)$/.exec(substitute(v, vars).text);
-        if (m) extraPorts.push({ name: k, port: Number(m[1]), at: locate(cfg, k, kp) });
+        if (m) extraPorts.push({ name: k, port: Number(m[1]), at: src.locate(cfg, k, kp) });
         if (/^cuda(:\d+)?$/.test(v)) cudaHint = true;
       } else if (/^vram.*_mb$/.test(k) && typeof v === 'number') {
         vramMiBHint = Math.max(vramMiBHint ?? 0, v);
@@ -559,27 +602,5 @@ function readAgent(
     }
     collectSecretRefs(cfg, (s) => secretRefs.add(s));
   }
-  if (!ok || !port.ok || !health) return undefined;
-  const ownPorts = new Set([port.value, health.value]);
-  const extras = extraPorts
-    .filter((e) => !ownPorts.has(e.port))
-    .filter((e, i, all) => all.findIndex((x) => x.port === e.port) === i)
-    .sort((a, b) => a.port - b.port);
-  const agent: AgentConfig = {
-    name,
-    machine,
-    group,
-    at: here,
-    port: { value: port.value, at: portAt },
-    healthCheckPort: health,
-    extraPorts: extras,
-    required,
-    dependencies,
-    dockerGroups: [...dockerGroups].sort(),
-    cudaHint,
-    secretRefs: [...secretRefs].sort(),
-    ...(typeof scriptPath === 'string' ? { scriptPath } : {}),
-    ...(vramMiBHint !== undefined ? { vramMiBHint } : {}),
-  };
-  return agent;
+  return { extraPorts, cudaHint, secretRefs: [...secretRefs].sort(), ...(vramMiBHint !== undefined ? { vramMiBHint } : {}) };
 }

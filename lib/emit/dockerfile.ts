@@ -32,8 +32,6 @@ function scriptLines(name: string): { path: string; lines: string[] } {
 
 /** Everything a family's templates show, computed and sorted here: templates only loop and test. */
 export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: string) {
-  const agents = plan.agents.filter((a) => a.family === image.family);
-  const maxStartup = Math.max(...agents.map((a) => a.startupSeconds), 1);
   const requirementFiles = image.requirements.map((r) => basename(r));
   const clash = requirementFiles.find((f, i) => requirementFiles.indexOf(f) !== i);
   if (clash) throw new Error(`image family '${image.family}' has two requirement files named '${clash}'; rename one`);
@@ -42,7 +40,7 @@ export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: 
     family: image.family,
     image: image.image,
     dockerfilePath: `dist/docker/${image.family}.Dockerfile`,
-    agentCount: agents.length,
+    agentCount: image.agents.length,
     builderBase: image.builderBase,
     runtimeBase: image.runtimeBase,
     buildPackages: image.buildPackages,
@@ -61,7 +59,7 @@ export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: 
       { key: 'io.agent-infra.gpu', value: String(image.gpu) },
     ],
     scripts: templates().scripts,
-    health: { intervalSeconds: 10, timeoutSeconds: 3, startPeriodSeconds: maxStartup * 2 + 10, retries: 3 },
+    health: image.health,
   };
 }
 

@@ -133,6 +133,8 @@ export interface PlannedImage {
   /** Top-level source folders the family's agents need (from their script paths). */
   readonly sourceDirs: readonly string[];
   readonly agents: readonly string[];
+  /** The HEALTHCHECK of the image itself (compose and Kubernetes set each agent's own). */
+  readonly health: { readonly intervalSeconds: number; readonly timeoutSeconds: number; readonly startPeriodSeconds: number; readonly retries: number };
   readonly maxSizeMiB?: number;
 }
 

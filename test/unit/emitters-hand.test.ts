@@ -104,7 +104,7 @@ describe('Dockerfiles on a hand-built plan', () => {
 
   it('copies the source folders last and runs as the numeric user', () => {
     expect(gpu).toContain('COPY agents/ /app/agents/\nCOPY common/ /app/common/\nUSER 10001:10001\n');
-    // The image's own check (docker run without compose): every 10 s, after twice the slowest start plus 10 s.
+    // The image's own check (docker run without compose), as the plan gives it.
     expect(gpu).toContain('HEALTHCHECK --interval=10s --timeout=3s --start-period=14s --retries=3 CMD ["python3", "/usr/local/bin/agent-infra-health"]');
   });
 });

@@ -161,7 +161,7 @@ describe('secrets: references only, wherever the value comes from', () => {
     ['REDIS_PASSWORD', 'canary-pass'],
     ['JWT_SECRET', 'canary-jwt'],
     ['anthropic_api_key', 'canary-lower'],
-  ])('%s in global_settings: a warning at its line, a secretKeyRef and ${%s} only', (name, value) => {
+  ])('%s in global_settings: a warning at its line, references only, never its value %s', (name, value) => {
     const { dir } = exampleWithOutput();
     apply(dir, [[MAINPC, "    ENABLE_METRICS: 'true'\n", `    ENABLE_METRICS: 'true'\n    ${name}: ${value}\n`]]);
     const { r, all, read } = everything(dir);

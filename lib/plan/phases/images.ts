@@ -11,6 +11,7 @@ export function planImages(spec: DeploymentSpec, families: Readonly<Record<strin
     const dirs = new Set<string>();
     for (const a of members) if (a.scriptPath && a.scriptPath.includes('/')) dirs.add(a.scriptPath.split('/')[0]!);
     for (const d of f.sharedDirs) dirs.add(d);
+    const slowest = Math.max(...members.map((a) => a.startupSeconds), 1);
     images.push({
       family: fam,
       image: `${spec.registry}/${fam}:${spec.tag}`,
@@ -22,6 +23,8 @@ export function planImages(spec: DeploymentSpec, families: Readonly<Record<strin
       requirements: f.requirements,
       sourceDirs: [...dirs].sort(byString),
       agents: members.map((a) => a.id),
+      // The image's own check, for `docker run` without compose: after twice the slowest start, plus 10 s.
+      health: { intervalSeconds: 10, timeoutSeconds: 3, startPeriodSeconds: slowest * 2 + 10, retries: 3 },
       ...(f.maxSizeMiB !== undefined ? { maxSizeMiB: f.maxSizeMiB } : {}),
     });
   }
