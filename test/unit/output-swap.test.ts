@@ -196,6 +196,39 @@ describe('an output that cannot be written', () => {
     expect(readdirSync(join(dir, '.dist.versions'))).toHaveLength(1);
   });
 
+  /** A small tmpfs of `kib` KiB (needs root); undefined, with a message, where it cannot be mounted. */
+  function tmpfs(kib: number): string | undefined {
+    const dir = mkdtempSync(join(tmpdir(), 'tmpfs-'));
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${kib}k`, 'tmpfs', dir], { encoding: 'utf8' });
+    if (r.status === 0) return dir;
+    console.warn(`skipping a full or read-only disk: cannot mount a tmpfs here (${(r.stderr || r.error?.message || '').trim()})`);
+    return undefined;
+  }
+  const unmount = (dir: string) => spawnSync('umount', [dir]);
+
+  it.each([
+    ['a full disk', 1200, false, /error cannot write \S+dist \(ENOSPC on \w+( of \S+)?\); nothing was changed there: free some disk space \[unwritable-output\]/],
+    ['a read-only disk', 4096, true, /error cannot write \S+dist \(EROFS on \w+( of \S+)?\); nothing was changed there: choose a writable --out or fix its permissions \[unwritable-output\]/],
+  ] as const)('%s: unwritable-output, exit 2, the old tree kept whole', (_name, kib, readOnly, message) => {
+    const disk = tmpfs(kib);
+    if (!disk) return;
+    try {
+      const out = join(disk, 'dist');
+      // The compose files alone fit; the whole output beside them does not.
+      expect(cli(['synth', '--spec', EXAMPLE_SPEC, '--out', out, '--only', 'compose']).code).toBe(0);
+      const before = treeHash(out);
+      if (readOnly) expect(spawnSync('mount', ['-o', 'remount,ro', disk]).status).toBe(0);
+      const r = cli(['synth', '--spec', EXAMPLE_SPEC, '--out', out]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr + r.stdout).not.toMatch(STACK);
+      expect(treeHash(out)).toBe(before);
+      expect(readdirSync(join(disk, '.dist.versions'))).toHaveLength(1);
+    } finally {
+      unmount(disk);
+    }
+  });
+
   it('under cdk8s synth: one line, no stack trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'unwritable-cdk8s-'));
     writeFileSync(join(dir, 'file'), 'x');
