@@ -82,24 +82,63 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
     return { config: empty, diagnostics: ds };
   }
   const root = src.data;
-  const topKeys = Object.keys(root);
+  reportHardcodedIps(root, opts.addressVariables, at, ds);
+  const docker = dockerGroupReader(at, ds);
+  if (root['docker_groups'] !== undefined) {
+    const dg = root['docker_groups'];
+    if (isObj(dg)) for (const [g, v] of Object.entries(dg)) docker.read(g, v, joinPath('docker_groups', g));
+    else if (dg !== null) ds.push(diag('invalid-value', 'error', `'docker_groups' must be a mapping of group names, got ${describe(dg)}; write 'docker_groups: {name: {agents: [...]}}'`, at('docker_groups')));
+  }
+  const found = findAgents(root, docker, at, ds, opts.quoteContent !== false);
+  if (!found) return { config: { ...empty, layout: 'group-lists' }, diagnostics: ds };
+  const dockerGroupsOf = new Map<string, string[]>();
+  for (const { group, agents } of docker.members) {
+    for (const a of agents) {
+      const list = dockerGroupsOf.get(a.value) ?? [];
+      if (!list.includes(group)) list.push(group);
+      dockerGroupsOf.set(a.value, list);
+    }
+  }
+  const settings = readSettings(root, at, variables, ds);
+  const agents: AgentConfig[] = [];
+  const byName = new Map<string, AgentConfig>();
+  for (const node of found.nodes) {
+    const agent = readAgent(node, machine, src, variables, dockerGroupsOf.get(node.name) ?? [], ds);
+    if (!agent) continue;
+    const prev = byName.get(agent.name);
+    if (prev) {
+      ds.push(diag('duplicate-agent', 'error', `agent '${agent.name}' is defined twice on ${machine}: in group '${prev.group}' (line ${prev.at.line}) and in group '${agent.group}'; keep one definition`, agent.at));
+      continue;
+    }
+    byName.set(agent.name, agent);
+    agents.push(agent);
+  }
+  for (const { group, agents: members } of docker.members) {
+    for (const a of members) {
+      if (!byName.has(a.value)) ds.push(diag('unknown-dependency', 'warning', `docker group '${group}' lists '${a.value}', which is defined nowhere on ${machine}; remove it from the group`, a.at));
+    }
+  }
+  return { config: { machine, file, layout: found.layout, agents, settings }, diagnostics: ds };
+}
 
-  // Hard-coded addresses anywhere in the file.
+/** `hardcoded-ip` for every IPv4 literal of the file but the any and loopback addresses, with the variable to use. */
+function reportHardcodedIps(root: Obj, addressVariables: Readonly<Record<string, string>>, at: (p: string) => SourceRef, ds: Diagnostic[]): void {
   scanIps(root, '', (ip, prefix, p) => {
     if (isAnyOrLoopback(ip)) return;
     if (prefix) {
       ds.push(diag('hardcoded-ip', 'warning', `hard-coded subnet ${ip}${prefix}; leave address ranges to the container engine or cluster (the generated networks set none)`, at(p)));
       return;
     }
-    const variable = opts.addressVariables[ip];
+    const variable = addressVariables[ip];
     const fix = variable ? `use \${${variable}} instead` : `use an address variable such as \${MAIN_PC_IP} or \${PC2_IP} instead`;
     ds.push(diag('hardcoded-ip', 'warning', `hard-coded address ${ip}; ${fix}`, at(p)));
   });
+}
 
-  // Docker groups: top-level, or spilled under agent_groups.
-  const dockerGroupsOf = new Map<string, string[]>();
-  const dockerGroupMembers: { group: string; agents: Located<string>[] }[] = [];
-  const readDockerGroup = (name: string, value: unknown, p: string) => {
+/** Docker groups (`{description, agents: [...]}`), read wherever they sit: top-level, or spilled under agent_groups. */
+function dockerGroupReader(at: (p: string) => SourceRef, ds: Diagnostic[]) {
+  const members: { group: string; agents: Located<string>[] }[] = [];
+  const read = (name: string, value: unknown, p: string) => {
     if (value === null) {
       ds.push(diag('empty-group', 'info', `docker group '${name}' is empty`, at(p)));
       return;
@@ -122,90 +161,21 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
       if (typeof a === 'string') agents.push({ value: a, at: at(joinPath(joinPath(p, 'agents'), i)) });
       else ds.push(diag('invalid-value', 'error', `an agent name must be a string, got ${describe(a)}; list agents by name`, at(joinPath(joinPath(p, 'agents'), i))));
     });
-    dockerGroupMembers.push({ group: name, agents });
+    members.push({ group: name, agents });
   };
-  if (root['docker_groups'] !== undefined) {
-    const dg = root['docker_groups'];
-    if (isObj(dg)) for (const [g, v] of Object.entries(dg)) readDockerGroup(g, v, joinPath('docker_groups', g));
-    else if (dg !== null) ds.push(diag('invalid-value', 'error', `'docker_groups' must be a mapping of group names, got ${describe(dg)}; write 'docker_groups: {name: {agents: [...]}}'`, at('docker_groups')));
-  }
+  return { read, members };
+}
 
-  // Agents.
-  const agentNodes: AgentNode[] = [];
-  let layout: MachineConfig['layout'] = 'group-lists';
-  if ('agent_groups' in root) {
-    layout = 'agent-groups';
-    const groups = root['agent_groups'];
-    if (!isObj(groups)) {
-      ds.push(diag('invalid-value', 'error', `'agent_groups' must be a mapping of groups, got ${describe(groups)}; write 'agent_groups: {group: {AgentName: {...}}}'`, at('agent_groups')));
-    } else {
-      for (const [group, members] of Object.entries(groups)) {
-        const gp = joinPath('agent_groups', group);
-        if (members === null) {
-          ds.push(diag('empty-group', 'info', `group '${group}' has no agents (all of them may be commented out)`, at(gp)));
-          continue;
-        }
-        if (isDockerGroupShape(members)) {
-          ds.push(diag('misplaced-group', 'warning', `'${group}' is shaped like a docker group ({description, agents}) but sits under agent_groups; it is read as a docker group, not as agents: move it under a top-level 'docker_groups'`, at(gp)));
-          readDockerGroup(group, members, gp);
-          continue;
-        }
-        if (group === 'docker_groups' && isObj(members) && Object.values(members).every((v) => v === null || isDockerGroupShape(v))) {
-          ds.push(diag('misplaced-group', 'warning', `'docker_groups' is indented under agent_groups; its groups are read as docker groups, not as agents: move it to the top level`, at(gp)));
-          for (const [g, v] of Object.entries(members)) readDockerGroup(g, v, joinPath(gp, g));
-          continue;
-        }
-        if (!isObj(members)) {
-          ds.push(diag('invalid-value', 'error', `group '${group}' must be a mapping of agent names to definitions, got ${describe(members)}; write '${group}: {AgentName: {script_path: ..., port: ...}}'`, at(gp)));
-          continue;
-        }
-        readGroupMembers(group, members, gp, []);
-      }
-    }
-    for (const k of topKeys) {
-      if (k === 'agent_groups' || SETTINGS_KEYS.has(k)) continue;
-      if (isAgentList(root[k])) {
-        pushListAgents(k);
-      } else {
-        ds.push(diag('unknown-key', 'warning', `unknown top-level key '${k}' is ignored; remove it or move agents under 'agent_groups'`, at(k)));
-      }
-    }
-  } else {
-    const groupKeys = topKeys.filter((k) => !SETTINGS_KEYS.has(k) && isAgentList(root[k]));
-    if (groupKeys.length === 0) {
-      const seen = !topKeys.length ? 'none' : opts.quoteContent === false ? `${topKeys.length} (not shown: the file is outside the spec's folder)` : topKeys.map((k) => `'${k}'`).join(', ');
-      ds.push(diag('unsupported-layout', 'error', `no agents found: expected 'agent_groups' or top-level lists of agents with 'name', got top-level keys ${seen}; use one of the layouts in the README`, at('')));
-      return { config: { ...empty, layout }, diagnostics: ds };
-    }
-    for (const k of topKeys) {
-      if (SETTINGS_KEYS.has(k)) continue;
-      if (groupKeys.includes(k)) pushListAgents(k);
-      else ds.push(diag('unknown-key', 'warning', `unknown top-level key '${k}' is ignored; remove it or make it a list of agents`, at(k)));
-    }
-  }
-  /**
-   * The agents of one group under agent_groups. A member that holds agents instead of being one is a
-   * group indented too deep: it is read as a group of its own (so that no agent is lost behind it)
-   * and reported, however deep it sits.
-   */
-  function readGroupMembers(group: string, members: Obj, gp: string, parents: readonly string[]) {
-    for (const [name, value] of Object.entries(members)) {
-      const path = joinPath(gp, name);
-      const nested = nestedGroupMembers(name, value);
-      if (!nested) {
-        agentNodes.push({ name, group, value, path, container: members, key: name });
-        continue;
-      }
-      const chain = [...parents, group];
-      const inside = chain.length > 1 ? `group '${group}' (itself inside ${chain.slice(0, -1).map((g) => `'${g}'`).join(' inside ')})` : `group '${group}'`;
-      const held = nested.agents.length ? `holds agents (${nested.agents.join(', ')})` : 'holds no agents';
-      const read = nested.agents.length ? 'its agents are read as the group' : 'it is read as an empty group';
-      ds.push(diag('misplaced-group', 'warning', `'${name}' sits inside ${inside} but ${held}; ${read} '${name}': dedent it to sit beside '${chain[0]}' directly under agent_groups`, at(path)));
-      if (nested.members) readGroupMembers(name, nested.members, path, chain);
-    }
-  }
+type DockerGroups = ReturnType<typeof dockerGroupReader>;
 
-  function pushListAgents(group: string) {
+/**
+ * Where the file's agents are: under `agent_groups` (and in top-level lists beside it), or in
+ * top-level lists only. Undefined, with an `unsupported-layout` error, when there are none.
+ */
+function findAgents(root: Obj, docker: DockerGroups, at: (p: string) => SourceRef, ds: Diagnostic[], quoteContent: boolean): { nodes: AgentNode[]; layout: MachineConfig['layout'] } | undefined {
+  const nodes: AgentNode[] = [];
+  const topKeys = Object.keys(root);
+  const pushListAgents = (group: string) => {
     const list = root[group];
     if (!Array.isArray(list)) return;
     list.forEach((item, i) => {
@@ -215,45 +185,82 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
         ds.push(diag('invalid-value', 'error', `an agent needs a 'name', got ${describe(name)}; add 'name: AgentName'`, at(p)));
         return;
       }
-      agentNodes.push({ name, group, value: item, path: p, container: list, key: i });
+      nodes.push({ name, group, value: item, path: p, container: list, key: i });
     });
-  }
-
-  for (const { group, agents } of dockerGroupMembers) {
-    for (const a of agents) {
-      const list = dockerGroupsOf.get(a.value) ?? [];
-      if (!list.includes(group)) list.push(group);
-      dockerGroupsOf.set(a.value, list);
+  };
+  if ('agent_groups' in root) {
+    readAgentGroups(root['agent_groups'], docker, nodes, at, ds);
+    for (const k of topKeys) {
+      if (k === 'agent_groups' || SETTINGS_KEYS.has(k)) continue;
+      if (isAgentList(root[k])) pushListAgents(k);
+      else ds.push(diag('unknown-key', 'warning', `unknown top-level key '${k}' is ignored; remove it or move agents under 'agent_groups'`, at(k)));
     }
+    return { nodes, layout: 'agent-groups' };
   }
+  const groupKeys = topKeys.filter((k) => !SETTINGS_KEYS.has(k) && isAgentList(root[k]));
+  if (groupKeys.length === 0) {
+    const seen = !topKeys.length ? 'none' : !quoteContent ? `${topKeys.length} (not shown: the file is outside the spec's folder)` : topKeys.map((k) => `'${k}'`).join(', ');
+    ds.push(diag('unsupported-layout', 'error', `no agents found: expected 'agent_groups' or top-level lists of agents with 'name', got top-level keys ${seen}; use one of the layouts in the README`, at('')));
+    return undefined;
+  }
+  for (const k of topKeys) {
+    if (SETTINGS_KEYS.has(k)) continue;
+    if (groupKeys.includes(k)) pushListAgents(k);
+    else ds.push(diag('unknown-key', 'warning', `unknown top-level key '${k}' is ignored; remove it or make it a list of agents`, at(k)));
+  }
+  return { nodes, layout: 'group-lists' };
+}
 
-  const settings = readSettings(root, at, variables, ds);
-  const agents: AgentConfig[] = [];
-  const byName = new Map<string, AgentConfig>();
-  for (const node of agentNodes) {
-    const agent = readAgent(node, machine, src, variables, dockerGroupsOf.get(node.name) ?? [], ds);
-    if (!agent) continue;
-    const prev = byName.get(agent.name);
-    if (prev) {
-      ds.push(
-        diag(
-          'duplicate-agent',
-          'error',
-          `agent '${agent.name}' is defined twice on ${machine}: in group '${prev.group}' (line ${prev.at.line}) and in group '${agent.group}'; keep one definition`,
-          agent.at,
-        ),
-      );
+/** The groups under `agent_groups`, into `nodes`; docker groups misplaced there are read as docker groups, and reported. */
+function readAgentGroups(groups: unknown, docker: DockerGroups, nodes: AgentNode[], at: (p: string) => SourceRef, ds: Diagnostic[]): void {
+  if (!isObj(groups)) {
+    ds.push(diag('invalid-value', 'error', `'agent_groups' must be a mapping of groups, got ${describe(groups)}; write 'agent_groups: {group: {AgentName: {...}}}'`, at('agent_groups')));
+    return;
+  }
+  for (const [group, members] of Object.entries(groups)) {
+    const gp = joinPath('agent_groups', group);
+    if (members === null) {
+      ds.push(diag('empty-group', 'info', `group '${group}' has no agents (all of them may be commented out)`, at(gp)));
       continue;
     }
-    byName.set(agent.name, agent);
-    agents.push(agent);
-  }
-  for (const { group, agents: members } of dockerGroupMembers) {
-    for (const a of members) {
-      if (!byName.has(a.value)) ds.push(diag('unknown-dependency', 'warning', `docker group '${group}' lists '${a.value}', which is defined nowhere on ${machine}; remove it from the group`, a.at));
+    if (isDockerGroupShape(members)) {
+      ds.push(diag('misplaced-group', 'warning', `'${group}' is shaped like a docker group ({description, agents}) but sits under agent_groups; it is read as a docker group, not as agents: move it under a top-level 'docker_groups'`, at(gp)));
+      docker.read(group, members, gp);
+      continue;
     }
+    if (group === 'docker_groups' && isObj(members) && Object.values(members).every((v) => v === null || isDockerGroupShape(v))) {
+      ds.push(diag('misplaced-group', 'warning', `'docker_groups' is indented under agent_groups; its groups are read as docker groups, not as agents: move it to the top level`, at(gp)));
+      for (const [g, v] of Object.entries(members)) docker.read(g, v, joinPath(gp, g));
+      continue;
+    }
+    if (!isObj(members)) {
+      ds.push(diag('invalid-value', 'error', `group '${group}' must be a mapping of agent names to definitions, got ${describe(members)}; write '${group}: {AgentName: {script_path: ..., port: ...}}'`, at(gp)));
+      continue;
+    }
+    readGroupMembers(group, members, gp, [], nodes, at, ds);
   }
-  return { config: { machine, file, layout, agents, settings }, diagnostics: ds };
+}
+
+/**
+ * The agents of one group under agent_groups. A member that holds agents instead of being one is a
+ * group indented too deep: it is read as a group of its own (so that no agent is lost behind it)
+ * and reported, however deep it sits.
+ */
+function readGroupMembers(group: string, members: Obj, gp: string, parents: readonly string[], nodes: AgentNode[], at: (p: string) => SourceRef, ds: Diagnostic[]): void {
+  for (const [name, value] of Object.entries(members)) {
+    const path = joinPath(gp, name);
+    const nested = nestedGroupMembers(name, value);
+    if (!nested) {
+      nodes.push({ name, group, value, path, container: members, key: name });
+      continue;
+    }
+    const chain = [...parents, group];
+    const inside = chain.length > 1 ? `group '${group}' (itself inside ${chain.slice(0, -1).map((g) => `'${g}'`).join(' inside ')})` : `group '${group}'`;
+    const held = nested.agents.length ? `holds agents (${nested.agents.join(', ')})` : 'holds no agents';
+    const read = nested.agents.length ? 'its agents are read as the group' : 'it is read as an empty group';
+    ds.push(diag('misplaced-group', 'warning', `'${name}' sits inside ${inside} but ${held}; ${read} '${name}': dedent it to sit beside '${chain[0]}' directly under agent_groups`, at(path)));
+    if (nested.members) readGroupMembers(name, nested.members, path, chain, nodes, at, ds);
+  }
 }
 
 interface AgentNode {

@@ -175,7 +175,10 @@ describe('what a message may show', () => {
 describe('colours', () => {
   // `script` gives the command a terminal: the stream redirected to a file is no terminal.
   const hasScript = spawnSync('script', ['--version']).status === 0;
-  const inTerminal = (command: string, dir: string) => spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '', TERM: 'xterm-256color' } });
+  // Without the variables that turn colours off whatever the stream (NO_COLOR, CI, NODE_DISABLE_COLORS).
+  const quiet = new Set(['NO_COLOR', 'CI', 'NODE_DISABLE_COLORS', 'FORCE_COLOR']);
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !quiet.has(k))), TERM: 'xterm-256color' };
+  const inTerminal = (command: string, dir: string) => spawnSync('script', ['-qec', command, '/dev/null'], { cwd: dir, encoding: 'utf8', env });
   const ESC = '\u001b[';
   it.skipIf(!hasScript)('follow the stream they are written to: diagnostics on a terminal stderr coloured, a piped stdout plain, and the other way round', () => {
     if (!hasScript) console.warn('skipping the colour test: the script command is not installed');
@@ -184,10 +187,10 @@ describe('colours', () => {
     writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('port: ${PORT_OFFSET}+7140', 'port: ${PORT_OFFSET}+7150'));
     writeFileSync(spec, readFileSync(spec, 'utf8').replace('onConflict: reassign', 'onConflict: error'));
     const node = `"${process.execPath}" "${join(ROOT, 'bin', 'agent-infra.mjs')}" check --spec "${spec}"`;
-    const a = inTerminal(`env -u NO_COLOR ${node} > stdout.txt`, dir);
+    const a = inTerminal(`${node} > stdout.txt`, dir);
     expect(a.stdout).toContain(`${ESC}31merror${ESC}39m pc2_code/config/startup_config.yaml:23`);
     expect(readFileSync(join(dir, 'stdout.txt'), 'utf8')).not.toContain(ESC);
-    const b = inTerminal(`env -u NO_COLOR ${node} 2> stderr.txt`, dir);
+    const b = inTerminal(`${node} 2> stderr.txt`, dir);
     expect(b.stdout).toContain(`${ESC}1mvoice-assistant${ESC}22m: 82 agents`);
     expect(readFileSync(join(dir, 'stderr.txt'), 'utf8')).toMatch(/^error pc2_code\/config\/startup_config\.yaml:23/m);
     expect(readFileSync(join(dir, 'stderr.txt'), 'utf8')).not.toContain(ESC);
