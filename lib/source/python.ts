@@ -1,0 +1,390 @@
+/**
+ * Reads one Python module with a real parser (tree-sitter's Python grammar, run as WebAssembly) and
+ * returns the facts agent-infra needs of it: whether it compiles (with the line CPython reports),
+ * what it imports, its classes and their bases, what its classes pass to their base constructor,
+ * the endpoints it binds and connects to, and the environment variables it reads.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Language, Parser, type Node } from 'web-tree-sitter';
+import { tokenProblem, type SyntaxProblem } from './tokens.ts';
+
+export type { SyntaxProblem } from './tokens.ts';
+
+/** `import a.b as c` (level 0, module `a.b`) or `from ..x import y` (level 2, module `x`, names `y`). */
+export interface ImportFact {
+  readonly level: number;
+  readonly module: string;
+  /** For `from m import a as b`: local name `b` -> imported name `a`; empty for `import m`. */
+  readonly names: ReadonlyMap<string, string>;
+  /** For `import a.b as c`: the name the module is bound to (`c`, or `a` without `as`). */
+  readonly bound?: string;
+  readonly line: number;
+}
+
+/** A value passed as an argument: an integer literal, a string literal, or the expression's text. */
+export type ArgValue = { readonly kind: 'int'; readonly value: number } | { readonly kind: 'str'; readonly value: string } | { readonly kind: 'expr'; readonly text: string };
+
+/** A call to the base class's constructor (`super().__init__(...)` or `Base.__init__(self, ...)`). */
+export interface BaseInit {
+  readonly keywords: ReadonlyMap<string, ArgValue>;
+  /** Whether `**kwargs` is passed on (the base then gets whatever the caller gave). */
+  readonly splat: boolean;
+  readonly line: number;
+}
+
+export interface ClassFact {
+  readonly name: string;
+  /** The bases as written (`BaseAgent`, `core.BaseAgent`). */
+  readonly bases: readonly string[];
+  readonly baseInits: readonly BaseInit[];
+  /** Whether it assigns `self.config` before its first base constructor call. */
+  readonly setsConfigFirst: boolean;
+  readonly line: number;
+}
+
+/** A `bind(...)` or `connect(...)` of a ZMQ-style endpoint `tcp://HOST:PORT` (port undefined when not a literal). */
+export interface EndpointFact {
+  readonly host: string;
+  readonly port?: number;
+  readonly text: string;
+  readonly line: number;
+}
+
+export interface EnvRead {
+  readonly name: string;
+  readonly default?: ArgValue;
+  readonly line: number;
+}
+
+export interface PythonFacts {
+  readonly syntaxError?: SyntaxProblem;
+  readonly imports: readonly ImportFact[];
+  readonly classes: readonly ClassFact[];
+  /** Classes the module instantiates at its top level or under `if __name__ == "__main__":`. */
+  readonly started: readonly string[];
+  readonly binds: readonly EndpointFact[];
+  readonly connects: readonly EndpointFact[];
+  readonly envReads: readonly EnvRead[];
+  /** Module-level names bound to other names (`Base = EnhancedBaseAgent if ok else BaseAgent`): the candidates, first first. */
+  readonly aliases: ReadonlyMap<string, readonly string[]>;
+}
+
+let parser: Parser | undefined;
+
+/** Loads the parser once (a few tens of milliseconds); then {@link readPython} is synchronous. */
+export async function initPython(): Promise<void> {
+  if (parser) return;
+  const require = createRequire(import.meta.url);
+  await Parser.init();
+  const grammar = await Language.load(join(dirname(require.resolve('tree-sitter-python/package.json')), 'tree-sitter-python.wasm'));
+  const p = new Parser();
+  p.setLanguage(grammar);
+  parser = p;
+}
+
+const line = (n: Node) => n.startPosition.row + 1;
+
+/** A node's named children (the bindings type them as possibly null). */
+const kids = (n: Node | null | undefined): Node[] => (n ? n.namedChildren.filter((c): c is Node => c !== null) : []);
+
+/** The value of a string literal without interpolation, or undefined. */
+function stringValue(n: Node | null): string | undefined {
+  if (!n || n.type !== 'string') return undefined;
+  if (kids(n).some((c) => c.type === 'interpolation')) return undefined;
+  return kids(n).filter((c) => c.type === 'string_content').map((c) => c.text).join('');
+}
+
+function argValue(n: Node): ArgValue {
+  if (n.type === 'integer' && /^\d+$/.test(n.text)) return { kind: 'int', value: Number(n.text) };
+  const s = stringValue(n);
+  return s !== undefined ? { kind: 'str', value: s } : { kind: 'expr', text: n.text };
+}
+
+/** Every node below `root` of one of `types`, in source order. */
+function descendants(root: Node, types: ReadonlySet<string>): Node[] {
+  const out: Node[] = [];
+  const walk = (n: Node) => {
+    if (types.has(n.type)) out.push(n);
+    for (const c of kids(n)) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+function readImports(root: Node): ImportFact[] {
+  const out: ImportFact[] = [];
+  for (const n of descendants(root, new Set(['import_statement', 'import_from_statement']))) {
+    if (n.type === 'import_statement') {
+      for (const c of kids(n)) {
+        const dotted = c.type === 'aliased_import' ? c.childForFieldName('name')! : c;
+        const alias = c.type === 'aliased_import' ? c.childForFieldName('alias')?.text : undefined;
+        out.push({ level: 0, module: dotted.text, names: new Map(), bound: alias ?? dotted.text.split('.')[0]!, line: line(n) });
+      }
+      continue;
+    }
+    const mod = n.childForFieldName('module_name');
+    if (!mod) continue;
+    let level = 0;
+    let module = mod.text;
+    if (mod.type === 'relative_import') {
+      level = kids(mod).find((c) => c.type === 'import_prefix')?.text.length ?? 1;
+      module = kids(mod).find((c) => c.type === 'dotted_name')?.text ?? '';
+    }
+    const names = new Map<string, string>();
+    for (const c of n.childrenForFieldName('name').filter((x): x is Node => x !== null)) {
+      if (c.type === 'aliased_import') names.set(c.childForFieldName('alias')!.text, c.childForFieldName('name')!.text);
+      else names.set(c.text, c.text);
+    }
+    out.push({ level, module, names, line: line(n) });
+  }
+  return out;
+}
+
+/** Whether `call` calls the base constructor: `super().__init__(...)` or `X.__init__(self, ...)`. */
+function isBaseInit(call: Node): boolean {
+  const f = call.childForFieldName('function');
+  if (f?.type !== 'attribute' || f.childForFieldName('attribute')?.text !== '__init__') return false;
+  const obj = f.childForFieldName('object')!;
+  if (obj.type === 'call' && obj.childForFieldName('function')?.text === 'super') return true;
+  return kids(call.childForFieldName('arguments'))[0]?.text === 'self';
+}
+
+function readClasses(root: Node): ClassFact[] {
+  const out: ClassFact[] = [];
+  for (const cls of descendants(root, new Set(['class_definition']))) {
+    const bases = kids(cls.childForFieldName('superclasses')).filter((b) => b.type !== 'keyword_argument').map((b) => b.text);
+    const body = cls.childForFieldName('body');
+    const baseInits: BaseInit[] = [];
+    let firstInit = Infinity;
+    for (const call of body ? descendants(body, new Set(['call'])) : []) {
+      if (!isBaseInit(call)) continue;
+      const keywords = new Map<string, ArgValue>();
+      let splat = false;
+      for (const a of kids(call.childForFieldName('arguments'))) {
+        if (a.type === 'keyword_argument') keywords.set(a.childForFieldName('name')!.text, argValue(a.childForFieldName('value')!));
+        if (a.type === 'dictionary_splat') splat = true;
+      }
+      baseInits.push({ keywords, splat, line: line(call) });
+      firstInit = Math.min(firstInit, call.startIndex);
+    }
+    const setsConfigFirst = (body ? descendants(body, new Set(['assignment'])) : []).some((a) => a.childForFieldName('left')?.text === 'self.config' && a.startIndex < firstInit);
+    out.push({ name: cls.childForFieldName('name')!.text, bases, baseInits, setsConfigFirst, line: line(cls) });
+  }
+  return out;
+}
+
+/**
+ * The value an expression has when the module runs with no environment set: literals, the names
+ * assigned before it (in its function, then at module level), `int()`/`str()`, the defaults of
+ * `os.getenv`/`os.environ.get`, `+` of strings, f-strings, and `a, b = X.split(sep)`. Undefined
+ * where it depends on anything else. `depth` bounds chains of names.
+ */
+function evaluate(n: Node | null | undefined, depth = 0): string | number | undefined {
+  if (!n || depth > 12) return undefined;
+  switch (n.type) {
+    case 'integer':
+      return /^\d+$/.test(n.text) ? Number(n.text) : undefined;
+    case 'string': {
+      let out = '';
+      for (const c of kids(n)) {
+        if (c.type === 'string_content') out += c.text;
+        else if (c.type === 'interpolation') {
+          const v = evaluate(kids(c)[0], depth + 1);
+          if (v === undefined) return undefined;
+          out += String(v);
+        }
+      }
+      return out;
+    }
+    case 'parenthesized_expression':
+      return evaluate(kids(n)[0], depth + 1);
+    case 'binary_operator': {
+      const [a, b] = [evaluate(n.childForFieldName('left'), depth + 1), evaluate(n.childForFieldName('right'), depth + 1)];
+      return n.childForFieldName('operator')?.text === '+' && typeof a === typeof b && a !== undefined ? (a as never) + (b as never) : undefined;
+    }
+    case 'identifier':
+      return evaluate(assignedValue(n, n.text), depth + 1);
+    case 'call': {
+      const f = n.childForFieldName('function')?.text;
+      const args = kids(n.childForFieldName('arguments'));
+      if (f === 'int') {
+        const v = evaluate(args[0], depth + 1);
+        return v !== undefined && /^\d+$/.test(String(v)) ? Number(v) : undefined;
+      }
+      if (f === 'str') {
+        const v = evaluate(args[0], depth + 1);
+        return v === undefined ? undefined : String(v);
+      }
+      if (f && ENV_GETTERS.has(f)) return args[1] && args[1].type !== 'keyword_argument' ? evaluate(args[1], depth + 1) : undefined;
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The expression last assigned to `name` before `at`: in the enclosing blocks first, then the module. */
+function assignedValue(at: Node, name: string): Node | undefined {
+  for (let scope: Node | null = at.parent; scope; scope = scope.parent) {
+    if (scope.type !== 'block' && scope.type !== 'module') continue;
+    let found: Node | undefined;
+    let later: Node | undefined;
+    for (const stmt of kids(scope)) {
+      const after = stmt.startIndex > at.startIndex || (stmt.startIndex <= at.startIndex && stmt.endIndex >= at.endIndex);
+      // In a function only what ran before counts; a module's names are all set by the time its functions run.
+      if (after && scope.type !== 'module') break;
+      const a = stmt.type === 'expression_statement' ? kids(stmt)[0] : undefined;
+      if (a?.type !== 'assignment') continue;
+      const left = a.childForFieldName('left');
+      const right = a.childForFieldName('right');
+      let value: Node | undefined;
+      if (left?.type === 'identifier' && left.text === name && right) value = right;
+      if ((left?.type === 'pattern_list' || left?.type === 'tuple_pattern') && right) {
+        const i = kids(left).findIndex((x) => x.text === name);
+        if (i >= 0) value = splitPart(right, i);
+      }
+      if (value && !after) found = value;
+      if (value && after) later ??= value;
+    }
+    if (found ?? later) return found ?? later;
+  }
+  return undefined;
+}
+
+/** For `a, b = X.split(sep)`: a string node standing for part `i`, when X evaluates. */
+function splitPart(right: Node, i: number): Node | undefined {
+  const f = right.type === 'call' ? right.childForFieldName('function') : null;
+  if (f?.type !== 'attribute' || f.childForFieldName('attribute')?.text !== 'split') return undefined;
+  const whole = evaluate(f.childForFieldName('object'));
+  const sep = evaluate(kids(right.childForFieldName('arguments'))[0]);
+  if (typeof whole !== 'string' || typeof sep !== 'string') return undefined;
+  const part = whole.split(sep)[i];
+  return part === undefined ? undefined : (syntheticString(part) as unknown as Node);
+}
+
+/** A stand-in for a string node holding `value` (what `evaluate` reads of one). */
+function syntheticString(value: string) {
+  const content = { type: 'string_content', text: value, namedChildren: [] };
+  return { type: 'string', text: JSON.stringify(value), namedChildren: [content], parent: null, startIndex: 0, endIndex: 0 };
+}
+
+/** `tcp://HOST:PORT` of a bind or connect argument: evaluated where it can be, else the interpolations as written. */
+function endpoint(arg: Node | undefined): Omit<EndpointFact, 'line'> | undefined {
+  if (!arg) return undefined;
+  const value = evaluate(arg);
+  const node = arg.type === 'identifier' ? assignedValue(arg, arg.text) : arg;
+  const written = node?.type === 'string' ? kids(node).map((c) => (c.type === 'string_content' ? c.text : c.type === 'interpolation' ? `{${kids(c)[0]?.text ?? ''}}` : '')).join('') : undefined;
+  // Each interpolation evaluated where it can be: `tcp://*:{self.port}` stays, `{PORT}` becomes 7150.
+  const partly = node?.type === 'string' ? kids(node).map((c) => (c.type === 'string_content' ? c.text : c.type === 'interpolation' ? String(evaluate(kids(c)[0]) ?? `{${kids(c)[0]?.text ?? ''}}`) : '')).join('') : undefined;
+  const text = typeof value === 'string' ? value : partly ?? written;
+  if (text === undefined) return undefined;
+  const m = /^tcp:\/\/([^:/]+):(.+)$/.exec(text);
+  if (!m) return undefined;
+  return { host: m[1]!, text, ...(/^\d+$/.test(m[2]!) ? { port: Number(m[2]) } : {}) };
+}
+
+const ENV_GETTERS = new Set(['os.environ.get', 'environ.get', 'os.getenv', 'getenv']);
+
+function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
+  const binds: EndpointFact[] = [];
+  const connects: EndpointFact[] = [];
+  const envReads: EnvRead[] = [];
+  for (const n of descendants(root, new Set(['call', 'subscript']))) {
+    if (n.type === 'subscript') {
+      const name = n.childForFieldName('value')?.text === 'os.environ' ? stringValue(n.childForFieldName('subscript')) : undefined;
+      if (name !== undefined) envReads.push({ name, line: line(n) });
+      continue;
+    }
+    const f = n.childForFieldName('function');
+    const args = kids(n.childForFieldName('arguments'));
+    if (!f) continue;
+    if (ENV_GETTERS.has(f.text) || envHelpers.has(f.text)) {
+      const name = stringValue(args[0] ?? null);
+      if (name !== undefined) envReads.push({ name, ...(args[1] && args[1].type !== 'keyword_argument' ? { default: argValue(args[1]) } : {}), line: line(n) });
+      continue;
+    }
+    const method = f.type === 'attribute' ? f.childForFieldName('attribute')?.text : undefined;
+    if (method === 'bind' || method === 'connect') {
+      const e = endpoint(args[0]);
+      if (e) (method === 'bind' ? binds : connects).push({ ...e, line: line(n) });
+    }
+  }
+  return { binds, connects, envReads };
+}
+
+/** Module-level assignments of a name, or of `A if cond else B`, to a name (also inside top-level if/try blocks). */
+function readAliases(root: Node): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const names = (n: Node | null): string[] => {
+    if (!n) return [];
+    if (n.type === 'identifier' || n.type === 'attribute') return [n.text];
+    if (n.type === 'conditional_expression') return kids(n).filter((_, i) => i !== 1).flatMap(names);
+    return [];
+  };
+  const walk = (n: Node) => {
+    for (const c of kids(n)) {
+      if (c.type === 'function_definition' || c.type === 'class_definition' || c.type === 'decorated_definition') continue;
+      if (c.type === 'assignment' && c.childForFieldName('left')?.type === 'identifier') {
+        const targets = names(c.childForFieldName('right'));
+        if (targets.length) {
+          const name = c.childForFieldName('left')!.text;
+          out.set(name, [...(out.get(name) ?? []), ...targets.filter((t) => !(out.get(name) ?? []).includes(t))]);
+        }
+      }
+      walk(c);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Classes instantiated at the top level or under `if __name__ == "__main__":` (also inside a `main()` it calls). */
+function readStarted(root: Node, classes: readonly ClassFact[]): string[] {
+  const names = new Set(classes.map((c) => c.name));
+  const scopes: Node[] = [];
+  for (const top of kids(root)) {
+    if (top.type === 'if_statement' && /__name__\s*==\s*['"]__main__['"]/.test(top.childForFieldName('condition')?.text ?? '')) scopes.push(top);
+    if (top.type === 'function_definition' && top.childForFieldName('name')?.text === 'main') scopes.push(top);
+    if (top.type === 'expression_statement') scopes.push(top);
+  }
+  const started: string[] = [];
+  for (const s of scopes) for (const call of descendants(s, new Set(['call']))) {
+    const f = call.childForFieldName('function')?.text;
+    if (f && names.has(f) && !started.includes(f)) started.push(f);
+  }
+  return started;
+}
+
+/**
+ * The facts of one module. `envHelpers` names functions that read a variable the way
+ * `os.environ.get` does (the first argument the name, the second the default).
+ */
+export function readPython(text: string, envHelpers: ReadonlySet<string> = new Set(['get_env'])): PythonFacts {
+  if (!parser) throw new Error('initPython() must run first');
+  const tree = parser.parse(text);
+  if (!tree) throw new Error('the Python parser gave no tree');
+  try {
+    const root = tree.rootNode;
+    const syntaxError = tokenProblem(text) ?? (root.hasError ? firstTreeError(root) : undefined);
+    const classes = readClasses(root);
+    return { ...(syntaxError ? { syntaxError } : {}), imports: readImports(root), classes, started: readStarted(root, classes), aliases: readAliases(root), ...readCalls(root, envHelpers) };
+  } finally {
+    tree.delete();
+  }
+}
+
+/** The first error of the syntax tree, where the token level found none. */
+function firstTreeError(root: Node): SyntaxProblem {
+  let found: Node | undefined;
+  const walk = (n: Node) => {
+    if (found) return;
+    if (n.isError || n.isMissing) {
+      found = n;
+      return;
+    }
+    for (const c of n.children) if (c && (c.hasError || c.isError || c.isMissing)) walk(c);
+  };
+  walk(root);
+  return { line: found ? line(found) : 1, message: found?.isMissing ? `expected '${found.type}'` : 'invalid syntax' };
+}
