@@ -26,7 +26,15 @@ export type DiagnosticCode =
   | 'unresolved-variable'
   | 'lock-outdated'
   | 'literal-secret'
-  | 'unwritable-output';
+  | 'unwritable-output'
+  | 'missing-script'
+  | 'unreadable-script'
+  | 'script-syntax-error'
+  | 'missing-module'
+  | 'health-port-drift'
+  | 'port-drift'
+  | 'undeclared-dependency'
+  | 'unknown-endpoint';
 
 export type Severity = 'error' | 'warning' | 'info';
 

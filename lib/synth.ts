@@ -5,7 +5,7 @@ import { readInput } from './config/read-input.ts';
 import { join, relative, resolve } from 'node:path';
 import { diag, type Diagnostic } from './diagnostics.ts';
 import { writeLock } from './lock.ts';
-import { runPipeline, type PipelineResult } from './pipeline.ts';
+import { runPipelineAsync, type PipelineResult } from './pipeline.ts';
 import { emitKubernetes } from './emit/k8s.ts';
 import { emitCompose } from './emit/compose.ts';
 import { emitDockerfiles } from './emit/dockerfile.ts';
@@ -25,6 +25,8 @@ export interface SynthOptions {
   /** Where `cdk8s synth` expects the Kubernetes manifests (CDK8S_OUTDIR), when it runs us. */
   readonly cdk8sOutdir?: string;
   readonly cwd?: string;
+  /** The system's source tree, overriding the spec's `source`. */
+  readonly source?: string;
 }
 
 /** Every synchronous emitter's files for a plan (all but reports), keyed by path below the output root. Pure. */
@@ -96,7 +98,7 @@ export interface SynthResult {
 /** Runs the whole synthesis. Nothing is written unless the configs are clean; then the lock too. */
 export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const r = runPipeline({ ...(opts.spec ? { spec: opts.spec } : {}), machines: opts.machines ?? [], cwd });
+  const r = await runPipelineAsync({ ...(opts.spec ? { spec: opts.spec } : {}), ...(opts.source ? { source: opts.source } : {}), machines: opts.machines ?? [], cwd });
   if (r.unusable) return { code: 2, diagnostics: r.diagnostics, lockWritten: false };
   if (!r.ok) return { code: 1, diagnostics: r.diagnostics, lockWritten: false };
   const input = inputName(cwd, opts.spec, r);
@@ -149,9 +151,9 @@ export interface ReportResult {
 }
 
 /** The reports alone, written even when the configs have errors (cycles show red); not when unusable. */
-export async function writeReports(opts: Pick<SynthOptions, 'spec' | 'machines' | 'out' | 'cwd'>): Promise<ReportResult> {
+export async function writeReports(opts: Pick<SynthOptions, 'spec' | 'machines' | 'out' | 'cwd' | 'source'>): Promise<ReportResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const r = runPipeline({ ...(opts.spec ? { spec: opts.spec } : {}), machines: opts.machines ?? [], cwd });
+  const r = await runPipelineAsync({ ...(opts.spec ? { spec: opts.spec } : {}), ...(opts.source ? { source: opts.source } : {}), machines: opts.machines ?? [], cwd });
   if (r.unusable) return { code: 2, diagnostics: r.diagnostics };
   const out = resolve(cwd, opts.out ?? 'dist');
   const images = lastImagesReport(out, relative(cwd, out) || '.');

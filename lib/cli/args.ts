@@ -18,10 +18,11 @@ export function parse(args: readonly string[], options: NonNullable<ParseArgsCon
 export const LOAD_OPTIONS = {
   spec: { type: 'string' },
   machine: { type: 'string', multiple: true },
+  source: { type: 'string' },
 } as const;
 
 /** The load options of `--spec` / `--machine` (an `agent-infra.yaml` in the working folder when neither is given). */
-export function loadArgs(values: { spec?: string | boolean | (string | boolean)[]; machine?: string | boolean | (string | boolean)[] }): LoadOptions & { machines: readonly string[] } {
+export function loadArgs(values: { spec?: string | boolean | (string | boolean)[]; machine?: string | boolean | (string | boolean)[]; source?: string | boolean | (string | boolean)[] }): LoadOptions & { machines: readonly string[] } {
   const spec = typeof values.spec === 'string' ? values.spec : existsSync('agent-infra.yaml') ? 'agent-infra.yaml' : undefined;
-  return { ...(spec ? { spec } : {}), machines: (values.machine as string[] | undefined) ?? [] };
+  return { ...(spec ? { spec } : {}), ...(typeof values.source === 'string' ? { source: values.source } : {}), machines: (values.machine as string[] | undefined) ?? [] };
 }

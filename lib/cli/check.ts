@@ -2,14 +2,14 @@
 import { relative } from 'node:path';
 import { sortDiagnostics } from '../diagnostics.ts';
 import { lockOutdated } from '../lock.ts';
-import { runPipeline } from '../pipeline.ts';
+import { runPipelineAsync } from '../pipeline.ts';
 import { LOAD_OPTIONS, loadArgs, parse, UsageError } from './args.ts';
 import { checkJson, printDiagnostics, summary } from './output.ts';
 
 export async function checkCommand(args: readonly string[]): Promise<number> {
   const { values } = parse(args, { ...LOAD_OPTIONS, format: { type: 'string', default: 'text' }, 'frozen-lock': { type: 'boolean', default: false } });
   if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format takes text or json, got '${String(values.format)}'`);
-  const r0 = runPipeline(loadArgs(values));
+  const r0 = await runPipelineAsync(loadArgs(values));
   // The lock is synth's to write; check says whether it would change (an error with --frozen-lock).
   const stale = r0.ok ? lockOutdated(r0.loaded.lockFile, relative(process.cwd(), r0.loaded.lockFile) || r0.loaded.lockFile, r0.loaded.lock, r0.plan.lock, values['frozen-lock'] === true) : undefined;
   const diagnostics = stale ? sortDiagnostics([...r0.diagnostics, stale]) : r0.diagnostics;

@@ -1,7 +1,7 @@
 /** `agent-infra images`: the command line around buildFamilies. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { runPipeline } from '../pipeline.ts';
+import { runPipelineAsync } from '../pipeline.ts';
 import { emitDockerfiles } from '../emit/dockerfile.ts';
 import { writeFileAtomic } from '../write.ts';
 import { buildFamilies, checkReport, reportJson, reportMarkdown } from '../images/images.ts';
@@ -61,7 +61,7 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     }
   }
   const load = loadArgs(values);
-  const r = runPipeline(load);
+  const r = await runPipelineAsync(load);
   if (!r.ok) {
     printDiagnostics(r.diagnostics);
     return r.unusable ? 2 : 1;

@@ -7,11 +7,11 @@ import { UsageError } from './args.ts';
 const USAGE = `usage: agent-infra <command> [options]   (agent-infra --version prints the version)
 
 commands:
-  check      [--spec FILE] [--machine NAME=FILE ...] [--format text|json] [--frozen-lock]
+  check      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--format text|json] [--frozen-lock]
              load every machine's startup config, report problems, print the plan summary
-  synth      [--spec FILE] [--machine NAME=FILE ...] [--out DIR] [--only k8s|compose|docker|reports]
+  synth      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--out DIR] [--only k8s|compose|docker|reports]
              write Kubernetes manifests, compose files, Dockerfiles and reports to DIR (default dist)
-  report     [--spec FILE] [--machine NAME=FILE ...] [--out DIR]
+  report     [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--out DIR]
              write the reports (dependency graph, ports, startup plan, GPUs) even when the configs have errors
   images     --context DIR [--spec FILE] [--base-map IMAGE=LOCAL ...] [--naive] [--no-cache] [--family NAME ...]
              [--label KEY=VALUE ...] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]

@@ -61,10 +61,30 @@ export function checkJson(r: PipelineResult) {
         healthCheckPort: a.healthPort.port,
         startLevel: a.startLevel,
         gpu: a.gpu ? { device: a.gpu.device, vramGiB: a.gpu.vramGiB } : null,
+        ...(r.source ? { code: codeFacts(r, a.machine, a.name) } : {}),
       })),
       startLevels: p.startLevels,
       criticalPathSeconds: p.criticalPath.seconds,
     },
+  };
+}
+
+/** What the agent's code does, for `check --format json` with a source tree (null when it has no script). */
+function codeFacts(r: PipelineResult, machine: string, name: string) {
+  const f = r.source?.facts.get(`${machine}/${name}`);
+  if (!f) return null;
+  return {
+    script: f.script,
+    compiles: f.compiles,
+    framework: f.framework,
+    classChain: f.classChain,
+    health: f.health ?? null,
+    binds: f.binds.map((b) => ({ endpoint: b.text, port: b.port ?? null, file: b.file, line: b.line })),
+    connects: f.connects.map((c) => ({ endpoint: c.text, host: c.host, port: c.port ?? null, file: c.file, line: c.line })),
+    envReads: f.envReads.map((e) => ({ name: e.name, default: e.default ? ('value' in e.default ? e.default.value : e.default.text) : null, file: e.file, line: e.line })),
+    closure: f.closure,
+    external: f.external,
+    problems: f.problems,
   };
 }
 

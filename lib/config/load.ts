@@ -1,5 +1,5 @@
 /** The io end of loading: reads the spec, each machine's startup config and the port lock. */
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
@@ -17,6 +17,8 @@ export interface LoadOptions {
   readonly machines?: readonly string[];
   /** Directory that relative paths in messages are shown from. */
   readonly cwd?: string;
+  /** The system's source tree (overrides the spec's `source`), relative to `cwd`. */
+  readonly source?: string;
 }
 
 export interface LoadedSystem {
@@ -25,6 +27,8 @@ export interface LoadedSystem {
   readonly lockFile: string;
   readonly lock: PortLock;
   readonly configs: readonly MachineConfig[];
+  /** The source tree to read the agents' code from (absolute), when the spec or `--source` names one. */
+  readonly sourceRoot?: string;
   readonly diagnostics: readonly Diagnostic[];
   /** Whether the input is unusable (missing file, parse error, invalid spec). */
   readonly unusable: boolean;
@@ -126,7 +130,13 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   const lockFile = resolve(baseDir, LOCK_FILE);
   const { lock, diagnostics: lockDiagnostics } = readLock(lockFile, show(lockFile));
   ds.push(...lockDiagnostics);
-  return { spec, ...(specFile ? { specFile } : {}), lockFile, lock, configs, diagnostics: ds, unusable };
+  const sourceRoot = opts.source ? resolve(cwd, opts.source) : spec.source ? resolve(baseDir, spec.source) : undefined;
+  if (sourceRoot && !isDirectory(sourceRoot)) {
+    const where = opts.source ? '--source' : 'source';
+    ds.push(diag('missing-file', 'error', `the source tree ${show(sourceRoot)} is not a folder; fix ${where} (the root of the system's code)`, specSource && !opts.source ? specSource.at('source') : undefined));
+    unusable = true;
+  }
+  return { spec, ...(specFile ? { specFile } : {}), lockFile, lock, configs, ...(sourceRoot ? { sourceRoot } : {}), diagnostics: ds, unusable };
 
   function fail(): LoadedSystem {
     return {
@@ -152,6 +162,14 @@ function readFile(file: string, shown: string, say: { missing: string; fix: stri
   else if (r.code === 'parse-error') ds.push(diag('parse-error', 'error', r.reason, { file: shown, line: r.line ?? 1, column: r.column ?? 1, path: '' }));
   else ds.push(diag('unreadable-file', 'error', `${r.reason}; ${say.fix}`, { file: shown, line: 0, column: 0, path: '' }));
   return undefined;
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `file`, its links resolved, is inside folder `dir` (its links resolved too). */

@@ -163,6 +163,12 @@ export const DeploymentSpecSchema = z.strictObject({
   agents: z.record(z.string(), OverrideSchema).default({}),
   images: z.record(DnsLabel, ImageFamilySchema).optional(),
   /** The images' repository prefix: `<registry>/<family>:<tag>`. */
+  /** The system's source tree (the monorepo root), relative to the spec: its agents' code is read. */
+  source: z.string().min(1).optional(),
+  /** Where config and code disagree on a port, which one the plan follows. */
+  trust: z.enum(['code', 'config']).default('code'),
+  /** Functions the agents read variables through, as `os.environ.get(NAME, DEFAULT)` does. */
+  envHelpers: z.array(z.string().regex(/^[A-Za-z_][\w.]*$/, 'is not a Python name')).default(['get_env']),
   registry: z.string().regex(REPOSITORY, 'is not an image repository (lowercase [host[:port]/]path, no tag)').default('agent-infra'),
   tag: z
     .string()

@@ -1,0 +1,83 @@
+/**
+ * The source stage, between load and plan: each agent's script read from the system's source tree,
+ * its problems and its disagreements with the config turned into diagnostics, and, with
+ * `trust: code` (the default), the configs adjusted to what the code does: the health port it
+ * really binds and the agents it really connects to.
+ */
+import { join, relative } from 'node:path';
+import { diag, type Diagnostic } from '../diagnostics.ts';
+import type { AgentConfig, MachineConfig } from '../config/model.ts';
+import type { DeploymentSpec } from '../config/spec.ts';
+import { readScript, SourceTree, type ScriptFacts } from './tree.ts';
+
+export interface SourceStage {
+  readonly configs: readonly MachineConfig[];
+  /** Per agent (`machine/name`), what its code does. */
+  readonly facts: ReadonlyMap<string, ScriptFacts>;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** The health port the code binds, when it can be told: a literal it passes, or its port + 1. */
+function codeHealthPort(f: ScriptFacts, configPort: number): number | undefined {
+  const h = f.health;
+  if (!h) return undefined;
+  if (h.kind === 'passed') return h.value.kind === 'int' ? h.value.value : undefined;
+  if (h.kind === 'port+1') return (h.port.kind === 'int' ? h.port.value : configPort) + 1;
+  return undefined;
+}
+
+export function readSources(spec: DeploymentSpec, configs: readonly MachineConfig[], sourceRoot: string, cwd: string): SourceStage {
+  const tree = new SourceTree(sourceRoot);
+  const shown = (file: string) => relative(cwd, join(sourceRoot, file)) || file;
+  const ds: Diagnostic[] = [];
+  const facts = new Map<string, ScriptFacts>();
+  const reported = new Set<string>();
+  const trustCode = spec.trust === 'code';
+  // Which agent holds each port, per machine and over all machines.
+  const owners = new Map<number, AgentConfig[]>();
+  for (const c of configs) for (const a of c.agents) for (const p of [a.port.value, a.healthCheckPort.value, ...a.extraPorts.map((e) => e.port)]) owners.set(p, [...(owners.get(p) ?? []), a]);
+  const adjusted = configs.map((c) => ({
+    ...c,
+    agents: c.agents.map((a) => {
+      if (!a.scriptPath) return a;
+      const f = readScript(tree, a.scriptPath);
+      facts.set(`${a.machine}/${a.name}`, f);
+      const scriptAt = { file: shown(a.scriptPath), line: 1, column: 1, path: '' };
+      for (const p of f.problems) {
+        const key = `${p.code} ${p.file}:${p.line} ${p.file === a.scriptPath ? a.name : ''}`;
+        if (reported.has(key)) continue;
+        reported.add(key);
+        const whose = p.file === a.scriptPath ? '' : ` (imported by ${a.name}'s ${a.scriptPath})`;
+        const fix = p.code === 'missing-script' ? `fix script_path of ${a.name} (${a.at.file}:${a.at.line}) or the source root` : p.code === 'missing-module' ? 'add the module to the source tree or fix the import' : p.code === 'script-syntax-error' ? 'the agent cannot start until it compiles' : 'fix the file';
+        ds.push(diag(p.code, 'error', `${p.message}${whose}; ${fix}`, { file: shown(p.file), line: p.line, column: 1, path: '' }));
+      }
+      let health = a.healthCheckPort;
+      const code = codeHealthPort(f, a.port.value);
+      if (f.health && code !== undefined && code !== a.healthCheckPort.value) {
+        const why = f.health.kind === 'port+1' ? 'port + 1: its base constructor gets no health_check_port' : 'the health_check_port it passes its base constructor';
+        const plan = trustCode ? `the plan probes ${code} (trust: code)` : `the plan keeps ${a.healthCheckPort.value} (trust: config), where nothing answers`;
+        ds.push(diag('health-port-drift', 'warning', `${a.name} binds its health socket at ${code} (${why}, line ${f.health.line}) but its config says ${a.healthCheckPort.value}; ${plan}`, { ...scriptAt, line: f.health.line }));
+        if (trustCode) health = { value: code, at: { ...scriptAt, line: f.health.line }, derived: false };
+      }
+      if (f.health?.kind === 'free-port') ds.push(diag('port-drift', 'warning', `${a.name} passes no port to its base constructor (line ${f.health.line}), which then binds the first free port from 5000, not ${a.port.value}; pass port=`, { ...scriptAt, line: f.health.line }));
+      else if (f.health?.kind === 'port+1' && f.health.port.kind === 'int' && f.health.port.value !== a.port.value) ds.push(diag('port-drift', 'warning', `${a.name} binds port ${f.health.port.value} (line ${f.health.line}) but its config says ${a.port.value}; ${trustCode ? 'the plan follows the code only for the health port: fix one of them' : 'fix one of them'}`, { ...scriptAt, line: f.health.line }));
+      // Connections the config does not list.
+      const deps = [...a.dependencies];
+      for (const c of f.connects) {
+        if (c.port === undefined) continue;
+        const to = (owners.get(c.port) ?? []).filter((o) => o !== a);
+        const at = { file: shown(c.file), line: c.line, column: 1, path: '' };
+        if (to.length === 0) {
+          ds.push(diag('unknown-endpoint', 'warning', `${a.name} connects to ${c.text} (line ${c.line}), a port no agent binds; fix the endpoint or add the agent`, at));
+          continue;
+        }
+        const target = to.find((o) => o.machine === a.machine) ?? to[0]!;
+        if (deps.some((d) => d.value === target.name)) continue;
+        ds.push(diag('undeclared-dependency', 'warning', `${a.name} connects to port ${c.port} (${target.name}) at line ${c.line} but does not list it in its dependencies${trustCode ? '; the plan adds the edge (trust: code)' : ''}`, at));
+        if (trustCode) deps.push({ value: target.name, at });
+      }
+      return trustCode ? { ...a, healthCheckPort: health, dependencies: deps } : a;
+    }),
+  }));
+  return { configs: adjusted, facts, diagnostics: ds };
+}

@@ -1,0 +1,100 @@
+/**
+ * `check --source`: the agents' code read between load and plan. A small system written here (its
+ * scripts behave as RUNTIME.md says the real BaseAgent scripts do: health at port + 1 unless a
+ * health port is passed), and the real configs with the real slice of code.
+ */
+import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { cli, HAS_UPSTREAM, ROOT, STACK } from '../helpers.ts';
+
+const BASE_AGENT = 'class BaseAgent:\n    def __init__(self, name=None, port=None, health_check_port=None, **kwargs):\n        self.port = port\n        self.health_check_port = health_check_port or port + 1\n';
+
+/** A system of three agents on one machine, with its code; `trust` as given. */
+function system(trust: 'code' | 'config', extra: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'source-stage-'));
+  const files: Record<string, string> = {
+    'agent-infra.yaml': `name: small\nnamespace: small\nsource: src\ntrust: ${trust}\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP}\n`,
+    'main.yaml': [
+      'agent_groups:',
+      '  core:',
+      '    Registry: {script_path: agents/registry.py, port: 7200, health_check_port: 8200}',
+      '    Worker: {script_path: agents/worker.py, port: 7300, health_check_port: 8300}',
+      '    Ghost: {script_path: agents/ghost.py, port: 7400, health_check_port: 8400}',
+      '',
+    ].join('\n'),
+    'src/common/__init__.py': '',
+    'src/common/core/__init__.py': '',
+    'src/common/core/base_agent.py': BASE_AGENT,
+    'src/agents/registry.py': 'from common.core.base_agent import BaseAgent\nclass Registry(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Registry", port=7200, health_check_port=8200)\nRegistry()\n',
+    // Passes its port and no health port: its health socket is at 7301; it talks to the registry unasked.
+    'src/agents/worker.py': 'import zmq\nfrom common.core.base_agent import BaseAgent\nclass Worker(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Worker", port=7300)\n        s = zmq.Context().socket(zmq.REQ)\n        s.connect("tcp://localhost:7200")\n        s.connect("tcp://localhost:7999")\nWorker()\n',
+    ...extra,
+  };
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), text);
+  }
+  return dir;
+}
+
+const json = (dir: string, extra: string[] = []) => {
+  const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--format', 'json', ...extra], dir);
+  expect(r.stderr + r.stdout).not.toMatch(STACK);
+  return { code: r.code, j: JSON.parse(r.stdout) };
+};
+
+describe('check with the source tree', () => {
+  it('reports what the code does against the config, and plans by the code (trust: code)', () => {
+    const dir = system('code');
+    const { code, j } = json(dir);
+    // Ghost has no script: an error, the agent cannot start.
+    expect(code).toBe(1);
+    const by = (c: string) => j.diagnostics.filter((d: { code: string }) => d.code === c).map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`);
+    expect(by('missing-script')).toEqual(['src/agents/ghost.py:1 no such file under the source root; fix script_path of Ghost (main.yaml:5) or the source root']);
+    expect(by('health-port-drift')).toEqual(['src/agents/worker.py:5 Worker binds its health socket at 7301 (port + 1: its base constructor gets no health_check_port, line 5) but its config says 8300; the plan probes 7301 (trust: code)']);
+    expect(by('undeclared-dependency')).toEqual(['src/agents/worker.py:7 Worker connects to port 7200 (Registry) at line 7 but does not list it in its dependencies; the plan adds the edge (trust: code)']);
+    expect(by('unknown-endpoint')).toEqual(['src/agents/worker.py:8 Worker connects to tcp://localhost:7999 (line 8), a port no agent binds; fix the endpoint or add the agent']);
+    const worker = j.plan.agents.find((a: { name: string }) => a.name === 'Worker');
+    expect([worker.healthCheckPort, worker.startLevel]).toEqual([7301, 1]);
+    expect(worker.code).toMatchObject({ script: 'agents/worker.py', compiles: true, framework: 'BaseAgent', classChain: ['Worker', 'BaseAgent'], health: { kind: 'port+1', port: { kind: 'int', value: 7300 }, line: 5 } });
+    expect(worker.code.connects.map((c: { endpoint: string; port: number | null }) => [c.endpoint, c.port])).toEqual([['tcp://localhost:7200', 7200], ['tcp://localhost:7999', 7999]]);
+    expect(worker.code.closure).toEqual(['agents/worker.py', 'common/__init__.py', 'common/core/__init__.py', 'common/core/base_agent.py']);
+    expect(worker.code.external).toEqual(['zmq']);
+  });
+
+  it('keeps the config with trust: config, still saying where the code differs', () => {
+    const dir = system('config', { 'src/agents/ghost.py': 'from common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\nGhost()\n' });
+    const { code, j } = json(dir);
+    expect(code).toBe(0);
+    const worker = j.plan.agents.find((a: { name: string }) => a.name === 'Worker');
+    expect([worker.healthCheckPort, worker.startLevel]).toEqual([8300, 0]);
+    expect(j.diagnostics.find((d: { code: string }) => d.code === 'health-port-drift').message).toContain('the plan keeps 8300 (trust: config), where nothing answers');
+  });
+
+  it('fails a script that does not compile at the line Python reports', () => {
+    const dir = system('code', { 'src/agents/ghost.py': 'from common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400\nGhost()\n' });
+    const { code, j } = json(dir);
+    expect(code).toBe(1);
+    expect(j.diagnostics.filter((d: { code: string }) => d.code === 'script-syntax-error').map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`)).toEqual(["src/agents/ghost.py:4 '(' was never closed; the agent cannot start until it compiles"]);
+  });
+
+  it('refuses a --source that is not a folder, with exit 2', () => {
+    const dir = system('code');
+    const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--source', join(dir, 'main.yaml')], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/error the source tree \S*main\.yaml is not a folder; fix --source \(the root of the system's code\) \[missing-file\]/);
+  });
+
+  it.skipIf(!HAS_UPSTREAM)("reads the real slice with the real configs: the scripts that do not compile, EmotionEngine's health port", () => {
+    const r = cli(['check', '--spec', 'test/fixtures/upstream-20250814/agent-infra.yaml', '--source', '../shared/upstream/src-9ff5bdfb', '--format', 'json'], ROOT);
+    expect(r.stderr).not.toMatch(STACK);
+    const j = JSON.parse(r.stdout);
+    const lines = j.diagnostics.filter((d: { code: string }) => d.code === 'script-syntax-error').map((d: { file: string; line: number }) => `${d.file.replace(/.*src-9ff5bdfb\//, '')}:${d.line}`);
+    expect(lines).toEqual(expect.arrayContaining(['main_pc_code/FORMAINPC/tiny_llama_service_enhanced.py:73', 'pc2_code/agents/cache_manager.py:395']));
+    expect(j.diagnostics.map((d: { message: string }) => d.message)).toContainEqual(expect.stringMatching(/^EmotionEngine binds its health socket at 5591 \(port \+ 1: its base constructor gets no health_check_port, line 40\) but its config says 6590/));
+    const nlu = j.plan.agents.find((a: { name: string }) => a.name === 'NLUAgent');
+    expect(nlu.code.framework).toBe('EnhancedBaseAgent');
+  });
+});
