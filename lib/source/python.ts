@@ -101,15 +101,29 @@ function argValue(n: Node): ArgValue {
   return s !== undefined ? { kind: 'str', value: s } : { kind: 'expr', text: n.text };
 }
 
-/** Every node below `root` of one of `types`, in source order. */
-function descendants(root: Node, types: ReadonlySet<string>): Node[] {
+/** The types of node the readers look at, gathered in one pass of a cursor over the tree. */
+const INDEXED = new Set(['import_statement', 'import_from_statement', 'class_definition', 'call', 'subscript', 'assignment']);
+let index: Map<string, Node[]> | undefined;
+
+function buildIndex(root: Node): Map<string, Node[]> {
+  const out = new Map<string, Node[]>([...INDEXED].map((t) => [t, []]));
+  const c = root.walk();
+  try {
+    for (;;) {
+      if (INDEXED.has(c.nodeType)) out.get(c.nodeType)!.push(c.currentNode);
+      if (c.gotoFirstChild()) continue;
+      while (!c.gotoNextSibling()) if (!c.gotoParent()) return out;
+    }
+  } finally {
+    c.delete();
+  }
+}
+
+/** Every node inside `within` of one of `types` (each indexed), in source order. */
+function descendants(within: Node, types: ReadonlySet<string>): Node[] {
   const out: Node[] = [];
-  const walk = (n: Node) => {
-    if (types.has(n.type)) out.push(n);
-    for (const c of kids(n)) walk(c);
-  };
-  walk(root);
-  return out;
+  for (const t of types) for (const n of index!.get(t) ?? []) if (n.startIndex >= within.startIndex && n.endIndex <= within.endIndex) out.push(n);
+  return types.size > 1 ? out.sort((a, b) => a.startIndex - b.startIndex) : out;
 }
 
 function readImports(root: Node): ImportFact[] {
@@ -366,10 +380,12 @@ export function readPython(text: string, envHelpers: ReadonlySet<string> = new S
   if (!tree) throw new Error('the Python parser gave no tree');
   try {
     const root = tree.rootNode;
+    index = buildIndex(root);
     const syntaxError = tokenProblem(text) ?? (root.hasError ? firstTreeError(root) : undefined);
     const classes = readClasses(root);
     return { ...(syntaxError ? { syntaxError } : {}), imports: readImports(root), classes, started: readStarted(root, classes), aliases: readAliases(root), ...readCalls(root, envHelpers) };
   } finally {
+    index = undefined;
     tree.delete();
   }
 }

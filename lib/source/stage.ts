@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { AgentConfig, MachineConfig } from '../config/model.ts';
 import type { DeploymentSpec } from '../config/spec.ts';
+import { cacheDir, FactsCache } from './cache.ts';
 import { readScript, SourceTree, type ScriptFacts } from './tree.ts';
 
 export interface SourceStage {
@@ -27,7 +28,8 @@ function codeHealthPort(f: ScriptFacts, configPort: number): number | undefined 
 }
 
 export function readSources(spec: DeploymentSpec, configs: readonly MachineConfig[], sourceRoot: string, cwd: string): SourceStage {
-  const tree = new SourceTree(sourceRoot);
+  const cache = new FactsCache(cacheDir(cwd));
+  const tree = new SourceTree(sourceRoot, cache, new Set(spec.envHelpers));
   const shown = (file: string) => relative(cwd, join(sourceRoot, file)) || file;
   const ds: Diagnostic[] = [];
   const facts = new Map<string, ScriptFacts>();
@@ -79,5 +81,6 @@ export function readSources(spec: DeploymentSpec, configs: readonly MachineConfi
       return trustCode ? { ...a, healthCheckPort: health, dependencies: deps } : a;
     }),
   }));
+  cache.save();
   return { configs: adjusted, facts, diagnostics: ds };
 }

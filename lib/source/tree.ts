@@ -4,9 +4,10 @@
  * from, and what it really binds, connects to and reads. Problems are diagnostics-to-be: each names
  * the file and the line.
  */
-import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join, posix, relative, resolve, sep } from 'node:path';
 import { firstInvalidUtf8 } from '../config/read-input.ts';
+import { FactsCache } from './cache.ts';
 import { readPython, type ArgValue, type ClassFact, type EndpointFact, type EnvRead, type PythonFacts } from './python.ts';
 
 /** A script may be at most this large (the largest real one is well under 1 MiB). */
@@ -55,8 +56,12 @@ export class SourceTree {
   private readonly realRoot: string;
   private readonly modules = new Map<string, { facts?: PythonFacts; problem?: SourceProblem }>();
 
-  constructor(readonly root: string) {
-    this.realRoot = realpathSync(resolve(root));
+  constructor(
+    readonly root: string,
+    private readonly cache?: FactsCache,
+    private readonly envHelpers?: ReadonlySet<string>,
+  ) {
+    this.realRoot = realpathSync.native(resolve(root));
   }
 
   /** The facts of one file (relative to the root), or why it cannot be read. */
@@ -64,19 +69,42 @@ export class SourceTree {
     const cached = this.modules.get(rel);
     if (cached) return cached;
     const read = this.read(rel);
-    const entry = read.text === undefined ? { problem: read.problem! } : { facts: readPython(read.text) };
+    const entry = read.text === undefined ? { problem: read.problem! } : { facts: this.facts(read.text) };
     this.modules.set(rel, entry);
     return entry;
   }
 
+  private facts(text: string): PythonFacts {
+    if (!this.cache) return readPython(text, this.envHelpers);
+    // The helpers change what is read: they are part of the key.
+    const key = FactsCache.key(`${[...(this.envHelpers ?? [])].join(',')}\0${text}`);
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const facts = readPython(text, this.envHelpers);
+    this.cache.set(key, facts);
+    return facts;
+  }
+
+  /** What each path is (links resolved, only inside the root): imports ask about the same paths again and again. */
+  private readonly kinds = new Map<string, 'file' | 'dir' | undefined>();
+
+  private kind(rel: string): 'file' | 'dir' | undefined {
+    if (this.kinds.has(rel)) return this.kinds.get(rel);
+    let k: 'file' | 'dir' | undefined;
+    try {
+      const real = realpathSync.native(join(this.realRoot, rel));
+      const st = this.inside(real) ? statSync(real) : undefined;
+      k = st?.isFile() ? 'file' : st?.isDirectory() ? 'dir' : undefined;
+    } catch {
+      k = undefined;
+    }
+    this.kinds.set(rel, k);
+    return k;
+  }
+
   /** Whether `rel` is a regular file inside the root, its links resolved. */
   exists(rel: string): boolean {
-    try {
-      const real = realpathSync(join(this.realRoot, rel));
-      return this.inside(real) && fstatOf(real)?.isFile() === true;
-    } catch {
-      return false;
-    }
+    return this.kind(rel) === 'file';
   }
 
   private inside(real: string): boolean {
@@ -88,7 +116,7 @@ export class SourceTree {
     if (rel.split('/').includes('..')) return problem('unreadable-script', 'the path leaves the source tree');
     let real: string;
     try {
-      real = realpathSync(join(this.realRoot, rel));
+      real = realpathSync.native(join(this.realRoot, rel));
     } catch {
       return problem('missing-script', 'no such file under the source root');
     }
@@ -148,24 +176,7 @@ export class SourceTree {
   }
 
   private isDir(rel: string): boolean {
-    try {
-      const real = realpathSync(join(this.realRoot, rel));
-      return this.inside(real) && fstatOf(real)?.isDirectory() === true;
-    } catch {
-      return false;
-    }
-  }
-}
-
-function fstatOf(real: string) {
-  let fd: number | undefined;
-  try {
-    fd = openSync(real, 'r');
-    return fstatSync(fd);
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
+    return this.kind(rel) === 'dir';
   }
 }
 

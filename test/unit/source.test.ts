@@ -207,3 +207,21 @@ describe.skipIf(!HAS_UPSTREAM)('the real code at 9ff5bdfb', () => {
     expect(f.framework).toBe('none');
   });
 });
+
+describe('the facts cache', () => {
+  it('gives the same facts from the cache as from the parser, and ignores a broken cache file', async () => {
+    const { FactsCache } = await import('../../lib/source/cache.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'facts-cache-'));
+    const { tree: fresh } = tree({ 'common/__init__.py': '', 'common/core/__init__.py': '', 'common/core/base_agent.py': BASE_AGENT, 'a.py': 'import os\nfrom common.core.base_agent import BaseAgent\nclass A(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7000)\n        os.getenv("X", "1")\nA()\n' });
+    const first = new FactsCache(dir);
+    const expected = readScript(new SourceTree(fresh.root, first), 'a.py');
+    first.save();
+    // A second run reads every file's facts from the cache file.
+    const second = new FactsCache(dir);
+    const again = readScript(new SourceTree(fresh.root, second), 'a.py');
+    expect(again).toEqual(expected);
+    expect(again.health).toEqual({ kind: 'port+1', port: { kind: 'int', value: 7000 }, line: 5 });
+    writeFileSync(join(dir, 'python-facts-v1.json'), '{ not json');
+    expect(readScript(new SourceTree(fresh.root, new FactsCache(dir)), 'a.py')).toEqual(expected);
+  });
+});
