@@ -10,6 +10,7 @@ import { emitKubernetes } from './emit/k8s.ts';
 import { emitCompose } from './emit/compose.ts';
 import { emitDockerfiles } from './emit/dockerfile.ts';
 import { emitReports, type ImagesReportInput } from './emit/reports.ts';
+import type { SourceStage } from './source/stage.ts';
 import { makeDir, OutputError, writeOutput } from './write.ts';
 import type { SystemPlan } from './plan/types.ts';
 
@@ -39,9 +40,9 @@ export function emitAll(plan: SystemPlan, input: string, only: readonly Output[]
 }
 
 /** Every emitter's files, reports included. */
-export async function emitEverything(plan: SystemPlan, input: string, only: readonly Output[] = OUTPUTS, images?: ImagesReportInput): Promise<Map<string, string>> {
+export async function emitEverything(plan: SystemPlan, input: string, only: readonly Output[] = OUTPUTS, images?: ImagesReportInput, source?: SourceStage): Promise<Map<string, string>> {
   // Reports first: their graph layout runs on a worker thread while the other emitters run here.
-  const reports = only.includes('reports') ? emitReports(plan, input, images) : Promise.resolve(new Map<string, string>());
+  const reports = only.includes('reports') ? emitReports(plan, input, images, source) : Promise.resolve(new Map<string, string>());
   const files = emitAll(plan, input, only);
   for (const [k, v] of await reports) files.set(k, v);
   return files;
@@ -105,7 +106,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const only = opts.only ?? OUTPUTS;
   const out = resolve(cwd, opts.out ?? 'dist');
   const images = lastImagesReport(out, relative(cwd, out) || '.');
-  const files = await emitEverything(r.plan, input, only, images.report);
+  const files = await emitEverything(r.plan, input, only, images.report, r.source);
   let lockWritten = false;
   const failed = writing(opts.out ?? 'dist', () => {
     writeOutput(out, files, only);
@@ -157,7 +158,7 @@ export async function writeReports(opts: Pick<SynthOptions, 'spec' | 'machines' 
   if (r.unusable) return { code: 2, diagnostics: r.diagnostics };
   const out = resolve(cwd, opts.out ?? 'dist');
   const images = lastImagesReport(out, relative(cwd, out) || '.');
-  const files = await emitReports(r.plan, inputName(cwd, opts.spec, r), images.report);
+  const files = await emitReports(r.plan, inputName(cwd, opts.spec, r), images.report, r.source);
   const dir = join(out, 'reports');
   const failed = writing(opts.out ?? 'dist', () => writeOutput(out, files, ['reports']));
   const diagnostics = [...r.diagnostics, ...images.diagnostics];

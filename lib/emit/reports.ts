@@ -1,4 +1,6 @@
 /** Reports people look at: the dependency graph (DOT and SVG), the port map, the startup plan, GPU use, image sizes. */
+import type { SourceStage } from '../source/stage.ts';
+import { agentsReport } from './agents-report.ts';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -161,8 +163,8 @@ function imagesReport(plan: SystemPlan, r: ImagesReportInput, input: string): st
   return `${out.join('\n')}\n`;
 }
 
-/** `reports/*`: graph.dot, graph.svg, ports.md, startup.md, gpu.md and, given an image report, images.md. */
-export async function emitReports(plan: SystemPlan, input: string, images?: ImagesReportInput): Promise<Map<string, string>> {
+/** `reports/*`: graph.dot, graph.svg, ports.md, startup.md, gpu.md and, given an image report, images.md; given the agents' code, agents.md. */
+export async function emitReports(plan: SystemPlan, input: string, images?: ImagesReportInput, source?: SourceStage): Promise<Map<string, string>> {
   const dot = graphDot(plan, input);
   const files = new Map<string, string>([
     ['reports/graph.dot', dot],
@@ -172,5 +174,6 @@ export async function emitReports(plan: SystemPlan, input: string, images?: Imag
     ['reports/gpu.md', gpuReport(plan, input)],
   ]);
   if (images) files.set('reports/images.md', imagesReport(plan, images, input));
+  if (source) files.set('reports/agents.md', agentsReport(plan, source, input));
   return files;
 }

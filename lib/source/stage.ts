@@ -15,6 +15,10 @@ export interface SourceStage {
   readonly configs: readonly MachineConfig[];
   /** Per agent (`machine/name`), what its code does. */
   readonly facts: ReadonlyMap<string, ScriptFacts>;
+  /** Per agent (`machine/name`) whose code binds its health socket elsewhere than its config says: both ports. */
+  readonly healthDrift: ReadonlyMap<string, { readonly config: number; readonly code: number }>;
+  /** Per agent (`machine/name`), the agents its code connects to that its config does not list. */
+  readonly undeclared: ReadonlyMap<string, readonly string[]>;
   readonly diagnostics: readonly Diagnostic[];
 }
 
@@ -33,6 +37,8 @@ export function readSources(spec: DeploymentSpec, configs: readonly MachineConfi
   const shown = (file: string) => relative(cwd, join(sourceRoot, file)) || file;
   const ds: Diagnostic[] = [];
   const facts = new Map<string, ScriptFacts>();
+  const undeclared = new Map<string, string[]>();
+  const healthDrift = new Map<string, { config: number; code: number }>();
   const reported = new Set<string>();
   const trustCode = spec.trust === 'code';
   // Which agent holds each port, per machine and over all machines.
@@ -60,6 +66,7 @@ export function readSources(spec: DeploymentSpec, configs: readonly MachineConfi
         const plan = trustCode ? `the plan probes ${code} (trust: code)` : `the plan keeps ${a.healthCheckPort.value} (trust: config), where nothing answers`;
         ds.push(diag('health-port-drift', 'warning', `${a.name} binds its health socket at ${code} (${why}, line ${f.health.line}) but its config says ${a.healthCheckPort.value}; ${plan}`, { ...scriptAt, line: f.health.line }));
         if (trustCode) health = { value: code, at: { ...scriptAt, line: f.health.line }, derived: false };
+        healthDrift.set(`${a.machine}/${a.name}`, { config: a.healthCheckPort.value, code });
       }
       if (f.health?.kind === 'free-port') ds.push(diag('port-drift', 'warning', `${a.name} passes no port to its base constructor (line ${f.health.line}), which then binds the first free port from 5000, not ${a.port.value}; pass port=`, { ...scriptAt, line: f.health.line }));
       else if (f.health?.kind === 'port+1' && f.health.port.kind === 'int' && f.health.port.value !== a.port.value) ds.push(diag('port-drift', 'warning', `${a.name} binds port ${f.health.port.value} (line ${f.health.line}) but its config says ${a.port.value}; ${trustCode ? 'the plan follows the code only for the health port: fix one of them' : 'fix one of them'}`, { ...scriptAt, line: f.health.line }));
@@ -77,10 +84,11 @@ export function readSources(spec: DeploymentSpec, configs: readonly MachineConfi
         if (deps.some((d) => d.value === target.name)) continue;
         ds.push(diag('undeclared-dependency', 'warning', `${a.name} connects to port ${c.port} (${target.name}) at line ${c.line} but does not list it in its dependencies${trustCode ? '; the plan adds the edge (trust: code)' : ''}`, at));
         if (trustCode) deps.push({ value: target.name, at });
+        undeclared.set(`${a.machine}/${a.name}`, [...(undeclared.get(`${a.machine}/${a.name}`) ?? []), target.name]);
       }
       return trustCode ? { ...a, healthCheckPort: health, dependencies: deps } : a;
     }),
   }));
   cache.save();
-  return { configs: adjusted, facts, diagnostics: ds };
+  return { configs: adjusted, facts, undeclared, healthDrift, diagnostics: ds };
 }

@@ -4,7 +4,7 @@
  * health port is passed), and the real configs with the real slice of code.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cli, HAS_UPSTREAM, ROOT, STACK } from '../helpers.ts';
@@ -78,6 +78,17 @@ describe('check with the source tree', () => {
     const { code, j } = json(dir);
     expect(code).toBe(1);
     expect(j.diagnostics.filter((d: { code: string }) => d.code === 'script-syntax-error').map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`)).toEqual(["src/agents/ghost.py:4 '(' was never closed; the agent cannot start until it compiles"]);
+  });
+
+  it('writes reports/agents.md: a row per agent, and the variables given but not read', () => {
+    const dir = system('code', { 'src/agents/ghost.py': 'import os\nfrom common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\n        os.getenv("GHOST_MODE", "quiet")\nGhost()\n' });
+    const r = cli(['report', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist')], dir);
+    expect(r.code).toBe(0);
+    const md = readFileSync(join(dir, 'dist', 'reports', 'agents.md'), 'utf8');
+    expect(md).toContain('| agent | script | framework | compiles | health port | undeclared connections | env read / injected | missing modules |');
+    expect(md).toMatch(/\n\| Worker \| agents\/worker\.py \| BaseAgent \| yes \| 8300 -> 7301 \| Registry \| 0 \/ \d+ \| - \|\n/);
+    expect(md).toMatch(/\n\| Ghost \| agents\/ghost\.py \| BaseAgent \| yes \| 8400 \| - \| 1 \/ \d+ \| - \|\n/);
+    expect(md).toMatch(/### Ghost \(main\)\n\n- given, never read: [^\n]*`AGENT_PORT`[^\n]*\n- read, never given: `GHOST_MODE` \(the code's default: "quiet"\)\n/);
   });
 
   it('refuses a --source that is not a folder, with exit 2', () => {
