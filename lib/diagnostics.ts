@@ -34,7 +34,8 @@ export type DiagnosticCode =
   | 'health-port-drift'
   | 'port-drift'
   | 'undeclared-dependency'
-  | 'unknown-endpoint';
+  | 'unknown-endpoint'
+  | 'missing-requirement';
 
 export type Severity = 'error' | 'warning' | 'info';
 

@@ -4,6 +4,7 @@ import { loadSystem, type LoadedSystem, type LoadOptions } from './config/load.t
 import { plan } from './plan/plan.ts';
 import type { SystemPlan } from './plan/types.ts';
 import { initPython } from './source/python.ts';
+import { requirementWarnings } from './source/requirements.ts';
 import { readSources, type SourceStage } from './source/stage.ts';
 
 export interface PipelineResult {
@@ -32,6 +33,7 @@ export async function runPipelineAsync(opts: LoadOptions): Promise<PipelineResul
 function afterLoad(loaded: LoadedSystem, opts: LoadOptions): PipelineResult {
   const source = loaded.sourceRoot && !loaded.unusable ? readSources(loaded.spec, loaded.configs, loaded.sourceRoot, opts.cwd ?? process.cwd()) : undefined;
   const p = plan(loaded.spec, source?.configs ?? loaded.configs, loaded.lock);
-  const diagnostics = sortDiagnostics([...loaded.diagnostics, ...(source?.diagnostics ?? []), ...p.diagnostics]);
+  const requirements = source ? requirementWarnings(p, source, loaded.sourceRoot!, opts.cwd ?? process.cwd()) : [];
+  const diagnostics = sortDiagnostics([...loaded.diagnostics, ...(source?.diagnostics ?? []), ...requirements, ...p.diagnostics]);
   return { loaded, ...(source ? { source } : {}), plan: p, diagnostics, unusable: loaded.unusable, ok: !loaded.unusable && !hasErrors(diagnostics) };
 }

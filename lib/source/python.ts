@@ -20,6 +20,8 @@ export interface ImportFact {
   /** For `import a.b as c`: the name the module is bound to (`c`, or `a` without `as`). */
   readonly bound?: string;
   readonly line: number;
+  /** Inside a `try` whose handler catches ImportError (or any exception): the module may be absent. */
+  readonly optional: boolean;
 }
 
 /** A value passed as an argument: an integer literal, a string literal, or the expression's text. */
@@ -126,6 +128,18 @@ function descendants(within: Node, types: ReadonlySet<string>): Node[] {
   return types.size > 1 ? out.sort((a, b) => a.startIndex - b.startIndex) : out;
 }
 
+/** Whether `n` sits in the body of a `try` that catches ImportError, ModuleNotFoundError, Exception or anything. */
+function guarded(n: Node): boolean {
+  for (let p: Node | null = n.parent; p; p = p.parent) {
+    if (p.type === 'block' && p.parent?.type === 'try_statement' && p.parent.childForFieldName('body')?.startIndex === p.startIndex) {
+      const handlers = kids(p.parent).filter((c) => c.type === 'except_clause');
+      if (handlers.some((h) => /^except\s*(:|\(?[^:]*\b(ImportError|ModuleNotFoundError|Exception|BaseException)\b)/.test(h.text))) return true;
+    }
+    if (p.type === 'function_definition' || p.type === 'class_definition') return false;
+  }
+  return false;
+}
+
 function readImports(root: Node): ImportFact[] {
   const out: ImportFact[] = [];
   for (const n of descendants(root, new Set(['import_statement', 'import_from_statement']))) {
@@ -133,7 +147,7 @@ function readImports(root: Node): ImportFact[] {
       for (const c of kids(n)) {
         const dotted = c.type === 'aliased_import' ? c.childForFieldName('name')! : c;
         const alias = c.type === 'aliased_import' ? c.childForFieldName('alias')?.text : undefined;
-        out.push({ level: 0, module: dotted.text, names: new Map(), bound: alias ?? dotted.text.split('.')[0]!, line: line(n) });
+        out.push({ level: 0, module: dotted.text, names: new Map(), bound: alias ?? dotted.text.split('.')[0]!, line: line(n), optional: guarded(n) });
       }
       continue;
     }
@@ -150,7 +164,7 @@ function readImports(root: Node): ImportFact[] {
       if (c.type === 'aliased_import') names.set(c.childForFieldName('alias')!.text, c.childForFieldName('name')!.text);
       else names.set(c.text, c.text);
     }
-    out.push({ level, module, names, line: line(n) });
+    out.push({ level, module, names, line: line(n), optional: guarded(n) });
   }
   return out;
 }

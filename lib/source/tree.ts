@@ -48,6 +48,8 @@ export interface ScriptFacts {
   readonly closure: readonly string[];
   /** Top-level names of imports that are not local (standard library or third-party), sorted. */
   readonly external: readonly string[];
+  /** Each import that is not local, where it is (for the requirements check). */
+  readonly externalImports: readonly { readonly module: string; readonly file: string; readonly line: number; readonly optional: boolean }[];
   readonly problems: readonly SourceProblem[];
 }
 
@@ -251,12 +253,13 @@ export function readScript(tree: SourceTree, script: string): ScriptFacts {
   const problems: SourceProblem[] = [];
   const closure = new Set<string>();
   const external = new Set<string>();
+  const externalImports: ScriptFacts['externalImports'][number][] = [];
   const binds: ScriptFacts['binds'][number][] = [];
   const connects: ScriptFacts['connects'][number][] = [];
   const envReads: ScriptFacts['envReads'][number][] = [];
   const queue = [script];
   const main = tree.module(script);
-  if (main.problem) return { script, compiles: false, framework: 'none', classChain: [], binds, connects, envReads, closure: [], external: [], problems: [main.problem] };
+  if (main.problem) return { script, compiles: false, framework: 'none', classChain: [], binds, connects, envReads, closure: [], external: [], externalImports: [], problems: [main.problem] };
   while (queue.length) {
     const file = queue.shift()!;
     if (closure.has(file)) continue;
@@ -279,6 +282,7 @@ export function readScript(tree: SourceTree, script: string): ScriptFacts {
       const base = tree.resolve(file, imp.level, imp.module);
       if (!base.local) {
         external.add(imp.module.split('.')[0]!);
+        externalImports.push({ module: imp.module.split('.')[0]!, file, line: imp.line, optional: imp.optional });
         continue;
       }
       if (!base.file && imp.module) {
@@ -312,6 +316,7 @@ export function readScript(tree: SourceTree, script: string): ScriptFacts {
     envReads: envReads.sort(byFileLine),
     closure: [...closure].sort(),
     external: [...external].sort(),
+    externalImports: externalImports.sort(byFileLine),
     problems: problems.sort(byFileLine),
   };
 }

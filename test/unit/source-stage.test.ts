@@ -91,6 +91,19 @@ describe('check with the source tree', () => {
     expect(md).toMatch(/### Ghost \(main\)\n\n- given, never read: [^\n]*`AGENT_PORT`[^\n]*\n- read, never given: `GHOST_MODE` \(the code's default: "quiet"\)\n/);
   });
 
+  it('warns of third-party imports the image family does not install, not of guarded or standard ones', () => {
+    const dir = system('code', {
+      'agent-infra.yaml': 'name: small\nnamespace: small\nsource: src\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP}\nimages:\n  cpu: {builderBase: python:3.11-slim-bookworm, runtimeBase: python:3.11-slim-bookworm, requirements: [requirements/base.txt]}\n',
+      'src/requirements/base.txt': '# the agents\' packages\n-r common.txt\npyzmq==25.1.2\n',
+      'src/requirements/common.txt': 'PyYAML>=6\n',
+      'src/agents/ghost.py': 'import json, yaml, cv2\ntry:\n    import torch\nexcept ImportError:\n    torch = None\nfrom common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\nGhost()\n',
+    });
+    const { j } = json(dir);
+    expect(j.diagnostics.filter((d: { code: string }) => d.code === 'missing-requirement').map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`)).toEqual([
+      "src/agents/ghost.py:1 Ghost imports cv2 (opencv-python), which image family 'cpu' does not install (requirements/base.txt); add opencv-python to its requirements",
+    ]);
+  });
+
   it('refuses a --source that is not a folder, with exit 2', () => {
     const dir = system('code');
     const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--source', join(dir, 'main.yaml')], dir);

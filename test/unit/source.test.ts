@@ -221,7 +221,7 @@ describe('the facts cache', () => {
     const again = readScript(new SourceTree(fresh.root, second), 'a.py');
     expect(again).toEqual(expected);
     expect(again.health).toEqual({ kind: 'port+1', port: { kind: 'int', value: 7000 }, line: 5 });
-    writeFileSync(join(dir, 'python-facts-v1.json'), '{ not json');
+    writeFileSync(join(dir, 'python-facts-v2.json'), '{ not json');
     expect(readScript(new SourceTree(fresh.root, new FactsCache(dir)), 'a.py')).toEqual(expected);
   });
 });
