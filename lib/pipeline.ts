@@ -32,7 +32,8 @@ export async function runPipelineAsync(opts: LoadOptions): Promise<PipelineResul
 
 function afterLoad(loaded: LoadedSystem, opts: LoadOptions): PipelineResult {
   const source = loaded.sourceRoot && !loaded.unusable ? readSources(loaded.spec, loaded.configs, loaded.sourceRoot, opts.cwd ?? process.cwd()) : undefined;
-  const p = plan(loaded.spec, source?.configs ?? loaded.configs, loaded.lock);
+  const closures = source ? new Map([...source.facts].filter(([, f]) => f.compiles).map(([k, f]) => [k, f.closure])) : undefined;
+  const p = plan(loaded.spec, source?.configs ?? loaded.configs, loaded.lock, closures);
   const requirements = source ? requirementWarnings(p, source, loaded.sourceRoot!, opts.cwd ?? process.cwd()) : [];
   const diagnostics = sortDiagnostics([...loaded.diagnostics, ...(source?.diagnostics ?? []), ...requirements, ...p.diagnostics]);
   return { loaded, ...(source ? { source } : {}), plan: p, diagnostics, unusable: loaded.unusable, ok: !loaded.unusable && !hasErrors(diagnostics) };

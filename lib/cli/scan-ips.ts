@@ -22,7 +22,7 @@ export async function scanIpsCommand(args: readonly string[]): Promise<number> {
     if (!x || !isIPv4(x[1]!)) throw new UsageError(`--map takes ADDRESS=VARIABLE, got '${m}'`);
     mapping[x[1]!] = x[2]!;
   }
-  const result = scanIps(dir, mapping, values.fix === true);
+  const result = await scanIps(dir, mapping, values.fix === true);
   if (values.format === 'json') console.log(JSON.stringify(result, null, 2));
   else {
     for (const f of result.findings) {

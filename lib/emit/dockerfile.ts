@@ -50,6 +50,7 @@ export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: 
     requirements: image.requirements,
     requirementFiles,
     sourceDirs: image.sourceDirs,
+    sourceFiles: image.sourceFiles ?? [],
     user: plan.user,
     labels: [
       { key: 'org.opencontainers.image.title', value: `${plan.name}-${image.family}` },

@@ -23,7 +23,7 @@ import type { SystemPlan } from './types.ts';
 export { SINGLE_HOST } from './phases/port-assignment.ts';
 
 /** Builds the system plan. Never throws on bad input: problems are in `plan.diagnostics`. */
-export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], previousLock: PortLock): SystemPlan {
+export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], previousLock: PortLock, closures?: ReadonlyMap<string, readonly string[]>): SystemPlan {
   const families = { ...DEFAULT_IMAGES, ...(spec.images ?? {}) };
   const drafted = draftAgents(spec, configs, families);
   const named = nameAgents(drafted.drafts);
@@ -50,7 +50,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     criticalPath: deps.graph.criticalPath,
     sequentialSeconds: deps.graph.sequentialSeconds,
     ...(planErrorBus ? { errorBus: planErrorBus } : {}),
-    images: planImages(spec, families, agents),
+    images: planImages(spec, families, agents, closures),
     portMap: portMap(agents),
     firewall: firewallRules(agents, planErrorBus, placed.machines.map((m) => m.name)),
     singleHostReady: assignment.singleHostReady,

@@ -132,6 +132,8 @@ export interface PlannedImage {
   readonly requirements: readonly string[];
   /** Top-level source folders the family's agents need (from their script paths). */
   readonly sourceDirs: readonly string[];
+  /** When the agents' code was read: exactly the local files they import (the union of their closures), which the image copies instead of `sourceDirs`. */
+  readonly sourceFiles?: readonly string[];
   readonly agents: readonly string[];
   /** The HEALTHCHECK of the image itself (compose and Kubernetes set each agent's own). */
   readonly health: { readonly intervalSeconds: number; readonly timeoutSeconds: number; readonly startPeriodSeconds: number; readonly retries: number };

@@ -418,3 +418,62 @@ function firstTreeError(root: Node): SyntaxProblem {
   walk(root);
   return { line: found ? line(found) : 1, message: found?.isMissing ? `expected '${found.type}'` : 'invalid syntax' };
 }
+
+/** A string literal of a module: where it is, its prefix and quotes, and where its literal text lies. */
+export interface StringLiteral {
+  readonly start: number;
+  readonly end: number;
+  /** `r`, `f`, `b`... as written (lowercased). */
+  readonly prefix: string;
+  readonly quote: string;
+  readonly triple: boolean;
+  /** The literal parts (not interpolations), as offsets in the module's text. */
+  readonly parts: readonly { readonly start: number; readonly end: number }[];
+  readonly interpolated: boolean;
+}
+
+/**
+ * The module's string literals and comments from its syntax tree, whether it imports `os` at its
+ * top level, and where its last `from __future__ import` ends (offsets in `text`).
+ */
+export function literalsOf(text: string): { strings: StringLiteral[]; comments: { start: number; end: number }[]; importsOs: boolean; futureEnd?: number } {
+  if (!parser) throw new Error('initPython() must run first');
+  const tree = parser.parse(text);
+  if (!tree) throw new Error('the Python parser gave no tree');
+  const strings: StringLiteral[] = [];
+  const comments: { start: number; end: number }[] = [];
+  let importsOs = false;
+  let futureEnd: number | undefined;
+  const c = tree.rootNode.walk();
+  try {
+    for (;;) {
+      const type = c.nodeType;
+      if (type === 'comment') comments.push({ start: c.startIndex, end: c.endIndex });
+      if (type === 'future_import_statement') futureEnd = c.endIndex;
+      if (type === 'import_statement' && c.currentNode.parent?.type === 'module' && kids(c.currentNode).some((n) => n.text === 'os' || (n.type === 'aliased_import' && n.childForFieldName('name')?.text === 'os' && n.childForFieldName('alias')?.text === 'os'))) importsOs = true;
+      if (type === 'string') {
+        const n = c.currentNode;
+        const open = kids(n).find((k) => k.type === 'string_start')?.text ?? '"';
+        const quote = open.replace(/^[A-Za-z]*/, '');
+        strings.push({
+          start: n.startIndex,
+          end: n.endIndex,
+          prefix: open.slice(0, open.length - quote.length).toLowerCase(),
+          quote: quote[0]!,
+          triple: quote.length === 3,
+          parts: kids(n).filter((k) => k.type === 'string_content').map((k) => ({ start: k.startIndex, end: k.endIndex })),
+          interpolated: kids(n).some((k) => k.type === 'interpolation'),
+        });
+        // Its children are done: a string holds no strings but in interpolations, rarely with addresses.
+        if (c.gotoNextSibling()) continue;
+        while (!c.gotoNextSibling()) if (!c.gotoParent()) return { strings, comments, importsOs, ...(futureEnd !== undefined ? { futureEnd } : {}) };
+        continue;
+      }
+      if (c.gotoFirstChild()) continue;
+      while (!c.gotoNextSibling()) if (!c.gotoParent()) return { strings, comments, importsOs, ...(futureEnd !== undefined ? { futureEnd } : {}) };
+    }
+  } finally {
+    c.delete();
+    tree.delete();
+  }
+}

@@ -6,6 +6,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join, posix, relative, resolve, sep } from 'node:path';
+import { relativePathProblem } from '../config/grammar.ts';
 import { firstInvalidUtf8 } from '../config/read-input.ts';
 import { FactsCache } from './cache.ts';
 import { readPython, type ArgValue, type ClassFact, type EndpointFact, type EnvRead, type PythonFacts } from './python.ts';
@@ -263,6 +264,12 @@ export function readScript(tree: SourceTree, script: string): ScriptFacts {
   while (queue.length) {
     const file = queue.shift()!;
     if (closure.has(file)) continue;
+    // Every file of the closure is a COPY source: its name must be one a Dockerfile can write.
+    const badName = relativePathProblem(file);
+    if (badName) {
+      problems.push({ code: 'unreadable-script', file, line: 1, message: `its path ${badName}, so no image can copy it; rename it` });
+      continue;
+    }
     closure.add(file);
     // Importing a module runs the __init__.py of each package around it.
     for (let dir = posix.dirname(file); dir !== '.'; dir = posix.dirname(dir)) {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cli, exampleSpecCopy, ROOT } from '../helpers.ts';
-import { BASE_MAP, docker, execIn, HAS_ENGINE, hasImage, LOCAL_BASE, waitHealthy } from '../docker-helpers.ts';
+import { BASE_MAP, demux, docker, execIn, HAS_ENGINE, hasImage, LOCAL_BASE, waitHealthy } from '../docker-helpers.ts';
 import { freePorts, labelArgs, RUN_LABEL, runLabels } from '../docker-run.ts';
 
 type Report = {
@@ -136,5 +136,36 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
     const builderMisses = rebuild.steps.slice(0, runtime).filter((s) => !s.cached && !/^(ARG|FROM) /.test(s.instruction));
     console.log(`builder-stage steps run again: ${builderMisses.length} (${builderMisses.map((s) => s.instruction.slice(0, 40)).join('; ')})`);
     expect(r.stderr).toMatch(/\[cpu\] Step \d+\/\d+ : COPY common\/ \/app\/common\//);
+  });
+
+  it('with the agents\' code read, copies exactly the files they import, and every agent\'s module imports in the image', { timeout: 600_000 }, async () => {
+    const src = join(dir, 'src-closure');
+    cpSync(join(ROOT, 'test', 'fixtures', 'mini-monorepo'), src, { recursive: true });
+    const spec = exampleSpecCopy(mkdtempSync(join(tmpdir(), 'images-src-')), (t) => `${t}tag: test-${run.id}-closure\n`);
+    const r = cli(['images', '--spec', spec, '--source', src, '--context', src, ...BASE_MAP, ...labelArgs(run), '--family', 'cpu', '--json', join(dir, 'closure.json')], dir);
+    if (r.code !== 0) console.error(r.stderr.slice(-3000));
+    expect(r.code).toBe(0);
+    const image = (JSON.parse(readFileSync(join(dir, 'closure.json'), 'utf8')) as Report).families[0]!.image;
+    // The fixture's scripts import common.agent_stub and nothing else of the tree.
+    const scripts = new Set([...readFileSync(join(ROOT, 'examples', 'two-pc', 'main_pc_code', 'config', 'startup_config.yaml'), 'utf8').matchAll(/script_path: (\S+\.py)/g), ...readFileSync(join(ROOT, 'examples', 'two-pc', 'pc2_code', 'config', 'startup_config.yaml'), 'utf8').matchAll(/script_path: (\S+\.py)/g)].map((m) => m[1]!));
+    const probe = [
+      'import importlib, os, sys',
+      'files = sorted(os.path.relpath(os.path.join(d, f), "/app") for d, _, fs in os.walk("/app") for f in fs if f.endswith(".py"))',
+      'print("\\n".join(files))',
+      'mods = [f[:-3].replace("/", ".") for f in files if not f.endswith("__init__.py")]',
+      'for m in mods: importlib.import_module(m)',
+      'print("imported", len(mods))',
+    ].join('\n');
+    const c = await docker.createContainer({ Image: image, name: `agent-infra-test-closure-${run.id}`, Labels: runLabels(run), Entrypoint: ['python3', '-c', probe], WorkingDir: '/app', HostConfig: { NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] } });
+    containers.push(c.id);
+    await c.start();
+    const { StatusCode } = (await c.wait()) as { StatusCode: number };
+    const output = demux((await c.logs({ stdout: true, stderr: true })) as unknown as Buffer);
+    expect([StatusCode, output.slice(-2000)]).toEqual([0, expect.stringMatching(/imported \d+\n$/)]);
+    const files = output.trim().split('\n').slice(0, -1);
+    // Nothing but the agents' scripts and the one shared module with its package.
+    expect(files.filter((f) => !scripts.has(f) && f !== 'common/__init__.py' && f !== 'common/agent_stub.py')).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(['common/__init__.py', 'common/agent_stub.py']));
+    expect(files.length).toBeGreaterThan(10);
   });
 });

@@ -1,10 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixPythonSource } from '../../lib/scan-ips.ts';
+import { initPython } from '../../lib/source/python.ts';
 import { cli } from '../helpers.ts';
+
+beforeAll(() => initPython());
 
 const mapping = { '192.168.100.16': 'MAIN_PC_IP', '192.168.100.17': 'PC2_IP' };
 
@@ -89,5 +92,20 @@ describe('scan-ips --fix on files Python is strict about', () => {
     const r = cli(['scan-ips', dir]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/a\.py:1:9 192\.168\.100\.16: use MAIN_PC_IP\n1 hard-coded addresses in 1 of 1 Python files\n$/);
+  });
+});
+
+describe('scan-ips reads the syntax tree', () => {
+  const mapping = { '192.168.100.16': 'MAIN_PC_IP' };
+  it('finds addresses in docstrings, byte strings and comments without rewriting them, and tells a # in a string from a comment', () => {
+    const input = '"""Talks to 192.168.100.16 first."""\nraw = b"192.168.100.16"\nurl = "tcp://192.168.100.16:5555  # not a comment"  # real 192.168.100.16\n';
+    const r = fixPythonSource(input, mapping);
+    expect(r.findings.map((f) => [f.line, f.column, f.fixed])).toEqual([[1, 13, false], [2, 9, false], [3, 14, true], [3, 60, false]]);
+    expect(r.text).toBe('import os\n"""Talks to 192.168.100.16 first."""\nraw = b"192.168.100.16"\nurl = f"tcp://{os.environ.get(\'MAIN_PC_IP\', \'localhost\')}:5555  # not a comment"  # real 192.168.100.16\n');
+  });
+
+  it('keeps every other byte: CRLF line ends, tabs, non-ASCII text', () => {
+    const input = 'x = "é"\r\n\thost = "192.168.100.16"\r\n';
+    expect(fixPythonSource(input, mapping).text).toBe('import os\nx = "é"\r\n\thost = os.environ.get("MAIN_PC_IP", "localhost")\r\n');
   });
 });
