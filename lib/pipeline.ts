@@ -3,9 +3,7 @@ import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSystem, type LoadedSystem, type LoadOptions } from './config/load.ts';
 import { plan } from './plan/plan.ts';
 import type { SystemPlan } from './plan/types.ts';
-import { initPython } from './source/python.ts';
-import { requirementWarnings } from './source/requirements.ts';
-import { readSources, type SourceStage } from './source/stage.ts';
+import type { SourceStage } from './source/stage.ts';
 
 export interface PipelineResult {
   readonly loaded: LoadedSystem;
@@ -18,23 +16,30 @@ export interface PipelineResult {
   readonly ok: boolean;
 }
 
-/** Every stage after the io of loading. With a source tree, the Python reader must be ready ({@link runPipelineAsync}). */
-export function runPipeline(opts: LoadOptions): PipelineResult {
-  return afterLoad(loadSystem(opts), opts);
-}
+/** The source stage's modules, loaded (with the Python parser) only when a system names a source tree. */
+type SourceModules = { readSources: typeof import('./source/stage.ts').readSources; requirementWarnings: typeof import('./source/requirements.ts').requirementWarnings };
 
-/** {@link runPipeline}, loading the Python reader first when the system names a source tree. */
-export async function runPipelineAsync(opts: LoadOptions): Promise<PipelineResult> {
+/** Every stage after the io of loading, for a system without a source tree ({@link runPipelineAsync} reads one). */
+export function runPipeline(opts: LoadOptions): PipelineResult {
   const loaded = loadSystem(opts);
-  if (loaded.sourceRoot && !loaded.unusable) await initPython();
+  if (loaded.sourceRoot && !loaded.unusable) throw new Error('a system with a source tree is read by runPipelineAsync');
   return afterLoad(loaded, opts);
 }
 
-function afterLoad(loaded: LoadedSystem, opts: LoadOptions): PipelineResult {
-  const source = loaded.sourceRoot && !loaded.unusable ? readSources(loaded.spec, loaded.configs, loaded.sourceRoot, opts.cwd ?? process.cwd()) : undefined;
+/** {@link runPipeline}, reading the agents' code first when the system names a source tree. */
+export async function runPipelineAsync(opts: LoadOptions): Promise<PipelineResult> {
+  const loaded = loadSystem(opts);
+  if (!loaded.sourceRoot || loaded.unusable) return afterLoad(loaded, opts);
+  const [python, stage, requirements] = await Promise.all([import('./source/python.ts'), import('./source/stage.ts'), import('./source/requirements.ts')]);
+  await python.initPython();
+  return afterLoad(loaded, opts, { readSources: stage.readSources, requirementWarnings: requirements.requirementWarnings });
+}
+
+function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModules): PipelineResult {
+  const source = modules && loaded.sourceRoot ? modules.readSources(loaded.spec, loaded.configs, loaded.sourceRoot, opts.cwd ?? process.cwd()) : undefined;
   const closures = source ? new Map([...source.facts].filter(([, f]) => f.compiles).map(([k, f]) => [k, f.closure])) : undefined;
   const p = plan(loaded.spec, source?.configs ?? loaded.configs, loaded.lock, closures);
-  const requirements = source ? requirementWarnings(p, source, loaded.sourceRoot!, opts.cwd ?? process.cwd()) : [];
+  const requirements = source && modules ? modules.requirementWarnings(p, source, loaded.sourceRoot!, opts.cwd ?? process.cwd()) : [];
   const diagnostics = sortDiagnostics([...loaded.diagnostics, ...(source?.diagnostics ?? []), ...requirements, ...p.diagnostics]);
   return { loaded, ...(source ? { source } : {}), plan: p, diagnostics, unusable: loaded.unusable, ok: !loaded.unusable && !hasErrors(diagnostics) };
 }
