@@ -8,7 +8,7 @@ import { buildFamilies, checkReport, reportJson, reportMarkdown } from '../image
 import { loadArgs, parse, UsageError } from './args.ts';
 import { printDiagnostics } from './output.ts';
 
-export const IMAGES_USAGE = `agent-infra images --context DIR [--spec FILE] [--base-map IMAGE=LOCAL ...] [--family NAME ...]
+export const IMAGES_USAGE = `agent-infra images --context DIR [--spec FILE] [--source DIR] [--base-map IMAGE=LOCAL ...] [--family NAME ...]
                   [--label KEY=VALUE ...] [--naive] [--no-cache] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]`;
 
 const LABEL_KEY = /^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/;
@@ -17,6 +17,7 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
   const { values } = parse(args, {
     spec: { type: 'string' },
     machine: { type: 'string', multiple: true },
+    source: { type: 'string' },
     context: { type: 'string' },
     'base-map': { type: 'string', multiple: true },
     family: { type: 'string', multiple: true },

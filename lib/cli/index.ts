@@ -13,7 +13,7 @@ commands:
              write Kubernetes manifests, compose files, Dockerfiles and reports to DIR (default dist)
   report     [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--out DIR]
              write the reports (dependency graph, ports, startup plan, GPUs) even when the configs have errors
-  images     --context DIR [--spec FILE] [--base-map IMAGE=LOCAL ...] [--naive] [--no-cache] [--family NAME ...]
+  images     --context DIR [--spec FILE] [--source DIR] [--base-map IMAGE=LOCAL ...] [--naive] [--no-cache] [--family NAME ...]
              [--label KEY=VALUE ...] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
              build every image family on a Docker engine; report sizes, wasted bytes, shared layers
   scan-ips   DIR [--map ADDRESS=VARIABLE ...] [--fix] [--format text|json]
