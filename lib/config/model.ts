@@ -35,6 +35,8 @@ export interface AgentConfig {
   readonly cudaHint: boolean;
   /** Secret variable names the agent's config refers to (`api_key_env: OPENAI_API_KEY`). */
   readonly secretRefs: readonly string[];
+  /** The variables the agent's code reads, when its code was read (the source stage). */
+  readonly codeReads?: readonly string[];
 }
 
 /** A declared port range (`pc2_network.agent_ports`). */

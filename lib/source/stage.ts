@@ -86,7 +86,8 @@ export function readSources(spec: DeploymentSpec, configs: readonly MachineConfi
         if (trustCode) deps.push({ value: target.name, at });
         undeclared.set(`${a.machine}/${a.name}`, [...(undeclared.get(`${a.machine}/${a.name}`) ?? []), target.name]);
       }
-      return trustCode ? { ...a, healthCheckPort: health, dependencies: deps } : a;
+      const codeReads = [...new Set(f.envReads.map((e) => e.name))].sort();
+      return trustCode ? { ...a, healthCheckPort: health, dependencies: deps, codeReads } : { ...a, codeReads };
     }),
   }));
   cache.save();

@@ -104,6 +104,31 @@ describe('check with the source tree', () => {
     ]);
   });
 
+  it('gives an agent the other agents\' hosts and ports its code reads, under the names it reads them by', () => {
+    const dir = system('code', { 'src/agents/ghost.py': 'import os\nfrom common.core.base_agent import BaseAgent\nREG = (os.getenv("REGISTRY_HOST", "0.0.0.0"), int(os.getenv("REGISTRY_PORT", 7100)), os.getenv("WORKER_HEALTH_PORT"), os.getenv("NOBODY_PORT"))\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\nGhost()\n' });
+    const r = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'], dir);
+    expect(r.code).toBe(0);
+    const compose = readFileSync(join(dir, 'dist', 'compose', 'docker-compose.main.yml'), 'utf8');
+    const ghost = compose.slice(compose.indexOf('\n  ghost:\n'), compose.indexOf('\n  registry:\n'));
+    // The registry's service port, not the code's default 7100; the worker's health port as the code binds it.
+    expect(ghost).toMatch(/\n\s+REGISTRY_HOST: registry\n/);
+    expect(ghost).toMatch(/\n\s+REGISTRY_PORT: "7200"\n/);
+    expect(ghost).toMatch(/\n\s+WORKER_HEALTH_PORT: "7301"\n/);
+    expect(ghost).not.toContain('NOBODY_PORT');
+  });
+
+  it('reports port-drift: a script that passes no port, and one that passes another than its config\'s', () => {
+    const dir = system('code', {
+      'src/agents/ghost.py': 'from common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Ghost")\nGhost()\n',
+      'src/agents/registry.py': 'from common.core.base_agent import BaseAgent\nclass Registry(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Registry", port=7100)\nRegistry()\n',
+    });
+    const { j } = json(dir);
+    expect(j.diagnostics.filter((d: { code: string }) => d.code === 'port-drift').map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`)).toEqual([
+      'src/agents/ghost.py:4 Ghost passes no port to its base constructor (line 4), which then binds the first free port from 5000, not 7400; pass port=',
+      'src/agents/registry.py:4 Registry binds port 7100 (line 4) but its config says 7200; the plan follows the code only for the health port: fix one of them',
+    ]);
+  });
+
   it('refuses a --source that is not a folder, with exit 2', () => {
     const dir = system('code');
     const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--source', join(dir, 'main.yaml')], dir);

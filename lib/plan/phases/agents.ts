@@ -35,13 +35,15 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
   // A name that is a secret for one agent is a secret for all: a config's environment entry of that
   // name reaches the others as a reference too, never as its value.
   const secretNames = new Set(x.live.flatMap((d) => [...(d.override.secrets ?? []), ...d.cfg.secretRefs]));
+  // Agents by the prefix of the variables that point at them, for what the agents' code reads.
+  const peers = new Map(x.live.map((d) => [d.envPrefix, { id: d.id, ports: ports.get(d.id)! }]));
   const agents = x.live.map((d): PlannedAgent => {
     const own = ports.get(d.id)!;
     const settings = configOf.get(d.cfg.machine)!.settings;
     const dependencies = x.edges.get(d.id)!.map((e) => dependency(spec, d, e.dep, ports.get(e.dep.id)!)).sort((a, b) => byString(a.id, b.id));
     const fromSettings = [...(settings.secretEnvironment ?? []), ...settings.environment.filter((e) => secretNames.has(e.name)).map((e) => e.name)];
     const secrets = d.override.secrets?.length || d.cfg.secretRefs.length || fromSettings.length ? [...new Set([...(d.override.secrets ?? []), ...d.cfg.secretRefs, ...fromSettings])].sort(byString) : [];
-    const env = agentEnvironment({ name: d.cfg.name, id: d.id, machine: d.cfg.machine, startupSeconds: d.startupSeconds, probe: d.override.probe ?? spec.defaults.probe, ports: own, dependencies, secrets, settings }, x.machines, x.errorBus);
+    const env = agentEnvironment({ name: d.cfg.name, id: d.id, machine: d.cfg.machine, startupSeconds: d.startupSeconds, probe: d.override.probe ?? spec.defaults.probe, ports: own, dependencies, secrets, settings, ...(d.cfg.codeReads ? { codeReads: d.cfg.codeReads } : {}) }, x.machines, x.errorBus, peers);
     const metricsPort = own.find((p) => p.name === 'metrics' || p.name === 'prometheus');
     const memoryMiB = d.override.resources?.memoryMiB ?? settings.memoryMiB ?? 2048;
     const cpuMillis = d.override.resources?.cpuMillis ?? (settings.cpuPercent !== undefined ? Math.max(100, Math.round(settings.cpuPercent * 10)) : 1000);

@@ -22,10 +22,18 @@ export interface EnvironmentInput {
   readonly dependencies: readonly PlannedDependency[];
   readonly secrets: readonly string[];
   readonly settings: Pick<MachineSettings, 'environment'>;
+  /** The variables the agent's code reads, when it was read. */
+  readonly codeReads?: readonly string[];
+}
+
+/** Another agent the environment can point at: its id and its service and health ports. */
+export interface Peer {
+  readonly id: string;
+  readonly ports: readonly PlannedPort[];
 }
 
 /** Every variable of one agent, sorted by name; the config's own environment never replaces a planned one. */
-export function agentEnvironment(a: EnvironmentInput, machines: readonly MachinePlan[], errorBus: ErrorBusTarget | undefined): PlannedEnv[] {
+export function agentEnvironment(a: EnvironmentInput, machines: readonly MachinePlan[], errorBus: ErrorBusTarget | undefined, peers: ReadonlyMap<string, Peer> = new Map()): PlannedEnv[] {
   const [svc, hp] = [a.ports[0]!, a.ports[1]!];
   const env: PlannedEnv[] = [
     { name: 'AGENT_NAME', kind: 'literal', value: a.name },
@@ -53,6 +61,17 @@ export function agentEnvironment(a: EnvironmentInput, machines: readonly Machine
   } else if (errorBus) {
     env.push({ name: 'ERROR_BUS_HOST', kind: 'machine-address', machine: errorBus.reserved.machine });
     env.push({ name: 'ERROR_BUS_PORT', kind: 'port', port: errorBus.reserved.port, singleHostPort: errorBus.reserved.port });
+  }
+  // What the code reads and agent-infra can supply: another agent's `<PREFIX>_HOST`, `_PORT`, `_HEALTH_PORT`.
+  const given = new Set(env.map((x) => x.name));
+  for (const name of a.codeReads ?? []) {
+    if (given.has(name)) continue;
+    const suffix = ['_HEALTH_PORT', '_HOST', '_PORT'].find((x) => name.endsWith(x) && peers.has(name.slice(0, -x.length)));
+    const peer = suffix ? peers.get(name.slice(0, -suffix.length))! : undefined;
+    if (!peer || peer.id === a.id) continue;
+    const [svc, hp] = [peer.ports[0]!, peer.ports[1]!];
+    env.push(suffix === '_HOST' ? { name, kind: 'agent-host', agent: peer.id } : suffix === '_PORT' ? portEnv(name, svc.port, svc.singleHostPort) : portEnv(name, hp.port, hp.singleHostPort));
+    given.add(name);
   }
   if (a.settings.environment.length > 0) {
     // A secret's name is never given a value from the config: it is a reference below.
