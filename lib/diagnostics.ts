@@ -35,7 +35,8 @@ export type DiagnosticCode =
   | 'port-drift'
   | 'undeclared-dependency'
   | 'unknown-endpoint'
-  | 'missing-requirement';
+  | 'missing-requirement'
+  | 'namespace-package';
 
 export type Severity = 'error' | 'warning' | 'info';
 

@@ -57,7 +57,8 @@ export function readSources(spec: DeploymentSpec, configs: readonly MachineConfi
         reported.add(key);
         const whose = p.file === a.scriptPath ? '' : ` (imported by ${a.name}'s ${a.scriptPath})`;
         const fix = p.code === 'missing-script' ? `fix script_path of ${a.name} (${a.at.file}:${a.at.line}) or the source root` : p.code === 'missing-module' ? 'add the module to the source tree or fix the import' : p.code === 'script-syntax-error' ? 'the agent cannot start until it compiles' : 'fix the file';
-        ds.push(diag(p.code, 'error', `${p.message}${whose}; ${fix}`, { file: shown(p.file), line: p.line, column: 1, path: '' }));
+        if (p.code === 'namespace-package') ds.push(diag(p.code, 'info', p.message, { file: shown(p.file), line: p.line, column: 1, path: '' }));
+        else ds.push(diag(p.code, 'error', `${p.message}${whose}; ${fix}`, { file: shown(p.file), line: p.line, column: 1, path: '' }));
       }
       let health = a.healthCheckPort;
       const code = codeHealthPort(f, a.port.value);

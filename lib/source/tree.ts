@@ -14,7 +14,7 @@ import { readPython, type ArgValue, type ClassFact, type EndpointFact, type EnvR
 /** A script may be at most this large (the largest real one is well under 1 MiB). */
 export const MAX_SCRIPT_BYTES = 4 * 2 ** 20;
 
-export type SourceProblemCode = 'missing-script' | 'unreadable-script' | 'script-syntax-error' | 'missing-module';
+export type SourceProblemCode = 'missing-script' | 'unreadable-script' | 'script-syntax-error' | 'missing-module' | 'namespace-package';
 
 export interface SourceProblem {
   readonly code: SourceProblemCode;
@@ -255,6 +255,7 @@ export function readScript(tree: SourceTree, script: string): ScriptFacts {
   const closure = new Set<string>();
   const external = new Set<string>();
   const externalImports: ScriptFacts['externalImports'][number][] = [];
+  const namespaces = new Set<string>();
   const binds: ScriptFacts['binds'][number][] = [];
   const connects: ScriptFacts['connects'][number][] = [];
   const envReads: ScriptFacts['envReads'][number][] = [];
@@ -298,6 +299,17 @@ export function readScript(tree: SourceTree, script: string): ScriptFacts {
       }
       // A package's __init__ and each imported submodule that is a file.
       if (base.file) queue.push(base.file);
+      // A folder of the import's path without __init__.py: Python 3 imports it as a namespace package.
+      if (base.file && imp.level === 0) {
+        const parts = imp.module.split('.');
+        for (let i = 1; i < parts.length; i++) {
+          const dir = parts.slice(0, i).join('/');
+          if (base.file.startsWith(`${dir}/`) && !tree.exists(`${dir}/__init__.py`) && !namespaces.has(dir)) {
+            namespaces.add(dir);
+            problems.push({ code: 'namespace-package', file, line: imp.line, message: `imports ${imp.module}, whose folder ${dir}/ has no __init__.py: Python 3 imports it as a namespace package, which works, but packaging tools and some loaders miss it; add an empty ${dir}/__init__.py` });
+          }
+        }
+      }
       for (const t of targets.slice(1)) {
         const r = tree.resolve(file, imp.level, t);
         if (r.file) queue.push(r.file);

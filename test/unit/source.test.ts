@@ -142,6 +142,9 @@ describe('bad input in the source tree', () => {
     expect(problem('../x.py')).toEqual(['unreadable-script ../x.py:1 the path leaves the source tree']);
     expect(problem('nope.py')).toEqual(['missing-script nope.py:1 no such file under the source root']);
     expect(problem('uses_missing.py')).toEqual(['missing-module uses_missing.py:1 imports common.gone, which is no file under the source root']);
+    const { tree: ns } = tree({ 'pkg/mod.py': 'X = 1\n', 'main.py': 'import pkg.mod\n' });
+    expect(readScript(ns, 'main.py').problems.map((p) => `${p.code} ${p.file}:${p.line}`)).toEqual(['namespace-package main.py:1']);
+    expect(readScript(ns, 'main.py').closure).toEqual(['main.py', 'pkg/mod.py']);
     const cycle = readScript(t, 'cycle_a.py');
     expect([cycle.closure, cycle.problems]).toEqual([['cycle_a.py', 'cycle_b.py'], []]);
   });
