@@ -20,22 +20,14 @@ const CLOSER: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
  * there instead, else that error.
  */
 export function tokenProblem(text: string): SyntaxProblem | undefined {
-  let parserError: SyntaxProblem | undefined;
-  const parser = (p: SyntaxProblem) => {
-    parserError ??= p;
-  };
+  const ind = new Indentation();
   const stack: { ch: string; line: number }[] = [];
-  const indents = [0];
-  // The indentation of each open `try` block's header.
-  const tries: number[] = [];
-  let headerIsTry = false;
   let line = 1;
   let i = 0;
   let atLineStart = true;
   let continued = false;
-  // The last significant character of the logical line so far, and of the previous logical line.
+  // The last significant character of the logical line so far.
   let last = '';
-  let blockHeaderLine = 0;
   const n = text.length;
   while (i < n) {
     if (atLineStart) {
@@ -46,32 +38,9 @@ export function tokenProblem(text: string): SyntaxProblem | undefined {
         for (; j < n && (text[j] === ' ' || text[j] === '\t' || text[j] === '\f'); j++) col = text[j] === '\t' ? (Math.floor(col / 8) + 1) * 8 : text[j] === ' ' ? col + 1 : 0;
         const blank = j >= n || text[j] === '\n' || text[j] === '\r' || text[j] === '#';
         // After the parser's first error its indentation is not followed further.
-        if (!blank && !parserError) {
-          const top = indents[indents.length - 1]!;
-          const word = /^[A-Za-z_]\w*/.exec(text.slice(j, j + 20))?.[0] ?? '';
-          if (blockHeaderLine) {
-            if (col <= top) parser({ line, message: `expected an indented block after the statement on line ${blockHeaderLine}` });
-            else {
-              indents.push(col);
-              if (headerIsTry) tries.push(top);
-            }
-          } else if (col > top) {
-            // Reported as it is, without looking further (CPython's INDENT case).
-            return { line, message: 'unexpected indent' };
-          } else if (col < top) {
-            while (indents.length > 1 && indents[indents.length - 1]! > col) indents.pop();
-            if (indents[indents.length - 1] !== col) return { line, message: 'unindent does not match any outer indentation level' };
-          }
-          // A try block has ended: what follows at its level must be its except or finally.
-          while (!parserError && tries.length && col <= tries[tries.length - 1]! && !blockHeaderLine) {
-            if (col === tries[tries.length - 1]! && (word === 'except' || word === 'finally')) {
-              tries.pop();
-              break;
-            }
-            parser({ line, message: "expected 'except' or 'finally' block" });
-          }
-          headerIsTry = word === 'try';
-          blockHeaderLine = 0;
+        if (!blank && !ind.parserError) {
+          const problem = ind.next(col, /^[A-Za-z_]\w*/.exec(text.slice(j, j + 20))?.[0] ?? '', line);
+          if (problem) return problem;
         }
         i = j;
         continue;
@@ -80,7 +49,7 @@ export function tokenProblem(text: string): SyntaxProblem | undefined {
     }
     const c = text[i]!;
     if (c === '\n') {
-      if (stack.length === 0 && last === ':') blockHeaderLine = line;
+      if (stack.length === 0 && last === ':') ind.blockHeaderLine = line;
       if (stack.length === 0) last = '';
       line++;
       i++;
@@ -118,7 +87,46 @@ export function tokenProblem(text: string): SyntaxProblem | undefined {
     i++;
   }
   const open = stack[stack.length - 1];
-  return open ? { line: open.line, message: `'${open.ch}' was never closed` } : parserError;
+  return open ? { line: open.line, message: `'${open.ch}' was never closed` } : ind.parserError;
+}
+
+/** The indentation of logical lines, as CPython's tokenizer and parser check it. */
+class Indentation {
+  private readonly indents = [0];
+  /** The indentation of each open `try` block's header. */
+  private readonly tries: number[] = [];
+  private headerIsTry = false;
+  /** The line of a block header (a logical line ending in `:`) whose block has not started yet. */
+  blockHeaderLine = 0;
+  /** The parser's first error, reported unless a tokenizer error turns up in the rest of the file. */
+  parserError: SyntaxProblem | undefined;
+
+  /** A logical line at column `col` starting with `word`: the tokenizer error to report at once, if any. */
+  next(col: number, word: string, line: number): SyntaxProblem | undefined {
+    const top = this.indents[this.indents.length - 1]!;
+    if (this.blockHeaderLine) {
+      if (col <= top) this.parserError ??= { line, message: `expected an indented block after the statement on line ${this.blockHeaderLine}` };
+      else {
+        this.indents.push(col);
+        if (this.headerIsTry) this.tries.push(top);
+      }
+    } else if (col > top) {
+      // Reported as it is, without looking further (CPython's INDENT case).
+      return { line, message: 'unexpected indent' };
+    } else if (col < top) {
+      while (this.indents.length > 1 && this.indents[this.indents.length - 1]! > col) this.indents.pop();
+      if (this.indents[this.indents.length - 1] !== col) return { line, message: 'unindent does not match any outer indentation level' };
+    }
+    // A try block has ended: what follows at its level must be its except or finally.
+    const t = this.tries[this.tries.length - 1];
+    if (!this.parserError && t !== undefined && col <= t && !this.blockHeaderLine) {
+      if (col === t && (word === 'except' || word === 'finally')) this.tries.pop();
+      else this.parserError = { line, message: "expected 'except' or 'finally' block" };
+    }
+    this.headerIsTry = word === 'try';
+    this.blockHeaderLine = 0;
+    return undefined;
+  }
 }
 
 /** Skips the string literal whose quote is at `i`: where it ends, or the error of a string never terminated. */

@@ -250,93 +250,100 @@ function healthPort(cls: ClassFact): HealthPort | undefined {
 }
 
 /** Everything agent-infra reads of one agent's script and its local import closure. */
+/** What the walk over a script's closure gathers. */
+interface Walk {
+  readonly tree: SourceTree;
+  readonly problems: SourceProblem[];
+  readonly closure: Set<string>;
+  readonly queue: string[];
+  readonly external: Set<string>;
+  readonly externalImports: ScriptFacts['externalImports'][number][];
+  readonly namespaces: Set<string>;
+}
+
+/** Follows one import of `file`: a local file is queued, a missing one reported, any other recorded. */
+function follow(w: Walk, file: string, imp: PythonFacts['imports'][number]): void {
+  const base = w.tree.resolve(file, imp.level, imp.module);
+  if (!base.local) {
+    w.external.add(imp.module.split('.')[0]!);
+    w.externalImports.push({ module: imp.module.split('.')[0]!, file, line: imp.line, optional: imp.optional });
+    return;
+  }
+  if (!base.file && imp.module) {
+    w.problems.push({ code: 'missing-module', file, line: imp.line, message: `imports ${'.'.repeat(imp.level)}${imp.module}, which is no file under the source root` });
+    return;
+  }
+  // A package's __init__ and each imported submodule that is a file.
+  if (base.file) w.queue.push(base.file);
+  // A folder of the import's path without __init__.py: Python 3 imports it as a namespace package.
+  if (base.file && imp.level === 0) {
+    const parts = imp.module.split('.');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (!base.file.startsWith(`${dir}/`) || w.tree.exists(`${dir}/__init__.py`) || w.namespaces.has(dir)) continue;
+      w.namespaces.add(dir);
+      w.problems.push({ code: 'namespace-package', file, line: imp.line, message: `imports ${imp.module}, whose folder ${dir}/ has no __init__.py: Python 3 imports it as a namespace package, which works, but packaging tools and some loaders miss it; add an empty ${dir}/__init__.py` });
+    }
+  }
+  for (const n of imp.names.values()) {
+    const r = w.tree.resolve(file, imp.level, imp.module ? `${imp.module}.${n}` : n);
+    if (r.file) w.queue.push(r.file);
+  }
+}
+
+/** The class the script starts, its chain of bases, its framework and where its health socket is. */
+function frameworkOf(tree: SourceTree, script: string, facts: PythonFacts): Pick<ScriptFacts, 'framework' | 'classChain' | 'health'> {
+  const startedName = facts.started.find((n) => facts.classes.some((c) => c.name === n)) ?? facts.classes[facts.classes.length - 1]?.name;
+  const started = facts.classes.find((c) => c.name === startedName);
+  const names = started ? classChain(tree, script, started).map((c) => c.name) : [];
+  const framework: Framework = names.includes('EnhancedBaseAgent') ? 'EnhancedBaseAgent' : names.includes('BaseAgent') ? 'BaseAgent' : 'none';
+  const health = started && framework !== 'none' ? healthPort(started) : undefined;
+  return { framework, classChain: names, ...(health ? { health } : {}) };
+}
+
+/** Everything agent-infra reads of one agent's script and its local import closure. */
 export function readScript(tree: SourceTree, script: string): ScriptFacts {
-  const problems: SourceProblem[] = [];
-  const closure = new Set<string>();
-  const external = new Set<string>();
-  const externalImports: ScriptFacts['externalImports'][number][] = [];
-  const namespaces = new Set<string>();
+  const w: Walk = { tree, problems: [], closure: new Set(), queue: [script], external: new Set(), externalImports: [], namespaces: new Set() };
   const binds: ScriptFacts['binds'][number][] = [];
   const connects: ScriptFacts['connects'][number][] = [];
   const envReads: ScriptFacts['envReads'][number][] = [];
-  const queue = [script];
   const main = tree.module(script);
   if (main.problem) return { script, compiles: false, framework: 'none', classChain: [], binds, connects, envReads, closure: [], external: [], externalImports: [], problems: [main.problem] };
-  while (queue.length) {
-    const file = queue.shift()!;
-    if (closure.has(file)) continue;
+  while (w.queue.length) {
+    const file = w.queue.shift()!;
+    if (w.closure.has(file)) continue;
     // Every file of the closure is a COPY source: its name must be one a Dockerfile can write.
     const badName = relativePathProblem(file);
     if (badName) {
-      problems.push({ code: 'unreadable-script', file, line: 1, message: `its path ${badName}, so no image can copy it; rename it` });
+      w.problems.push({ code: 'unreadable-script', file, line: 1, message: `its path ${badName}, so no image can copy it; rename it` });
       continue;
     }
-    closure.add(file);
+    w.closure.add(file);
     // Importing a module runs the __init__.py of each package around it.
-    for (let dir = posix.dirname(file); dir !== '.'; dir = posix.dirname(dir)) {
-      if (tree.exists(`${dir}/__init__.py`)) queue.push(`${dir}/__init__.py`);
-    }
+    for (let dir = posix.dirname(file); dir !== '.'; dir = posix.dirname(dir)) if (tree.exists(`${dir}/__init__.py`)) w.queue.push(`${dir}/__init__.py`);
     const { facts, problem } = tree.module(file);
     if (!facts) {
-      if (problem) problems.push(problem);
+      if (problem) w.problems.push(problem);
       continue;
     }
-    if (facts.syntaxError) problems.push({ code: 'script-syntax-error', file, line: facts.syntaxError.line, message: facts.syntaxError.message });
+    if (facts.syntaxError) w.problems.push({ code: 'script-syntax-error', file, line: facts.syntaxError.line, message: facts.syntaxError.message });
     for (const b of facts.binds) binds.push({ ...b, file });
     for (const c of facts.connects) connects.push({ ...c, file });
     for (const e of facts.envReads) envReads.push({ ...e, file });
-    for (const imp of facts.imports) {
-      const targets = imp.names.size && imp.level >= 0 ? [imp.module, ...[...imp.names.values()].map((n) => (imp.module ? `${imp.module}.${n}` : n))] : [imp.module];
-      const base = tree.resolve(file, imp.level, imp.module);
-      if (!base.local) {
-        external.add(imp.module.split('.')[0]!);
-        externalImports.push({ module: imp.module.split('.')[0]!, file, line: imp.line, optional: imp.optional });
-        continue;
-      }
-      if (!base.file && imp.module) {
-        problems.push({ code: 'missing-module', file, line: imp.line, message: `imports ${'.'.repeat(imp.level)}${imp.module}, which is no file under the source root` });
-        continue;
-      }
-      // A package's __init__ and each imported submodule that is a file.
-      if (base.file) queue.push(base.file);
-      // A folder of the import's path without __init__.py: Python 3 imports it as a namespace package.
-      if (base.file && imp.level === 0) {
-        const parts = imp.module.split('.');
-        for (let i = 1; i < parts.length; i++) {
-          const dir = parts.slice(0, i).join('/');
-          if (base.file.startsWith(`${dir}/`) && !tree.exists(`${dir}/__init__.py`) && !namespaces.has(dir)) {
-            namespaces.add(dir);
-            problems.push({ code: 'namespace-package', file, line: imp.line, message: `imports ${imp.module}, whose folder ${dir}/ has no __init__.py: Python 3 imports it as a namespace package, which works, but packaging tools and some loaders miss it; add an empty ${dir}/__init__.py` });
-          }
-        }
-      }
-      for (const t of targets.slice(1)) {
-        const r = tree.resolve(file, imp.level, t);
-        if (r.file) queue.push(r.file);
-      }
-    }
+    for (const imp of facts.imports) follow(w, file, imp);
   }
-  const facts = main.facts!;
-  const startedName = facts.started.find((n) => facts.classes.some((c) => c.name === n)) ?? facts.classes[facts.classes.length - 1]?.name;
-  const started = facts.classes.find((c) => c.name === startedName);
-  const chain = started ? classChain(tree, script, started) : [];
-  const names = chain.map((c) => c.name);
-  const framework: Framework = names.includes('EnhancedBaseAgent') ? 'EnhancedBaseAgent' : names.includes('BaseAgent') ? 'BaseAgent' : 'none';
-  const health = started && framework !== 'none' ? healthPort(started) : undefined;
   const byFileLine = <T extends { file: string; line: number }>(a: T, b: T) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line);
   return {
     script,
-    compiles: !problems.some((p) => p.code === 'script-syntax-error' && p.file === script),
-    framework,
-    classChain: names,
-    ...(health ? { health } : {}),
+    compiles: !w.problems.some((p) => p.code === 'script-syntax-error' && p.file === script),
+    ...frameworkOf(tree, script, main.facts!),
     binds: binds.sort(byFileLine),
     connects: connects.sort(byFileLine),
     envReads: envReads.sort(byFileLine),
-    closure: [...closure].sort(),
-    external: [...external].sort(),
-    externalImports: externalImports.sort(byFileLine),
-    problems: problems.sort(byFileLine),
+    closure: [...w.closure].sort(),
+    external: [...w.external].sort(),
+    externalImports: w.externalImports.sort(byFileLine),
+    problems: w.problems.sort(byFileLine),
   };
 }
 
