@@ -80,7 +80,8 @@ export function healthTest(agent: PlannedAgent, port: number): string[] {
 /** One service of a compose file, as the compose-spec schema types it. */
 type ComposeService = NonNullable<Compose['services']>[string];
 
-function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts: ComposeOptions): ComposeService {
+/** `reached`: the ports of the agent's machine that another machine reaches (the firewall's). */
+function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts: ComposeOptions, reached: ReadonlySet<number>): ComposeService {
   const env: Record<string, string> = {};
   for (const e of agent.env) env[e.name] = envValue(plan, agent, e, mode);
   if (agent.scriptPath) env['AGENT_SCRIPT'] = agent.scriptPath;
@@ -94,7 +95,6 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
     env['WAIT_TIMEOUT_SECONDS'] = '600';
   }
   const sortedEnv = Object.fromEntries(Object.entries(env).sort((a, b) => byString(a[0], b[0])));
-  const reached = new Set(plan.firewall.map((r) => `${r.to}:${r.port}`));
   const healthPort = portFor(agent.healthPort, mode);
   const same = agent.dependencies.filter((d) => !d.crossMachine);
   const gpu = agent.gpu && (mode === 'two-pc' || opts.singleHostGpus);
@@ -108,7 +108,7 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
           // Ports another machine reaches are published on every interface; the others on loopback
           // only (for the host's own tools), so the firewall list is all the network sees. Short
           // syntax: compose 1.x, which Debian ships, reads no host_ip in the long one.
-          ports: agent.ports.map((p) => `${reached.has(`${agent.machine}:${p.port}`) ? '' : `${LOOPBACK}:`}${p.port}:${p.port}/tcp`),
+          ports: agent.ports.map((p) => `${reached.has(p.port) ? '' : `${LOOPBACK}:`}${p.port}:${p.port}/tcp`),
         }
       : {}),
     healthcheck: {
@@ -152,9 +152,10 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
 /** One machine's compose project. */
 export function composeProject(plan: SystemPlan, machine: string, mode: ComposeMode, opts: ComposeOptions = {}): Compose {
   const agents = plan.agents.filter((a) => a.machine === machine);
+  const reached = new Set(plan.firewall.filter((r) => r.to === machine).map((r) => r.port));
   // No top-level `name`: docker-compose 1.29 rejects it; the project name is given with -p.
   return {
-    services: Object.fromEntries(agents.map((a) => [a.id, service(plan, a, mode, opts)])),
+    services: Object.fromEntries(agents.map((a) => [a.id, service(plan, a, mode, opts, reached)])),
     volumes: { 'agent-data': {}, 'agent-logs': {} },
     ...(mode === 'two-pc' ? { networks: { agents: { name: `${plan.name}-${machine}`, driver: 'bridge' } } } : {}),
   };

@@ -5,7 +5,7 @@
  * the file and the line.
  */
 import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
-import { join, posix, relative, resolve, sep } from 'node:path';
+import { join, posix, resolve, sep } from 'node:path';
 import { relativePathProblem } from '../config/grammar.ts';
 import { firstInvalidUtf8 } from '../config/read-input.ts';
 import { FactsCache } from './cache.ts';
@@ -345,9 +345,4 @@ export function readScript(tree: SourceTree, script: string): ScriptFacts {
     externalImports: w.externalImports.sort(byFileLine),
     problems: w.problems.sort(byFileLine),
   };
-}
-
-/** `rel` as the tree names it (relative to the root, `/`-separated). */
-export function treePath(root: string, file: string): string {
-  return relative(root, file).split(sep).join('/');
 }
