@@ -2,9 +2,9 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { waitFor } from '../lib/emit/wait-for.ts';
+import { probeCommand, probeTarget, waitFor } from '../lib/emit/probe.ts';
 import { kubernetesLiteral } from '../lib/config/grammar.ts';
-import type { PlannedAgent, PlannedEnv } from '../lib/plan/types.ts';
+import type { PlannedAgent, PlannedEnv, PlannedProbe, PlannedService } from '../lib/plan/types.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
 
 export interface AgentWorkloadOptions {
@@ -16,6 +16,8 @@ export interface AgentWorkloadOptions {
   readonly addressesConfigMap: string;
   /** Secret holding the secret variables (referenced, never written). */
   readonly secretName: string;
+  /** Namespace of the system: the domain of the Services the agents reach. */
+  readonly namespace: string;
   /**
    * Add an init container that waits for the dependencies' health ports.
    * @default true
@@ -30,6 +32,13 @@ export interface AgentWorkloadOptions {
 
 export interface AgentWorkloadProps extends AgentWorkloadOptions {
   readonly agent: PlannedAgent;
+  /** The infrastructure services (Redis, NATS) its URLs name. @default - none */
+  readonly services?: readonly PlannedService[];
+}
+
+/** A container port's name: its number (`p7200`), unique in the pod, and what a machine's Service routes by. */
+export function containerPortName(port: number): string {
+  return `p${port}`;
 }
 
 /** The labels every object of an agent carries; the first two are its selector. */
@@ -86,18 +95,28 @@ export class AgentWorkload extends Construct {
           return kplus.EnvValue.fromValue('0.0.0.0');
         case 'secret':
           return kplus.EnvValue.fromSecretValue({ secret: secrets, key: e.secret }, { optional: true });
+        case 'service-host':
+          return kplus.EnvValue.fromValue(`${e.service}.${props.namespace}.svc`);
+        case 'service-url':
+          return kplus.EnvValue.fromValue(`${e.scheme}://${e.service}.${props.namespace}.svc:${serviceUrlPort(e.service)}${e.path}`);
+        case 'health-target':
+          return kplus.EnvValue.fromValue(probeTarget(e.probe, '127.0.0.1', e.probe.port!)!);
       }
     };
+    const serviceUrlPort = (id: string) => props.services?.find((x) => x.id === id)!.port;
     const envVariables: Record<string, kplus.EnvValue> = {};
     for (const e of agent.env) envVariables[e.name] = env(e);
     if (!agent.gpu) envVariables['NVIDIA_VISIBLE_DEVICES'] = kplus.EnvValue.fromValue('void');
     envVariables['XDG_CACHE_HOME'] = kplus.EnvValue.fromValue('/app/.cache');
 
-    const health = agent.healthPort.port;
     const h = agent.health;
-    const probe = (o: { periodSeconds: number; failureThreshold: number; timeoutSeconds: number }) => {
+    const probe = (p: PlannedProbe, o: { periodSeconds: number; failureThreshold: number; timeoutSeconds: number }) => {
       const common = { periodSeconds: Duration.seconds(o.periodSeconds), failureThreshold: o.failureThreshold, timeoutSeconds: Duration.seconds(o.timeoutSeconds), initialDelaySeconds: Duration.seconds(0), successThreshold: 1 };
-      return h.probe === 'http' ? kplus.Probe.fromHttpGet(h.path, { port: health, ...common }) : kplus.Probe.fromTcpSocket({ port: health, ...common });
+      // The kubelet speaks HTTP (any 2xx/3xx) and TCP itself; ZMQ, other codes and commands run the image's probe program.
+      if (p.protocol === 'http' && p.codes!.every((c) => c >= 200 && c < 400)) return kplus.Probe.fromHttpGet(p.path!, { port: p.port!, ...common });
+      if (p.protocol === 'tcp') return kplus.Probe.fromTcpSocket({ port: p.port!, ...common });
+      // The probe program's own timeout is 1 s under the kubelet's, so that it reports why.
+      return kplus.Probe.fromCommand(probeCommand(p, p.port, Math.max(1, o.timeoutSeconds - 1)), common);
     };
     const startupPeriod = 2;
     const securityContext: kplus.ContainerSecurityContextProps = {
@@ -127,16 +146,18 @@ export class AgentWorkload extends Construct {
           name: 'agent',
           image: agent.image,
           imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-          ports: agent.ports.map((p) => ({ name: p.name, number: p.port, protocol: kplus.Protocol.TCP })),
+          // Named by number: the machine's Service routes each port to the one pod that declares it by this name.
+          ports: agent.ports.map((p) => ({ name: containerPortName(p.port), number: p.port, protocol: kplus.Protocol.TCP })),
+          ...(agent.command.length ? { args: [...agent.command].map(kubernetesLiteral) } : {}),
           envVariables,
           securityContext,
           resources: {
             cpu: { request: kplus.Cpu.millis(agent.resources.cpuRequestMillis), limit: kplus.Cpu.millis(agent.resources.cpuMillis) },
             memory: { request: Size.mebibytes(agent.resources.memoryRequestMiB), limit: Size.mebibytes(agent.resources.memoryMiB) },
           },
-          startup: probe({ periodSeconds: startupPeriod, failureThreshold: Math.ceil((agent.startupSeconds * 3 + 30) / startupPeriod), timeoutSeconds: h.timeoutSeconds }),
-          readiness: probe({ periodSeconds: h.intervalSeconds, failureThreshold: h.retries, timeoutSeconds: h.timeoutSeconds }),
-          liveness: probe({ periodSeconds: h.intervalSeconds * 2, failureThreshold: h.retries, timeoutSeconds: h.timeoutSeconds }),
+          startup: probe(h.readiness, { periodSeconds: startupPeriod, failureThreshold: Math.ceil((agent.startupSeconds * 3 + 30) / startupPeriod), timeoutSeconds: h.timeoutSeconds }),
+          readiness: probe(h.readiness, { periodSeconds: h.intervalSeconds, failureThreshold: h.retries, timeoutSeconds: h.timeoutSeconds }),
+          liveness: probe(h.liveness, { periodSeconds: h.intervalSeconds * 2, failureThreshold: h.retries, timeoutSeconds: h.timeoutSeconds }),
         },
       ],
     });
@@ -152,7 +173,7 @@ export class AgentWorkload extends Construct {
         imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
         command: ['agent-infra-wait'],
         envVariables: {
-          WAIT_FOR: kplus.EnvValue.fromValue(waitFor(agent.dependencies, (d) => ({ host: d.id, port: d.healthPort }))),
+          WAIT_FOR: kplus.EnvValue.fromValue(waitFor(agent.dependencies, (d) => d.id, false)),
           WAIT_TIMEOUT_SECONDS: kplus.EnvValue.fromValue('600'),
         },
         securityContext,
@@ -169,8 +190,8 @@ export class AgentWorkload extends Construct {
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name: agent.id, labels },
       type: kplus.ServiceType.CLUSTER_IP,
-      // Exactly the container's ports, each at its own number.
-      ports: container.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.number, targetPort: p.number, protocol: p.protocol ?? kplus.Protocol.TCP })),
+      // Exactly the agent's ports, each at its own number, named as the plan names them.
+      ports: agent.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: kplus.Protocol.TCP })),
     });
     for (const [k, v] of Object.entries(selector)) this.service.selectLabel(k, v);
   }

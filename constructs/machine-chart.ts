@@ -5,7 +5,9 @@ import { Construct } from 'constructs';
 import { ServiceMonitor } from '../imports/monitoring.coreos.com.ts';
 import { agentIndex } from '../lib/plan/agent-index.ts';
 import type { PlannedAgent, SystemPlan } from '../lib/plan/types.ts';
-import { AgentWorkload, agentLabels, agentSelector } from './agent-workload.ts';
+import { AgentWorkload, agentLabels, agentSelector, containerPortName } from './agent-workload.ts';
+import { MACHINE_LABEL } from './gpu.ts';
+import { InfrastructureService, serviceSelector } from './infrastructure.ts';
 
 export interface MachineChartProps extends ChartProps {
   readonly plan: SystemPlan;
@@ -25,7 +27,7 @@ export class MachineChart extends Chart {
     const { plan, machine } = props;
     const system = plan.name;
     const byId = agentIndex(plan);
-    const bus = plan.errorBus?.agent ? byId.get(plan.errorBus.agent) : undefined;
+    const reaches = reachability(plan);
     const workloads: AgentWorkload[] = [];
     for (const agent of plan.agents.filter((a) => a.machine === machine)) {
       workloads.push(
@@ -35,11 +37,13 @@ export class MachineChart extends Chart {
           user: plan.user,
           addressesConfigMap: props.addressesConfigMap,
           secretName: props.secretName,
+          namespace: plan.namespace,
+          services: plan.services,
           waitForDependencies: plan.kubernetes.waitForDependencies,
           ...(plan.kubernetes.runtimeClassName ? { runtimeClassName: plan.kubernetes.runtimeClassName } : {}),
         }),
       );
-      this.networkPolicy(plan, agent, byId, bus);
+      this.networkPolicy(plan, agent, byId, reaches);
       const labels = agentLabels(agent, system);
       const selector = agentSelector(agent, system);
       if (plan.kubernetes.podDisruptionBudgets && agent.replicas > 1) {
@@ -70,25 +74,71 @@ export class MachineChart extends Chart {
       }
     }
     this.workloads = workloads;
+    for (const s of plan.services.filter((x) => x.machine === machine)) new InfrastructureService(this, `service-${s.id}`, { service: s, system });
+    this.machineService(plan, machine);
   }
 
-  /** Admits the agent's dependents (and every agent, for the error bus) and lets it reach its dependencies. */
-  private networkPolicy(plan: SystemPlan, agent: PlannedAgent, byId: ReadonlyMap<string, PlannedAgent>, bus: PlannedAgent | undefined) {
+  /**
+   * The machine's address in the cluster: a Service named like the machine, with every port of its
+   * agents, each routed by its container port name (`p7200`) to the one pod that declares it. Agents
+   * that connect to `tcp://${MAIN_PC_IP}:N` reach the agent that binds N, as on the two PCs.
+   */
+  private machineService(plan: SystemPlan, machine: string) {
+    const ports = plan.agents.filter((a) => a.machine === machine).flatMap((a) => a.ports.map((p) => p.port)).sort((a, b) => a - b);
+    new k8s.KubeService(this, `machine-${machine}`, {
+      metadata: { name: machine, labels: { 'app.kubernetes.io/part-of': plan.name, 'app.kubernetes.io/managed-by': 'agent-infra', [MACHINE_LABEL]: machine } },
+      spec: {
+        type: 'ClusterIP',
+        selector: { 'app.kubernetes.io/part-of': plan.name, [MACHINE_LABEL]: machine },
+        ports: [...new Set(ports)].map((p) => ({ name: containerPortName(p), port: p, targetPort: k8s.IntOrString.fromString(containerPortName(p)), protocol: 'TCP' })),
+      },
+    });
+  }
+
+  /**
+   * Admits exactly the agents that reach this one and lets it reach exactly its peers: its dependencies
+   * (all their ports), the agents its variables name (their service port: the registry, the digital
+   * twin, the error bus) and the infrastructure services it uses.
+   */
+  private networkPolicy(plan: SystemPlan, agent: PlannedAgent, byId: ReadonlyMap<string, PlannedAgent>, reaches: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>) {
     const system = plan.name;
     const selectorOf = (id: string) => ({ podSelector: { matchLabels: agentSelector(byId.get(id)!, system) } });
     const ingress: k8s.NetworkPolicyIngressRule[] = [];
-    if (agent.dependents.length > 0) ingress.push({ from: agent.dependents.map(selectorOf), ports: agent.ports.map((p) => tcp(p.port)) });
-    if (bus && bus.id === agent.id) ingress.push({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/part-of': system } } }], ports: [tcp(agent.servicePort.port)] });
+    // Peers that reach the same ports share one rule.
+    const byPorts = new Map<string, string[]>();
+    for (const [from, targets] of reaches) {
+      const ports = targets.get(agent.id);
+      if (!ports || from === agent.id) continue;
+      const key = ports.join(',');
+      byPorts.set(key, [...(byPorts.get(key) ?? []), from]);
+    }
+    for (const [key, from] of [...byPorts].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) ingress.push({ from: from.sort().map(selectorOf), ports: key.split(',').map((p) => tcp(Number(p))) });
     if (agent.metricsPort && plan.kubernetes.serviceMonitors) {
       // Prometheus pods of the one namespace the spec names (the label Kubernetes sets on every namespace).
       const namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': plan.kubernetes.prometheusNamespace } };
       ingress.push({ from: [{ namespaceSelector, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }], ports: [tcp(agent.metricsPort.port)] });
     }
-    const egress: k8s.NetworkPolicyEgressRule[] = agent.dependencies.map((d) => ({ to: [selectorOf(d.id)], ports: byId.get(d.id)!.ports.map((p) => tcp(p.port)) }));
-    if (bus && bus.id !== agent.id) egress.push({ to: [selectorOf(bus.id)], ports: [tcp(bus.servicePort.port)] });
+    const egress: k8s.NetworkPolicyEgressRule[] = [...(reaches.get(agent.id) ?? new Map<string, readonly number[]>())]
+      .filter(([id]) => id !== agent.id)
+      .map(([id, ports]) => ({ to: [selectorOf(id)], ports: ports.map(tcp) }));
+    for (const s of plan.services.filter((x) => x.clients.includes(agent.id))) egress.push({ to: [{ podSelector: { matchLabels: serviceSelector(s, system) } }], ports: [tcp(s.port)] });
     new k8s.KubeNetworkPolicy(this, `${agent.id}-netpol`, {
       metadata: { name: agent.id, labels: agentLabels(agent, system) },
       spec: { podSelector: { matchLabels: agentSelector(agent, system) }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
     });
   }
+}
+
+/** Per agent, the agents it reaches and on which ports: its dependencies (all their ports) and the agents its variables name (their service port). */
+export function reachability(plan: SystemPlan): Map<string, Map<string, number[]>> {
+  const byId = agentIndex(plan);
+  const out = new Map<string, Map<string, number[]>>();
+  for (const a of plan.agents) {
+    const m = new Map<string, Set<number>>();
+    const add = (id: string, ports: readonly number[]) => m.set(id, new Set([...(m.get(id) ?? []), ...ports]));
+    for (const d of a.dependencies) add(d.id, byId.get(d.id)!.ports.map((p) => p.port));
+    for (const e of a.env) if (e.kind === 'agent-host' && byId.has(e.agent)) add(e.agent, [byId.get(e.agent)!.servicePort.port]);
+    out.set(a.id, new Map([...m].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).map(([id, ports]) => [id, [...ports].sort((x, y) => x - y)])));
+  }
+  return out;
 }

@@ -19,10 +19,10 @@ export class SystemChart extends Chart {
     new k8s.KubeNamespace(this, 'namespace', {
       metadata: { name: plan.namespace, labels: { ...labels, 'pod-security.kubernetes.io/enforce': 'restricted' } },
     });
-    // The machines' address variables, for agents' own code that still reads them. In the cluster,
-    // agents reach each other by Service name; ops may patch these values with real addresses.
+    // The machines' address variables, which the agents' code reads: each names the machine's Service,
+    // which routes every port of the machine's agents to the pod that binds it (see MachineChart).
     const addresses: Record<string, string> = {};
-    for (const m of plan.machines) for (const v of m.addressVariables) addresses[v] = m.name;
+    for (const m of plan.machines) for (const v of m.addressVariables) addresses[v] = `${m.name}.${plan.namespace}.svc`;
     new k8s.KubeConfigMap(this, 'addresses', {
       metadata: { name: props.addressesConfigMap, labels },
       data: sortedRecord(addresses),

@@ -36,7 +36,9 @@ export type DiagnosticCode =
   | 'undeclared-dependency'
   | 'unknown-endpoint'
   | 'missing-requirement'
-  | 'namespace-package';
+  | 'namespace-package'
+  | 'name-conflict'
+  | 'unknown-discovery';
 
 export type Severity = 'error' | 'warning' | 'info';
 

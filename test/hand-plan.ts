@@ -6,21 +6,28 @@
  * - `registry` on alpha: service 7200, health 8200, metrics 9200; no dependencies.
  * - `vision` on alpha: GPU 0 (RTX 4090, 4 GiB), service 7300, health 8300; depends on registry (same machine).
  * - `bus` on beta: service 7150, health 8150; depends on registry (cross-machine); gets a secret and a literal with `$`.
+ * - `redis` on alpha, port 6379, 1 GiB, used by all three.
+ *
+ * Registry is a BaseAgent (readiness: ZMQ on 8200; liveness: HTTP /health on 9200); the others answer HTTP /health on their health port.
  */
-import type { PlannedAgent, PlannedDependency, PlannedPort, SystemPlan } from '../lib/plan/types.ts';
+import type { PlannedAgent, PlannedDependency, PlannedHealth, PlannedPort, PlannedProbe, SystemPlan } from '../lib/plan/types.ts';
 
 const at = { file: 'hand.yaml', line: 1, column: 1, path: '' };
 const port = (name: string, role: PlannedPort['role'], n: number): PlannedPort => ({ name, role, declared: n, port: n, singleHostPort: n, at });
-const health = { probe: 'http' as const, path: '/health', intervalSeconds: 5, timeoutSeconds: 3, retries: 3, startPeriodSeconds: 10 };
+const timing = { intervalSeconds: 5, timeoutSeconds: 3, retries: 3, startPeriodSeconds: 10 };
+const httpProbe = (n: number): PlannedProbe => ({ protocol: 'http', port: n, singleHostPort: n, path: '/health', codes: [200] });
+const zmqProbe = (n: number): PlannedProbe => ({ protocol: 'zmq', port: n, singleHostPort: n, request: '{"action": "health_check"}', status: ['ok', 'healthy'], ready: false });
+const httpHealth = (n: number): PlannedHealth => ({ framework: 'http', readiness: httpProbe(n), liveness: httpProbe(n), ...timing });
 const resources = { cpuMillis: 500, cpuRequestMillis: 100, memoryMiB: 1024, memoryRequestMiB: 256 };
 
-const registryDep = (crossMachine: boolean): PlannedDependency => ({ name: 'Registry', id: 'registry', machine: 'alpha', crossMachine, envPrefix: 'REGISTRY', port: 7200, healthPort: 8200, healthProbe: 'http', healthPath: '/health', singleHostPort: 7200, singleHostHealthPort: 8200 });
+const registryDep = (crossMachine: boolean): PlannedDependency => ({ name: 'Registry', id: 'registry', machine: 'alpha', crossMachine, envPrefix: 'REGISTRY', port: 7200, healthPort: 8200, readiness: zmqProbe(8200), singleHostPort: 7200, singleHostHealthPort: 8200 });
 
 function agent(a: Pick<PlannedAgent, 'name' | 'id' | 'machine' | 'ports' | 'dependencies' | 'dependents' | 'startLevel' | 'family' | 'env'> & Partial<PlannedAgent>): PlannedAgent {
   return {
     group: 'core',
     dockerGroups: [],
     scriptPath: `agents/${a.id}.py`,
+    command: ['python3', `agents/${a.id}.py`],
     required: true,
     servicePort: a.ports[0]!,
     healthPort: a.ports[1]!,
@@ -28,7 +35,7 @@ function agent(a: Pick<PlannedAgent, 'name' | 'id' | 'machine' | 'ports' | 'depe
     image: `hand/${a.family}:1.0.0`,
     resources,
     replicas: 1,
-    health,
+    health: httpHealth(a.ports[1]!.port),
     secrets: [],
     at,
     ...a,
@@ -40,6 +47,7 @@ export function handPlan(): SystemPlan {
     name: 'Registry', id: 'registry', machine: 'alpha', family: 'cpu', startLevel: 0, dependencies: [], dependents: ['bus', 'vision'],
     ports: [port('service', 'service', 7200), port('health', 'health', 8200), port('metrics', 'extra', 9200)],
     metricsPort: port('metrics', 'extra', 9200),
+    health: { framework: 'baseagent', readiness: zmqProbe(8200), liveness: httpProbe(9200), ...timing },
     env: [{ name: 'AGENT_PORT', kind: 'port', port: 7200, singleHostPort: 7200 }, { name: 'BIND_ADDRESS', kind: 'bind-address' }],
   });
   const vision = agent({
@@ -57,6 +65,7 @@ export function handPlan(): SystemPlan {
       { name: 'BUS_TOKEN', kind: 'secret', secret: 'BUS_TOKEN' },
       { name: 'GREETING', kind: 'literal', value: 'cost: $5 (not $(HOME))' },
       { name: 'ALPHA_IP', kind: 'machine-address', machine: 'alpha' },
+      { name: 'REDIS_URL', kind: 'service-url', service: 'redis', scheme: 'redis', path: '/0' },
     ],
   });
   const image = (family: string, gpu: boolean, agents: string[]) => ({
@@ -75,9 +84,11 @@ export function handPlan(): SystemPlan {
     criticalPath: { seconds: 4, agents: ['registry', 'vision'] },
     sequentialSeconds: 6,
     images: [image('cpu', false, ['bus', 'registry']), image('gpu', true, ['vision'])],
+    services: [{ kind: 'redis', id: 'redis', machine: 'alpha', image: 'redis:7.2.5-bookworm', user: 999, port: 6379, storageGiB: 1, clients: ['bus', 'registry', 'vision'] }],
     portMap: [],
     firewall: [
       { from: 'beta', to: 'alpha', port: 7200, agent: 'registry', why: 'bus depends on it' },
+      { from: 'beta', to: 'alpha', port: 6379, agent: 'redis', why: 'bus uses redis' },
       { from: 'beta', to: 'alpha', port: 8200, agent: 'registry', why: 'bus waits for its health' },
       { from: 'prometheus', to: 'alpha', port: 9200, agent: 'registry', why: 'Prometheus scrapes its metrics' },
     ],

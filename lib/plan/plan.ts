@@ -18,6 +18,7 @@ import { placeGpus } from './phases/placement.ts';
 import { assignPorts } from './phases/port-assignment.ts';
 import { firewallRules } from './phases/firewall.ts';
 import { portMap } from './phases/port-map.ts';
+import { planServices } from './phases/services.ts';
 import type { SystemPlan } from './types.ts';
 
 export { SINGLE_HOST } from './phases/port-assignment.ts';
@@ -29,13 +30,14 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   const named = nameAgents(drafted.drafts);
   const { live, byId } = named;
   const deps = resolveDependencies(live, byId, drafted.disabled);
-  const ports = assignPorts(spec, configs, live, previousLock);
+  const services = planServices(spec, live);
+  const ports = assignPorts(spec, configs, live, previousLock, services.claims);
   const placed = placeGpus(spec, configs, live);
   const { assignment } = ports;
   const busAgent = assignment.errorBusAgent;
   const busPort = busAgent ? assignment.portsOf(busAgent)[0]! : undefined;
   const errorBus: ErrorBusTarget | undefined = busAgent ? { agent: busAgent.id, port: busPort! } : assignment.reservedErrorBus ? { reserved: assignment.reservedErrorBus } : undefined;
-  const agents = planAgents({ spec, configs, live, edges: deps.edges, graph: deps.graph, portsOf: assignment.portsOf, gpuOf: placed.gpuOf, machines: placed.machines, errorBus });
+  const agents = planAgents({ spec, configs, live, edges: deps.edges, graph: deps.graph, portsOf: assignment.portsOf, gpuOf: placed.gpuOf, machines: placed.machines, errorBus, services: services.services });
   const planErrorBus: SystemPlan['errorBus'] = busAgent ? { agent: busAgent.id, machine: busAgent.cfg.machine, port: busPort!.port } : assignment.reservedErrorBus;
   return {
     name: spec.name,
@@ -51,13 +53,14 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     sequentialSeconds: deps.graph.sequentialSeconds,
     ...(planErrorBus ? { errorBus: planErrorBus } : {}),
     images: planImages(spec, families, agents, closures),
+    services: services.services,
     portMap: portMap(agents),
-    firewall: firewallRules(agents, planErrorBus, placed.machines.map((m) => m.name)),
+    firewall: firewallRules(agents, planErrorBus, placed.machines.map((m) => m.name), services.services),
     singleHostReady: assignment.singleHostReady,
     secrets: [...new Set(agents.flatMap((a) => a.secrets))].sort(byString),
     kubernetes: spec.kubernetes,
     cycles: deps.graph.cycles,
     lock: assignment.lock,
-    diagnostics: sortDiagnostics([...unknownOverrides(spec, configs), ...drafted.diagnostics, ...named.diagnostics, ...deps.diagnostics, ...ports.diagnostics, ...placed.diagnostics]),
+    diagnostics: sortDiagnostics([...unknownOverrides(spec, configs), ...drafted.diagnostics, ...named.diagnostics, ...deps.diagnostics, ...services.diagnostics, ...ports.diagnostics, ...placed.diagnostics]),
   };
 }

@@ -2,6 +2,7 @@
 import type { Diagnostic, SourceRef } from '../diagnostics.ts';
 import type { PortLock } from '../lock.ts';
 import type { PortRole } from './ports.ts';
+import type { FrameworkName } from '../config/spec.ts';
 
 export type { PortRole } from './ports.ts';
 
@@ -15,6 +16,10 @@ export interface PlannedPort {
   readonly port: number;
   /** Port when every machine runs on one host; undefined when the single host cannot be planned. */
   readonly singleHostPort?: number;
+  /** Another listener of the machine binds the same number (a BaseAgent's HTTP at health + 1): fine in the agent's own container or pod, but not published on the machine. */
+  readonly shadowed?: boolean;
+  /** The listener this one is bound relative to (a BaseAgent's HTTP at health + 1): the agent cannot be told to move it. */
+  readonly follows?: 'health';
   readonly at: SourceRef;
 }
 
@@ -27,9 +32,8 @@ export interface PlannedDependency {
   readonly envPrefix: string;
   readonly port: number;
   readonly healthPort: number;
-  readonly healthProbe: 'http' | 'tcp';
-  /** The path an HTTP probe asks for. */
-  readonly healthPath: string;
+  /** How the dependency's readiness is probed: what its dependents wait for. */
+  readonly readiness: PlannedProbe;
   readonly singleHostPort?: number;
   readonly singleHostHealthPort?: number;
 }
@@ -45,7 +49,13 @@ export type PlannedEnv =
   | { readonly name: string; readonly kind: 'port'; readonly port: number; readonly singleHostPort?: number }
   | { readonly name: string; readonly kind: 'secret'; readonly secret: string }
   /** Where the agent binds: every interface, except on a single host, where only loopback. */
-  | { readonly name: string; readonly kind: 'bind-address' };
+  | { readonly name: string; readonly kind: 'bind-address' }
+  /** The host of an infrastructure service (Redis, NATS) as the agent reaches it. */
+  | { readonly name: string; readonly kind: 'service-host'; readonly service: string }
+  /** `<scheme>://<host>:<port><path>` of an infrastructure service. */
+  | { readonly name: string; readonly kind: 'service-url'; readonly service: string; readonly scheme: string; readonly path: string }
+  /** The agent's own readiness probe as a target of agent-infra-health, on loopback. */
+  | { readonly name: string; readonly kind: 'health-target'; readonly probe: PlannedProbe };
 
 export interface PlannedGpu {
   readonly machine: string;
@@ -61,9 +71,29 @@ export interface PlannedResources {
   readonly memoryRequestMiB: number;
 }
 
+/** One health probe: its protocol, the port it asks (on the agent's machine and on the single host) and what counts as healthy. */
+export interface PlannedProbe {
+  readonly protocol: 'zmq' | 'http' | 'tcp' | 'exec';
+  /** Absent for exec. */
+  readonly port?: number;
+  readonly singleHostPort?: number;
+  /** http */
+  readonly path?: string;
+  readonly codes?: readonly number[];
+  /** zmq */
+  readonly request?: string;
+  readonly status?: readonly string[];
+  readonly ready?: boolean;
+  /** exec */
+  readonly command?: readonly string[];
+}
+
 export interface PlannedHealth {
-  readonly probe: 'http' | 'tcp';
-  readonly path: string;
+  readonly framework: FrameworkName;
+  /** Readiness and startup: when the agent serves (dependents wait for it). */
+  readonly readiness: PlannedProbe;
+  /** Liveness: whether the agent's process still answers at all. */
+  readonly liveness: PlannedProbe;
   readonly intervalSeconds: number;
   readonly timeoutSeconds: number;
   readonly retries: number;
@@ -79,6 +109,8 @@ export interface PlannedAgent {
   readonly group: string;
   readonly dockerGroups: readonly string[];
   readonly scriptPath?: string;
+  /** How the agent starts, from the code root (`python3 <script_path> [args]`): the same in every target. */
+  readonly command: readonly string[];
   readonly required: boolean;
   readonly ports: readonly PlannedPort[];
   readonly servicePort: PlannedPort;
@@ -140,6 +172,26 @@ export interface PlannedImage {
   readonly maxSizeMiB?: number;
 }
 
+/** Infrastructure the agents need (Redis, NATS): one per system, on one machine. */
+export interface PlannedService {
+  readonly kind: 'redis' | 'nats';
+  /** Service name (compose service, Kubernetes Service and StatefulSet). */
+  readonly id: string;
+  readonly machine: string;
+  readonly image: string;
+  /** The numeric user it runs as (Redis: the official image's `redis`, 999, which owns its /data). */
+  readonly user: number;
+  /** The client port, on its machine and on the single host. */
+  readonly port: number;
+  /** NATS: the monitoring port with `/healthz`. */
+  readonly monitorPort?: number;
+  /** Redis: the persistent volume for its append-only file. */
+  readonly storageGiB?: number;
+  readonly storageClassName?: string;
+  /** Ids of the agents that use it. */
+  readonly clients: readonly string[];
+}
+
 /** One row of the port map. */
 export interface PortMapRow {
   readonly host: string;
@@ -177,6 +229,7 @@ export interface SystemPlan {
   readonly sequentialSeconds: number;
   readonly errorBus?: { readonly agent?: string; readonly machine: string; readonly port: number };
   readonly images: readonly PlannedImage[];
+  readonly services: readonly PlannedService[];
   readonly portMap: readonly PortMapRow[];
   /** The ports other machines reach (sorted by from, to, port): what the firewall between them lets through. */
   readonly firewall: readonly FirewallRule[];

@@ -88,7 +88,9 @@ export function readSources(spec: DeploymentSpec, configs: readonly MachineConfi
         undeclared.set(`${a.machine}/${a.name}`, [...(undeclared.get(`${a.machine}/${a.name}`) ?? []), target.name]);
       }
       const codeReads = [...new Set(f.envReads.map((e) => e.name))].sort();
-      return trustCode ? { ...a, healthCheckPort: health, dependencies: deps, codeReads } : { ...a, codeReads };
+      const framework: AgentConfig['framework'] = !f.compiles ? undefined : f.framework === 'none' ? 'none' : 'baseagent';
+      const known = { codeReads, ...(framework ? { framework } : {}) } as const;
+      return trustCode ? { ...a, healthCheckPort: health, dependencies: deps, ...known } : { ...a, ...known };
     }),
   }));
   cache.save();

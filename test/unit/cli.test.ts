@@ -127,7 +127,7 @@ describe('agent-infra check', () => {
     expect(synth.code).toBe(0);
     expect(synth.stdout).toMatch(/ and the port lock$/m);
     const lock = readFileSync(join(dir, 'agent-infra.lock.yaml'), 'utf8');
-    expect(lock).toContain('{"host": "single-host", "machine": "pc2", "agent": "TranslationCachePC2", "port": "service", "wanted": 7155, "assigned": 7174}');
+    expect(lock).toContain('{"host": "single-host", "machine": "pc2", "agent": "TranslationCachePC2", "port": "service", "wanted": 7155, "assigned": 7172}');
     expect(lock).toBe(readFileSync(join(ROOT, 'examples', 'two-pc', 'agent-infra.lock.yaml'), 'utf8'));
     expect(cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir).code).toBe(0);
     const again = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'], dir);
@@ -141,12 +141,12 @@ describe('agent-infra check', () => {
     // check must name both entries and their ports.
     const file = join(dir, 'agent-infra.lock.yaml');
     const text = readFileSync(file, 'utf8');
-    const dropped = '  {"host": "single-host", "machine": "pc2", "agent": "TranslationCachePC2", "port": "service", "wanted": 7155, "assigned": 7174},\n';
+    const dropped = '  {"host": "single-host", "machine": "pc2", "agent": "TranslationCachePC2", "port": "service", "wanted": 7155, "assigned": 7172},\n';
     expect(text).toContain(dropped);
     writeFileSync(file, text.replace(dropped, '').replace('"agent": "AdvancedRouter", "port": "health", "wanted": 8129,', '"agent": "AdvancedRouter", "port": "health", "wanted": 8128,'));
     const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("error agent-infra.lock.yaml:1: the port lock is out of date: 2 entries would change: ~ pc2: pc2/AdvancedRouter health 8129 -> 8129 (wanted 8128 -> 8129), + single-host: pc2/TranslationCachePC2 service 7174; run 'agent-infra synth', which writes it, and commit it [lock-outdated]");
+    expect(r.stderr).toContain("error agent-infra.lock.yaml:1: the port lock is out of date: 2 entries would change: ~ pc2: pc2/AdvancedRouter health 8129 -> 8129 (wanted 8128 -> 8129), + single-host: pc2/TranslationCachePC2 service 7172; run 'agent-infra synth', which writes it, and commit it [lock-outdated]");
     // Without --frozen-lock it is a note, and check still passes.
     const note = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--format', 'json'], dir);
     expect(note.code).toBe(0);

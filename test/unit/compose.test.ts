@@ -14,9 +14,20 @@ import { parseManifests } from '../k8s-helpers.ts';
 type Service = Record<string, any> & { environment: Record<string, string> };
 let plan: SystemPlan;
 let files: Map<string, string>;
-const project = (path: string) => parse(files.get(path)!) as { services: Record<string, Service> };
+/** A project's agent services, and apart from them its infrastructure (Redis, NATS). */
+const project = (path: string) => {
+  const doc = parse(files.get(path)!) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+  const infra = new Set(plan.services.map((x) => x.id));
+  return {
+    services: Object.fromEntries(Object.entries(doc.services).filter(([id]) => !infra.has(id))),
+    infra: Object.fromEntries(Object.entries(doc.services).filter(([id]) => infra.has(id))),
+    volumes: doc.volumes,
+  };
+};
 const twoPc = () => plan.machines.map((m) => [m.name, project(`compose/docker-compose.${m.name}.yml`)] as const);
 const single = () => plan.machines.map((m) => [m.name, project(`compose/single-host/docker-compose.${m.name}.yml`)] as const);
+
+const machineOf = (id: string) => plan.agents.find((a) => a.id === id)!.machine;
 
 beforeAll(() => {
   const r = runPipeline({ spec: EXAMPLE_SPEC, cwd: ROOT });
@@ -76,10 +87,11 @@ describe('compose output of the example', () => {
       for (const [id, s] of Object.entries(p.services)) {
         const agent = plan.agents.find((a) => a.id === id)!;
         const same = agent.dependencies.filter((d) => !d.crossMachine).map((d) => d.id);
-        expect(Object.keys(s.depends_on ?? {}).sort()).toEqual(same.sort());
+        // Redis and NATS run on MainPC: its agents wait for them to be healthy too.
+        expect(Object.keys(s.depends_on ?? {}).sort()).toEqual([...same, ...(agent.machine === 'mainpc' ? ['nats', 'redis'] : [])].sort());
         for (const d of same) {
           expect(s.depends_on[d]).toEqual({ condition: 'service_healthy' });
-          expect(p.services[d]!.healthcheck.test[0]).toBe('CMD');
+          expect(p.services[d]!.healthcheck.test.slice(0, 4)).toEqual(['CMD', 'python3', '-S', '/usr/local/bin/agent-infra-health']);
           edges++;
         }
       }
@@ -93,18 +105,22 @@ describe('compose output of the example', () => {
       for (const [id, s] of Object.entries(p.services)) {
         const agent = plan.agents.find((a) => a.id === id)!;
         const same = agent.dependencies.filter((d) => !d.crossMachine).map((d) => d.id);
-        expect(Object.entries(s.depends_on ?? {}).sort()).toEqual(same.sort().map((d) => [d, { condition: 'service_started' }]));
-        expect((s.environment['WAIT_FOR'] ?? '').split(',').filter(Boolean)).toHaveLength(agent.dependencies.length);
+        const started = [...(machineOf(id) === 'mainpc' ? ['redis', 'nats'] : []), ...same.sort()];
+        expect(Object.entries(s.depends_on ?? {})).toEqual(started.map((d) => [d, { condition: 'service_started' }]));
+        expect((s.environment['WAIT_FOR'] ?? '').split(',').filter(Boolean)).toHaveLength(plan.services.length + agent.dependencies.length);
       }
     }
-    // Worked out from the example's configs: each dependency's health port, an HTTP /health unless its
-    // probe is tcp (AudioCapture), a MainPC dependency of a PC2 agent through MAIN_PC_IP.
+    // Worked out from the example's configs and spec: Redis (a TCP connect to 6379) and NATS (/healthz on
+    // 8222) first, then each dependency's ZMQ health socket (BaseAgents), a TCP connect for AudioCapture
+    // (probe: tcp), LearningManager's at its port + 1 (healthPort: service+1: 5580 + 1), a MainPC
+    // dependency of a PC2 agent through MAIN_PC_IP.
     const waitFor = (machine: string, id: string) => single().find(([m]) => m === machine)![1].services[id]!.environment['WAIT_FOR'];
-    expect(waitFor('mainpc', 'active-learning-monitor')).toBe('http://127.0.0.1:6580/health,http://127.0.0.1:8220/health');
-    expect(waitFor('mainpc', 'fused-audio-preprocessor')).toBe('127.0.0.1:7550,http://127.0.0.1:8220/health');
-    expect(waitFor('mainpc', 'wake-word-detector')).toBe('127.0.0.1:7550,http://127.0.0.1:7551/health');
-    expect(waitFor('pc2', 'speech-relay-service')).toBe('http://${MAIN_PC_IP:-127.0.0.1}:6562/health,http://127.0.0.1:8160/health');
-    expect(waitFor('mainpc', 'service-registry')).toBeUndefined();
+    const infra = 'tcp://127.0.0.1:6379,http://127.0.0.1:8222/healthz';
+    expect(waitFor('mainpc', 'active-learning-monitor')).toBe(`${infra},zmq://127.0.0.1:5581,zmq://127.0.0.1:8220`);
+    expect(waitFor('mainpc', 'fused-audio-preprocessor')).toBe(`${infra},tcp://127.0.0.1:7550,zmq://127.0.0.1:8220`);
+    expect(waitFor('mainpc', 'wake-word-detector')).toBe(`${infra},tcp://127.0.0.1:7550,zmq://127.0.0.1:7557`);
+    expect(waitFor('pc2', 'speech-relay-service')).toBe(`${infra},zmq://\${MAIN_PC_IP:-127.0.0.1}:6562,zmq://127.0.0.1:8160`);
+    expect(waitFor('mainpc', 'service-registry')).toBe(infra);
   });
 
   it('reaches every cross-machine dependency through the address variable and lists it in WAIT_FOR', () => {
@@ -114,12 +130,13 @@ describe('compose output of the example', () => {
         const agent = plan.agents.find((a) => a.id === id)!;
         const cross = agent.dependencies.filter((d) => d.crossMachine);
         const waitFor = (s.environment['WAIT_FOR'] ?? '').split(',').filter(Boolean);
-        expect(waitFor).toHaveLength(cross.length);
+        // PC2's agents also wait for Redis and NATS, which run on MainPC.
+        expect(waitFor).toHaveLength(cross.length + (machine === 'pc2' ? 2 : 0));
         for (const d of cross) {
           const addressEnv = plan.machines.find((m) => m.name === d.machine)!.addressEnv;
           const ref = `\${${addressEnv}:?${addressEnv} must be set; see .env.example}`;
           expect(s.environment[`${d.envPrefix}_HOST`]).toBe(ref);
-          expect(waitFor).toContain(`http://${ref}:${d.healthPort}/health`);
+          expect(waitFor).toContain(`zmq://${ref}:${d.healthPort}`);
           expect(d.machine).not.toBe(machine);
           edges++;
         }
@@ -134,7 +151,8 @@ describe('compose output of the example', () => {
       expect([machine, published.length]).toEqual([machine, new Set(published).size]);
     }
     const bound = single().flatMap(([, p]) => Object.values(p.services).flatMap((s) => Object.entries(s.environment).filter(([k]) => /^AGENT_(\w+_)?PORT$|^HEALTH_CHECK_PORT$/.test(k)).map(([, v]) => v)));
-    expect(bound.length).toBe(plan.agents.reduce((n, a) => n + a.ports.length, 0));
+    // Every port but a BaseAgent's HTTP at health + 1, which the agent cannot be told (it follows the health port).
+    expect(bound.length).toBe(plan.agents.reduce((n, a) => n + a.ports.filter((x) => !x.follows).length, 0));
     expect(new Set(bound).size).toBe(bound.length);
     for (const [, p] of single()) for (const s of Object.values(p.services)) expect([s.network_mode, s.ports]).toEqual(['host', undefined]);
   });
@@ -183,6 +201,30 @@ describe('compose output of the example', () => {
     }
   });
 
+  it('runs Redis (append-only file on its own volume) and NATS on MainPC, locked down, healthy before MainPC\'s agents start', () => {
+    for (const [machine, p] of [...twoPc(), ...single()]) {
+      if (machine !== 'mainpc') {
+        expect(p.infra).toEqual({});
+        continue;
+      }
+      const { redis, nats } = p.infra as Record<string, Service>;
+      expect(redis!.image).toBe('redis:7.2.5-bookworm');
+      expect(nats!.image).toBe('nats:2.10.22-alpine3.20');
+      expect(redis!.command).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--dir', '/data', '--port', '6379']));
+      expect(redis!.volumes).toEqual([{ type: 'volume', source: 'redis-data', target: '/data' }]);
+      expect(p.volumes['redis-data']).toEqual({});
+      expect(redis!.healthcheck.test).toEqual(['CMD-SHELL', 'redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG']);
+      expect(nats!.healthcheck.test).toEqual(['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8222/healthz']);
+      for (const s of [redis!, nats!]) expect(s).toMatchObject({ read_only: true, cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'], restart: 'unless-stopped' });
+      expect(redis!.user).toBe('999:999');
+      expect(nats!.user).toBe('10001:10001');
+    }
+    // PC2's agents reach them through MainPC's address, so the two are in the firewall list.
+    const pc2 = twoPc().find(([m]) => m === 'pc2')![1].services['central-error-bus']!.environment;
+    expect([pc2['REDIS_URL'], pc2['NATS_URL'], pc2['NATS_SERVERS']]).toEqual(['redis://${MAIN_PC_IP:?MAIN_PC_IP must be set; see .env.example}:6379/0', ...Array(2).fill('nats://${MAIN_PC_IP:?MAIN_PC_IP must be set; see .env.example}:4222')]);
+    expect(plan.firewall.filter((r) => r.agent === 'redis' || r.agent === 'nats').map((r) => `${r.from}>${r.to}:${r.port}`)).toEqual(['pc2>mainpc:4222', 'pc2>mainpc:6379']);
+  });
+
   it('puts optional agents in a profile with a softer restart policy', () => {
     const services = twoPc().flatMap(([, p]) => Object.entries(p.services));
     const optional = services.filter(([, s]) => s.profiles).map(([id]) => id).sort();
@@ -203,15 +245,17 @@ describe('compose output of the example', () => {
         const pod = deployments.get(id)!;
         const c = pod.containers[0];
         expect(s.ports.map((x: string) => Number(/:(\d+)\/tcp$/.exec(x)![1]))).toEqual(c.ports.map((x: { containerPort: number }) => x.containerPort));
-        const k8sHealth = (c.readinessProbe.httpGet ?? c.readinessProbe.tcpSocket).port;
-        expect([id, Number(/localhost(?::|', )(\d+)/.exec(s.healthcheck.test.at(-1))![1])]).toEqual([id, k8sHealth]);
-        const composeEnv = Object.keys(s.environment).filter((k) => !['WAIT_FOR', 'WAIT_TIMEOUT_SECONDS', 'AGENT_SCRIPT', 'NVIDIA_VISIBLE_DEVICES'].includes(k)).sort();
+        // The same probe: compose runs the probe program, Kubernetes too (ZMQ) or its own HTTP/TCP probe.
+        const k8sProbe = c.readinessProbe.exec ? c.readinessProbe.exec.command.at(-1) : c.readinessProbe.httpGet ? `http://127.0.0.1:${c.readinessProbe.httpGet.port}${c.readinessProbe.httpGet.path}` : `tcp://127.0.0.1:${c.readinessProbe.tcpSocket.port}`;
+        expect([id, s.healthcheck.test.at(-1)]).toEqual([id, k8sProbe]);
+        expect([id, s.command]).toEqual([id, c.args]);
+        const composeEnv = Object.keys(s.environment).filter((k) => !['WAIT_FOR', 'WAIT_TIMEOUT_SECONDS', 'NVIDIA_VISIBLE_DEVICES'].includes(k)).sort();
         const k8sEnv = c.env.map((e: { name: string }) => e.name).filter((k: string) => k !== 'NVIDIA_VISIBLE_DEVICES').sort();
         expect([id, composeEnv]).toEqual([id, k8sEnv]);
-        const k8sDeps = (pod.initContainers?.[0]?.env[0]?.value ?? '').split(',').filter(Boolean).map((x: string) => /^(?:http:\/\/)?([^:/]+):/.exec(x)![1]!.toUpperCase().replace(/-/g, '_'));
-        const composeDeps = Object.keys(s.environment).filter((k) => k.endsWith('_HOST') && k !== 'ERROR_BUS_HOST').map((k) => k.slice(0, -5));
-        expect([id, composeDeps.sort()]).toEqual([id, k8sDeps.sort()]);
-        for (const d of Object.keys(s.depends_on ?? {})) expect(k8sDeps).toContain(d.toUpperCase().replace(/-/g, '_'));
+        const k8sDeps = (pod.initContainers?.[0]?.env[0]?.value ?? '').split(',').filter(Boolean).map((x: string) => /^\w+:\/\/([^:/]+):/.exec(x)![1]!);
+        const agent = plan.agents.find((a) => a.id === id)!;
+        expect([id, k8sDeps.sort()]).toEqual([id, agent.dependencies.map((d) => d.id).sort()]);
+        for (const d of Object.keys(s.depends_on ?? {})) expect([...k8sDeps, 'redis', 'nats']).toContain(d);
       }
     }
   });

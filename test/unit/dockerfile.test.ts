@@ -56,9 +56,10 @@ describe('Dockerfiles of the example', () => {
   it('runs as the numeric non-root user, with a standard-library HEALTHCHECK and the waiting entrypoint', () => {
     for (const [f, text] of dockerfiles().filter(([k]) => !k.includes('naive'))) {
       expect([f, text.match(/^USER (.+)$/m)?.[1]]).toEqual([f, '10001:10001']);
-      expect(text).toMatch(/^HEALTHCHECK .* CMD \["python3", "\/usr\/local\/bin\/agent-infra-health"\]$/m);
+      // The probe program reads AGENT_HEALTH, which every agent is given (its readiness probe).
+      expect(text).toMatch(/^HEALTHCHECK .* CMD \["python3", "-S", "\/usr\/local\/bin\/agent-infra-health"\]$/m);
       expect(text).toMatch(/^ENTRYPOINT \["python3", "\/usr\/local\/bin\/agent-infra-entrypoint"\]$/m);
-      expect(text).toContain("'    host, _, port = endpoint.rpartition(\":\")'");
+      expect(text).toContain("'    host, colon, port = hostport.rpartition(\":\")'");
       expect(text).not.toContain('&amp;');
     }
   });

@@ -17,7 +17,8 @@ describe('compose on a hand-built plan', () => {
   const beta = parse(files.get('compose/docker-compose.beta.yml')!);
 
   it('writes one file per machine with that machine’s agents', () => {
-    expect(Object.keys(alpha.services).sort()).toEqual(['registry', 'vision']);
+    // Redis runs on alpha, beside its agents.
+    expect(Object.keys(alpha.services).sort()).toEqual(['redis', 'registry', 'vision']);
     expect(Object.keys(beta.services)).toEqual(['bus']);
   });
 
@@ -28,11 +29,14 @@ describe('compose on a hand-built plan', () => {
   });
 
   it('orders same-machine dependencies by health and waits for the other machine’s', () => {
-    expect(alpha.services.vision.depends_on).toEqual({ registry: { condition: 'service_healthy' } });
+    expect(alpha.services.vision.depends_on).toEqual({ redis: { condition: 'service_healthy' }, registry: { condition: 'service_healthy' } });
     expect(alpha.services.vision.environment.REGISTRY_HOST).toBe('registry');
     expect(beta.services.bus.depends_on).toBeUndefined();
-    expect(beta.services.bus.environment.WAIT_FOR).toBe('http://${ALPHA_IP:?ALPHA_IP must be set; see .env.example}:8200/health');
-    expect(beta.services.bus.environment.REGISTRY_HOST).toBe('${ALPHA_IP:?ALPHA_IP must be set; see .env.example}');
+    // Redis on the other machine (a TCP connect to 6379), then the registry's ZMQ health socket, as its readiness is planned.
+    const alphaIp = '${ALPHA_IP:?ALPHA_IP must be set; see .env.example}';
+    expect(beta.services.bus.environment.WAIT_FOR).toBe(`tcp://${alphaIp}:6379,zmq://${alphaIp}:8200`);
+    expect(beta.services.bus.environment.REGISTRY_HOST).toBe(alphaIp);
+    expect(beta.services.bus.environment.REDIS_URL).toBe(`redis://${alphaIp}:6379/0`);
   });
 
   it('writes secrets as references and literals with their $ doubled', () => {
@@ -48,8 +52,10 @@ describe('compose on a hand-built plan', () => {
   });
 
   it('checks health with the probe and port of the plan', () => {
-    expect(alpha.services.registry.healthcheck.test.at(-1)).toContain("('localhost', 8200), 3)");
-    expect(alpha.services.registry.healthcheck.test.at(-1)).toContain("b'GET /health HTTP/1.0");
+    // Registry is a BaseAgent: its ZMQ health socket on 8200; vision answers HTTP /health on 8300.
+    expect(alpha.services.registry.healthcheck.test).toEqual(['CMD', 'python3', '-S', '/usr/local/bin/agent-infra-health', '--timeout', '3', 'zmq://127.0.0.1:8200']);
+    expect(alpha.services.vision.healthcheck.test.at(-1)).toBe('http://127.0.0.1:8300/health');
+    expect([alpha.services.registry.command, beta.services.bus.command]).toEqual([['python3', 'agents/registry.py'], ['python3', 'agents/bus.py']]);
     expect(alpha.services.registry.healthcheck).toMatchObject({ interval: '5s', timeout: '3s', retries: 3, start_period: '10s' });
   });
 });
@@ -105,6 +111,6 @@ describe('Dockerfiles on a hand-built plan', () => {
   it('copies the source folders last and runs as the numeric user', () => {
     expect(gpu).toContain('COPY agents/ /app/agents/\nCOPY common/ /app/common/\nUSER 10001:10001\n');
     // The image's own check (docker run without compose), as the plan gives it.
-    expect(gpu).toContain('HEALTHCHECK --interval=10s --timeout=3s --start-period=14s --retries=3 CMD ["python3", "/usr/local/bin/agent-infra-health"]');
+    expect(gpu).toContain('HEALTHCHECK --interval=10s --timeout=3s --start-period=14s --retries=3 CMD ["python3", "-S", "/usr/local/bin/agent-infra-health"]');
   });
 });

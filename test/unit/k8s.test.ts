@@ -15,6 +15,11 @@ let plan: SystemPlan;
 let files: Map<string, string>;
 let objects: K8sObject[];
 const of = (kind: string) => objects.filter((o) => o.kind === kind);
+const deployment = (name: string) => of('Deployment').find((d) => d.metadata.name === name)!;
+const service = (name: string) => of('Service').find((d) => d.metadata.name === name)!;
+const agentDeployments = () => of('Deployment').filter((d) => plan.agents.some((a) => a.id === d.metadata.name));
+/** A container's variables with literal values. */
+const envOf = (id: string) => new Map<string, string>(deployment(id).spec.template.spec.containers[0].env.filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value]));
 
 beforeAll(() => {
   const r = runPipeline({ spec: EXAMPLE_SPEC, cwd: ROOT });
@@ -47,8 +52,9 @@ describe('kubernetes manifests of the example', () => {
   });
 
   it('gives each agent one Deployment and one Service named by its DNS name, with no hashes', () => {
-    expect(of('Deployment').map((d) => d.metadata.name).sort()).toEqual(plan.agents.map((a) => a.id).sort());
-    expect(of('Service').map((d) => d.metadata.name).sort()).toEqual(plan.agents.map((a) => a.id).sort());
+    expect(of('Deployment').map((d) => d.metadata.name).sort()).toEqual([...plan.agents.map((a) => a.id), 'nats'].sort());
+    // Beside the agents' own: one Service per machine (its address) and Redis's and NATS's.
+    expect(of('Service').map((d) => d.metadata.name).sort()).toEqual([...plan.agents.map((a) => a.id), 'mainpc', 'pc2', 'redis', 'nats'].sort());
     const text = [...files.values()].join('\n');
     expect(text).not.toContain('cdk8s.io/metadata.addr');
     for (const o of objects) expect(o.metadata.name).not.toMatch(/-[0-9a-f]{8}$/);
@@ -83,8 +89,8 @@ describe('kubernetes manifests of the example', () => {
   });
 
   it('gives each Service a selector that matches exactly its agent pods and targets declared container ports', () => {
-    const deployments = of('Deployment');
-    for (const s of of('Service')) {
+    const deployments = of('Deployment').filter((d) => plan.agents.some((a) => a.id === d.metadata.name));
+    for (const s of of('Service').filter((x) => plan.agents.some((a) => a.id === x.metadata.name))) {
       const matching = deployments.filter((d) => Object.entries(s.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
       expect(matching.map((d) => d.metadata.name)).toEqual([s.metadata.name]);
       const ports = matching[0]!.spec.template.spec.containers[0].ports.map((p: { containerPort: number }) => p.containerPort);
@@ -96,7 +102,7 @@ describe('kubernetes manifests of the example', () => {
   it('names an existing Service and one of its ports in every dependency variable', () => {
     const services = new Map(of('Service').map((s) => [s.metadata.name, s.spec.ports.map((p: { port: number }) => p.port)]));
     let checked = 0;
-    for (const d of of('Deployment')) {
+    for (const d of agentDeployments()) {
       const env = new Map<string, string>(d.spec.template.spec.containers[0].env.filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value]));
       const agent = plan.agents.find((a) => a.id === d.metadata.name)!;
       for (const dep of agent.dependencies) {
@@ -111,7 +117,7 @@ describe('kubernetes manifests of the example', () => {
   });
 
   it('reads machine addresses from the ConfigMap and secrets by reference only', () => {
-    for (const d of of('Deployment')) {
+    for (const d of agentDeployments()) {
       const env = d.spec.template.spec.containers[0].env as { name: string; value?: string; valueFrom?: any }[];
       expect(env.find((e) => e.name === 'MAIN_PC_IP')).toEqual({ name: 'MAIN_PC_IP', valueFrom: { configMapKeyRef: { key: 'MAIN_PC_IP', name: 'machine-addresses' } } });
       expect(env.find((e) => e.name === 'PC2_IP')!.valueFrom.configMapKeyRef.name).toBe('machine-addresses');
@@ -121,15 +127,16 @@ describe('kubernetes manifests of the example', () => {
     expect(of('Secret')).toEqual([]);
   });
 
-  it('contains no IPv4 literal but the 0.0.0.0 bind address', () => {
+  it('contains no IPv4 literal but the 0.0.0.0 bind address, and loopback only in probes a container runs on itself', () => {
     const text = [...files.values()].join('\n');
     const ips = [...text.matchAll(/(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])/g)].map((m) => m[0]);
-    expect(new Set(ips)).toEqual(new Set(['0.0.0.0']));
+    expect(new Set(ips)).toEqual(new Set(['0.0.0.0', '127.0.0.1']));
+    for (const line of text.split('\n').filter((l) => l.includes('127.0.0.1'))) expect(line).toMatch(/^\s+(- |value: )"?(zmq|http|tcp):\/\/127\.0\.0\.1:\d+|^\s+- "?redis-cli -h 127\.0\.0\.1 /);
     expect(text).toMatch(/name: BIND_ADDRESS\n\s+value: "0\.0\.0\.0"/);
   });
 
   it('runs every container as the numeric non-root user with a read-only root and nothing else allowed', () => {
-    for (const d of of('Deployment')) {
+    for (const d of agentDeployments()) {
       const spec = d.spec.template.spec;
       expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
       expect(spec.automountServiceAccountToken).toBe(false);
@@ -150,42 +157,135 @@ describe('kubernetes manifests of the example', () => {
     }
   });
 
-  it('sizes the startup probe from the startup seconds and probes health on the health port', () => {
+  it('starts every container\'s script from the code root through the image entrypoint', () => {
     for (const a of plan.agents) {
-      const c = of('Deployment').find((d) => d.metadata.name === a.id)!.spec.template.spec.containers[0];
-      const probe = a.health.probe === 'http' ? { httpGet: { path: '/health', port: a.healthPort.port, scheme: 'HTTP' } } : { tcpSocket: { port: a.healthPort.port } };
-      expect(c.readinessProbe).toMatchObject(probe);
-      expect(c.livenessProbe).toMatchObject(probe);
-      expect(c.startupProbe).toMatchObject(probe);
-      expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThanOrEqual(a.startupSeconds * 3);
+      const c = deployment(a.id).spec.template.spec.containers[0];
+      // args, not command: the image's entrypoint (which waits for WAIT_FOR) stays and runs them.
+      expect([a.id, c.command, c.args]).toEqual([a.id, undefined, ['python3', a.scriptPath]]);
     }
-    expect(of('Deployment').find((d) => d.metadata.name === 'audio-capture')!.spec.template.spec.containers[0].readinessProbe.tcpSocket).toEqual({ port: 7550 });
+    expect(deployment('service-registry').spec.template.spec.containers[0].args).toEqual(['python3', 'main_pc_code/agents/service_registry_agent.py']);
   });
 
-  it('waits for dependencies in an init container of the agent image', () => {
-    const d = of('Deployment').find((x) => x.metadata.name === 'system-digital-twin')!;
+  it('probes a BaseAgent as it answers: readiness and startup on its ZMQ health socket, liveness on HTTP /health at health + 1', () => {
+    const zmq = (port: number) => ({ exec: { command: ['python3', '-S', '/usr/local/bin/agent-infra-health', '--timeout', '2', `zmq://127.0.0.1:${port}`] } });
+    for (const a of plan.agents.filter((x) => x.name !== 'AudioCapture')) {
+      const c = deployment(a.id).spec.template.spec.containers[0];
+      expect(c.readinessProbe).toMatchObject(zmq(a.healthPort.port));
+      expect(c.startupProbe).toMatchObject(zmq(a.healthPort.port));
+      expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/health', port: a.healthPort.port + 1, scheme: 'HTTP' } });
+      expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThanOrEqual(a.startupSeconds * 3);
+      // The HTTP port is declared (and scraped: see the ServiceMonitors).
+      expect(c.ports.map((p: { containerPort: number }) => p.containerPort)).toContain(a.healthPort.port + 1);
+    }
+    // Worked out from the example: ServiceRegistry's config says health 8200; CodeGenerator binds its
+    // health socket at its port + 1 (5650 + 1, healthPort: service+1 in the spec), HTTP at 5652.
+    expect(deployment('service-registry').spec.template.spec.containers[0].readinessProbe).toMatchObject(zmq(8200));
+    const cg = deployment('code-generator').spec.template.spec.containers[0];
+    expect(cg.readinessProbe).toMatchObject(zmq(5651));
+    expect(cg.livenessProbe.httpGet.port).toBe(5652);
+    expect(cg.ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([5650, 5651, 5652]);
+    expect(service('code-generator').spec.ports.map((p: { port: number }) => p.port)).toEqual([5650, 5651, 5652]);
+    // The spec's probe: tcp for AudioCapture: a TCP connect on its health port.
+    expect(deployment('audio-capture').spec.template.spec.containers[0].readinessProbe.tcpSocket).toEqual({ port: 7550 });
+  });
+
+  it('waits for dependencies in an init container of the agent image, on their ZMQ health sockets', () => {
+    const d = deployment('system-digital-twin');
     expect(d.spec.template.spec.initContainers).toEqual([
-      expect.objectContaining({ name: 'wait-for-dependencies', image: 'agent-infra/cpu:0.1.0', command: ['agent-infra-wait'], env: [{ name: 'WAIT_FOR', value: 'http://service-registry:8200/health' }, { name: 'WAIT_TIMEOUT_SECONDS', value: '600' }] }),
+      expect.objectContaining({ name: 'wait-for-dependencies', image: 'agent-infra/cpu:0.1.0', command: ['agent-infra-wait'], env: [{ name: 'WAIT_FOR', value: 'zmq://service-registry:8200' }, { name: 'WAIT_TIMEOUT_SECONDS', value: '600' }] }),
     ]);
-    expect(of('Deployment').find((x) => x.metadata.name === 'service-registry')!.spec.template.spec.initContainers).toBeUndefined();
+    expect(deployment('service-registry').spec.template.spec.initContainers).toBeUndefined();
   });
 
-  it('admits each dependency edge (and the error bus) in NetworkPolicies and nothing else', () => {
+  it('sets every discovery variable to a Service and port that exist, so that no host falls back to BIND_ADDRESS', () => {
+    const ports = new Map(of('Service').map((s) => [s.metadata.name, s.spec.ports.map((p: { port: number }) => p.port)]));
+    const host = (v: string) => v.replace(/\.voice-assistant\.svc$/, '');
+    const expected: Record<string, string> = { SERVICE_REGISTRY: 'service-registry', DIGITAL_TWIN: 'system-digital-twin', SYSTEM_DIGITAL_TWIN: 'system-digital-twin', ERROR_BUS: 'central-error-bus' };
+    for (const a of plan.agents) {
+      const env = envOf(a.id);
+      for (const [prefix, target] of Object.entries(expected)) {
+        if (prefix === 'ERROR_BUS' && a.id === target) continue;
+        expect([a.id, env.get(`${prefix}_HOST`)]).toEqual([a.id, target]);
+        expect(ports.get(target)).toContain(Number(env.get(`${prefix}_PORT`)));
+      }
+      expect(env.get('REDIS_HOST')).toBe('redis.voice-assistant.svc');
+      expect(env.get('REDIS_PORT')).toBe('6379');
+      expect(env.get('REDIS_URL')).toBe('redis://redis.voice-assistant.svc:6379/0');
+      expect(env.get('NATS_URL')).toBe('nats://nats.voice-assistant.svc:4222');
+      expect(env.get('NATS_SERVERS')).toBe('nats://nats.voice-assistant.svc:4222');
+      for (const [k, v] of env) if (k.endsWith('_HOST')) expect([a.id, k, ports.has(host(v))]).toEqual([a.id, k, true]);
+    }
+    // The registry and the twin bind 7200 and 7220; the code's defaults (7100, 7120) are never left to apply.
+    expect(envOf('nlu-agent').get('SERVICE_REGISTRY_PORT')).toBe('7200');
+    expect(envOf('nlu-agent').get('DIGITAL_TWIN_PORT')).toBe('7220');
+  });
+
+  it('routes MAIN_PC_IP and PC2_IP: every port of a machine\'s agents reaches, through the machine\'s Service, the one pod that binds it', () => {
+    const cm = of('ConfigMap').find((c) => c.metadata.name === 'machine-addresses')!;
+    expect(cm.data).toEqual({ MAINPC_IP: 'mainpc.voice-assistant.svc', MAIN_PC_IP: 'mainpc.voice-assistant.svc', PC2_IP: 'pc2.voice-assistant.svc' });
+    for (const m of plan.machines) {
+      const svc = service(m.name);
+      const pods = agentDeployments().filter((d) => Object.entries(svc.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
+      // The endpoints controller routes a named target port to the pods that have a container port of that name.
+      const byName = (name: string) => pods.filter((d) => d.spec.template.spec.containers[0].ports.some((p: { name: string }) => p.name === name));
+      const bound = plan.agents.filter((a) => a.machine === m.name).flatMap((a) => a.ports.map((p) => [p.port, a.id] as const));
+      expect(svc.spec.ports).toHaveLength(bound.length);
+      for (const [port, owner] of bound) {
+        const sp = svc.spec.ports.find((p: { port: number }) => p.port === port);
+        expect([port, sp?.targetPort]).toEqual([port, `p${port}`]);
+        const targets = byName(sp.targetPort);
+        expect([port, targets.map((d) => d.metadata.name)]).toEqual([port, [owner]]);
+        expect(targets[0]!.spec.template.spec.containers[0].ports.find((p: { name: string }) => p.name === sp.targetPort).containerPort).toBe(port);
+      }
+    }
+    // A PC2 agent that connects to tcp://${MAIN_PC_IP}:7220 reaches SystemDigitalTwin; :6379 is not a MainPC agent's port.
+    expect(service('mainpc').spec.ports.find((p: { port: number }) => p.port === 7220).targetPort).toBe('p7220');
+    expect(deployment('system-digital-twin').spec.template.spec.containers[0].ports).toContainEqual({ containerPort: 7220, name: 'p7220', protocol: 'TCP' });
+  });
+
+  it('runs Redis as a StatefulSet with its append-only file on a PersistentVolumeClaim, and NATS, each behind a Service', async () => {
+    const redis = of('StatefulSet').find((x) => x.metadata.name === 'redis')!;
+    const c = redis.spec.template.spec.containers[0];
+    expect(c.image).toBe('redis:7.2.5-bookworm');
+    expect(c.command).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--dir', '/data']));
+    expect(c.volumeMounts).toEqual([{ name: 'data', mountPath: '/data' }]);
+    expect(redis.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } });
+    expect(c.securityContext).toMatchObject({ runAsUser: 999, runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    const nats = deployment('nats').spec.template.spec.containers[0];
+    expect(nats.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 8222 });
+    expect(service('redis').spec.ports).toEqual([{ name: 'redis', port: 6379, targetPort: 6379, protocol: 'TCP' }]);
+    expect(service('nats').spec.ports.map((p: { port: number }) => p.port)).toEqual([4222, 8222]);
+  });
+
+  it('admits exactly the agents that reach each agent, Redis and NATS, and lets each agent reach exactly its peers', () => {
     const policies = new Map(of('NetworkPolicy').map((p) => [p.metadata.name, p]));
     expect(policies.get('default-deny')!.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
     const name = (peer: any) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'];
-    const bus = plan.errorBus!.agent!;
+    // Worked out from the plan: an agent reaches its dependencies and the agents its discovery variables name.
+    const discovery = ['service-registry', 'system-digital-twin', 'central-error-bus'];
+    const reaches = (id: string) => {
+      const a = plan.agents.find((x) => x.id === id)!;
+      return new Set([...a.dependencies.map((d) => d.id), ...discovery].filter((x) => x !== id));
+    };
     for (const a of plan.agents) {
       const p = policies.get(a.id)!;
       expect(p.spec.podSelector.matchLabels['app.kubernetes.io/name']).toBe(a.id);
       const admitted = p.spec.ingress.flatMap((r: any) => r.from.map(name)).filter(Boolean).filter((n: string) => n !== 'prometheus');
-      expect(admitted.sort()).toEqual([...a.dependents].sort());
+      expect([a.id, admitted.sort()]).toEqual([a.id, plan.agents.filter((x) => reaches(x.id).has(a.id)).map((x) => x.id).sort()]);
       const reached = p.spec.egress.flatMap((r: any) => r.to.map(name));
-      const expected = a.dependencies.map((d) => d.id).concat(a.id === bus ? [] : [bus]);
-      expect(reached.sort()).toEqual([...new Set(expected)].sort());
+      expect([a.id, reached.sort()]).toEqual([a.id, [...reaches(a.id), 'redis', 'nats'].sort()]);
+      expect(p.spec.egress).toContainEqual({ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/part-of': 'voice-assistant' } } }], ports: [{ port: 6379, protocol: 'TCP' }] });
+      expect(p.spec.egress).toContainEqual({ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/part-of': 'voice-assistant' } } }], ports: [{ port: 4222, protocol: 'TCP' }] });
     }
-    const busRules = policies.get(bus)!.spec.ingress;
-    expect(busRules).toContainEqual({ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'voice-assistant' } } }], ports: [{ port: 7150, protocol: 'TCP' }] });
+    for (const [svc, port] of [['redis', 6379], ['nats', 4222]] as const) {
+      const p = policies.get(svc)!;
+      expect(p.spec.egress).toEqual([]);
+      expect(p.spec.ingress).toHaveLength(1);
+      expect(p.spec.ingress[0].ports).toEqual([{ port, protocol: 'TCP' }]);
+      expect(p.spec.ingress[0].from[0].podSelector.matchExpressions).toEqual([{ key: 'app.kubernetes.io/name', operator: 'In', values: plan.agents.map((a) => a.id).sort() }]);
+    }
+    // The registry admits everyone on its service port only (7200), and its dependents on all its ports.
+    expect(policies.get('service-registry')!.spec.ingress.some((r: any) => r.ports.length === 1 && r.ports[0].port === 7200 && r.from.length > 50)).toBe(true);
   });
 
   it('shares each GPU by time-slicing with one replica per agent placed on it', () => {

@@ -50,7 +50,7 @@ describe('report contents of the example', () => {
     expect(ports).toContain('| pc2 | mainpc | 5562/tcp | streaming-tts-agent | speech-relay-service depends on it |');
     expect(ports).toContain('| pc2 | mainpc | 6562/tcp | streaming-tts-agent | speech-relay-service waits for its health |');
     expect(ports).toContain('| mainpc | pc2 | 7150/tcp | central-error-bus | every agent reports errors to it |');
-    expect(ports).toContain('| 7174 | translation-cache-pc2 | pc2 | service | service | reassigned, declared 7155 |');
+    expect(ports).toContain('| 7172 | translation-cache-pc2 | pc2 | service | service | reassigned, declared 7155 |');
     const startup = files.get('reports/startup.md')!;
     expect(startup).toContain('- critical path: **31 s**');
     expect(startup).toContain('- sequential sum: **218 s**');

@@ -3,13 +3,12 @@ import type { MachineConfig } from '../../config/model.ts';
 import type { DeploymentSpec } from '../../config/spec.ts';
 import type { GraphAnalysis } from '../graph.ts';
 import { byString } from '../names.ts';
-import type { MachinePlan, PlannedAgent, PlannedDependency, PlannedGpu, PlannedPort } from '../types.ts';
+import { DEFAULT_DISCOVERY } from '../../config/spec.ts';
+import type { MachinePlan, PlannedAgent, PlannedDependency, PlannedGpu, PlannedPort, PlannedService } from '../types.ts';
 import type { Edge } from './dependencies.ts';
-import type { Draft } from './drafts.ts';
-import { agentEnvironment, type ErrorBusTarget } from './environment.ts';
-
-/** Where an agent answers an HTTP health probe. */
-const HEALTH_PATH = '/health';
+import { BASEAGENT_HTTP, type Draft } from './drafts.ts';
+import { agentEnvironment, type ErrorBusTarget, type Peer } from './environment.ts';
+import { agentProbes } from './health.ts';
 
 export interface AgentsInput {
   readonly spec: DeploymentSpec;
@@ -21,6 +20,7 @@ export interface AgentsInput {
   readonly gpuOf: ReadonlyMap<string, PlannedGpu>;
   readonly machines: readonly MachinePlan[];
   readonly errorBus: ErrorBusTarget | undefined;
+  readonly services: readonly PlannedService[];
 }
 
 /** Every agent as planned, sorted by machine, then id. */
@@ -37,14 +37,28 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
   const secretNames = new Set(x.live.flatMap((d) => [...(d.override.secrets ?? []), ...d.cfg.secretRefs]));
   // Agents by the prefix of the variables that point at them, for what the agents' code reads.
   const peers = new Map(x.live.map((d) => [d.envPrefix, { id: d.id, ports: ports.get(d.id)! }]));
+  // The discovery variables: prefix -> the agent it names (on the agent's own machine when there is one there).
+  const discovery = Object.entries(spec.discovery ?? DEFAULT_DISCOVERY).sort((a, b) => byString(a[0], b[0]));
+  const discoveryFor = (machine: string): { prefix: string; peer: Peer }[] =>
+    discovery.flatMap(([prefix, name]) => {
+      const target = x.live.find((t) => t.cfg.name === name && t.cfg.machine === machine) ?? x.live.find((t) => t.cfg.name === name);
+      return target ? [{ prefix, peer: { id: target.id, ports: ports.get(target.id)! } }] : [];
+    });
   const agents = x.live.map((d): PlannedAgent => {
     const own = ports.get(d.id)!;
+    const probes = agentProbes(spec, d.override, d.framework, own);
     const settings = configOf.get(d.cfg.machine)!.settings;
     const dependencies = x.edges.get(d.id)!.map((e) => dependency(spec, d, e.dep, ports.get(e.dep.id)!)).sort((a, b) => byString(a.id, b.id));
     const fromSettings = [...(settings.secretEnvironment ?? []), ...settings.environment.filter((e) => secretNames.has(e.name)).map((e) => e.name)];
     const secrets = d.override.secrets?.length || d.cfg.secretRefs.length || fromSettings.length ? [...new Set([...(d.override.secrets ?? []), ...d.cfg.secretRefs, ...fromSettings])].sort(byString) : [];
-    const env = agentEnvironment({ name: d.cfg.name, id: d.id, machine: d.cfg.machine, startupSeconds: d.startupSeconds, probe: d.override.probe ?? spec.defaults.probe, ports: own, dependencies, secrets, settings, ...(d.cfg.codeReads ? { codeReads: d.cfg.codeReads } : {}) }, x.machines, x.errorBus, peers);
-    const metricsPort = own.find((p) => p.name === 'metrics' || p.name === 'prometheus');
+    const env = agentEnvironment(
+      { name: d.cfg.name, id: d.id, machine: d.cfg.machine, startupSeconds: d.startupSeconds, readiness: probes.readiness, ports: own, dependencies, secrets, settings, discovery: discoveryFor(d.cfg.machine), services: x.services, ...(d.cfg.codeReads ? { codeReads: d.cfg.codeReads } : {}) },
+      x.machines,
+      x.errorBus,
+      peers,
+    );
+    // A BaseAgent serves /metrics on its HTTP port (health + 1); others on a port their config names so.
+    const metricsPort = own.find((p) => p.name === 'metrics' || p.name === 'prometheus') ?? (d.framework === 'baseagent' ? own.find((p) => p.name === BASEAGENT_HTTP) : undefined);
     const memoryMiB = d.override.resources?.memoryMiB ?? settings.memoryMiB ?? 2048;
     const cpuMillis = d.override.resources?.cpuMillis ?? (settings.cpuPercent !== undefined ? Math.max(100, Math.round(settings.cpuPercent * 10)) : 1000);
     const hc = { ...settings.healthChecks, ...specHealthChecks };
@@ -56,6 +70,7 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
       group: d.cfg.group,
       dockerGroups: d.cfg.dockerGroups,
       ...(d.cfg.scriptPath !== undefined ? { scriptPath: d.cfg.scriptPath } : {}),
+      command: d.cfg.scriptPath !== undefined ? ['python3', d.cfg.scriptPath, ...(d.override.args ?? [])] : [],
       required: d.cfg.required,
       ports: own,
       servicePort: own[0]!,
@@ -77,8 +92,9 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
       replicas: d.gpu ? 1 : (d.override.replicas ?? 1),
       ...(maxReplicas !== undefined && maxReplicas > (d.override.replicas ?? 1) ? { maxReplicas } : {}),
       health: {
-        probe: d.override.probe ?? spec.defaults.probe,
-        path: HEALTH_PATH,
+        framework: d.framework,
+        readiness: probes.readiness,
+        liveness: probes.liveness,
         intervalSeconds: hc.intervalSeconds ?? 10,
         timeoutSeconds: hc.timeoutSeconds ?? 5,
         retries: hc.retries ?? 3,
@@ -103,8 +119,7 @@ function dependency(spec: DeploymentSpec, d: Draft, dep: Draft, depPorts: readon
     envPrefix: dep.envPrefix,
     port: svc.port,
     healthPort: hp.port,
-    healthProbe: dep.override.probe ?? spec.defaults.probe,
-    healthPath: HEALTH_PATH,
+    readiness: agentProbes(spec, dep.override, dep.framework, depPorts).readiness,
     ...(svc.singleHostPort !== undefined ? { singleHostPort: svc.singleHostPort, singleHostHealthPort: hp.singleHostPort! } : {}),
   };
 }

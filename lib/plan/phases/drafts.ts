@@ -1,7 +1,7 @@
 /** Phase 1, drafts: per agent, the facts that need nothing but the agent, its overrides and its machine. */
 import { diag, type Diagnostic } from '../../diagnostics.ts';
 import type { AgentConfig, MachineConfig } from '../../config/model.ts';
-import type { DeploymentSpec, Override } from '../../config/spec.ts';
+import type { DeploymentSpec, FrameworkName, Override } from '../../config/spec.ts';
 import { byString, didYouMean, dnsLabel, envName, portName } from '../names.ts';
 import { claimKey, type PortRole } from '../ports.ts';
 
@@ -14,6 +14,8 @@ export interface DraftPort {
   readonly declared: number;
   readonly at: AgentConfig['at'];
   readonly derived?: boolean;
+  /** A port at a fixed distance from another of the agent's (a BaseAgent's HTTP at health + 1): it moves with it and never alone. */
+  readonly follows?: 'health';
 }
 
 /** An agent on its way into the plan. */
@@ -28,9 +30,14 @@ export interface Draft {
   readonly vramGiB: number;
   readonly startupSeconds: number;
   readonly family: string;
-  /** Service first, health second, then the extra listeners. */
+  /** How the agent answers health checks: the spec's override, else what its code shows, else the spec's default. */
+  readonly framework: FrameworkName;
+  /** Service first, health second, then the extra listeners (for a BaseAgent, `http` at health + 1 last). */
   readonly ports: readonly DraftPort[];
 }
+
+/** The name of the HTTP listener a BaseAgent opens at health + 1 (`/health`, `/metrics`). */
+export const BASEAGENT_HTTP = 'http';
 
 const NO_OVERRIDE: Override = Object.freeze({});
 
@@ -84,6 +91,7 @@ export function draftAgents(spec: DeploymentSpec, configs: readonly MachineConfi
       const family = o.family ?? (gpu ? spec.defaults.gpuFamily : spec.defaults.cpuFamily);
       if (!Object.hasOwn(families, family)) ds.push(diag('invalid-spec', 'error', `agent '${a.name}' uses image family '${family}', which the spec does not define; add it under 'images'`, a.at));
       const label = dnsLabel(a.name);
+      const framework = o.framework ?? (a.framework === 'baseagent' ? 'baseagent' : a.framework === 'none' ? 'http' : spec.defaults.framework);
       drafts.push({
         cfg: a,
         id: label,
@@ -93,7 +101,8 @@ export function draftAgents(spec: DeploymentSpec, configs: readonly MachineConfi
         vramGiB: o.vramGiB ?? (a.vramMiBHint !== undefined ? Math.round((a.vramMiBHint / 1024) * 10) / 10 : spec.defaults.vramGiB),
         startupSeconds: o.startupSeconds ?? (gpu ? spec.defaults.gpuStartupSeconds : spec.defaults.startupSeconds),
         family,
-        ports: draftPorts(m, a),
+        framework,
+        ports: draftPorts(m, a, o, framework),
       });
       for (const p of drafts.at(-1)!.ports) {
         if (p.declared < 1024) ds.push(diag('invalid-value', 'error', `${p.role === 'extra' ? `${p.name} port` : `${p.role} port`} ${p.declared} of ${a.name} is below 1024: the agent runs as uid ${spec.defaults.user} without capabilities and cannot bind it; pick a port from 1024 up`, p.at));
@@ -103,19 +112,25 @@ export function draftAgents(spec: DeploymentSpec, configs: readonly MachineConfi
   return { drafts, disabled, diagnostics: ds };
 }
 
-/** Service, health and extra ports, extra ones named uniquely within the agent (`zmq`, `zmq-2`). */
-function draftPorts(m: string, a: AgentConfig): DraftPort[] {
+/**
+ * Service, health and extra ports, extra ones named uniquely within the agent (`zmq`, `zmq-2`). The
+ * spec's `healthPort` says where the agent really binds its health socket; a BaseAgent also binds HTTP
+ * at health + 1, which it cannot be told to move (`follows`).
+ */
+function draftPorts(m: string, a: AgentConfig, o: Override, framework: FrameworkName): DraftPort[] {
   const keyOf = (name: string) => claimKey({ machine: m, owner: a.name, name });
+  const health = o.healthPort === 'service+1' ? a.port.value + 1 : (o.healthPort ?? a.healthCheckPort.value);
   const ports: DraftPort[] = [
     { name: 'service', key: keyOf('service'), role: 'service', declared: a.port.value, at: a.port.at },
-    { name: 'health', key: keyOf('health'), role: 'health', declared: a.healthCheckPort.value, at: a.healthCheckPort.at, ...(a.healthCheckPort.derived ? { derived: true } : {}) },
+    { name: 'health', key: keyOf('health'), role: 'health', declared: health, at: a.healthCheckPort.at, ...(a.healthCheckPort.derived && o.healthPort === undefined ? { derived: true } : {}) },
   ];
-  const used = new Set(['service', 'health']);
+  const used = new Set(['service', 'health', ...(framework === 'baseagent' ? [BASEAGENT_HTTP] : [])]);
   for (const e of a.extraPorts) {
     let n = portName(e.name);
     for (let i = 2; used.has(n); i++) n = `${portName(e.name).slice(0, 13)}-${i}`;
     used.add(n);
     ports.push({ name: n, key: keyOf(n), role: 'extra', declared: e.port, at: e.at });
   }
+  if (framework === 'baseagent') ports.push({ name: BASEAGENT_HTTP, key: keyOf(BASEAGENT_HTTP), role: 'extra', declared: health + 1, at: a.healthCheckPort.at, follows: 'health' });
   return ports;
 }

@@ -1,7 +1,7 @@
 /** Phase 6, environment: the variables each agent is started with, hosts and ports as references. */
 import type { MachineSettings } from '../../config/model.ts';
 import { byString, envName } from '../names.ts';
-import type { MachinePlan, PlannedDependency, PlannedEnv, PlannedPort, SystemPlan } from '../types.ts';
+import type { MachinePlan, PlannedDependency, PlannedEnv, PlannedPort, PlannedProbe, PlannedService, SystemPlan } from '../types.ts';
 
 /** A `port` variable, with its single-host port where there is one. */
 export function portEnv(name: string, port: number, singleHostPort: number | undefined): PlannedEnv {
@@ -16,7 +16,11 @@ export interface EnvironmentInput {
   readonly id: string;
   readonly machine: string;
   readonly startupSeconds: number;
-  readonly probe: 'http' | 'tcp';
+  /** The agent's readiness probe: AGENT_HEALTH, which the image's HEALTHCHECK probes. */
+  readonly readiness: PlannedProbe;
+  /** The peers the framework finds by variable prefix (`SERVICE_REGISTRY` -> ServiceRegistry). */
+  readonly discovery: readonly { readonly prefix: string; readonly peer: Peer }[];
+  readonly services: readonly PlannedService[];
   /** Service first, health second, then extras. */
   readonly ports: readonly PlannedPort[];
   readonly dependencies: readonly PlannedDependency[];
@@ -41,11 +45,11 @@ export function agentEnvironment(a: EnvironmentInput, machines: readonly Machine
     portEnv('HEALTH_CHECK_PORT', hp.port, hp.singleHostPort),
     { name: 'BIND_ADDRESS', kind: 'bind-address' },
     // Extra listeners, so that an agent can follow a port that was moved.
-    ...a.ports.filter((p) => p.role === 'extra').map((p) => portEnv(`AGENT_${envName(p.name)}_PORT`, p.port, p.singleHostPort)),
+    ...a.ports.filter((p) => p.role === 'extra' && !p.follows).map((p) => portEnv(`AGENT_${envName(p.name)}_PORT`, p.port, p.singleHostPort)),
     { name: 'MACHINE', kind: 'literal', value: a.machine },
     { name: 'STARTUP_SECONDS', kind: 'literal', value: String(a.startupSeconds) },
-    // The image's HEALTHCHECK probes HTTP unless told otherwise.
-    ...(a.probe === 'tcp' ? [{ name: 'HEALTH_PROBE', kind: 'literal', value: 'tcp' } as const] : []),
+    // The image's own HEALTHCHECK probes what AGENT_HEALTH names (an exec probe has no target).
+    ...(a.readiness.protocol !== 'exec' ? [{ name: 'AGENT_HEALTH', kind: 'health-target', probe: a.readiness } as const] : []),
   ];
   for (const mp of machines) for (const v of mp.addressVariables) env.push({ name: v, kind: 'machine-address', machine: mp.name });
   for (const dep of a.dependencies) {
@@ -62,8 +66,28 @@ export function agentEnvironment(a: EnvironmentInput, machines: readonly Machine
     env.push({ name: 'ERROR_BUS_HOST', kind: 'machine-address', machine: errorBus.reserved.machine });
     env.push({ name: 'ERROR_BUS_PORT', kind: 'port', port: errorBus.reserved.port, singleHostPort: errorBus.reserved.port });
   }
-  // What the code reads and agent-infra can supply: another agent's `<PREFIX>_HOST`, `_PORT`, `_HEALTH_PORT`.
   const given = new Set(env.map((x) => x.name));
+  const add = (e: PlannedEnv) => {
+    if (given.has(e.name)) return;
+    env.push(e);
+    given.add(e.name);
+  };
+  // Discovery: every prefix the framework reads set explicitly, so that no host falls back to BIND_ADDRESS.
+  for (const { prefix, peer } of a.discovery) {
+    add({ name: `${prefix}_HOST`, kind: 'agent-host', agent: peer.id });
+    add(portEnv(`${prefix}_PORT`, peer.ports[0]!.port, peer.ports[0]!.singleHostPort));
+  }
+  for (const s of a.services) {
+    if (s.kind === 'redis') {
+      add({ name: 'REDIS_HOST', kind: 'service-host', service: s.id });
+      add({ name: 'REDIS_PORT', kind: 'port', port: s.port, singleHostPort: s.port });
+      add({ name: 'REDIS_URL', kind: 'service-url', service: s.id, scheme: 'redis', path: '/0' });
+    } else {
+      add({ name: 'NATS_URL', kind: 'service-url', service: s.id, scheme: 'nats', path: '' });
+      add({ name: 'NATS_SERVERS', kind: 'service-url', service: s.id, scheme: 'nats', path: '' });
+    }
+  }
+  // What the code reads and agent-infra can supply: another agent's `<PREFIX>_HOST`, `_PORT`, `_HEALTH_PORT`.
   for (const name of a.codeReads ?? []) {
     if (given.has(name)) continue;
     const suffix = ['_HEALTH_PORT', '_HOST', '_PORT'].find((x) => name.endsWith(x) && peers.has(name.slice(0, -x.length)));

@@ -28,12 +28,13 @@ function errorBusAgent(live: readonly Draft[]): Draft | undefined {
   return ERROR_BUS_NAMES.map((n) => live.filter((d) => d.cfg.name === n).sort((a, b) => byString(a.cfg.machine, b.cfg.machine))[0]).find(Boolean);
 }
 
-export function assignPorts(spec: DeploymentSpec, configs: readonly MachineConfig[], live: readonly Draft[], previousLock: PortLock): { assignment: PortAssignment; diagnostics: Diagnostic[] } {
+/** `services`: ports the infrastructure services hold (fixed claims). */
+export function assignPorts(spec: DeploymentSpec, configs: readonly MachineConfig[], live: readonly Draft[], previousLock: PortLock, services: readonly PortClaim[] = []): { assignment: PortAssignment; diagnostics: Diagnostic[] } {
   const ds: Diagnostic[] = [];
   const machineNames = Object.keys(spec.machines).sort(byString);
   const configOf = new Map(configs.map((c) => [c.machine, c]));
   // A machine's `error_bus_port` that no error-bus agent declares is reserved: nothing else may take it.
-  const reserved: PortClaim[] = [];
+  const reserved: PortClaim[] = [...services];
   let reservedErrorBus: PortAssignment['reservedErrorBus'];
   const busAgent = errorBusAgent(live);
   for (const m of machineNames) {
@@ -46,7 +47,8 @@ export function assignPorts(spec: DeploymentSpec, configs: readonly MachineConfi
   const claimsOf = (m: string | undefined): PortClaim[] =>
     live
       .filter((d) => m === undefined || d.cfg.machine === m)
-      .flatMap((d) => d.ports.map((p) => claim(spec, d, p)))
+      // A follower (a BaseAgent's HTTP at health + 1) is not allocated: it is wherever its leader lands.
+      .flatMap((d) => d.ports.filter((p) => !p.follows).map((p) => claim(spec, d, p)))
       .concat(reserved.filter((r) => m === undefined || r.machine === m));
   const machinePort = new Map<string, number>();
   const lock: PortLockEntry[] = [];
@@ -64,13 +66,16 @@ export function assignPorts(spec: DeploymentSpec, configs: readonly MachineConfi
   );
   lock.push(...single.lock);
   ds.push(...single.diagnostics);
-  const singleHostReady = !single.unresolved;
+  const followers = followerConflicts(live, machinePort, single.assigned);
+  const singleHostReady = !single.unresolved && followers.single.length === 0;
   const portsOf = (d: Draft): PlannedPort[] =>
-    d.ports.map((p) =>
-      singleHostReady
-        ? { name: p.name, role: p.role, declared: p.declared, port: machinePort.get(p.key)!, singleHostPort: single.assigned.get(p.key)!, at: p.at }
-        : { name: p.name, role: p.role, declared: p.declared, port: machinePort.get(p.key)!, at: p.at },
-    );
+    d.ports.map((p) => {
+      const shadowed = { ...(followers.shadowed.has(`${d.cfg.machine}/${d.cfg.name}/${p.name}`) ? { shadowed: true } : {}), ...(p.follows ? { follows: p.follows } : {}) };
+      return singleHostReady
+        ? { name: p.name, role: p.role, declared: p.declared, port: at(machinePort, d, p), singleHostPort: at(single.assigned, d, p), at: p.at, ...shadowed }
+        : { name: p.name, role: p.role, declared: p.declared, port: at(machinePort, d, p), at: p.at, ...shadowed };
+    });
+  ds.push(...followers.diagnostics);
   ds.push(...outOfRange(configOf, live, (k) => machinePort.get(k)!));
   lock.sort((a, b) => byString(a.host, b.host) || byString(a.machine, b.machine) || byString(a.agent, b.agent) || byString(a.port, b.port));
   const assignment: PortAssignment = { portsOf, singleHostReady, lock: { version: 1, ports: lock }, ...(busAgent ? { errorBusAgent: busAgent } : {}), ...(reservedErrorBus ? { reservedErrorBus } : {}) };
@@ -92,6 +97,43 @@ function claim(spec: DeploymentSpec, d: Draft, p: DraftPort): PortClaim {
     soft: p.derived === true,
     ...(ms.ports.range ? { range: ms.ports.range } : {}),
   };
+}
+
+/** Where a follower lands: its leader's port, plus one. */
+const at = (assigned: ReadonlyMap<string, number>, d: Draft, p: DraftPort) => (p.follows ? assigned.get(d.ports.find((q) => q.role === p.follows)!.key)! + 1 : assigned.get(p.key)!);
+
+/**
+ * Followers that land on another listener's port. In one network namespace (the single host) one of
+ * the two fails to bind: the single host cannot run the system. In containers and pods each agent
+ * has its own, so the two-PC and Kubernetes outputs are unaffected, but such a port cannot be
+ * published on the machine (`shadowed`).
+ */
+function followerConflicts(live: readonly Draft[], machinePort: ReadonlyMap<string, number>, single: ReadonlyMap<string, number>) {
+  const diagnostics: Diagnostic[] = [];
+  const shadowed = new Set<string>();
+  const conflicts = (assigned: ReadonlyMap<string, number>, hostOf: (d: Draft) => string) => {
+    const taken = new Map<string, string>();
+    for (const d of live) for (const p of d.ports) if (!p.follows) taken.set(`${hostOf(d)}:${at(assigned, d, p)}`, `${d.cfg.name} (${p.name})`);
+    const found: { d: Draft; p: DraftPort; port: number; other: string }[] = [];
+    for (const d of live) {
+      for (const p of d.ports) {
+        if (!p.follows) continue;
+        const port = at(assigned, d, p);
+        const other = taken.get(`${hostOf(d)}:${port}`) ?? (taken.set(`${hostOf(d)}:${port}`, `${d.cfg.name} (${p.name})`), undefined);
+        if (other) found.push({ d, p, port, other });
+      }
+    }
+    return found;
+  };
+  for (const c of conflicts(machinePort, (d) => d.cfg.machine)) {
+    shadowed.add(`${c.d.cfg.machine}/${c.d.cfg.name}/${c.p.name}`);
+    diagnostics.push(diag('port-conflict', 'warning', `${c.d.cfg.name} binds its ${c.p.name} port at ${c.p.follows} + 1 = ${c.port}, which ${c.other} also binds on ${c.d.cfg.machine}: harmless in containers and pods (each has its own network), but the port is not published on the machine; move one health port to end it`, c.p.at));
+  }
+  const onSingle = conflicts(single, () => SINGLE_HOST);
+  for (const c of onSingle) {
+    diagnostics.push(diag('port-conflict', 'warning', `${c.d.cfg.name} binds its ${c.p.name} port at ${c.p.follows} + 1 = ${c.port}, which ${c.other} also binds on the single host, where one of them cannot bind; move one health port; single-host output is not generated until then`, c.p.at));
+  }
+  return { diagnostics, shadowed, single: onSingle };
 }
 
 /** Ports outside a range the machine's config declares (`pc2_network`). */

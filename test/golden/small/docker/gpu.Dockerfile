@@ -32,38 +32,28 @@ RUN groupadd --system --gid 10001 agent \
  && chown 10001:10001 /app/data /app/logs /app/.cache
 RUN printf '%s\n' \
     '#!/usr/bin/env python3' \
-    '"""Waits for every WAIT_FOR endpoint (comma-separated): host:port until it accepts a TCP connection,' \
-    'http://host:port/path until it answers 200."""' \
+    '"""agent-infra-wait: waits until every WAIT_FOR target (comma-separated, in order) is healthy, probed as' \
+    'agent-infra-health probes it (zmq://, http://, tcp://; a bare HOST:PORT is tcp). Gives up after' \
+    'WAIT_TIMEOUT_SECONDS (600) in all, saying on which target and why."""' \
     'import os' \
-    'import socket' \
+    'import runpy' \
     'import sys' \
     'import time' \
-    'import urllib.request' \
     '' \
-    '' \
-    'def ready(endpoint):' \
-    '    if endpoint.startswith("http://"):' \
-    '        with urllib.request.urlopen(endpoint, timeout=2) as r:' \
-    '            return r.status == 200' \
-    '    host, _, port = endpoint.rpartition(":")' \
-    '    socket.create_connection((host, int(port)), 2).close()' \
-    '    return True' \
+    'probe = runpy.run_path("/usr/local/bin/agent-infra-health")["probe"]' \
     '' \
     '' \
     'def wait(spec, timeout):' \
-    '    endpoints = [e.strip() for e in spec.split(",") if e.strip()]' \
+    '    targets = [t.strip() for t in spec.split(",") if t.strip()]' \
     '    deadline = time.monotonic() + timeout' \
-    '    for endpoint in endpoints:' \
+    '    for target in targets:' \
     '        while True:' \
-    '            try:' \
-    '                if ready(endpoint):' \
-    '                    print("agent-infra-wait: reached " + endpoint, flush=True)' \
-    '                    break' \
-    '                err = "not ready"' \
-    '            except OSError as e:' \
-    '                err = str(e)' \
+    '            code, reason = probe(target, max(0.1, min(2.0, deadline - time.monotonic())))' \
+    '            if code == 0:' \
+    '                print("agent-infra-wait: reached " + reason, flush=True)' \
+    '                break' \
     '            if time.monotonic() > deadline:' \
-    '                print("agent-infra-wait: gave up on " + endpoint + ": " + err, file=sys.stderr, flush=True)' \
+    '                print("agent-infra-wait: gave up on " + reason, file=sys.stderr, flush=True)' \
     '                return False' \
     '            time.sleep(0.1)' \
     '    return True' \
@@ -99,23 +89,219 @@ RUN printf '%s\n' \
     > /usr/local/bin/agent-infra-entrypoint \
  && printf '%s\n' \
     '#!/usr/bin/env python3' \
-    '"""Health check: GET /health on HEALTH_CHECK_PORT (HEALTH_PROBE=tcp: a TCP connect)."""' \
+    '"""agent-infra-health: one probe for every health protocol an agent speaks (standard library only).' \
+    '' \
+    '  agent-infra-health [--timeout SECONDS] [TARGET ...]' \
+    '    zmq://HOST:PORT?request=JSON&status=ok|healthy&ready=1  a ZMTP 3.0 REQ: healthy when the JSON' \
+    '                                                            reply'\''s status is in the set (and ready is true)' \
+    '    http://HOST:PORT/PATH?codes=200|204                     healthy when the status code is in the set' \
+    '    tcp://HOST:PORT                                         healthy when it accepts a connection' \
+    '  Without a TARGET it probes AGENT_HEALTH (comma-separated targets; values percent-encoded).' \
+    '  Every target must be healthy; all of them together within the timeout (HEALTH_TIMEOUT_SECONDS, 3).' \
+    '  Exit 0 healthy; 1 it answered, but not healthy; 2 unreachable, timed out or not speaking the protocol.' \
+    'As a module: probe(target, seconds) -> (exit code, reason).' \
+    '"""' \
     'import os' \
     'import socket' \
+    'import struct' \
     'import sys' \
-    'import urllib.request' \
+    'import time' \
     '' \
-    'port = int(os.environ.get("HEALTH_CHECK_PORT", "0"))' \
-    'if port == 0:' \
-    '    sys.exit(1)' \
-    'try:' \
-    '    if os.environ.get("HEALTH_PROBE", "http") == "tcp":' \
-    '        socket.create_connection(("localhost", port), 3).close()' \
-    '    else:' \
-    '        with urllib.request.urlopen("http://localhost:" + str(port) + "/health", timeout=3) as r:' \
-    '            sys.exit(0 if r.status == 200 else 1)' \
-    'except OSError:' \
-    '    sys.exit(1)' \
+    'MAX_FRAME = 1 << 20' \
+    '# Signature, version 3.0, mechanism NULL, as-server 0, filler: 64 bytes (ZMTP 3.0, RFC 23).' \
+    'GREETING = b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00") + b"\x00" + b"\x00" * 31' \
+    'DEFAULT_REQUEST = b'\''{"action": "health_check"}'\''' \
+    '' \
+    '' \
+    'class Unhealthy(Exception):' \
+    '    """It answered, but not as a healthy agent does."""' \
+    '' \
+    '' \
+    'class Deadline:' \
+    '    def __init__(self, seconds):' \
+    '        self.end = time.monotonic() + seconds' \
+    '' \
+    '    def left(self):' \
+    '        left = self.end - time.monotonic()' \
+    '        if left <= 0:' \
+    '            raise socket.timeout("timed out")' \
+    '        return left' \
+    '' \
+    '' \
+    'def unquote(text):' \
+    '    """Percent-decoding (the emitters encode every value that is not plain)."""' \
+    '    raw = text.encode()' \
+    '    out = bytearray()' \
+    '    i = 0' \
+    '    while i < len(raw):' \
+    '        if raw[i] == 0x25 and i + 3 <= len(raw):' \
+    '            try:' \
+    '                out.append(int(raw[i + 1:i + 3], 16))' \
+    '                i += 3' \
+    '                continue' \
+    '            except ValueError:' \
+    '                pass' \
+    '        out.append(raw[i])' \
+    '        i += 1' \
+    '    return bytes(out)' \
+    '' \
+    '' \
+    'def parse(target):' \
+    '    """(scheme, host, port, path, options) of a target; a bare HOST:PORT is tcp."""' \
+    '    scheme, sep, rest = target.partition("://")' \
+    '    if not sep:' \
+    '        scheme, rest = "tcp", target' \
+    '    if scheme not in ("zmq", "http", "tcp"):' \
+    '        raise ValueError("unknown protocol '\''" + scheme + "'\'' (zmq, http or tcp)")' \
+    '    rest, _, query = rest.partition("?")' \
+    '    hostport, _, path = rest.partition("/")' \
+    '    host, colon, port = hostport.rpartition(":")' \
+    '    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:' \
+    '        raise ValueError("no HOST:PORT in '\''" + target + "'\''")' \
+    '    options = {}' \
+    '    for item in query.split("&") if query else []:' \
+    '        key, _, value = item.partition("=")' \
+    '        options[key] = unquote(value)' \
+    '    return scheme, host.strip("[]"), int(port), "/" + path, options' \
+    '' \
+    '' \
+    'def recv_exact(sock, n, deadline):' \
+    '    buf = bytearray()' \
+    '    while len(buf) < n:' \
+    '        sock.settimeout(deadline.left())' \
+    '        chunk = sock.recv(n - len(buf))' \
+    '        if not chunk:' \
+    '            raise ConnectionError("connection closed by the peer")' \
+    '        buf += chunk' \
+    '    return bytes(buf)' \
+    '' \
+    '' \
+    'def frame(body, more=False, command=False):' \
+    '    flags = (1 if more else 0) | (4 if command else 0)' \
+    '    if len(body) > 255:' \
+    '        return bytes([flags | 2]) + struct.pack(">Q", len(body)) + body' \
+    '    return bytes([flags, len(body)]) + body' \
+    '' \
+    '' \
+    'def read_frame(sock, deadline):' \
+    '    flags = recv_exact(sock, 1, deadline)[0]' \
+    '    if flags & 0xF8:' \
+    '        raise ValueError("not a ZMTP frame (flags " + hex(flags) + ")")' \
+    '    size = struct.unpack(">Q", recv_exact(sock, 8, deadline))[0] if flags & 2 else recv_exact(sock, 1, deadline)[0]' \
+    '    if size > MAX_FRAME:' \
+    '        raise ValueError("a frame of " + str(size) + " bytes")' \
+    '    return flags, recv_exact(sock, size, deadline)' \
+    '' \
+    '' \
+    'def zmq_probe(sock, options, deadline):' \
+    '    sock.sendall(GREETING)' \
+    '    peer = recv_exact(sock, 10, deadline)' \
+    '    if peer[0] != 0xFF or peer[9] != 0x7F:' \
+    '        raise ValueError("not a ZMTP 3 peer")' \
+    '    peer += recv_exact(sock, 54, deadline)' \
+    '    if peer[10] < 3:' \
+    '        raise ValueError("a ZMTP " + str(peer[10]) + " peer (3 or later needed)")' \
+    '    if peer[12:32].rstrip(b"\x00") != b"NULL":' \
+    '        raise ValueError("the peer wants security mechanism " + peer[12:32].rstrip(b"\x00").decode("ascii", "replace"))' \
+    '    sock.sendall(frame(b"\x05READY\x0bSocket-Type" + struct.pack(">I", 3) + b"REQ", command=True))' \
+    '    flags, body = read_frame(sock, deadline)' \
+    '    if not flags & 4 or not body.startswith(b"\x05READY"):' \
+    '        raise ValueError("the peer sent no READY" + (": " + body[7:].decode("utf-8", "replace") if body.startswith(b"\x05ERROR") else ""))' \
+    '    # A REQ message: an empty delimiter, then the request.' \
+    '    sock.sendall(frame(b"", more=True) + frame(options.get("request", DEFAULT_REQUEST)))' \
+    '    parts = []' \
+    '    while True:' \
+    '        flags, body = read_frame(sock, deadline)' \
+    '        if flags & 4:' \
+    '            continue' \
+    '        parts.append(body)' \
+    '        if not flags & 1:' \
+    '            break' \
+    '    import json' \
+    '' \
+    '    try:' \
+    '        reply = json.loads(parts[-1])' \
+    '    except ValueError:' \
+    '        raise Unhealthy("a reply that is not JSON: " + repr(parts[-1][:60]))' \
+    '    status = reply.get("status") if isinstance(reply, dict) else None' \
+    '    wanted = options.get("status", b"ok|healthy").decode().split("|")' \
+    '    if status not in wanted:' \
+    '        raise Unhealthy("status " + repr(status) + " (healthy: " + " or ".join(wanted) + ")")' \
+    '    if options.get("ready") in (b"1", b"true") and reply.get("ready") is not True:' \
+    '        raise Unhealthy("status " + repr(status) + " but ready is " + repr(reply.get("ready")))' \
+    '    return "status " + repr(status)' \
+    '' \
+    '' \
+    'def http_probe(sock, host, path, options, deadline):' \
+    '    sock.sendall(b"GET " + path.encode() + b" HTTP/1.0\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")' \
+    '    line = b""' \
+    '    while b"\r\n" not in line and b"\n" not in line:' \
+    '        sock.settimeout(deadline.left())' \
+    '        chunk = sock.recv(256)' \
+    '        if not chunk:' \
+    '            break' \
+    '        line += chunk' \
+    '        if len(line) > 1024:' \
+    '            raise ValueError("no HTTP status line in the first 1024 bytes")' \
+    '    fields = line.split(b"\n", 1)[0].split()' \
+    '    if len(fields) < 2 or not fields[0].startswith(b"HTTP/") or not fields[1].isdigit():' \
+    '        raise ValueError("not an HTTP reply: " + repr(line[:40]))' \
+    '    wanted = options.get("codes", b"200").decode().split("|")' \
+    '    code = fields[1].decode()' \
+    '    if code not in wanted:' \
+    '        raise Unhealthy("HTTP " + code + " (healthy: " + " or ".join(wanted) + ")")' \
+    '    return "HTTP " + code' \
+    '' \
+    '' \
+    'def probe(target, seconds=3.0, deadline=None):' \
+    '    """(0, reason) healthy, (1, reason) not healthy, (2, reason) unreachable or not the protocol."""' \
+    '    deadline = deadline or Deadline(seconds)' \
+    '    try:' \
+    '        scheme, host, port, path, options = parse(target)' \
+    '    except ValueError as e:' \
+    '        return 2, str(e)' \
+    '    shown = scheme + "://" + host + ":" + str(port)' \
+    '    sock = None' \
+    '    try:' \
+    '        sock = socket.create_connection((host, port), timeout=deadline.left())' \
+    '        if scheme == "zmq":' \
+    '            what = zmq_probe(sock, options, deadline)' \
+    '        elif scheme == "http":' \
+    '            what = http_probe(sock, host, path, options, deadline)' \
+    '        else:' \
+    '            what = "accepts connections"' \
+    '        return 0, shown + ": " + what' \
+    '    except Unhealthy as e:' \
+    '        return 1, shown + ": " + str(e)' \
+    '    except socket.timeout:' \
+    '        return 2, shown + ": no answer within " + format(seconds, ".3g") + " s"' \
+    '    except (OSError, ValueError, struct.error) as e:' \
+    '        return 2, shown + ": " + (str(e) or type(e).__name__)' \
+    '    finally:' \
+    '        if sock is not None:' \
+    '            sock.close()' \
+    '' \
+    '' \
+    'def main(argv):' \
+    '    seconds = float(os.environ.get("HEALTH_TIMEOUT_SECONDS") or 3)' \
+    '    args = argv[1:]' \
+    '    if args[:1] == ["--timeout"] and len(args) > 1:' \
+    '        seconds, args = float(args[1]), args[2:]' \
+    '    targets = args or [t for t in os.environ.get("AGENT_HEALTH", "").split(",") if t.strip()]' \
+    '    if not targets:' \
+    '        print("agent-infra-health: no target (pass one, or set AGENT_HEALTH)", file=sys.stderr)' \
+    '        return 2' \
+    '    deadline = Deadline(seconds)' \
+    '    for target in targets:' \
+    '        code, reason = probe(target.strip(), seconds, deadline)' \
+    '        if code:' \
+    '            print("agent-infra-health: " + reason, file=sys.stderr)' \
+    '            return code' \
+    '    return 0' \
+    '' \
+    '' \
+    'if __name__ == "__main__":' \
+    '    sys.exit(main(sys.argv))' \
     > /usr/local/bin/agent-infra-health \
  && chmod 0755 /usr/local/bin/agent-infra-wait /usr/local/bin/agent-infra-entrypoint /usr/local/bin/agent-infra-health
 COPY --from=builder /opt/venv /opt/venv
@@ -129,5 +315,5 @@ WORKDIR /app
 COPY common/ /app/common/
 COPY main_pc_code/ /app/main_pc_code/
 USER 10001:10001
-HEALTHCHECK --interval=10s --timeout=3s --start-period=22s --retries=3 CMD ["python3", "/usr/local/bin/agent-infra-health"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=22s --retries=3 CMD ["python3", "-S", "/usr/local/bin/agent-infra-health"]
 ENTRYPOINT ["python3", "/usr/local/bin/agent-infra-entrypoint"]

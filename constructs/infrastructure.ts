@@ -1,0 +1,96 @@
+/** Redis and NATS for the agents: a StatefulSet with its volume (Redis) or a Deployment (NATS), a Service, and a NetworkPolicy admitting exactly the agents that use it. */
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import type { PlannedService } from '../lib/plan/types.ts';
+
+export interface InfrastructureServiceProps {
+  readonly service: PlannedService;
+  /** Name of the system (`app.kubernetes.io/part-of`). */
+  readonly system: string;
+}
+
+export function serviceSelector(s: PlannedService, system: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': s.id, 'app.kubernetes.io/part-of': system };
+}
+
+const quantity = (q: string) => k8s.Quantity.fromString(q);
+
+/** Redis (append-only file on a PersistentVolumeClaim) or NATS, locked down as the agents are. */
+export class InfrastructureService extends Construct {
+  constructor(scope: Construct, id: string, props: InfrastructureServiceProps) {
+    super(scope, id);
+    const { service: s, system } = props;
+    const selector = serviceSelector(s, system);
+    const labels = { ...selector, 'app.kubernetes.io/component': 'infrastructure', 'app.kubernetes.io/managed-by': 'agent-infra' };
+    const redis = s.kind === 'redis';
+    const uid = s.user;
+    const ports = [{ name: s.kind, containerPort: s.port, protocol: 'TCP' }, ...(s.monitorPort !== undefined ? [{ name: 'monitor', containerPort: s.monitorPort, protocol: 'TCP' }] : [])];
+    const probe = (period: number) => ({ periodSeconds: period, timeoutSeconds: 3, failureThreshold: 3 });
+    const container: k8s.Container = {
+      name: s.kind,
+      image: s.image,
+      imagePullPolicy: 'IfNotPresent',
+      command: redis
+        ? ['redis-server', '--bind', '0.0.0.0', '--port', String(s.port), '--protected-mode', 'no', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', '/data']
+        : ['nats-server', '--addr', '0.0.0.0', '--port', String(s.port), '--http_port', String(s.monitorPort)],
+      ports,
+      readinessProbe: redis ? { exec: { command: ['sh', '-c', `redis-cli -h 127.0.0.1 -p ${s.port} ping | grep -q PONG`] }, ...probe(5) } : { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(s.monitorPort!) }, ...probe(5) },
+      livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(s.port) }, ...probe(10) },
+      resources: {
+        requests: { cpu: quantity('50m'), memory: quantity('64Mi') },
+        limits: { cpu: quantity('1000m'), memory: quantity(redis ? '1Gi' : '256Mi') },
+      },
+      securityContext: { runAsUser: uid, runAsGroup: uid, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } },
+      ...(redis ? { volumeMounts: [{ name: 'data', mountPath: '/data' }] } : {}),
+    };
+    const podSpec: k8s.PodSpec = {
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: { runAsUser: uid, runAsGroup: uid, runAsNonRoot: true, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } },
+      terminationGracePeriodSeconds: 30,
+      containers: [container],
+    };
+    const template = { metadata: { labels }, spec: podSpec };
+    if (redis) {
+      new k8s.KubeStatefulSet(this, 'StatefulSet', {
+        metadata: { name: s.id, labels },
+        spec: {
+          serviceName: s.id,
+          replicas: 1,
+          selector: { matchLabels: selector },
+          template,
+          volumeClaimTemplates: [
+            {
+              metadata: { name: 'data', labels },
+              spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: quantity(`${s.storageGiB}Gi`) } }, ...(s.storageClassName ? { storageClassName: s.storageClassName } : {}) },
+            },
+          ],
+        },
+      });
+    } else {
+      new k8s.KubeDeployment(this, 'Deployment', {
+        metadata: { name: s.id, labels },
+        spec: { replicas: 1, selector: { matchLabels: selector }, strategy: { type: 'Recreate' }, template },
+      });
+    }
+    new k8s.KubeService(this, 'Service', {
+      metadata: { name: s.id, labels },
+      spec: { type: 'ClusterIP', selector, ports: ports.map((p) => ({ name: p.name, port: p.containerPort, targetPort: k8s.IntOrString.fromNumber(p.containerPort), protocol: 'TCP' })) },
+    });
+    // Exactly the agents that use it, on its client port; it reaches nothing.
+    new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
+      metadata: { name: s.id, labels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [
+          {
+            from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/part-of': system }, matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: [...s.clients] }] } }],
+            ports: [{ port: k8s.IntOrString.fromNumber(s.port), protocol: 'TCP' }],
+          },
+        ],
+        egress: [],
+      },
+    });
+  }
+}

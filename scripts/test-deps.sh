@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Debian packages the tests use besides Node: pyzmq (a real ZMQ REP socket for the probe tests),
+# and the Redis and NATS servers the end-to-end suite's local images are built from. Needs root.
+set -euo pipefail
+PACKAGES=(python3-zmq python3-redis redis-server redis-tools nats-server)
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test-deps: installing ${missing[*]}"
+  apt-get update -qq
+  # No service is started: the packages' init scripts do not run without an init system here.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+/usr/bin/python3 -c 'import zmq' && echo "test-deps: pyzmq $(/usr/bin/python3 -c 'import zmq; print(zmq.__version__)') (libzmq $(/usr/bin/python3 -c 'import zmq; print(zmq.zmq_version())'))"
