@@ -3,12 +3,17 @@
 # since no container registry is reachable: Debian 12 (minbase) with Python 3.11 and venv.
 #   agent-infra-base/python:3.11-bookworm      stands in for python:3.11-slim-bookworm
 #   agent-infra-base/gpu-standin:3.11-bookworm stands in for a CUDA runtime base (no CUDA inside)
+#   redis:7.2.5-bookworm, nats:2.10.22-alpine3.20  the pinned official images the generated files name
+#       (agent-infra's defaults), built locally from Debian's redis-server 7.0 and nats-server 2.9
+#       under the same tags, so that the generated files run unchanged where no registry is reachable
 # Cached: an image that exists is kept (FORCE=1 rebuilds). Needs root and a running engine
 # (scripts/docker-engine.sh).
 set -euo pipefail
 
 BASE=agent-infra-base/python:3.11-bookworm
 GPU=agent-infra-base/gpu-standin:3.11-bookworm
+REDIS=redis:7.2.5-bookworm
+NATS=nats:2.10.22-alpine3.20
 
 # The Debian mirror this machine's apt uses (override with DEBIAN_MIRROR).
 mirror() {
@@ -26,8 +31,25 @@ mirror() {
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# Redis and NATS on the base, from Debian's packages: the official images' commands and health checks
+# work in them (redis-server, redis-cli, sh; nats-server, wget), /data belongs to the official redis uid.
+infrastructure() {
+  have "$REDIS" && have "$NATS" && [ "${FORCE:-0}" != 1 ] && return 0
+  printf '%s\n' "FROM $BASE" \
+    "LABEL org.opencontainers.image.description=\"stand-in for the official $REDIS: Debian 12 redis-server\"" \
+    'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server redis-tools && apt-get clean && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log && mkdir -p /data && chown 999:999 /data' \
+    'WORKDIR /data' 'CMD ["redis-server"]' | docker build --network host -q -t "$REDIS" - >/dev/null
+  echo "base-images: $REDIS (stand-in): $(docker image inspect "$REDIS" --format '{{.Size}}') bytes"
+  printf '%s\n' "FROM $BASE" \
+    "LABEL org.opencontainers.image.description=\"stand-in for the official $NATS: Debian 12 nats-server\"" \
+    'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nats-server wget && apt-get clean && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log' \
+    'CMD ["nats-server"]' | docker build --network host -q -t "$NATS" - >/dev/null
+  echo "base-images: $NATS (stand-in): $(docker image inspect "$NATS" --format '{{.Size}}') bytes"
+}
+
 if [ "${FORCE:-0}" != 1 ] && have "$BASE" && have "$GPU"; then
   echo "base-images: $BASE and $GPU present (FORCE=1 rebuilds)"
+  infrastructure
   exit 0
 fi
 
@@ -57,3 +79,5 @@ echo "base-images: $BASE: $(docker image inspect "$BASE" --format '{{.Size}}') b
 printf 'FROM %s\nLABEL org.opencontainers.image.description="stand-in for a CUDA runtime base: Debian 12, Python 3.11, no CUDA"\n' "$BASE" |
   docker build --network host -q -t "$GPU" - >/dev/null
 echo "base-images: $GPU: $(docker image inspect "$GPU" --format '{{.Size}}') bytes"
+
+infrastructure

@@ -72,6 +72,7 @@ export function handPlan(): SystemPlan {
     family, image: `hand/${family}:1.0.0`, gpu, builderBase: 'python:3.11-slim-bookworm', runtimeBase: gpu ? 'nvidia/cuda:12.4.1-runtime-ubuntu22.04' : 'python:3.11-slim-bookworm',
     buildPackages: ['build-essential'], runtimePackages: gpu ? ['libgomp1'] : [], requirements: ['requirements/base.txt'], sourceDirs: ['agents', 'common'], agents,
     health: { intervalSeconds: 10, timeoutSeconds: 3, startPeriodSeconds: gpu ? 14 : 12, retries: 3 },
+    systemSitePackages: false,
   });
   return {
     name: 'hand', namespace: 'hand-ns', user: 10001, registry: 'hand', tag: '1.0.0', portOffset: '0',

@@ -76,3 +76,16 @@ export function exampleWithOutput(): { dir: string; spec: string; out: string } 
   return { dir, spec, out };
 }
 
+
+/** Debian's packages that stand in for the agents' PyPI dependencies where no package index is reachable (pyzmq and redis for the mini monorepo's BaseAgent). */
+export const STAND_IN_PACKAGES = ['python3-zmq', 'python3-redis'] as const;
+
+/**
+ * The example spec's image families made to run the mini monorepo's stand-in agents here: Debian's
+ * pyzmq and redis in the runtime stage, visible to the virtual environment.
+ */
+export function withStandInPackages(specText: string): string {
+  const out = specText.replace(/^( +)runtimePackages: \[([^\]]*)\]$/gm, (_m, indent: string, list: string) => `${indent}runtimePackages: [${[...list.split(',').map((x) => x.trim()).filter(Boolean), ...STAND_IN_PACKAGES].join(', ')}]\n${indent}systemSitePackages: true`);
+  if (!out.includes('systemSitePackages: true')) throw new Error('the spec has no runtimePackages line to add the stand-in packages to');
+  return out;
+}

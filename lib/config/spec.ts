@@ -175,6 +175,8 @@ export const ImageFamilySchema = z.strictObject({
   sharedDirs: z.array(fits((d) => (d.includes('/') ? 'a top-level folder name, without /' : relativePathProblem(d)))).default([]),
   /** Size budget for the built image. */
   maxSizeMiB: amount(2 ** 20).optional(),
+  /** The virtual environment also sees the runtime base's own Python packages (Debian's `python3-*` in runtimePackages). @default false */
+  systemSitePackages: z.boolean().default(false),
 });
 
 /** Redis, for readiness keys and the registry's backend: its pinned image, port and persistent storage (AOF). */

@@ -61,6 +61,7 @@ export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: 
     ],
     scripts: templates().scripts,
     health: image.health,
+    venvOptions: image.systemSitePackages ? ' --system-site-packages' : '',
   };
 }
 

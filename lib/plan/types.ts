@@ -170,6 +170,8 @@ export interface PlannedImage {
   /** The HEALTHCHECK of the image itself (compose and Kubernetes set each agent's own). */
   readonly health: { readonly intervalSeconds: number; readonly timeoutSeconds: number; readonly startPeriodSeconds: number; readonly retries: number };
   readonly maxSizeMiB?: number;
+  /** The venv sees the runtime base's Python packages. */
+  readonly systemSitePackages: boolean;
 }
 
 /** Infrastructure the agents need (Redis, NATS): one per system, on one machine. */

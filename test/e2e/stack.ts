@@ -1,6 +1,8 @@
 /**
- * The whole example system on one Docker engine: single-host compose files, the stub image from the
- * mini monorepo, both machines' projects up at once. Used by the end-to-end test and the startup benchmark.
+ * The whole example system on one Docker engine: single-host compose files, the mini monorepo's
+ * stand-in BaseAgents in one image, Redis and NATS in the images named by the generated files (local
+ * stand-ins, scripts/base-images.sh), both machines' projects up at once. Used by the end-to-end test
+ * and the startup benchmark.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,8 +13,8 @@ import { parse } from 'yaml';
 import { runPipeline } from '../../lib/pipeline.ts';
 import type { SystemPlan } from '../../lib/plan/types.ts';
 import { toYaml } from '../../lib/emit/yaml.ts';
-import { cli, exampleSpecCopy, ROOT } from '../helpers.ts';
-import { BASE_MAP, demux, docker, explain } from '../docker-helpers.ts';
+import { cli, exampleSpecCopy, ROOT, withStandInPackages } from '../helpers.ts';
+import { BASE_MAP, demux, docker, execIn, explain, hasImage } from '../docker-helpers.ts';
 import { labelArgs, portFree, RUN_LABEL, runLabels, type TestRun } from '../docker-run.ts';
 
 export interface StackOptions {
@@ -22,6 +24,19 @@ export interface StackOptions {
   readonly log: (line: string) => void;
   /** The test run whose labels the containers, volumes and images carry. */
   readonly run: TestRun;
+  /** Runs once every agent is healthy, before teardown (for tests that need the system up). */
+  readonly whileUp?: (up: UpSystem) => Promise<unknown>;
+}
+
+/** The running system, for `whileUp`. */
+export interface UpSystem {
+  readonly plan: SystemPlan;
+  /** Container id by compose service name. */
+  readonly containers: ReadonlyMap<string, string>;
+  /** docker-compose with the run's project, files and environment, for one machine. */
+  readonly compose: (machine: string, args: string[]) => Promise<{ code: number; output: string }>;
+  /** The image's probe program in an agent's container, on its own readiness target (AGENT_HEALTH). */
+  readonly probe: (service: string) => Promise<{ exitCode: number; output: string }>;
 }
 
 export interface AgentState {
@@ -45,6 +60,8 @@ export interface StackRun {
   readonly upOutput: string;
   /** The PORT_OFFSET the run chose: every single-host port was free when it was chosen. */
   readonly portOffset: number;
+  /** What `whileUp` returned. */
+  readonly whileUp?: unknown;
 }
 
 function compose(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
@@ -57,17 +74,18 @@ function compose(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number
   });
 }
 
-/** Builds (or reuses, from the engine's cache) the stub image: the CPU family of the e2e spec, from the mini monorepo. */
+/** Builds (or reuses, from the engine's cache) the stand-in agents' image: the CPU family of the e2e spec, from the mini monorepo. */
 export async function prepareImages(spec: string, plan: SystemPlan, o: StackOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'e2e-img-'));
   const r = cli(['images', '--spec', spec, '--context', join(ROOT, 'test', 'fixtures', 'mini-monorepo'), ...BASE_MAP, ...labelArgs(o.run), '--family', 'cpu', '--json', join(dir, 'r.json')], dir);
   rmSync(dir, { recursive: true, force: true });
   if (r.code !== 0) throw new Error(`building the stub image failed:\n${r.stderr.slice(-2000)}`);
-  o.log(`stub image ${plan.images[0]!.image} ready`);
+  o.log(`stand-in agent image ${plan.images[0]!.image} ready`);
+  for (const svc of plan.services) if (!(await hasImage(svc.image))) throw new Error(`image ${svc.image} is missing: run scripts/base-images.sh, which builds a local stand-in under that tag`);
 }
 
-/** Every port the plan has an agent bind on the single host. */
-const singleHostPorts = (plan: SystemPlan) => plan.agents.flatMap((a) => a.ports.map((p) => p.singleHostPort ?? p.port));
+/** Every port the plan has an agent or a service bind on the single host. */
+const singleHostPorts = (plan: SystemPlan) => [...plan.agents.flatMap((a) => a.ports.map((p) => p.singleHostPort ?? p.port)), ...plan.services.flatMap((s) => [s.port, ...(s.monitorPort !== undefined ? [s.monitorPort] : [])])];
 
 /**
  * Writes the e2e spec (the example with every agent on the stub image of this run, probes every
@@ -82,7 +100,9 @@ function writeStackSpec(dir: string, o: StackOptions, offset: number): { spec: s
       // The reassignment range moves with the ports it serves.
       .replace(/range: \{start: (\d+), end: (\d+)\}/, (_m, a: string, b: string) => `range: {start: ${Number(a) + offset}, end: ${Number(b) + offset}}`);
     if (/family: gpu-/.test(text) || !text.includes(`PORT_OFFSET: ${offset}`)) throw new Error('the e2e spec could not be derived from the example');
-    return `${text}tag: e2e-${o.run.id}\nhealthChecks: {intervalSeconds: ${o.healthIntervalSeconds}, timeoutSeconds: 2, retries: 3}\n`;
+    // Redis and NATS move with the agents' ports; Debian's pyzmq and redis stand in for the agents' PyPI packages.
+    const services = `services: {redis: {port: ${6379 + offset}}, nats: {port: ${4222 + offset}, monitorPort: ${8222 + offset}}}\n`;
+    return `${withStandInPackages(text)}tag: e2e-${o.run.id}\nhealthChecks: {intervalSeconds: ${o.healthIntervalSeconds}, timeoutSeconds: 2, retries: 3}\n${services}`;
   });
   // The example's lock holds the ports of offset 0; this run's are planned afresh.
   rmSync(join(dir, 'agent-infra.lock.yaml'));
@@ -153,11 +173,13 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
     o.log(`bringing up ${plan.agents.length} agents in ${projects.join(' and ')}`);
     const t0 = performance.now();
     const ups = Promise.all(plan.machines.map((m, i) => compose(['-p', projects[i]!, ...fileArgs(m.name), '--profile', 'optional', 'up', '-d', '--no-build'], env)));
-    // Readiness as the agents report it: every /health answering 200, polled from this host.
-    const endpoints = plan.agents.map((a) => `http://127.0.0.1:${a.healthPort.singleHostPort}/health`);
+    // Readiness as the agents report it: the status in the body of each BaseAgent's HTTP /health (at
+    // health + 1), polled from this host; `ok` only once the agent's ready key is in Redis.
+    const endpoints = plan.agents.map((a) => `http://127.0.0.1:${a.healthPort.singleHostPort! + 1}/health`);
     const ok = async (url: string) => {
       try {
-        return (await fetch(url, { signal: AbortSignal.timeout(1000) })).status === 200;
+        const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        return r.status === 200 && ((await r.json()) as { status?: string }).status === 'ok';
       } catch {
         return false;
       }
@@ -178,16 +200,18 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
         o.log(`  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${ready} of ${endpoints.length} agents ready`);
         lastReport = performance.now();
       }
-      await new Promise((r) => setTimeout(r, 250));
+      // Each poll of a pending agent costs it a Redis lookup: twice a second is enough.
+      await new Promise((r) => setTimeout(r, 500));
     }
     const results = await ups;
     upOutput = results.map((r) => r.output).join('\n');
     if (Number.isFinite(seconds)) {
-      o.log(`every agent answered /health 200 after ${seconds.toFixed(1)} s; waiting for Docker's health checks to agree`);
+      o.log(`every agent reported status ok after ${seconds.toFixed(1)} s; waiting for Docker's health checks (the ZMQ probes) to agree`);
       const dockerDeadline = performance.now() + 180_000;
+      const expected = plan.agents.length + plan.services.length;
       while (performance.now() < dockerDeadline) {
         const cs = await projectContainers(projects);
-        if (cs.length === plan.agents.length && cs.every((c) => /\(healthy\)/.test(c.Status))) break;
+        if (cs.length === expected && cs.every((c) => /\(healthy\)/.test(c.Status))) break;
         await new Promise((r) => setTimeout(r, 1000));
       }
     } else {
@@ -218,7 +242,17 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
         };
       }),
     );
-    return { plan, projects, composeFiles: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, readFileSync(f, 'utf8')])), seconds, agents, upOutput, portOffset: offset };
+    let whileUp: unknown;
+    if (o.whileUp && Number.isFinite(seconds)) {
+      const containers = new Map((await projectContainers(projects)).map((c) => [c.Labels['com.docker.compose.service']!, c.Id]));
+      whileUp = await o.whileUp({
+        plan,
+        containers,
+        compose: (machine, args) => compose(['-p', projects[plan.machines.findIndex((m) => m.name === machine)]!, ...fileArgs(machine), ...args], env),
+        probe: (service) => execIn(containers.get(service)!, ['python3', '-S', '/usr/local/bin/agent-infra-health']),
+      });
+    }
+    return { plan, projects, composeFiles: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, readFileSync(f, 'utf8')])), seconds, agents, upOutput, portOffset: offset, ...(whileUp !== undefined ? { whileUp } : {}) };
   } finally {
     await down();
   }

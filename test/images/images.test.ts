@@ -8,7 +8,8 @@ import { appendFileSync, cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { cli, exampleSpecCopy, ROOT } from '../helpers.ts';
+import { cli, exampleSpecCopy, ROOT, withStandInPackages } from '../helpers.ts';
+import { startInfraServers, type InfraServers } from '../infra-servers.ts';
 import { BASE_MAP, demux, docker, execIn, HAS_ENGINE, hasImage, LOCAL_BASE, waitHealthy } from '../docker-helpers.ts';
 import { freePorts, labelArgs, RUN_LABEL, runLabels } from '../docker-run.ts';
 
@@ -22,18 +23,30 @@ const run = inject('dockerRun');
 const dir = mkdtempSync(join(tmpdir(), 'images-'));
 const context = join(dir, 'src');
 // This run's own tag, so that it neither replaces nor removes an image a user built from the example.
-const SPEC = exampleSpecCopy(dir, (t) => `${t}tag: test-${run.id}\n`);
+// Debian's pyzmq and redis stand in for the agents' PyPI packages (no package index is reachable here).
+const SPEC = exampleSpecCopy(dir, (t) => `${withStandInPackages(t)}tag: test-${run.id}\n`);
+let infra: InfraServers;
 let report: Report;
 let clean: { code: number; stdout: string; stderr: string };
 const containers: string[] = [];
 
-/** Starts a family's image as an agent on host networking, read-only and without capabilities, labelled with the run. */
+/**
+ * Starts a family's image as an agent on host networking, read-only and without capabilities, labelled
+ * with the run: the stand-in Executor (a BaseAgent) with Redis and NATS on loopback, the discovery
+ * variables it needs, and its readiness probe in AGENT_HEALTH, as the compose and Kubernetes outputs give it.
+ */
 async function startAgent(image: string, name: string, port: number, env: readonly string[] = []) {
   const c = await docker.createContainer({
     Image: image,
     name: `agent-infra-test-${name}-${run.id}`,
     Labels: runLabels(run),
-    Env: ['AGENT_NAME=ImageProbe', `AGENT_PORT=${port}`, `HEALTH_CHECK_PORT=${port + 1}`, 'BIND_ADDRESS=127.0.0.1', 'STARTUP_SECONDS=1', 'AGENT_SCRIPT=main_pc_code/agents/executor.py', ...env],
+    Cmd: ['python3', 'main_pc_code/agents/executor.py'],
+    Env: [
+      `AGENT_PORT=${port}`, `HEALTH_CHECK_PORT=${port + 1}`, `AGENT_HEALTH=zmq://127.0.0.1:${port + 1}`, 'STARTUP_SECONDS=1',
+      // Nothing answers there: the agent keeps trying to register in the background, as the real one tries.
+      'DIGITAL_TWIN_HOST=127.0.0.1', `DIGITAL_TWIN_PORT=${port + 3}`, 'SERVICE_REGISTRY_HOST=127.0.0.1', `SERVICE_REGISTRY_PORT=${port + 3}`,
+      ...infra.env, ...env,
+    ],
     HostConfig: { NetworkMode: 'host', ReadonlyRootfs: true, Tmpfs: { '/tmp': '' }, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] },
     Healthcheck: { Interval: 1e9, Timeout: 3e9, StartPeriod: 5e9, Retries: 3 },
   });
@@ -45,6 +58,8 @@ async function startAgent(image: string, name: string, port: number, env: readon
 describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
   beforeAll(async () => {
     if (!(await hasImage(LOCAL_BASE))) throw new Error(`base image ${LOCAL_BASE} is missing: run scripts/base-images.sh`);
+    const [redisPort, natsPort] = await freePorts(2, 1, 30_000 + (process.pid % 100) * 10);
+    infra = await startInfraServers(redisPort!, natsPort!);
     cpSync(join(ROOT, 'test', 'fixtures', 'mini-monorepo'), context, { recursive: true });
     clean = cli(['images', '--spec', SPEC, '--context', context, ...BASE_MAP, ...labelArgs(run), '--naive', '--no-cache', '--json', join(dir, 'report.json'), '--markdown', join(dir, 'report.md')], dir);
     if (clean.code !== 0) console.error(clean.stderr.slice(-3000));
@@ -53,6 +68,7 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
   });
 
   afterAll(async () => {
+    infra?.stop();
     for (const id of containers) await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
   });
 
@@ -90,7 +106,7 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
   it('runs each image as uid 10001 and its HEALTHCHECK turns healthy with an agent environment on host networking', async () => {
     // Ports free at this moment, each with its health port after it: never fixed numbers that an
     // earlier run or another program may hold.
-    const ports = await freePorts(report.families.length, 2);
+    const ports = await freePorts(report.families.length, 4);
     const started = await Promise.all(report.families.map(async (f, i) => ({ family: f.family, c: await startAgent(f.image, f.family, ports[i]!) })));
     for (const { family, c } of started) {
       expect([family, (await c.inspect()).Config.User]).toEqual([family, '10001:10001']);
@@ -101,22 +117,22 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
   });
 
   it('fails the health wait with the container\'s exit code and log lines when the container dies', async () => {
-    const [port] = await freePorts(1, 2);
+    const [port] = await freePorts(1, 4);
     // Long enough a model load that the container is still starting when it is killed.
     const c = await startAgent(report.families[0]!.image, 'killed', port!, ['STARTUP_SECONDS=120']);
     const waiting = waitHealthy(c.id, 90_000);
     // Killed once the stub has bound its ports, so that its log has something to show.
-    for (let i = 0; i < 100 && !/listening on/.test((await c.logs({ stdout: true, stderr: true }) as unknown as Buffer).toString()); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && !/bound service/.test((await c.logs({ stdout: true, stderr: true }) as unknown as Buffer).toString()); i++) await new Promise((r) => setTimeout(r, 100));
     await c.kill({ signal: 'SIGKILL' });
     const err = await waiting.then(() => undefined, (e: Error) => e);
     expect(err?.message).toMatch(/^container exited with code 137\n/);
     expect(err?.message).toContain(`agent-infra-test-killed-${run.id}: exited, exit code 137`);
-    expect(err?.message).toMatch(/last log lines:\n  agent-stub ImageProbe: listening on \d+, health \d+/);
+    expect(err?.message).toMatch(/last log lines:\n  base_agent Executor: bound service \d+, health \d+, http \d+/);
   });
 
   it('rebuilds after a source-only change from the cache up to the changed source folder, and nothing before it', () => {
     const cleanSeconds = report.families.find((f) => f.family === 'cpu')!.buildSeconds;
-    appendFileSync(join(context, 'common', 'agent_stub.py'), '\n# a source-only change\n');
+    appendFileSync(join(context, 'common', 'core', 'base_agent.py'), '\n# a source-only change\n');
     const t0 = performance.now();
     const r = cli(['images', '--spec', SPEC, '--context', context, ...BASE_MAP, ...labelArgs(run), '--family', 'cpu', '--json', join(dir, 'rebuild.json')], dir);
     const wall = (performance.now() - t0) / 1000;
@@ -141,12 +157,12 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
   it('with the agents\' code read, copies exactly the files they import, and every agent\'s module imports in the image', { timeout: 600_000 }, async () => {
     const src = join(dir, 'src-closure');
     cpSync(join(ROOT, 'test', 'fixtures', 'mini-monorepo'), src, { recursive: true });
-    const spec = exampleSpecCopy(mkdtempSync(join(tmpdir(), 'images-src-')), (t) => `${t}tag: test-${run.id}-closure\n`);
+    const spec = exampleSpecCopy(mkdtempSync(join(tmpdir(), 'images-src-')), (t) => `${withStandInPackages(t)}tag: test-${run.id}-closure\n`);
     const r = cli(['images', '--spec', spec, '--source', src, '--context', src, ...BASE_MAP, ...labelArgs(run), '--family', 'cpu', '--json', join(dir, 'closure.json')], dir);
     if (r.code !== 0) console.error(r.stderr.slice(-3000));
     expect(r.code).toBe(0);
     const image = (JSON.parse(readFileSync(join(dir, 'closure.json'), 'utf8')) as Report).families[0]!.image;
-    // The fixture's scripts import common.agent_stub and nothing else of the tree.
+    // The fixture's scripts import common.core.base_agent and nothing else of the tree.
     const scripts = new Set([...readFileSync(join(ROOT, 'examples', 'two-pc', 'main_pc_code', 'config', 'startup_config.yaml'), 'utf8').matchAll(/script_path: (\S+\.py)/g), ...readFileSync(join(ROOT, 'examples', 'two-pc', 'pc2_code', 'config', 'startup_config.yaml'), 'utf8').matchAll(/script_path: (\S+\.py)/g)].map((m) => m[1]!));
     const probe = [
       'import importlib, os, sys',
@@ -164,8 +180,9 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
     expect([StatusCode, output.slice(-2000)]).toEqual([0, expect.stringMatching(/imported \d+\n$/)]);
     const files = output.trim().split('\n').slice(0, -1);
     // Nothing but the agents' scripts and the one shared module with its package.
-    expect(files.filter((f) => !scripts.has(f) && f !== 'common/__init__.py' && f !== 'common/agent_stub.py')).toEqual([]);
-    expect(files).toEqual(expect.arrayContaining(['common/__init__.py', 'common/agent_stub.py']));
+    const shared = ['common/__init__.py', 'common/core/__init__.py', 'common/core/base_agent.py'];
+    expect(files.filter((f) => !scripts.has(f) && !shared.includes(f))).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(shared));
     expect(files.length).toBeGreaterThan(10);
   });
 });

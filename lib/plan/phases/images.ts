@@ -29,6 +29,7 @@ export function planImages(spec: DeploymentSpec, families: Readonly<Record<strin
       health: { intervalSeconds: 10, timeoutSeconds: 3, startPeriodSeconds: slowest * 2 + 10, retries: 3 },
       ...(files.length ? { sourceFiles: files } : {}),
       ...(f.maxSizeMiB !== undefined ? { maxSizeMiB: f.maxSizeMiB } : {}),
+      systemSitePackages: f.systemSitePackages ?? false,
     });
   }
   return images;
