@@ -209,3 +209,25 @@ describe('http, tcp and what is not an agent', () => {
     expect((performance.now() - t0) / 1000).toBeLessThan(1 + 3);
   });
 });
+
+describe('the probe program\'s JSON reader (the json package would cost it most of its CPU)', () => {
+  it('reads what json.loads reads, and refuses what it refuses', () => {
+    const script = `
+import json, runpy, sys
+p = runpy.run_path(sys.argv[1])["parse_json"]
+good = ['{"status": "ok", "ready": true, "n": -1.5e3, "a": [1, "x\\\\u00e9\\\\n", null, {}], "e": []}', '[]', '"s"', '  {"a" : {"b": [false]}}  ', '0', '{"k": "v\\\\"q"}', '{"status": "degraded", "ready": false, "initialized": true, "uptime": 12.5}']
+bad = ['{', '{"a" 1}', '[1,]', 'nope', '{"a":1} x', '', '{1: 2}', '{"a":}', '[1 2]']
+for g in good:
+    assert p(g) == json.loads(g), g
+for b in bad:
+    try:
+        p(b)
+    except ValueError:
+        continue
+    raise SystemExit("accepted " + repr(b))
+print(len(good), len(bad))
+`;
+    const r = spawnSync('python3', ['-c', script, PROBE], { encoding: 'utf8' });
+    expect([r.status, r.stdout.trim(), r.stderr]).toEqual([0, '7 9', '']);
+  });
+});

@@ -106,9 +106,8 @@ RUN printf '%s\n' \
     '  Exit 0 healthy; 1 it answered, but not healthy; 2 unreachable, timed out or not speaking the protocol.' \
     'As a module: probe(target, seconds) -> (exit code, reason).' \
     '"""' \
+    'import _socket' \
     'import os' \
-    'import socket' \
-    'import struct' \
     'import sys' \
     'import time' \
     '' \
@@ -129,8 +128,26 @@ RUN printf '%s\n' \
     '    def left(self):' \
     '        left = self.end - time.monotonic()' \
     '        if left <= 0:' \
-    '            raise socket.timeout("timed out")' \
+    '            raise TimeoutError("timed out")' \
     '        return left' \
+    '' \
+    '' \
+    'def connect(host, port, deadline):' \
+    '    """A TCP connection from the C socket module: the socket package'\''s own imports (enum, selectors,' \
+    '    re) would cost more CPU than the whole probe."""' \
+    '    last = OSError("no address for " + host)' \
+    '    # Bytes, not str: a str host goes through the idna codec, whose imports cost more than the rest.' \
+    '    name = host.encode("ascii") if host.isascii() else host' \
+    '    for family, kind, proto, _, address in _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM):' \
+    '        sock = _socket.socket(family, kind, proto)' \
+    '        try:' \
+    '            sock.settimeout(deadline.left())' \
+    '            sock.connect(address)' \
+    '            return sock' \
+    '        except OSError as e:' \
+    '            sock.close()' \
+    '            last = e' \
+    '    raise last' \
     '' \
     '' \
     'def unquote(text):' \
@@ -184,7 +201,7 @@ RUN printf '%s\n' \
     'def frame(body, more=False, command=False):' \
     '    flags = (1 if more else 0) | (4 if command else 0)' \
     '    if len(body) > 255:' \
-    '        return bytes([flags | 2]) + struct.pack(">Q", len(body)) + body' \
+    '        return bytes([flags | 2]) + len(body).to_bytes(8, "big") + body' \
     '    return bytes([flags, len(body)]) + body' \
     '' \
     '' \
@@ -192,7 +209,7 @@ RUN printf '%s\n' \
     '    flags = recv_exact(sock, 1, deadline)[0]' \
     '    if flags & 0xF8:' \
     '        raise ValueError("not a ZMTP frame (flags " + hex(flags) + ")")' \
-    '    size = struct.unpack(">Q", recv_exact(sock, 8, deadline))[0] if flags & 2 else recv_exact(sock, 1, deadline)[0]' \
+    '    size = int.from_bytes(recv_exact(sock, 8, deadline), "big") if flags & 2 else recv_exact(sock, 1, deadline)[0]' \
     '    if size > MAX_FRAME:' \
     '        raise ValueError("a frame of " + str(size) + " bytes")' \
     '    return flags, recv_exact(sock, size, deadline)' \
@@ -208,7 +225,7 @@ RUN printf '%s\n' \
     '        raise ValueError("a ZMTP " + str(peer[10]) + " peer (3 or later needed)")' \
     '    if peer[12:32].rstrip(b"\x00") != b"NULL":' \
     '        raise ValueError("the peer wants security mechanism " + peer[12:32].rstrip(b"\x00").decode("ascii", "replace"))' \
-    '    sock.sendall(frame(b"\x05READY\x0bSocket-Type" + struct.pack(">I", 3) + b"REQ", command=True))' \
+    '    sock.sendall(frame(b"\x05READY\x0bSocket-Type" + (3).to_bytes(4, "big") + b"REQ", command=True))' \
     '    flags, body = read_frame(sock, deadline)' \
     '    if not flags & 4 or not body.startswith(b"\x05READY"):' \
     '        raise ValueError("the peer sent no READY" + (": " + body[7:].decode("utf-8", "replace") if body.startswith(b"\x05ERROR") else ""))' \
@@ -222,11 +239,9 @@ RUN printf '%s\n' \
     '        parts.append(body)' \
     '        if not flags & 1:' \
     '            break' \
-    '    import json' \
-    '' \
     '    try:' \
-    '        reply = json.loads(parts[-1])' \
-    '    except ValueError:' \
+    '        reply = parse_json(parts[-1].decode("utf-8"))' \
+    '    except (ValueError, UnicodeDecodeError):' \
     '        raise Unhealthy("a reply that is not JSON: " + repr(parts[-1][:60]))' \
     '    status = reply.get("status") if isinstance(reply, dict) else None' \
     '    wanted = options.get("status", b"ok|healthy").decode().split("|")' \
@@ -235,6 +250,67 @@ RUN printf '%s\n' \
     '    if options.get("ready") in (b"1", b"true") and reply.get("ready") is not True:' \
     '        raise Unhealthy("status " + repr(status) + " but ready is " + repr(reply.get("ready")))' \
     '    return "status " + repr(status)' \
+    '' \
+    '' \
+    'WHITESPACE = " \t\n\r"' \
+    'LITERALS = {"true": True, "false": False, "null": None}' \
+    '' \
+    '' \
+    'def parse_json(text):' \
+    '    """JSON (RFC 8259) to Python values, with the C string scanner: the json package imports re, whose' \
+    '    imports cost more CPU than the rest of a probe."""' \
+    '    from _json import scanstring' \
+    '' \
+    '    def value(i):' \
+    '        while i < len(text) and text[i] in WHITESPACE:' \
+    '            i += 1' \
+    '        if i >= len(text):' \
+    '            raise ValueError("unexpected end of JSON")' \
+    '        c = text[i]' \
+    '        if c == '\''"'\'':' \
+    '            return scanstring(text, i + 1, True)' \
+    '        if c in "{[":' \
+    '            close, out, i = ("}", {}, i + 1) if c == "{" else ("]", [], i + 1)' \
+    '            first = True' \
+    '            while True:' \
+    '                while i < len(text) and text[i] in WHITESPACE:' \
+    '                    i += 1' \
+    '                if i < len(text) and text[i] == close and first:' \
+    '                    return out, i + 1' \
+    '                if c == "{":' \
+    '                    key, i = value(i)' \
+    '                    if not isinstance(key, str):' \
+    '                        raise ValueError("an object key that is not a string")' \
+    '                    while i < len(text) and text[i] in WHITESPACE:' \
+    '                        i += 1' \
+    '                    if i >= len(text) or text[i] != ":":' \
+    '                        raise ValueError("no '\'':'\'' after an object key")' \
+    '                    out[key], i = value(i + 1)' \
+    '                else:' \
+    '                    item, i = value(i)' \
+    '                    out.append(item)' \
+    '                while i < len(text) and text[i] in WHITESPACE:' \
+    '                    i += 1' \
+    '                if i < len(text) and text[i] == close:' \
+    '                    return out, i + 1' \
+    '                if i >= len(text) or text[i] != ",":' \
+    '                    raise ValueError("no '\'','\'' or '\''" + close + "'\'' in JSON")' \
+    '                i, first = i + 1, False' \
+    '        for word, v in LITERALS.items():' \
+    '            if text.startswith(word, i):' \
+    '                return v, i + len(word)' \
+    '        j = i' \
+    '        while j < len(text) and text[j] in "+-0123456789.eE":' \
+    '            j += 1' \
+    '        if j == i:' \
+    '            raise ValueError("not JSON at " + repr(text[i:i + 10]))' \
+    '        number = text[i:j]' \
+    '        return (float(number) if any(x in number for x in ".eE") else int(number)), j' \
+    '' \
+    '    result, end = value(0)' \
+    '    if text[end:].strip(WHITESPACE):' \
+    '        raise ValueError("extra data after JSON")' \
+    '    return result' \
     '' \
     '' \
     'def http_probe(sock, host, path, options, deadline):' \
@@ -268,7 +344,7 @@ RUN printf '%s\n' \
     '    shown = scheme + "://" + host + ":" + str(port)' \
     '    sock = None' \
     '    try:' \
-    '        sock = socket.create_connection((host, port), timeout=deadline.left())' \
+    '        sock = connect(host, port, deadline)' \
     '        if scheme == "zmq":' \
     '            what = zmq_probe(sock, options, deadline)' \
     '        elif scheme == "http":' \
@@ -278,9 +354,9 @@ RUN printf '%s\n' \
     '        return 0, shown + ": " + what' \
     '    except Unhealthy as e:' \
     '        return 1, shown + ": " + str(e)' \
-    '    except socket.timeout:' \
+    '    except TimeoutError:' \
     '        return 2, shown + ": no answer within " + format(seconds, ".3g") + " s"' \
-    '    except (OSError, ValueError, struct.error) as e:' \
+    '    except (OSError, ValueError) as e:' \
     '        return 2, shown + ": " + (str(e) or type(e).__name__)' \
     '    finally:' \
     '        if sock is not None:' \
