@@ -4,7 +4,8 @@
  * scripts/base-images.sh (`npm run test:images`; .ci/run does all three).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { appendFileSync, cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -114,6 +115,47 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
       const id = await execIn(c.id, ['id', '-u']);
       expect([family, id.exitCode, id.output.trim()]).toEqual([family, 0, '10001']);
     }
+  });
+
+  it('starts every Kubernetes container as its Deployment says (args through the image entrypoint, env, user): the right script, on the ports its probes ask', { timeout: 600_000 }, async () => {
+    const out = join(dir, 'k8s-out');
+    const synth = cli(['synth', '--spec', SPEC, '--out', out, '--only', 'k8s'], dir);
+    expect(synth.code).toBe(0);
+    const objects = readdirSync(join(out, 'k8s')).filter((f) => f.endsWith('.yaml')).flatMap((f) => parseAllDocuments(readFileSync(join(out, 'k8s', f), 'utf8')).map((d) => d.toJS())).filter(Boolean);
+    const configMaps = new Map(objects.filter((o) => o.kind === 'ConfigMap').map((o) => [o.metadata.name, o.data as Record<string, string>]));
+    const deployments = objects.filter((o) => o.kind === 'Deployment' && o.spec.template.spec.containers[0].name === 'agent');
+    expect(deployments.length).toBe(82);
+    const started: string[] = [];
+    const startOne = async (d: any) => {
+      const c = d.spec.template.spec.containers[0];
+      // The values Kubernetes would give: literals, and the ConfigMap's; secrets are absent here.
+      const env = c.env.flatMap((e: any) => (e.value !== undefined ? [`${e.name}=${e.value}`] : e.valueFrom.configMapKeyRef ? [`${e.name}=${configMaps.get(e.valueFrom.configMapKeyRef.name)![e.valueFrom.configMapKeyRef.key]}`] : []));
+      const name = env.find((e: string) => e.startsWith('AGENT_NAME='))!.slice('AGENT_NAME='.length);
+      const health = Number(/:(\d+)$/.exec(c.readinessProbe.exec?.command.at(-1) ?? `:${c.readinessProbe.tcpSocket?.port}`)![1]);
+      const ct = await docker.createContainer({
+        Image: c.image,
+        name: `agent-infra-test-k8s-${d.metadata.name}-${run.id}`,
+        Labels: runLabels(run),
+        Cmd: c.args,
+        Env: env,
+        User: `${c.securityContext.runAsUser}:${c.securityContext.runAsGroup}`,
+        // Each pod has its own network: here, none at all (the ports are free inside it).
+        HostConfig: { NetworkMode: 'none', ReadonlyRootfs: true, Tmpfs: { '/tmp': '' }, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] },
+      });
+      containers.push(ct.id);
+      await ct.start();
+      const line = `base_agent ${name}: bound service ${c.ports[0].containerPort}, health ${health}, http ${health + 1}`;
+      let logs = '';
+      for (let i = 0; i < 300 && !logs.includes(line); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        logs = demux((await ct.logs({ stdout: true, stderr: true })) as unknown as Buffer);
+      }
+      await ct.remove({ force: true });
+      expect([d.metadata.name, logs.includes(line) ? line : logs.slice(-600)]).toEqual([d.metadata.name, line]);
+      started.push(d.metadata.name);
+    };
+    for (let i = 0; i < deployments.length; i += 8) await Promise.all(deployments.slice(i, i + 8).map(startOne));
+    expect(started.length).toBe(82);
   });
 
   it('fails the health wait with the container\'s exit code and log lines when the container dies', async () => {

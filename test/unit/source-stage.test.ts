@@ -147,3 +147,33 @@ describe('check with the source tree', () => {
     expect(nlu.code.framework).toBe('EnhancedBaseAgent');
   });
 });
+
+describe('the example with the mini monorepo\'s code: the plan follows what the code binds and answers', () => {
+  it('probes a BaseAgent that passes no health_check_port at port + 1 because its code says so, and every agent by ZMQ because its code is a BaseAgent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'source-example-'));
+    const { exampleSpecCopy } = await import('../helpers.ts');
+    // Without the spec's healthPort overrides and with the framework left at its default (http):
+    // only the code can tell.
+    const spec = exampleSpecCopy(dir, (t) => t.replace(/, healthPort: service\+1/g, '').replace(/^ {2}framework: baseagent.*$/m, ''));
+    expect(readFileSync(spec, 'utf8')).not.toMatch(/healthPort|framework/);
+    const src = join(ROOT, 'test', 'fixtures', 'mini-monorepo');
+    const out = join(dir, 'dist');
+    const r = cli(['synth', '--spec', spec, '--source', src, '--out', out, '--only', 'k8s'], dir);
+    expect(r.code).toBe(0);
+    const check = cli(['check', '--spec', spec, '--source', src, '--format', 'json'], dir);
+    const drift = (JSON.parse(check.stdout).diagnostics as { code: string; message: string }[]).filter((d) => d.code === 'health-port-drift').map((d) => d.message.split(' ')[0]).sort();
+    // The three scripts that pass their base class a port only (the config says port + 1000).
+    expect(drift).toEqual(['CodeGenerator', 'DreamWorldAgent', 'LearningManager']);
+    const { parseAllDocuments } = await import('yaml');
+    const docs = ['mainpc', 'pc2'].flatMap((m) => parseAllDocuments(readFileSync(join(out, 'k8s', `${m}.yaml`), 'utf8')).map((d) => d.toJS()));
+    const container = (name: string) => docs.find((o) => o?.kind === 'Deployment' && o.metadata.name === name).spec.template.spec.containers[0];
+    // CodeGenerator: port 5650 in its config, health 6650 there; its code binds 5651 (and HTTP 5652).
+    expect(container('code-generator').readinessProbe.exec.command.at(-1)).toBe('zmq://127.0.0.1:5651');
+    expect(container('code-generator').livenessProbe.httpGet.port).toBe(5652);
+    expect(container('code-generator').ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([5650, 5651, 5652]);
+    // ServiceRegistry passes HEALTH_CHECK_PORT: its config's 8200 stands, probed by ZMQ.
+    expect(container('service-registry').readinessProbe.exec.command.at(-1)).toBe('zmq://127.0.0.1:8200');
+    const policy = docs.find((o) => o?.kind === 'NetworkPolicy' && o.metadata.name === 'code-generator');
+    expect(policy.spec.ingress.flatMap((x: { ports: { port: number }[] }) => x.ports.map((p) => p.port))).toContain(5651);
+  });
+});
