@@ -34,6 +34,8 @@ export interface AgentWorkloadProps extends AgentWorkloadOptions {
   readonly agent: PlannedAgent;
   /** The infrastructure services (Redis, NATS) its URLs name. @default - none */
   readonly services?: readonly PlannedService[];
+  /** The ConfigMap with the machine's planned startup config (key `startup_config.yaml`) and the path the agent reads it at, below /app. @default - none mounted */
+  readonly startupConfig?: { readonly configMap: string; readonly path: string };
 }
 
 /** A container port's name: its number (`p7200`), unique in the pod, and what a machine's Service routes by. */
@@ -165,6 +167,10 @@ export class AgentWorkload extends Construct {
     const container = this.deployment.containers[0]!;
     for (const [name, path] of WRITABLE_DIRS) {
       container.mount(path, kplus.Volume.fromEmptyDir(this, `Volume-${name}`, name, { sizeLimit: Size.mebibytes(name === 'tmp' ? 256 : 1024) }));
+    }
+    if (props.startupConfig) {
+      const cm = kplus.ConfigMap.fromConfigMapName(this, 'StartupConfig', props.startupConfig.configMap);
+      container.mount(`/app/${props.startupConfig.path}`, kplus.Volume.fromConfigMap(this, 'Volume-startup-config', cm, { name: 'startup-config' }), { subPath: 'startup_config.yaml', readOnly: true });
     }
     if ((props.waitForDependencies ?? true) && agent.dependencies.length > 0) {
       this.deployment.addInitContainer({

@@ -78,7 +78,7 @@ export function exampleWithOutput(): { dir: string; spec: string; out: string } 
 
 
 /** Debian's packages that stand in for the agents' PyPI dependencies where no package index is reachable (pyzmq and redis for the mini monorepo's BaseAgent). */
-export const STAND_IN_PACKAGES = ['python3-zmq', 'python3-redis'] as const;
+export const STAND_IN_PACKAGES = ['python3-zmq', 'python3-redis', 'python3-yaml'] as const;
 
 /**
  * The example spec's image families made to run the mini monorepo's stand-in agents here: Debian's

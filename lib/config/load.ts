@@ -1,6 +1,7 @@
 /** The io end of loading: reads the spec, each machine's startup config and the port lock. */
 import { realpathSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { relativePathProblem } from './grammar.ts';
 import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
@@ -109,6 +110,8 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
     byFile.set(file, name);
   }
   const configs: MachineConfig[] = [];
+  // The root of the code, where the agents read their startup configs from: the source tree, else the spec's folder.
+  const codeRoot = opts.source ? resolve(cwd, opts.source) : spec.source ? resolve(baseDir, spec.source) : baseDir;
   for (const name of Object.keys(spec.machines).sort()) {
     const file = resolve(baseDir, spec.machines[name]!.config);
     const fix = `fix machines.${name}.config or pass --machine ${name}=FILE`;
@@ -125,7 +128,9 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
     }
     const n = normalize(src, { machine: name, variables: spec.variables, addressVariables, quoteContent: isInside(baseDir, file) });
     ds.push(...n.diagnostics);
-    configs.push(n.config);
+    const codePath = relative(codeRoot, file).split(sep).join('/');
+    // Mounted at that path in the containers: only a plain relative path inside the code root.
+    configs.push({ ...n.config, text, ...(!isAbsolute(codePath) && !relativePathProblem(codePath) ? { codePath } : {}) });
   }
   const lockFile = resolve(baseDir, LOCK_FILE);
   const { lock, diagnostics: lockDiagnostics } = readLock(lockFile, show(lockFile));

@@ -77,4 +77,7 @@ export interface MachineConfig {
   readonly layout: 'group-lists' | 'agent-groups';
   readonly agents: readonly AgentConfig[];
   readonly settings: MachineSettings;
+  /** The config's own text, and its path inside the code root (where the agents' config loader reads it), when it lies inside. */
+  readonly text?: string;
+  readonly codePath?: string;
 }

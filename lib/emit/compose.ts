@@ -6,6 +6,7 @@ import type { PlannedAgent, PlannedEnv, PlannedService, SystemPlan } from '../pl
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
 import { probeCommand, probeTarget, waitFor } from './probe.ts';
+import { startupConfigText } from './startup-config.ts';
 import { headerLine, toYaml, xmlHeader } from './yaml.ts';
 
 export type ComposeMode = 'two-pc' | 'single-host';
@@ -152,6 +153,8 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
       { type: 'bind', source: `\${${MODELS_DIR_VAR}:-./models}`, target: '/app/models', read_only: true },
       { type: 'volume', source: 'agent-data', target: '/app/data' },
       { type: 'volume', source: 'agent-logs', target: '/app/logs' },
+      // The machine's startup config with the planned ports, where the agents' config loader reads it.
+      ...startupConfigBind(plan, agent.machine),
     ],
     cap_drop: ['ALL'],
     security_opt: ['no-new-privileges:true'],
@@ -196,6 +199,12 @@ function infrastructure(plan: SystemPlan, s: PlannedService, mode: ComposeMode, 
     stop_grace_period: '30s',
     ...(mode === 'two-pc' ? { networks: ['agents'] } : {}),
   };
+}
+
+/** The bind of the machine's planned startup config (beside the compose file, in `config/`), when it has one. */
+function startupConfigBind(plan: SystemPlan, machine: string) {
+  const c = plan.machines.find((m) => m.name === machine)!.startupConfig;
+  return c ? [{ type: 'bind', source: `./config/${machine}/startup_config.yaml`, target: `/app/${c.path}`, read_only: true }] : [];
 }
 
 /** One machine's compose project. */
@@ -268,6 +277,12 @@ export function emitCompose(plan: SystemPlan, input: string, opts: ComposeOption
   for (const m of plan.machines) files.set(`compose/docker-compose.${m.name}.yml`, `${header}\n${toYaml(composeProject(plan, m.name, 'two-pc', opts))}`);
   if (plan.singleHostReady) {
     for (const m of plan.machines) files.set(`compose/single-host/docker-compose.${m.name}.yml`, `${header}\n${toYaml(composeProject(plan, m.name, 'single-host', opts))}`);
+  }
+  for (const m of plan.machines) {
+    const two = startupConfigText(m, false, header, plan.secrets);
+    if (two !== undefined) files.set(`compose/config/${m.name}/startup_config.yaml`, two);
+    const one = plan.singleHostReady ? startupConfigText(m, true, header, plan.secrets) : undefined;
+    if (one !== undefined) files.set(`compose/single-host/config/${m.name}/startup_config.yaml`, one);
   }
   files.set('compose/.env.example', envExample(plan, header));
   files.set('compose/prometheus.yml', prometheus(plan, header));

@@ -19,9 +19,24 @@ import { assignPorts } from './phases/port-assignment.ts';
 import { firewallRules } from './phases/firewall.ts';
 import { portMap } from './phases/port-map.ts';
 import { planServices } from './phases/services.ts';
-import type { SystemPlan } from './types.ts';
+import type { MachinePlan, PlannedAgent, SystemPlan } from './types.ts';
 
 export { SINGLE_HOST } from './phases/port-assignment.ts';
+
+/** Each machine's startup config with the ports its agents were planned on (a follower port is the agent's own business). */
+function withStartupConfigs(machines: readonly MachinePlan[], configs: readonly MachineConfig[], agents: readonly PlannedAgent[]): MachinePlan[] {
+  return machines.map((m) => {
+    const c = configs.find((x) => x.machine === m.name);
+    if (!c?.text || !c.codePath) return m;
+    const ports = agents
+      .filter((a) => a.machine === m.name)
+      .flatMap((a) => a.ports.filter((p) => !p.follows && p.at.path).map((p) => ({ path: p.at.path, declared: p.declared, port: p.port, ...(p.singleHostPort !== undefined ? { singleHostPort: p.singleHostPort } : {}) })));
+    // The reserved error bus port never moves: only its expression is resolved.
+    const bus = c.settings.errorBusPort;
+    if (bus?.at.path) ports.push({ path: bus.at.path, declared: bus.value, port: bus.value, singleHostPort: bus.value });
+    return { ...m, startupConfig: { path: c.codePath, text: c.text, ports } };
+  });
+}
 
 /** Builds the system plan. Never throws on bad input: problems are in `plan.diagnostics`. */
 export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], previousLock: PortLock, closures?: ReadonlyMap<string, readonly string[]>): SystemPlan {
@@ -46,7 +61,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     registry: spec.registry,
     tag: spec.tag,
     portOffset: spec.variables['PORT_OFFSET'] ?? '0',
-    machines: placed.machines,
+    machines: withStartupConfigs(placed.machines, configs, agents),
     agents,
     startLevels: deps.graph.levels,
     criticalPath: deps.graph.criticalPath,

@@ -151,6 +151,11 @@ export interface MachinePlan {
   readonly agents: readonly string[];
   readonly cpus?: number;
   readonly memoryGiB?: number;
+  /**
+   * The machine's startup config as the agents' config loader reads it, with every planned port
+   * written in: its path inside the code root, its text, and the edits (config path -> port).
+   */
+  readonly startupConfig?: { readonly path: string; readonly text: string; readonly ports: readonly { readonly path: string; readonly declared: number; readonly port: number; readonly singleHostPort?: number }[] };
 }
 
 export interface PlannedImage {

@@ -4,7 +4,7 @@
  * scripts/base-images.sh (`npm run test:images`; .ci/run does all three).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,6 +132,14 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
       const env = c.env.flatMap((e: any) => (e.value !== undefined ? [`${e.name}=${e.value}`] : e.valueFrom.configMapKeyRef ? [`${e.name}=${configMaps.get(e.valueFrom.configMapKeyRef.name)![e.valueFrom.configMapKeyRef.key]}`] : []));
       const name = env.find((e: string) => e.startsWith('AGENT_NAME='))!.slice('AGENT_NAME='.length);
       const health = Number(/:(\d+)$/.exec(c.readinessProbe.exec?.command.at(-1) ?? `:${c.readinessProbe.tcpSocket?.port}`)![1]);
+      // Files from ConfigMaps (the planned startup config) at their mount paths, read-only, as the kubelet mounts them.
+      const binds = (c.volumeMounts ?? []).flatMap((vm: any) => {
+        const volume = d.spec.template.spec.volumes.find((v: any) => v.name === vm.name);
+        if (!volume?.configMap) return [];
+        const file = join(dir, `cm-${d.metadata.name}-${vm.name}`);
+        writeFileSync(file, configMaps.get(volume.configMap.name)![vm.subPath]!);
+        return [`${file}:${vm.mountPath}:ro`];
+      });
       const ct = await docker.createContainer({
         Image: c.image,
         name: `agent-infra-test-k8s-${d.metadata.name}-${run.id}`,
@@ -140,7 +148,7 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
         Env: env,
         User: `${c.securityContext.runAsUser}:${c.securityContext.runAsGroup}`,
         // Each pod has its own network: here, none at all (the ports are free inside it).
-        HostConfig: { NetworkMode: 'none', ReadonlyRootfs: true, Tmpfs: { '/tmp': '' }, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] },
+        HostConfig: { NetworkMode: 'none', ReadonlyRootfs: true, Tmpfs: { '/tmp': '' }, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'], Binds: binds },
       });
       containers.push(ct.id);
       await ct.start();
@@ -222,7 +230,7 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
     expect([StatusCode, output.slice(-2000)]).toEqual([0, expect.stringMatching(/imported \d+\n$/)]);
     const files = output.trim().split('\n').slice(0, -1);
     // Nothing but the agents' scripts and the one shared module with its package.
-    const shared = ['common/__init__.py', 'common/core/__init__.py', 'common/core/base_agent.py'];
+    const shared = ['common/__init__.py', 'common/config_loader.py', 'common/core/__init__.py', 'common/core/base_agent.py'];
     expect(files.filter((f) => !scripts.has(f) && !shared.includes(f))).toEqual([]);
     expect(files).toEqual(expect.arrayContaining(shared));
     expect(files.length).toBeGreaterThan(10);

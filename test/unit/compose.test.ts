@@ -42,9 +42,13 @@ describe('compose output of the example', () => {
     expect([...files.keys()].filter((f) => f.startsWith('compose/')).sort()).toEqual([
       'compose/.env.example',
       'compose/README.md',
+      'compose/config/mainpc/startup_config.yaml',
+      'compose/config/pc2/startup_config.yaml',
       'compose/docker-compose.mainpc.yml',
       'compose/docker-compose.pc2.yml',
       'compose/prometheus.yml',
+      'compose/single-host/config/mainpc/startup_config.yaml',
+      'compose/single-host/config/pc2/startup_config.yaml',
       'compose/single-host/docker-compose.mainpc.yml',
       'compose/single-host/docker-compose.pc2.yml',
     ]);
@@ -71,7 +75,7 @@ describe('compose output of the example', () => {
 
   it('has no IPv4 literal but 127.0.0.1 in single-host mode (and 0.0.0.0, the bind-to-every-interface address, and 127.0.0.1 for loopback ports in two-PC mode)', () => {
     const ips = (text: string) => new Set([...text.matchAll(/(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])/g)].map((m) => m[0]));
-    for (const f of [...files.keys()].filter((k) => k.startsWith('compose/'))) {
+    for (const f of [...files.keys()].filter((k) => k.startsWith('compose/') && !k.includes('/config/'))) {
       const found = ips(files.get(f)!);
       if (f.includes('single-host')) expect([f, [...found]]).toEqual([f, ['127.0.0.1']]);
       // Ports no other machine reaches are published on loopback only.
@@ -198,6 +202,27 @@ describe('compose output of the example', () => {
         expect(s).toMatchObject({ user: '10001:10001', read_only: true, cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'], tmpfs: ['/tmp', '/app/.cache'] });
         expect(s.logging).toEqual({ driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } });
       }
+    }
+  });
+
+  it('mounts each machine\'s startup config, with the planned ports written in, where the agents read it', () => {
+    const read = (f: string) => parse(files.get(f)!, { version: '1.1' });
+    // Worked out from the example: ServiceRegistry declares ${PORT_OFFSET}+7200 and +8200 (offset 0);
+    // on the single host PC2's ProactiveContextMonitorPC2 moves from 7119 (MainPC's
+    // ProactiveContextMonitor has it) to 7170, the first port of PC2's reassignment range.
+    expect(read('compose/config/mainpc/startup_config.yaml').agent_groups.foundation_services.ServiceRegistry).toMatchObject({ port: 7200, health_check_port: 8200 });
+    const pcm = (f: string) => read(f).pc2_services.find((s: { name: string }) => s.name === 'ProactiveContextMonitorPC2');
+    expect(pcm('compose/config/pc2/startup_config.yaml').port).toBe(7119);
+    expect(pcm('compose/single-host/config/pc2/startup_config.yaml').port).toBe(7170);
+    for (const f of ['compose/config/mainpc/startup_config.yaml', 'compose/single-host/config/pc2/startup_config.yaml']) {
+      const lines = files.get(f)!.split('\n').filter((l) => !l.trimStart().startsWith('#'));
+      expect([f, lines.filter((l) => l.includes('${PORT_OFFSET}'))]).toEqual([f, []]);
+    }
+    // An address keeps its text: AffectiveProcessingCenter's pub_address stays tcp://*:5561.
+    expect(read('compose/config/mainpc/startup_config.yaml').agent_groups.foundation_services.AffectiveProcessingCenter.config.pub_address).toBe('tcp://*:5561');
+    for (const [machine, p] of [...twoPc(), ...single()]) {
+      const path = machine === 'mainpc' ? 'main_pc_code/config/startup_config.yaml' : 'pc2_code/config/startup_config.yaml';
+      for (const s of Object.values(p.services)) expect(s.volumes).toContainEqual({ type: 'bind', source: `./config/${machine}/startup_config.yaml`, target: `/app/${path}`, read_only: true });
     }
   });
 

@@ -4,7 +4,14 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createHash } from 'node:crypto';
-import { parseDocument, isMap, isSeq } from 'yaml';
+import { parse, parseAllDocuments, parseDocument, isMap, isSeq } from 'yaml';
+
+/** A value with its objects' keys sorted and its lists' items too (order-free comparison of read data). */
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, sortKeys(x)]));
+  return v;
+}
 import { runPipeline } from '../../lib/pipeline.ts';
 import { emitAll, emitEverything } from '../../lib/synth.ts';
 import { EXAMPLE_SPEC, HAS_UPSTREAM, ROOT } from '../helpers.ts';
@@ -82,6 +89,20 @@ describe('determinism', () => {
     const a = runPipeline({ spec: EXAMPLE_SPEC, cwd: ROOT });
     const b = runPipeline({ spec: join(dir, 'agent-infra.yaml'), cwd: dir });
     expect(b.ok).toBe(true);
-    expect(await emitEverything(b.plan, 'examples/two-pc/agent-infra.yaml')).toEqual(await emitEverything(a.plan, 'examples/two-pc/agent-infra.yaml'));
+    const [fa, fb] = [await emitEverything(a.plan, 'examples/two-pc/agent-infra.yaml'), await emitEverything(b.plan, 'examples/two-pc/agent-infra.yaml')];
+    // The planned startup configs are the user's files with ports written in: their order is the
+    // input's. Their content is the same: the same data once read.
+    const copies = (f: Map<string, string>) => [...f.keys()].filter((k) => /\/config\/[^/]+\/startup_config\.yaml$/.test(k));
+    expect(copies(fb)).toEqual(copies(fa));
+    expect(copies(fa).length).toBe(4);
+    const data = (text: string) => JSON.stringify(sortKeys(parse(text, { version: '1.1' })));
+    for (const k of copies(fa)) expect([k, data(fb.get(k)!)]).toEqual([k, data(fa.get(k)!)]);
+    // The same in the Kubernetes ConfigMaps that carry them; every other byte identical.
+    const normalized = (k: string, text: string) => {
+      if (!text.includes('startup_config.yaml: |')) return text;
+      return JSON.stringify(parseAllDocuments(text).map((d) => d.toJS()).map((o) => (o?.kind === 'ConfigMap' && o.data?.['startup_config.yaml'] ? { ...o, data: { 'startup_config.yaml': data(o.data['startup_config.yaml']) } } : o)));
+    };
+    const rest = (f: Map<string, string>) => new Map([...f].filter(([k]) => !copies(f).includes(k)).map(([k, v]) => [k, normalized(k, v)]));
+    expect(rest(fb)).toEqual(rest(fa));
   });
 });

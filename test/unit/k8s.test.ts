@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { runPipeline } from '../../lib/pipeline.ts';
 import { emitAll } from '../../lib/synth.ts';
 import { secretName } from '../../lib/emit/k8s.ts';
@@ -241,6 +242,21 @@ describe('kubernetes manifests of the example', () => {
     // A PC2 agent that connects to tcp://${MAIN_PC_IP}:7220 reaches SystemDigitalTwin; :6379 is not a MainPC agent's port.
     expect(service('mainpc').spec.ports.find((p: { port: number }) => p.port === 7220).targetPort).toBe('p7220');
     expect(deployment('system-digital-twin').spec.template.spec.containers[0].ports).toContainEqual({ containerPort: 7220, name: 'p7220', protocol: 'TCP' });
+  });
+
+  it('mounts each machine\'s startup config, with the planned ports written in, from a ConfigMap where the agents read it', () => {
+    for (const m of plan.machines) {
+      const cm = of('ConfigMap').find((c) => c.metadata.name === `startup-config-${m.name}`)!;
+      const path = m.name === 'mainpc' ? '/app/main_pc_code/config/startup_config.yaml' : '/app/pc2_code/config/startup_config.yaml';
+      const data = parse(cm.data!['startup_config.yaml']!, { version: '1.1' });
+      if (m.name === 'mainpc') expect(data.agent_groups.foundation_services.SystemDigitalTwin).toMatchObject({ port: 7220, health_check_port: 8220 });
+      for (const a of plan.agents.filter((x) => x.machine === m.name)) {
+        const spec = deployment(a.id).spec.template.spec;
+        const mount = spec.containers[0].volumeMounts.find((v: { mountPath: string }) => v.mountPath === path);
+        expect([a.id, mount]).toEqual([a.id, { mountPath: path, name: 'startup-config', readOnly: true, subPath: 'startup_config.yaml' }]);
+        expect(spec.volumes).toContainEqual({ name: 'startup-config', configMap: { name: `startup-config-${m.name}` } });
+      }
+    }
   });
 
   it('runs Redis as a StatefulSet with its append-only file on a PersistentVolumeClaim, and NATS, each behind a Service', async () => {
