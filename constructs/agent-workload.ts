@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { probeCommand, probeTarget, waitFor } from '../lib/emit/probe.ts';
 import { kubernetesLiteral } from '../lib/config/grammar.ts';
-import type { PlannedAgent, PlannedEnv, PlannedProbe, PlannedService } from '../lib/plan/types.ts';
+import { DATA_PATH, type PlannedAgent, type PlannedEnv, type PlannedProbe, type PlannedService } from '../lib/plan/types.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
 
 export interface AgentWorkloadOptions {
@@ -34,6 +34,12 @@ export interface AgentWorkloadProps extends AgentWorkloadOptions {
   readonly agent: PlannedAgent;
   /** The infrastructure services (Redis, NATS) its URLs name. @default - none */
   readonly services?: readonly PlannedService[];
+  /** The node the machine is: the pod is pinned to it. @default - any node of the machine's label */
+  readonly node?: string;
+  /** The PersistentVolumeClaim of the machine's model cache and where the agent sees it. @default - none */
+  readonly cache?: { readonly claimName: string; readonly path: string };
+  /** The PersistentVolumeClaim of the agent's data folder, when it keeps state. @default - an emptyDir: nothing kept */
+  readonly dataClaim?: string;
   /** The ConfigMap with the machine's planned startup config (key `startup_config.yaml`) and the path the agent reads it at, below /app. @default - none mounted */
   readonly startupConfig?: { readonly configMap: string; readonly path: string };
 }
@@ -58,11 +64,10 @@ export function agentSelector(agent: PlannedAgent, system: string): Record<strin
   return { 'app.kubernetes.io/name': agent.id, 'app.kubernetes.io/part-of': system };
 }
 
-const WRITABLE_DIRS: readonly [string, string][] = [
-  ['tmp', '/tmp'],
-  ['cache', '/app/.cache'],
-  ['logs', '/app/logs'],
-  ['data', '/app/data'],
+/** Scratch folders of every pod (the logs Kubernetes keeps are stdout and stderr). */
+const SCRATCH_DIRS: readonly [string, string, number][] = [
+  ['tmp', '/tmp', 256],
+  ['logs', '/app/logs', 1024],
 ];
 
 /** Deployment, Service and GPU wiring for one agent. */
@@ -109,7 +114,6 @@ export class AgentWorkload extends Construct {
     const envVariables: Record<string, kplus.EnvValue> = {};
     for (const e of agent.env) envVariables[e.name] = env(e);
     if (!agent.gpu) envVariables['NVIDIA_VISIBLE_DEVICES'] = kplus.EnvValue.fromValue('void');
-    envVariables['XDG_CACHE_HOME'] = kplus.EnvValue.fromValue('/app/.cache');
 
     const h = agent.health;
     const probe = (p: PlannedProbe, o: { periodSeconds: number; failureThreshold: number; timeoutSeconds: number }) => {
@@ -138,7 +142,8 @@ export class AgentWorkload extends Construct {
       select: false,
       spread: false,
       replicas: agent.replicas,
-      strategy: agent.gpu ? kplus.DeploymentStrategy.recreate() : kplus.DeploymentStrategy.rollingUpdate({ maxSurge: kplus.PercentOrAbsolute.absolute(1), maxUnavailable: kplus.PercentOrAbsolute.absolute(0) }),
+      // A GPU or a ReadWriteOnce data volume is never held by two pods at once.
+      strategy: agent.gpu || props.dataClaim ? kplus.DeploymentStrategy.recreate() : kplus.DeploymentStrategy.rollingUpdate({ maxSurge: kplus.PercentOrAbsolute.absolute(1), maxUnavailable: kplus.PercentOrAbsolute.absolute(0) }),
       automountServiceAccountToken: false,
       isolate: false,
       securityContext: { user, group: user, ensureNonRoot: true, fsGroup: user },
@@ -165,9 +170,10 @@ export class AgentWorkload extends Construct {
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
     const container = this.deployment.containers[0]!;
-    for (const [name, path] of WRITABLE_DIRS) {
-      container.mount(path, kplus.Volume.fromEmptyDir(this, `Volume-${name}`, name, { sizeLimit: Size.mebibytes(name === 'tmp' ? 256 : 1024) }));
-    }
+    for (const [name, path, mib] of SCRATCH_DIRS) container.mount(path, kplus.Volume.fromEmptyDir(this, `Volume-${name}`, name, { sizeLimit: Size.mebibytes(mib) }));
+    const claim = (id: string, name: string) => kplus.Volume.fromPersistentVolumeClaim(this, `Volume-${id}`, kplus.PersistentVolumeClaim.fromClaimName(this, `Claim-${id}`, name), { name: id });
+    container.mount(DATA_PATH, props.dataClaim ? claim('data', props.dataClaim) : kplus.Volume.fromEmptyDir(this, 'Volume-data', 'data', { sizeLimit: Size.mebibytes(1024) }));
+    if (props.cache) container.mount(props.cache.path, claim('model-cache', props.cache.claimName));
     if (props.startupConfig) {
       const cm = kplus.ConfigMap.fromConfigMapName(this, 'StartupConfig', props.startupConfig.configMap);
       container.mount(`/app/${props.startupConfig.path}`, kplus.Volume.fromConfigMap(this, 'Volume-startup-config', cm, { name: 'startup-config' }), { subPath: 'startup_config.yaml', readOnly: true });
@@ -192,6 +198,7 @@ export class AgentWorkload extends Construct {
     api.addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
     api.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
     api.addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
+    if (props.node) api.addJsonPatch(JsonPatch.add('/spec/template/spec/nodeSelector', { 'kubernetes.io/hostname': props.node }));
 
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name: agent.id, labels },

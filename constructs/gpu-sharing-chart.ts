@@ -29,7 +29,8 @@ export class GpuSharingChart extends Chart {
       const config = {
         version: 'v1',
         flags: { migStrategy: 'none' },
-        sharing: { timeSlicing: { renameByDefault: false, failRequestsGreaterThanOne: true, resources: [{ name: 'nvidia.com/gpu', replicas: Math.max(...m.gpus.map((g) => g.agents.length), 1) }] } },
+        // MPS gives each replica an equal share of the card's memory; time-slicing isolates none.
+        sharing: { [m.sharing === 'mps' ? 'mps' : 'timeSlicing']: { renameByDefault: false, ...(m.sharing === 'mps' ? {} : { failRequestsGreaterThanOne: true }), resources: [{ name: 'nvidia.com/gpu', replicas: Math.max(...m.gpus.map((g) => g.agents.length), 1) }] } },
       };
       data[m.name] = toYaml(config);
     }

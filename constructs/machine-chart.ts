@@ -1,10 +1,13 @@
 /** One machine's agents: workloads, their network policies, and the optional PDB, HPA and ServiceMonitor. */
-import { Chart, type ChartProps } from 'cdk8s';
+import { Chart, JsonPatch, type ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ServiceMonitor } from '../imports/monitoring.coreos.com.ts';
 import { agentIndex } from '../lib/plan/agent-index.ts';
-import type { PlannedAgent, SystemPlan } from '../lib/plan/types.ts';
+import type { MachinePlan, PlannedAgent, SystemPlan } from '../lib/plan/types.ts';
+
+/** The storage class of the `local` PersistentVolumes made for host folders (no provisioner binds it). */
+export const LOCAL_STORAGE_CLASS = 'agent-infra-local';
 import { AgentWorkload, agentLabels, agentSelector, containerPortName } from './agent-workload.ts';
 import { MACHINE_LABEL } from './gpu.ts';
 import { InfrastructureService, serviceSelector } from './infrastructure.ts';
@@ -30,6 +33,8 @@ export class MachineChart extends Chart {
     const byId = agentIndex(plan);
     const reaches = reachability(plan);
     const startup = this.startupConfig(plan, machine);
+    const mp = plan.machines.find((m) => m.name === machine)!;
+    const cacheClaim = this.claim(plan, mp, `model-cache-${machine}`, mp.cache.sizeGiB, mp.cache.storageClassName, mp.cache.hostPath);
     const workloads: AgentWorkload[] = [];
     for (const agent of plan.agents.filter((a) => a.machine === machine)) {
       workloads.push(
@@ -42,6 +47,9 @@ export class MachineChart extends Chart {
           namespace: plan.namespace,
           services: plan.services,
           ...(startup ? { startupConfig: startup } : {}),
+          cache: { claimName: cacheClaim, path: mp.cache.path },
+          ...(mp.node ? { node: mp.node } : {}),
+          ...(agent.state ? { dataClaim: this.claim(plan, mp, `${agent.id}-data`, agent.state.sizeGiB, agent.state.storageClassName, agent.state.hostPath) } : {}),
           waitForDependencies: plan.kubernetes.waitForDependencies,
           ...(plan.kubernetes.runtimeClassName ? { runtimeClassName: plan.kubernetes.runtimeClassName } : {}),
         }),
@@ -79,6 +87,36 @@ export class MachineChart extends Chart {
     this.workloads = workloads;
     for (const s of plan.services.filter((x) => x.machine === machine)) new InfrastructureService(this, `service-${s.id}`, { service: s, system });
     this.machineService(plan, machine);
+  }
+
+  /**
+   * A ReadWriteOnce PersistentVolumeClaim: from the storage class (the cluster's default unless named),
+   * or bound to a `local` PersistentVolume on the machine's node for a host folder (a PVC keeps the
+   * pod within PodSecurity restricted, which forbids hostPath volumes). Retained when released.
+   */
+  private claim(plan: SystemPlan, m: MachinePlan, name: string, sizeGiB: number, storageClassName: string | undefined, hostPath: string | undefined): string {
+    const labels = { 'app.kubernetes.io/part-of': plan.name, 'app.kubernetes.io/managed-by': 'agent-infra', [MACHINE_LABEL]: m.name };
+    const storage = k8s.Quantity.fromString(`${sizeGiB}Gi`);
+    if (hostPath) {
+      const volumeName = `${plan.namespace}-${name}`;
+      const pv = new k8s.KubePersistentVolume(this, `${name}-pv`, {
+        metadata: { name: volumeName, labels },
+        spec: {
+          capacity: { storage },
+          accessModes: ['ReadWriteOnce'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          storageClassName: LOCAL_STORAGE_CLASS,
+          local: { path: hostPath },
+          nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [m.node!] }] }] } },
+        },
+      });
+      // A PersistentVolume belongs to no namespace.
+      pv.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+      new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, { metadata: { name, labels }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: LOCAL_STORAGE_CLASS, volumeName, resources: { requests: { storage } } } });
+    } else {
+      new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, { metadata: { name, labels }, spec: { accessModes: ['ReadWriteOnce'], ...(storageClassName ? { storageClassName } : {}), resources: { requests: { storage } } } });
+    }
+    return name;
   }
 
   /** The machine's startup config with the planned ports, as a ConfigMap its agents mount where they read it. */

@@ -77,8 +77,8 @@ export function handPlan(): SystemPlan {
   return {
     name: 'hand', namespace: 'hand-ns', user: 10001, registry: 'hand', tag: '1.0.0', portOffset: '0',
     machines: [
-      { name: 'alpha', file: 'alpha.yaml', addressEnv: 'ALPHA_IP', addressVariables: ['ALPHA_IP'], gpus: [{ device: 0, model: 'NVIDIA GeForce RTX 4090', vramGiB: 24, usedGiB: 4, agents: [{ id: 'vision', vramGiB: 4 }] }], agents: ['registry', 'vision'] },
-      { name: 'beta', file: 'beta.yaml', addressEnv: 'BETA_IP', addressVariables: ['BETA_IP'], gpus: [], agents: ['bus'] },
+      { name: 'alpha', file: 'alpha.yaml', addressEnv: 'ALPHA_IP', addressVariables: ['ALPHA_IP'], gpus: [{ device: 0, model: 'NVIDIA GeForce RTX 4090', vramGiB: 24, usedGiB: 4, agents: [{ id: 'vision', vramGiB: 4 }] }], agents: ['registry', 'vision'], cache: { sizeGiB: 50, path: '/app/.cache' }, sharing: 'time-slicing' },
+      { name: 'beta', file: 'beta.yaml', addressEnv: 'BETA_IP', addressVariables: ['BETA_IP'], gpus: [], agents: ['bus'], cache: { sizeGiB: 50, path: '/app/.cache' }, sharing: 'time-slicing' },
     ],
     agents: [registry, vision, bus],
     startLevels: [['registry'], ['bus', 'vision']],

@@ -35,16 +35,15 @@ export function cli(args: readonly string[], cwd = ROOT, env: NodeJS.ProcessEnv 
 }
 
 /**
- * Writes the example spec into `dir` (its configs by absolute path, its lock beside it), changed by
- * `edit`, and returns the copy's path: for suites that must not touch the example or each other's images.
+ * Writes the example spec into `dir` with its startup configs beside it at their own relative paths
+ * (where the agents' code reads them) and its lock, changed by `edit`, and returns the copy's path:
+ * for suites that must not touch the example or each other's images.
  */
 export function exampleSpecCopy(dir: string, edit: (text: string) => string = (t) => t): string {
   const example = dirname(EXAMPLE_SPEC);
-  const text = readFileSync(EXAMPLE_SPEC, 'utf8')
-    .replace(/config: main_pc_code\//, `config: ${example}/main_pc_code/`)
-    .replace(/config: pc2_code\//, `config: ${example}/pc2_code/`);
+  for (const d of ['main_pc_code', 'pc2_code']) cpSync(join(example, d), join(dir, d), { recursive: true });
   const spec = join(dir, 'agent-infra.yaml');
-  writeFileSync(spec, edit(text));
+  writeFileSync(spec, edit(readFileSync(EXAMPLE_SPEC, 'utf8')));
   copyFileSync(join(example, 'agent-infra.lock.yaml'), join(dir, 'agent-infra.lock.yaml'));
   return spec;
 }

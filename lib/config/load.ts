@@ -6,7 +6,7 @@ import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
 import { readInput } from './read-input.ts';
-import { CONVENTIONAL_SPEC, DeploymentSpecSchema, MACHINE_NAME, RESERVED_MACHINE_NAMES, type DeploymentSpec } from './spec.ts';
+import { CONVENTIONAL_SPEC, DeploymentSpecSchema, MachineSpecSchema, MACHINE_NAME, RESERVED_MACHINE_NAMES, type DeploymentSpec } from './spec.ts';
 import { joinPath, parseYamlSource, type YamlSource } from './yaml-source.ts';
 import { EMPTY_LOCK, LOCK_FILE, readLock, type PortLock } from '../lock.ts';
 
@@ -93,7 +93,7 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
     const existing = spec.machines[name];
     spec.machines[name] = existing
       ? { ...existing, config: relative(baseDir, file) }
-      : { config: relative(baseDir, file), addressEnv: `${name.toUpperCase().replace(/-/g, '_')}_IP`, legacyAddresses: [], gpus: [], ports: { onConflict: 'error' } };
+      : MachineSpecSchema.parse({ config: relative(baseDir, file), addressEnv: `${name.toUpperCase().replace(/-/g, '_')}_IP` });
   }
   const addressVariables: Record<string, string> = {};
   for (const [name, ms] of Object.entries(spec.machines)) for (const a of ms.legacyAddresses) addressVariables[a] = ms.addressEnv ?? name;

@@ -24,6 +24,9 @@ export const RESERVED_MACHINE_NAMES = new Set(['system', 'gpu-sharing', 'kustomi
 const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
 const DnsLabel = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and dashes');
 
+/** An absolute host folder: no `..`, no spaces, quotes, `$` or control characters (it reaches compose binds and hostPath volumes). */
+const HostPath = z.string().regex(/^\/(?:[A-Za-z0-9._+@-]+\/?)*$/, 'must be an absolute folder path of letters, digits and . _ + @ - (no spaces, quotes or $)').refine((p) => !p.split('/').includes('..'), 'must not contain ..');
+
 export const GpuSchema = z.strictObject({
   /** Product name as GPU Feature Discovery reports it, e.g. `NVIDIA GeForce RTX 4090`. */
   model: z.string().min(1).superRefine((m, ctx) => {
@@ -54,6 +57,21 @@ export const MachineSpecSchema = z.strictObject({
     }),
   cpus: amount(4096).optional(),
   memoryGiB: amount(65536).optional(),
+  /** The Kubernetes node that is this machine: its pods are pinned to it (needed for hostPath folders). @default - any node labelled agent-infra/machine=<name> */
+  node: fits(dnsSubdomainProblem).optional(),
+  /** The machine's model cache, shared by its agents (HF_HOME, TORCH_HOME, XDG_CACHE_HOME point into it). */
+  cache: z
+    .strictObject({
+      sizeGiB: amount(65536).default(50),
+      storageClassName: fits(dnsSubdomainProblem).optional(),
+      /** A host folder (the real system keeps its models there) instead of a volume. */
+      hostPath: HostPath.optional(),
+      /** Where the agents see it. @default /app/.cache */
+      path: HostPath.default('/app/.cache'),
+    })
+    .prefault({}),
+  /** How the GPU device plugin shares this machine's cards: time-slicing, or MPS (an equal memory fraction per replica). @default time-slicing */
+  sharing: z.enum(['time-slicing', 'mps']).default('time-slicing'),
   ports: z
     .strictObject({
       /** Range that reassigned ports are taken from. */
@@ -127,6 +145,17 @@ export type HealthCheck = z.infer<typeof HealthCheckSchema>;
 /** An argument an agent is started with: one line, no NUL. */
 const Argument = z.string().max(4096).regex(/^[^\u0000-\u001f\u007f]*$/, 'must be one line');
 
+
+/** What an agent keeps across restarts: its data folder on a volume of its own. */
+export const StateSchema = z.strictObject({
+  /** Size of the agent's volume. @default 1 */
+  sizeGiB: amount(65536).optional(),
+  /** Kubernetes storage class of its PersistentVolumeClaim. @default - the cluster's default */
+  storageClassName: fits(dnsSubdomainProblem).optional(),
+  /** A host folder instead of a volume (compose bind, Kubernetes hostPath on the machine's pinned node). */
+  hostPath: HostPath.optional(),
+});
+
 /** Overrides for one agent or one group; every field optional. */
 export const OverrideSchema = z.strictObject({
   gpu: z.boolean().optional(),
@@ -148,6 +177,8 @@ export const OverrideSchema = z.strictObject({
   healthPort: z.union([z.literal('service+1'), PortNumber]).optional(),
   /** Arguments after `python3 <script_path>`. */
   args: z.array(Argument).max(64).optional(),
+  /** Its data folder (/app/data) on a volume of its own, or `false` for none. @default - defaults.state (agents of one replica) */
+  state: z.union([z.literal(false), StateSchema]).optional(),
   disabled: z.boolean().optional(),
   secrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'is not a secret name (uppercase letters, digits and _, as an environment variable)')).optional(),
 });
@@ -233,6 +264,8 @@ export const DeploymentSpecSchema = z.strictObject({
       health: HealthCheckSchema.optional(),
       /** Liveness probe of every agent that sets none. @default - its framework's */
       liveness: HealthCheckSchema.optional(),
+      /** State of every agent of one replica that sets none. @default {sizeGiB: 1} */
+      state: z.union([z.literal(false), StateSchema]).default({ sizeGiB: 1 }),
       cpuFamily: z.string().default('cpu'),
       gpuFamily: z.string().default('gpu'),
       cpuRequestMillis: Millis.default(100),
@@ -254,6 +287,8 @@ export const DeploymentSpecSchema = z.strictObject({
   groups: z.record(z.string(), OverrideSchema).default({}),
   agents: z.record(z.string(), OverrideSchema).default({}),
   images: z.record(DnsLabel, ImageFamilySchema).optional(),
+  /** Variables beside HF_HOME, TORCH_HOME and XDG_CACHE_HOME that point into the model cache: name -> folder below it. */
+  cacheEnv: z.record(z.string().regex(ENV_NAME, 'is not a variable name'), fits(relativePathProblem)).default({}),
   /** Infrastructure the agents need: Redis and NATS (by default when an agent is a BaseAgent). */
   services: z
     .strictObject({
@@ -299,7 +334,9 @@ export type ImageFamily = z.infer<typeof ImageFamilySchema>;
 /** Image families used when the spec names none: Debian-based Python images. */
 export const DEFAULT_IMAGES: Record<string, z.input<typeof ImageFamilySchema>> = {
   cpu: { gpu: false, builderBase: 'python:3.11-slim-bookworm', runtimeBase: 'python:3.11-slim-bookworm' },
-  gpu: { gpu: true, builderBase: 'python:3.11-slim-bookworm', runtimeBase: 'nvidia/cuda:12.4.1-runtime-ubuntu22.04' },
+  // CUDA comes with the framework's wheels (PyTorch's carry the CUDA runtime), the driver from the host's
+  // NVIDIA container toolkit: a CUDA base image has no Python and would ship those libraries twice.
+  gpu: { gpu: true, builderBase: 'python:3.11-slim-bookworm', runtimeBase: 'python:3.11-slim-bookworm' },
 };
 
 /** The spec used when no `agent-infra.yaml` exists: the two-PC system at its conventional paths. */

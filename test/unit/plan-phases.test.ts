@@ -161,7 +161,7 @@ describe('plan phases', () => {
         secrets: ['OPENAI_API_KEY'],
         settings: { environment: [{ name: 'LOG_LEVEL', value: 'INFO' }, { name: 'AGENT_NAME', value: 'not-this' }] },
       },
-      [{ name: 'a', file: 'a.yaml', addressEnv: 'MAIN_PC_IP', addressVariables: ['MAIN_PC_IP', 'MAINPC_IP'], gpus: [], agents: ['twin'] }],
+      [{ name: 'a', file: 'a.yaml', addressEnv: 'MAIN_PC_IP', addressVariables: ['MAIN_PC_IP', 'MAINPC_IP'], gpus: [], agents: ['twin'], cache: { sizeGiB: 50, path: '/app/.cache' }, sharing: 'time-slicing' }],
       { reserved: { machine: 'a', port: 7150 } },
     );
     expect(env.map((e) => e.kind === 'health-target' ? `${e.name}=${e.probe.protocol}:${e.probe.port}` : `${e.name}=${e.kind === 'literal' ? e.value : e.kind === 'port' ? e.port : e.kind === 'agent-host' ? `host(${e.agent})` : e.kind === 'machine-address' ? `addr(${e.machine})` : e.kind}`)).toEqual([

@@ -4,11 +4,12 @@ import type { DeploymentSpec } from '../../config/spec.ts';
 import type { GraphAnalysis } from '../graph.ts';
 import { byString } from '../names.ts';
 import { DEFAULT_DISCOVERY } from '../../config/spec.ts';
-import type { MachinePlan, PlannedAgent, PlannedDependency, PlannedGpu, PlannedPort, PlannedService } from '../types.ts';
+import type { MachinePlan, PlannedAgent, PlannedDependency, PlannedEnv, PlannedGpu, PlannedPort, PlannedService } from '../types.ts';
 import type { Edge } from './dependencies.ts';
 import { BASEAGENT_HTTP, type Draft } from './drafts.ts';
 import { agentEnvironment, type ErrorBusTarget, type Peer } from './environment.ts';
 import { agentProbes } from './health.ts';
+import { stateOf } from './storage.ts';
 
 export interface AgentsInput {
   readonly spec: DeploymentSpec;
@@ -63,6 +64,10 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
     const cpuMillis = d.override.resources?.cpuMillis ?? (settings.cpuPercent !== undefined ? Math.max(100, Math.round(settings.cpuPercent * 10)) : 1000);
     const hc = { ...settings.healthChecks, ...specHealthChecks };
     const maxReplicas = d.gpu ? undefined : d.override.maxReplicas;
+    const replicas = d.gpu ? 1 : (d.override.replicas ?? 1);
+    const state = stateOf(spec, d, replicas);
+    const gpu = x.gpuOf.get(d.id);
+    const machine = x.machines.find((m) => m.name === d.cfg.machine)!;
     return {
       name: d.cfg.name,
       id: d.id,
@@ -89,7 +94,7 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
         memoryMiB,
         memoryRequestMiB: Math.min(memoryMiB, d.override.resources?.memoryRequestMiB ?? spec.defaults.memoryRequestMiB),
       },
-      replicas: d.gpu ? 1 : (d.override.replicas ?? 1),
+      replicas,
       ...(maxReplicas !== undefined && maxReplicas > (d.override.replicas ?? 1) ? { maxReplicas } : {}),
       health: {
         framework: d.framework,
@@ -100,12 +105,40 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
         retries: hc.retries ?? 3,
         startPeriodSeconds: hc.startPeriodSeconds ?? Math.ceil(d.startupSeconds * 2 + 10),
       },
-      env,
+      env: withStorageEnv(env, storageEnv(spec, machine, gpu)),
       secrets,
+      ...(state ? { state } : {}),
       at: d.cfg.at,
     };
   });
   return agents.sort((a, b) => byString(a.machine, b.machine) || byString(a.id, b.id));
+}
+
+/** The planned variables, the storage ones replacing any of the same name (a config's own `HF_HOME`). */
+function withStorageEnv(env: readonly PlannedEnv[], storage: readonly PlannedEnv[]): PlannedEnv[] {
+  const names = new Set(storage.map((e) => e.name));
+  return [...env.filter((e) => !names.has(e.name)), ...storage].sort((a, b) => byString(a.name, b.name));
+}
+
+/**
+ * Where the agent's libraries keep downloaded models (HF_HOME, TORCH_HOME, XDG_CACHE_HOME and the
+ * spec's `cacheEnv`, all in its machine's cache), and, for a GPU agent, the VRAM it was planned and the
+ * one card its container sees.
+ */
+function storageEnv(spec: DeploymentSpec, machine: MachinePlan, gpu: PlannedGpu | undefined): PlannedEnv[] {
+  const c = machine.cache.path.replace(/\/+$/, '');
+  const env: PlannedEnv[] = [
+    { name: 'HF_HOME', kind: 'literal', value: `${c}/huggingface` },
+    { name: 'TORCH_HOME', kind: 'literal', value: `${c}/torch` },
+    { name: 'XDG_CACHE_HOME', kind: 'literal', value: c },
+    ...Object.entries(spec.cacheEnv).map(([name, sub]): PlannedEnv => ({ name, kind: 'literal', value: `${c}/${sub}` })),
+  ];
+  if (gpu) {
+    env.push({ name: 'AGENT_VRAM_GIB', kind: 'literal', value: String(gpu.vramGiB) });
+    // The NVIDIA runtime shows a container only the card it was given, as device 0.
+    env.push({ name: 'CUDA_VISIBLE_DEVICES', kind: 'literal', value: '0' });
+  }
+  return env;
 }
 
 /** A dependency of `d` on `dep`, with the ports `dep` was given. */

@@ -40,6 +40,9 @@ export function placeGpus(spec: DeploymentSpec, configs: readonly MachineConfig[
       agents: live.filter((d) => d.cfg.machine === m).map((d) => d.id).sort(byString),
       ...(ms.cpus !== undefined ? { cpus: ms.cpus } : {}),
       ...(ms.memoryGiB !== undefined ? { memoryGiB: ms.memoryGiB } : {}),
+      ...(ms.node !== undefined ? { node: ms.node } : {}),
+      cache: { sizeGiB: ms.cache.sizeGiB, path: ms.cache.path, ...(ms.cache.storageClassName ? { storageClassName: ms.cache.storageClassName } : {}), ...(ms.cache.hostPath ? { hostPath: ms.cache.hostPath } : {}) },
+      sharing: ms.sharing,
     });
   }
   return { gpuOf, machines, diagnostics: ds };
