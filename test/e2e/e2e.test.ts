@@ -7,7 +7,7 @@
  * Needs scripts/docker-engine.sh and scripts/base-images.sh.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { HAS_ENGINE } from '../docker-helpers.ts';
+import { docker, execIn, HAS_ENGINE } from '../docker-helpers.ts';
 import { composeDoc, leftovers, runStack, type StackRun, type UpSystem } from './stack.ts';
 
 let run: StackRun;
@@ -41,12 +41,65 @@ async function redisOutage(up: UpSystem): Promise<RedisOutage> {
   return { before, down, recoveredAfterSeconds: (performance.now() - t0) / 1000, after, keysBefore, keysAfter: await keys() };
 }
 
+interface Persistence {
+  readonly written: string;
+  readonly afterKill: string;
+  readonly restartCount: number;
+  readonly afterDownUp: string;
+  readonly cacheSeenByOther: string;
+  readonly cacheAfterDownUp: string;
+  readonly volumes: readonly string[];
+}
+
+const STATEFUL = 'memory-cache-pc2';
+const [GPU_A, GPU_B] = ['vision-processing-agent', 'dream-world-agent'];
+/** Writes a file and a SQLite row in the data folder, then reads both back (as one line). */
+const WRITE = `import sqlite3; open('/app/data/marker.txt', 'w').write('kept'); c = sqlite3.connect('/app/data/state.db'); c.execute('create table if not exists t (v text)'); c.execute("insert into t values ('row-1')"); c.commit()`;
+const READ = `import sqlite3; print(open('/app/data/marker.txt').read(), sqlite3.connect('/app/data/state.db').execute('select group_concat(v) from t').fetchone()[0])`;
+
+/** SIGKILLs the stateful agent (compose restarts it), then takes PC2's project down without -v and up again: what its data folder and the machine's model cache hold each time. */
+async function persistence(up: UpSystem): Promise<Persistence> {
+  const py = async (service: string, code: string) => {
+    const id = (await docker.listContainers({ filters: { label: [`com.docker.compose.service=${service}`, `com.docker.compose.project=${up.projects[1]}`] } }))[0]!.Id;
+    return (await execIn(id, ['python3', '-c', code])).output.trim();
+  };
+  const running = async (service: string, minRestarts = 0) => {
+    for (let i = 0; i < 600; i++) {
+      const cs = await docker.listContainers({ filters: { label: [`com.docker.compose.service=${service}`, `com.docker.compose.project=${up.projects[1]}`] } });
+      if (cs.length === 1) {
+        const info = await docker.getContainer(cs[0]!.Id).inspect();
+        if (info.State.Running && !info.State.Restarting && info.RestartCount >= minRestarts) return info;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${service} did not come back`);
+  };
+  await py(STATEFUL, WRITE);
+  const written = await py(STATEFUL, READ);
+  await py(GPU_A, `open('/app/.cache/shared-model.bin', 'w').write('weights')`);
+  const cacheSeenByOther = await py(GPU_B, `print(open('/app/.cache/shared-model.bin').read())`);
+  // SIGKILL the agent's process (the container's), as the kernel's OOM killer or a crash would end it.
+  const before = await running(STATEFUL);
+  process.kill(before.State.Pid, 'SIGKILL');
+  const after = await running(STATEFUL, before.RestartCount + 1);
+  const afterKill = await py(STATEFUL, READ);
+  const machine = up.plan.machines[1]!.name;
+  await up.compose(machine, ['down', '--timeout', '5']);
+  await up.compose(machine, ['--profile', 'optional', 'up', '-d', '--no-build']);
+  await running(STATEFUL);
+  await running(GPU_B);
+  const afterDownUp = await py(STATEFUL, READ);
+  const cacheAfterDownUp = await py(GPU_B, `print(open('/app/.cache/shared-model.bin').read())`);
+  const volumes = ((await docker.listVolumes()).Volumes ?? []).map((v) => v.Name).filter((n) => n.startsWith(up.projects[1]!.replace(/-/g, ''))  || n.startsWith(up.projects[1]!)).sort();
+  return { written, afterKill, restartCount: after.RestartCount, afterDownUp, cacheSeenByOther, cacheAfterDownUp, volumes };
+}
+
 describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
   const agentStates = () => run.agents.filter((a) => run.plan.agents.some((p) => p.id === a.service));
   const logsOf = (id: string) => run.agents.find((a) => a.service === id)!.logs;
 
   beforeAll(async () => {
-    run = await runStack({ healthIntervalSeconds: 30, timeoutSeconds: 300, log: (l) => console.log(l), run: testRun, whileUp: redisOutage });
+    run = await runStack({ healthIntervalSeconds: 30, timeoutSeconds: 300, log: (l) => console.log(l), run: testRun, whileUp: async (up) => ({ redis: await redisOutage(up), persistence: await persistence(up) }) });
     const { criticalPath, sequentialSeconds } = run.plan;
     console.log(`up -> all ok ${run.seconds.toFixed(1)} s; critical path ${criticalPath.seconds} s (ratio ${(run.seconds / criticalPath.seconds).toFixed(2)}); sequential ${sequentialSeconds} s (ratio ${(run.seconds / sequentialSeconds).toFixed(2)})`);
   });
@@ -125,7 +178,7 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
   });
 
   it('loses readiness when Redis stops and regains it when Redis is back, with the ready keys kept (append-only file)', () => {
-    const o = run.whileUp as RedisOutage;
+    const o = (run.whileUp as { redis: RedisOutage }).redis;
     expect([o.before.exitCode, o.before.output]).toEqual([0, '']);
     expect(o.down.exitCode).toBe(1);
     expect(o.down.output).toMatch(/status 'degraded' \(healthy: ok or healthy\)/);
@@ -133,6 +186,18 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
     console.log(`readiness back ${o.recoveredAfterSeconds.toFixed(1)} s after Redis started again`);
     expect(o.keysBefore.split(',')).toHaveLength(82);
     expect(o.keysAfter).toBe(o.keysBefore);
+  });
+
+  it('keeps an agent\'s file and SQLite row across a SIGKILL and across down (without -v) and up; one model cache for the machine\'s GPU agents', () => {
+    const p = (run.whileUp as { persistence: Persistence }).persistence;
+    expect(p.written).toBe('kept row-1');
+    expect(p.restartCount).toBeGreaterThanOrEqual(1);
+    expect(p.afterKill).toBe('kept row-1');
+    expect(p.afterDownUp).toBe('kept row-1');
+    expect(p.cacheSeenByOther).toBe('weights');
+    expect(p.cacheAfterDownUp).toBe('weights');
+    // Its own volume and the machine's cache, by the names the compose file gives them.
+    expect(p.volumes).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`_${STATEFUL}-data$`)), expect.stringMatching(/_model-cache$/)]));
   });
 
   it('keeps every agent within its generated memory limit', () => {

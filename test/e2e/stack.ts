@@ -31,6 +31,8 @@ export interface StackOptions {
 /** The running system, for `whileUp`. */
 export interface UpSystem {
   readonly plan: SystemPlan;
+  /** The compose projects, in the order of the plan's machines. */
+  readonly projects: readonly string[];
   /** Container id by compose service name. */
   readonly containers: ReadonlyMap<string, string>;
   /** docker-compose with the run's project, files and environment, for one machine. */
@@ -247,6 +249,7 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
       const containers = new Map((await projectContainers(projects)).map((c) => [c.Labels['com.docker.compose.service']!, c.Id]));
       whileUp = await o.whileUp({
         plan,
+        projects,
         containers,
         compose: (machine, args) => compose(['-p', projects[plan.machines.findIndex((m) => m.name === machine)]!, ...fileArgs(machine), ...args], env),
         probe: (service) => execIn(containers.get(service)!, ['python3', '-S', '/usr/local/bin/agent-infra-health']),

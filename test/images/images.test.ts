@@ -166,6 +166,30 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
     expect(started.length).toBe(82);
   });
 
+  it('builds the default gpu family (agent-infra\'s own, Python in both stages) and runs Python and the entrypoint in it', { timeout: 600_000 }, async () => {
+    const d = mkdtempSync(join(tmpdir(), 'images-gpu-'));
+    writeFileSync(join(d, 'main.yaml'), 'agent_groups:\n  vision_gpu:\n    VisionAgent: {script_path: main_pc_code/agents/executor.py, port: 7300, health_check_port: 8300}\n');
+    // No images section: the families are agent-infra's defaults.
+    writeFileSync(join(d, 'agent-infra.yaml'), `name: gpu-default\nnamespace: gpu-default\ntag: test-${run.id}-gpu\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP, gpus: [{model: NVIDIA GeForce RTX 4090, vramGiB: 24}]}\n`);
+    const r = cli(['images', '--spec', join(d, 'agent-infra.yaml'), '--context', context, ...BASE_MAP, ...labelArgs(run), '--family', 'gpu', '--json', join(d, 'gpu.json')], d);
+    if (r.code !== 0) console.error(r.stderr.slice(-3000));
+    expect(r.code).toBe(0);
+    const family = (JSON.parse(readFileSync(join(d, 'gpu.json'), 'utf8')) as Report).families[0]!;
+    console.log(`default gpu family on python:3.11-slim-bookworm (a local stand-in here): ${(family.sizeBytes / 2 ** 20).toFixed(1)} MiB`);
+    const runIn = async (cmd: string[]) => {
+      const c = await docker.createContainer({ Image: family.image, name: `agent-infra-test-gpu-${run.id}-${containers.length}`, Labels: runLabels(run), Cmd: cmd, HostConfig: { NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'] } });
+      containers.push(c.id);
+      await c.start();
+      const { StatusCode } = (await c.wait()) as { StatusCode: number };
+      return { StatusCode, output: demux((await c.logs({ stdout: true, stderr: true })) as unknown as Buffer) };
+    };
+    // The runtime stage has an interpreter for the copied virtual environment, and the entrypoint runs.
+    expect(await runIn(['python3', '-c', 'import sys; print(sys.version_info[:2], sys.prefix)'])).toEqual({ StatusCode: 0, output: '(3, 11) /opt/venv\n' });
+    const info = await docker.getImage(family.image).inspect();
+    expect(info.Config.Entrypoint).toEqual(['python3', '/usr/local/bin/agent-infra-entrypoint']);
+    expect(info.Config.User).toBe('10001:10001');
+  });
+
   it('fails the health wait with the container\'s exit code and log lines when the container dies', async () => {
     const [port] = await freePorts(1, 4);
     // Long enough a model load that the container is still starting when it is killed.
