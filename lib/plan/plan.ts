@@ -19,7 +19,7 @@ import { assignPorts } from './phases/port-assignment.ts';
 import { firewallRules } from './phases/firewall.ts';
 import { portMap } from './phases/port-map.ts';
 import { planServices } from './phases/services.ts';
-import { storageProblems } from './phases/storage.ts';
+import { replicatedState, storageProblems } from './phases/storage.ts';
 import type { MachinePlan, PlannedAgent, SystemPlan } from './types.ts';
 
 export { SINGLE_HOST } from './phases/port-assignment.ts';
@@ -55,7 +55,7 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   const errorBus: ErrorBusTarget | undefined = busAgent ? { agent: busAgent.id, port: busPort! } : assignment.reservedErrorBus ? { reserved: assignment.reservedErrorBus } : undefined;
   const agents = planAgents({ spec, configs, live, edges: deps.edges, graph: deps.graph, portsOf: assignment.portsOf, gpuOf: placed.gpuOf, machines: placed.machines, errorBus, services: services.services });
   const images = planImages(spec, families, agents, closures);
-  const storage = storageProblems(spec, agents, placed.machines, images);
+  const storage = [...replicatedState(live), ...storageProblems(agents, placed.machines, images)];
   const planErrorBus: SystemPlan['errorBus'] = busAgent ? { agent: busAgent.id, machine: busAgent.cfg.machine, port: busPort!.port } : assignment.reservedErrorBus;
   return {
     name: spec.name,

@@ -90,7 +90,7 @@ async function persistence(up: UpSystem): Promise<Persistence> {
   await running(GPU_B);
   const afterDownUp = await py(STATEFUL, READ);
   const cacheAfterDownUp = await py(GPU_B, `print(open('/app/.cache/shared-model.bin').read())`);
-  const volumes = ((await docker.listVolumes()).Volumes ?? []).map((v) => v.Name).filter((n) => n.startsWith(up.projects[1]!.replace(/-/g, ''))  || n.startsWith(up.projects[1]!)).sort();
+  const volumes = ((await docker.listVolumes()).Volumes ?? []).map((v) => v.Name).filter((n) => n.startsWith(`${up.projects[1]!}_`)).sort();
   return { written, afterKill, restartCount: after.RestartCount, afterDownUp, cacheSeenByOther, cacheAfterDownUp, volumes };
 }
 

@@ -141,5 +141,7 @@ describe('refusals, each with its spec path and nothing written', () => {
     expect(refused(two)).toMatch(/agents (NLUAgent and Responder|Responder and NLUAgent) both keep their state in \/srv\/x on mainpc/);
     expect(refused(withState('{hostPath: /srv/nlu}'))).toContain('machine mainpc names no node: set machines.mainpc.node');
     expect(refused((t) => t.replace('  ChitchatAgent: {startupSeconds: 2, replicas: 2, maxReplicas: 4}', '  ChitchatAgent: {startupSeconds: 2, replicas: 2, maxReplicas: 4, state: {sizeGiB: 2}}'))).toContain('agent ChitchatAgent runs 2 replicas, which cannot share one state volume');
+    // The same asked through its group.
+    expect(refused((t) => t.replace('groups:\n', 'groups:\n  language_processing: {state: {sizeGiB: 2}}\n'))).toContain('agent ChitchatAgent runs 2 replicas, which cannot share one state volume');
   });
 });

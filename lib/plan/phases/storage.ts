@@ -10,7 +10,7 @@ import type { Draft } from './drafts.ts';
  * agent's replicas cannot share one volume: it needs `replicas: 1`, or keeps nothing).
  */
 export function stateOf(spec: DeploymentSpec, d: Draft, replicas: number): PlannedState | undefined {
-  const s = d.override.state ?? (replicas === 1 ? spec.defaults.state : false);
+  const s = replicas === 1 ? (d.override.state ?? spec.defaults.state) : false;
   if (s === false) return undefined;
   return { sizeGiB: s.sizeGiB ?? 1, ...(s.storageClassName ? { storageClassName: s.storageClassName } : {}), ...(s.hostPath ? { hostPath: s.hostPath } : {}) };
 }
@@ -23,13 +23,18 @@ interface StorageAgent {
   readonly at: Draft['cfg']['at'];
 }
 
-/** Refusals: a replicated agent with state, a host folder two agents write, a host folder on a machine not pinned to a node, a cache inside the code. */
-export function storageProblems(spec: DeploymentSpec, agents: readonly StorageAgent[], machines: readonly MachinePlan[], images: readonly PlannedImage[]): Diagnostic[] {
+/** Agents whose spec asks for state (their own or their group's override) but that run several replicas. */
+export function replicatedState(live: readonly Draft[]): Diagnostic[] {
+  return live
+    .filter((d) => !d.gpu && (d.override.replicas ?? 1) > 1 && d.override.state)
+    .map((d) => diag('invalid-spec', 'error', `agent ${d.cfg.name} runs ${d.override.replicas} replicas, which cannot share one state volume (its state in the spec's agents or groups); set its replicas to 1 or its state to false`, d.cfg.at));
+}
+
+/** Refusals: a host folder two agents write, a host folder on a machine not pinned to a node, a cache inside the code. */
+export function storageProblems(agents: readonly StorageAgent[], machines: readonly MachinePlan[], images: readonly PlannedImage[]): Diagnostic[] {
   const ds: Diagnostic[] = [];
   const claimed = new Map<string, string>();
   for (const a of agents) {
-    const explicit = spec.agents[a.name] ?? spec.agents[`${a.machine}/${a.name}`];
-    if (a.replicas > 1 && explicit?.state) ds.push(diag('invalid-spec', 'error', `agent ${a.name} runs ${a.replicas} replicas, which cannot share one state volume (agents.${a.name}.state); set its replicas to 1 or its state to false`, a.at));
     const host = a.state?.hostPath;
     if (!host) continue;
     const key = `${a.machine}:${host}`;
