@@ -3,7 +3,7 @@
  * It runs the phases in order, each a function over plain data (lib/plan/phases/): drafts -> names ->
  * dependencies -> ports -> placement -> agents (environment) -> images -> port map -> firewall.
  */
-import { sortDiagnostics } from '../diagnostics.ts';
+import { diag, sortDiagnostics } from '../diagnostics.ts';
 import type { MachineConfig } from '../config/model.ts';
 import { DEFAULT_IMAGES, type DeploymentSpec } from '../config/spec.ts';
 import type { PortLock } from '../lock.ts';
@@ -55,6 +55,10 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
   const errorBus: ErrorBusTarget | undefined = busAgent ? { agent: busAgent.id, port: busPort! } : assignment.reservedErrorBus ? { reserved: assignment.reservedErrorBus } : undefined;
   const agents = planAgents({ spec, configs, live, edges: deps.edges, graph: deps.graph, portsOf: assignment.portsOf, gpuOf: placed.gpuOf, machines: placed.machines, errorBus, services: services.services });
   const images = planImages(spec, families, agents, closures);
+  // A discovery entry the spec writes that names no agent sets nothing: the framework's default applies.
+  const discovery = Object.entries(spec.discovery ?? {})
+    .filter(([, name]) => !live.some((d) => d.cfg.name === name))
+    .map(([prefix, name]) => diag('unknown-discovery', 'warning', `discovery.${prefix} names '${name}', which is no agent of the system: ${prefix}_HOST and ${prefix}_PORT are not set; fix the name or remove the entry`));
   const storage = [...replicatedState(live), ...storageProblems(agents, placed.machines, images)];
   const planErrorBus: SystemPlan['errorBus'] = busAgent ? { agent: busAgent.id, machine: busAgent.cfg.machine, port: busPort!.port } : assignment.reservedErrorBus;
   return {
@@ -79,6 +83,6 @@ export function plan(spec: DeploymentSpec, configs: readonly MachineConfig[], pr
     kubernetes: spec.kubernetes,
     cycles: deps.graph.cycles,
     lock: assignment.lock,
-    diagnostics: sortDiagnostics([...unknownOverrides(spec, configs), ...drafted.diagnostics, ...named.diagnostics, ...deps.diagnostics, ...services.diagnostics, ...ports.diagnostics, ...placed.diagnostics, ...storage]),
+    diagnostics: sortDiagnostics([...unknownOverrides(spec, configs), ...drafted.diagnostics, ...named.diagnostics, ...deps.diagnostics, ...services.diagnostics, ...ports.diagnostics, ...placed.diagnostics, ...storage, ...discovery]),
   };
 }

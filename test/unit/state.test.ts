@@ -145,3 +145,17 @@ describe('refusals, each with its spec path and nothing written', () => {
     expect(refused((t) => t.replace('groups:\n', 'groups:\n  language_processing: {state: {sizeGiB: 2}}\n'))).toContain('agent ChitchatAgent runs 2 replicas, which cannot share one state volume');
   });
 });
+
+describe('discovery entries the spec writes', () => {
+  it('warns on an entry that names no agent, and sets the variables of one that does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'discovery-'));
+    const spec = exampleSpecCopy(dir, (t) => `${t}discovery: {SERVICE_REGISTRY: ServiceRegistry, MEMORY_HUB: MemoryFusionHub, GHOST: NoSuchAgent}\n`);
+    const p = runPipeline({ spec, cwd: dir });
+    expect(p.diagnostics.filter((d) => d.code === 'unknown-discovery').map((d) => d.message)).toEqual(["discovery.GHOST names 'NoSuchAgent', which is no agent of the system: GHOST_HOST and GHOST_PORT are not set; fix the name or remove the entry"]);
+    const nlu = p.plan.agents.find((a) => a.name === 'NLUAgent')!;
+    // The example's MemoryFusionHub binds 5713; the spec's map replaces the default one (no DIGITAL_TWIN entry now).
+    expect(nlu.env.find((e) => e.name === 'MEMORY_HUB_PORT')).toMatchObject({ kind: 'port', port: 5713 });
+    expect(nlu.env.find((e) => e.name === 'MEMORY_HUB_HOST')).toEqual({ name: 'MEMORY_HUB_HOST', kind: 'agent-host', agent: 'memory-fusion-hub' });
+    expect(nlu.env.some((e) => e.name === 'GHOST_HOST')).toBe(false);
+  });
+});
