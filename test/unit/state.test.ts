@@ -91,6 +91,29 @@ describe('state in Kubernetes', () => {
   });
 });
 
+describe('the read-only models folder a machine names', () => {
+  it('is a read-only bind in compose and a ReadOnlyMany local volume, mounted read-only, in Kubernetes; it needs a node', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'models-'));
+    const spec = exampleSpecCopy(dir, (t) => t.replace('    cpus: 16\n', '    cpus: 16\n    node: mainpc-node\n    models: {hostPath: /srv/models, sizeGiB: 300}\n'));
+    const p = runPipeline({ spec, cwd: dir });
+    expect(p.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const out = emitAll(p.plan, 'agent-infra.yaml');
+    const c = parse(out.get('compose/docker-compose.mainpc.yml')!);
+    expect(c.services['nlu-agent'].volumes).toContainEqual({ type: 'bind', source: '/srv/models', target: '/app/models', read_only: true });
+    // PC2 names none: its models folder stays AGENT_MODELS_DIR.
+    expect(parse(out.get('compose/docker-compose.pc2.yml')!).services['central-error-bus'].volumes).toContainEqual({ type: 'bind', source: '${AGENT_MODELS_DIR:-./models}', target: '/app/models', read_only: true });
+    const objs = parseManifests(out);
+    const pv = objs.find((o) => o.kind === 'PersistentVolume' && o.metadata.name === 'voice-assistant-models-mainpc')!;
+    expect(pv.spec).toMatchObject({ accessModes: ['ReadOnlyMany'], local: { path: '/srv/models' }, capacity: { storage: '300Gi' } });
+    const pod = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'nlu-agent')!.spec.template.spec;
+    const v = pod.volumes.find((x: any) => x.persistentVolumeClaim?.claimName === 'models-mainpc');
+    expect(pod.containers[0].volumeMounts).toContainEqual({ mountPath: '/app/models', name: v.name, readOnly: true });
+    expect(await validateAll(objs)).toEqual([]);
+    const unpinned = exampleSpecCopy(mkdtempSync(join(tmpdir(), 'models-bad-')), (t) => t.replace('    cpus: 16\n', '    cpus: 16\n    models: {hostPath: /srv/models}\n'));
+    expect(runPipeline({ spec: unpinned, cwd: dir }).diagnostics.filter((d) => d.severity === 'error').map((d) => d.message)).toEqual(['machines.mainpc.models.hostPath /srv/models needs the machine pinned to a node: set machines.mainpc.node']);
+  });
+});
+
 describe('state in compose', () => {
   it('gives every stateful agent a named volume of its own (never one shared by all) and each machine one model cache', () => {
     for (const m of plan.machines) {

@@ -42,6 +42,7 @@ export function placeGpus(spec: DeploymentSpec, configs: readonly MachineConfig[
       ...(ms.memoryGiB !== undefined ? { memoryGiB: ms.memoryGiB } : {}),
       ...(ms.node !== undefined ? { node: ms.node } : {}),
       cache: { sizeGiB: ms.cache.sizeGiB, path: ms.cache.path, ...(ms.cache.storageClassName ? { storageClassName: ms.cache.storageClassName } : {}), ...(ms.cache.hostPath ? { hostPath: ms.cache.hostPath } : {}) },
+      ...(ms.models ? { models: { hostPath: ms.models.hostPath, sizeGiB: ms.models.sizeGiB } } : {}),
       sharing: ms.sharing,
     });
   }

@@ -44,6 +44,8 @@ export function storageProblems(agents: readonly StorageAgent[], machines: reado
     if (!machines.find((m) => m.name === a.machine)?.node) ds.push(diag('invalid-spec', 'error', `agent ${a.name} keeps its state in the host folder ${host} (agents.${a.name}.state.hostPath), but machine ${a.machine} names no node: set machines.${a.machine}.node, so that its pods always run where the folder is`, a.at));
   }
   for (const m of machines) {
+    if (m.models && !m.node) ds.push(diag('invalid-spec', 'error', `machines.${m.name}.models.hostPath ${m.models.hostPath} needs the machine pinned to a node: set machines.${m.name}.node`));
+    if (m.models && (m.models.hostPath === m.cache.hostPath || claimed.has(`${m.name}:${m.models.hostPath}`))) ds.push(diag('invalid-spec', 'error', `machines.${m.name}.models.hostPath ${m.models.hostPath} is also written to (the model cache or an agent's state); the models folder is mounted read-only: give it a folder of its own`));
     if (m.cache.hostPath && !m.node) ds.push(diag('invalid-spec', 'error', `machines.${m.name}.cache.hostPath ${m.cache.hostPath} needs the machine pinned to a node: set machines.${m.name}.node`));
     if (m.cache.hostPath && claimed.has(`${m.name}:${m.cache.hostPath}`)) ds.push(diag('invalid-spec', 'error', `machines.${m.name}.cache.hostPath ${m.cache.hostPath} is also agent ${claimed.get(`${m.name}:${m.cache.hostPath}`)}'s state folder; give the cache a folder of its own`));
     // Every folder of code the images carry: a cache there would hide it.
