@@ -1,6 +1,7 @@
 /** Redis and NATS for the agents: a StatefulSet with its volume (Redis) or a Deployment (NATS), a Service, and a NetworkPolicy admitting exactly the agents that use it. */
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { redisPing, serviceCommand } from '../lib/emit/probe.ts';
 import type { PlannedService } from '../lib/plan/types.ts';
 
 export interface InfrastructureServiceProps {
@@ -30,11 +31,9 @@ export class InfrastructureService extends Construct {
       name: s.kind,
       image: s.image,
       imagePullPolicy: 'IfNotPresent',
-      command: redis
-        ? ['redis-server', '--bind', '0.0.0.0', '--port', String(s.port), '--protected-mode', 'no', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', '/data']
-        : ['nats-server', '--addr', '0.0.0.0', '--port', String(s.port), '--http_port', String(s.monitorPort)],
+      command: serviceCommand(s, '0.0.0.0'),
       ports,
-      readinessProbe: redis ? { exec: { command: ['sh', '-c', `redis-cli -h 127.0.0.1 -p ${s.port} ping | grep -q PONG`] }, ...probe(5) } : { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(s.monitorPort!) }, ...probe(5) },
+      readinessProbe: redis ? { exec: { command: ['sh', '-c', redisPing(s)] }, ...probe(5) } : { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(s.monitorPort!) }, ...probe(5) },
       livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(s.port) }, ...probe(10) },
       resources: {
         requests: { cpu: quantity('50m'), memory: quantity('64Mi') },

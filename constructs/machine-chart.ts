@@ -92,7 +92,7 @@ export class MachineChart extends Chart {
   }
 
   /**
-   * A ReadWriteOnce PersistentVolumeClaim: from the storage class (the cluster's default unless named),
+   * A ReadWriteOnce (or, read-only, ReadOnlyMany) PersistentVolumeClaim: from the storage class (the cluster's default unless named),
    * or bound to a `local` PersistentVolume on the machine's node for a host folder (a PVC keeps the
    * pod within PodSecurity restricted, which forbids hostPath volumes). Retained when released.
    */
@@ -118,7 +118,7 @@ export class MachineChart extends Chart {
       pv.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
       new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, { metadata: { name, labels }, spec: { accessModes, storageClassName: LOCAL_STORAGE_CLASS, volumeName, resources: { requests: { storage } } } });
     } else {
-      new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, { metadata: { name, labels }, spec: { accessModes: ['ReadWriteOnce'], ...(storageClassName ? { storageClassName } : {}), resources: { requests: { storage } } } });
+      new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, { metadata: { name, labels }, spec: { accessModes, ...(storageClassName ? { storageClassName } : {}), resources: { requests: { storage } } } });
     }
     return name;
   }

@@ -5,7 +5,7 @@ import { composeLiteral } from '../config/grammar.ts';
 import { DATA_PATH, MODELS_PATH, type PlannedAgent, type PlannedEnv, type PlannedService, type SystemPlan } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
-import { probeCommand, probeTarget, waitFor } from './probe.ts';
+import { probeCommand, probeTarget, redisPing, serviceCommand, waitFor } from './probe.ts';
 import { startupConfigText } from './startup-config.ts';
 import { headerLine, toYaml, xmlHeader } from './yaml.ts';
 
@@ -50,7 +50,7 @@ function serviceHost(plan: SystemPlan, from: PlannedAgent, id: string, mode: Com
 }
 
 /** A port as this mode publishes it: the single-host port where the plan gives one. */
-function portFor(p: { port: number; singleHostPort?: number }, mode: ComposeMode): number {
+function portFor(p: { port: number; singleHostPort?: number | undefined }, mode: ComposeMode): number {
   return mode === 'single-host' ? (p.singleHostPort ?? p.port) : p.port;
 }
 
@@ -77,14 +77,14 @@ function envValue(plan: SystemPlan, agent: PlannedAgent, e: PlannedEnv, mode: Co
       return `${e.scheme}://${serviceHost(plan, agent, e.service, mode)}:${s.port}${e.path}`;
     }
     case 'health-target':
-      return probeTarget(e.probe, LOOPBACK, portFor({ port: e.probe.port!, ...(e.probe.singleHostPort !== undefined ? { singleHostPort: e.probe.singleHostPort } : {}) }, mode))!;
+      return probeTarget(e.probe, LOOPBACK, portFor({ port: e.probe.port!, singleHostPort: e.probe.singleHostPort }, mode))!;
   }
 }
 
 /** The healthcheck: the agent's readiness probe, run by the image's probe program (or the spec's command). */
 export function healthTest(agent: PlannedAgent, mode: ComposeMode): string[] {
   const r = agent.health.readiness;
-  const port = r.port === undefined ? undefined : portFor({ port: r.port, ...(r.singleHostPort !== undefined ? { singleHostPort: r.singleHostPort } : {}) }, mode);
+  const port = r.port === undefined ? undefined : portFor({ port: r.port, singleHostPort: r.singleHostPort }, mode);
   return ['CMD', ...probeCommand(r, port, agent.health.timeoutSeconds).map(composeLiteral)];
 }
 
@@ -180,12 +180,10 @@ function infrastructure(plan: SystemPlan, s: PlannedService, mode: ComposeMode, 
     image: s.image,
     ...(mode === 'two-pc' ? { hostname: s.id } : { network_mode: 'host' }),
     user: `${s.user}:${s.user}`,
-    command: redis
-      ? ['redis-server', '--bind', bind, '--port', String(s.port), '--protected-mode', 'no', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', '/data']
-      : ['nats-server', '--addr', bind, '--port', String(s.port), '--http_port', String(s.monitorPort)],
+    command: serviceCommand(s, bind),
     ...(mode === 'two-pc' ? { ports: ports.map((p) => `${reached.has(p) ? '' : `${LOOPBACK}:`}${p}:${p}/tcp`) } : {}),
     healthcheck: {
-      test: redis ? ['CMD-SHELL', `redis-cli -h 127.0.0.1 -p ${s.port} ping | grep -q PONG`] : ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${s.monitorPort}/healthz`],
+      test: redis ? ['CMD-SHELL', redisPing(s)] : ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${s.monitorPort}/healthz`],
       interval: '5s',
       timeout: '3s',
       retries: 5,

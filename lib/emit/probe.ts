@@ -1,6 +1,6 @@
 /** Probes as the image's agent-infra-health reads them: one rule for compose, Kubernetes, the image and the waits. */
 import { DEFAULT_CODES, DEFAULT_STATUS, DEFAULT_ZMQ_REQUEST } from '../plan/phases/health.ts';
-import type { PlannedDependency, PlannedProbe } from '../plan/types.ts';
+import type { PlannedDependency, PlannedProbe, PlannedService } from '../plan/types.ts';
 
 /** The probe program in every image, run without site packages (a few ms of CPU per call). */
 export const PROBE_PROGRAM = ['python3', '-S', '/usr/local/bin/agent-infra-health'] as const;
@@ -41,4 +41,16 @@ export function waitFor(deps: readonly PlannedDependency[], hostOf: (d: PlannedD
       return probeTarget(r, hostOf(d), singleHost ? r.singleHostPort! : r.port!)!;
     })
     .join(',');
+}
+
+/** How Redis or NATS is started (every target the same): `bind` is the address it listens on. */
+export function serviceCommand(s: PlannedService, bind: string): string[] {
+  return s.kind === 'redis'
+    ? ['redis-server', '--bind', bind, '--port', String(s.port), '--protected-mode', 'no', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', '/data']
+    : ['nats-server', '--addr', bind, '--port', String(s.port), '--http_port', String(s.monitorPort)];
+}
+
+/** Redis's own health check, run in its container (compose healthcheck, Kubernetes exec probe). */
+export function redisPing(s: PlannedService): string {
+  return `redis-cli -h 127.0.0.1 -p ${s.port} ping | grep -q PONG`;
 }
