@@ -74,12 +74,15 @@ const SCRATCH_DIRS: readonly [string, string, number][] = [
 
 /** Deployment, Service and GPU wiring for one agent. */
 export class AgentWorkload extends Construct {
+  /** The agent it runs, as planned. */
+  readonly agent: PlannedAgent;
   readonly deployment: kplus.Deployment;
   readonly service: kplus.Service;
 
   constructor(scope: Construct, id: string, props: AgentWorkloadProps) {
     super(scope, id);
     const { agent, system, user } = props;
+    this.agent = agent;
     const problems: string[] = [];
     if (agent.id.length > 63) problems.push(`name '${agent.id}' is longer than 63 characters`);
     if (agent.gpu && agent.replicas !== 1) problems.push('a GPU agent runs exactly one replica');

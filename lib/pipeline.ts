@@ -22,7 +22,7 @@ type SourceModules = { readSources: typeof import('./source/stage.ts').readSourc
 /** Every stage after the io of loading, for a system without a source tree ({@link runPipelineAsync} reads one). */
 export function runPipeline(opts: LoadOptions): PipelineResult {
   const loaded = loadSystem(opts);
-  if (loaded.sourceRoot && !loaded.unusable) throw new Error('a system with a source tree is read by runPipelineAsync');
+  if (loaded.sourceRoot && !loaded.unusable) throw new Error(`the spec names a source tree (${loaded.sourceRoot}), and reading Python code is asynchronous: plan the system with 'await planSystem(...)' and pass its plan`);
   return afterLoad(loaded, opts);
 }
 

@@ -112,7 +112,8 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     writeOutput(out, files, only);
     if (opts.cdk8sOutdir && only.includes('k8s')) {
       const target = resolve(cwd, opts.cdk8sOutdir);
-      if (target !== join(out, 'k8s')) {
+      // `output: dist` in cdk8s.yaml: the CLI lists the manifests where they are written.
+      if (target !== join(out, 'k8s') && target !== out) {
         makeDir(target);
         for (const [k, v] of files) if (k.startsWith('k8s/') && k !== 'k8s/kustomization.yaml') writeFileSync(join(target, k.slice(4).replace(/\.yaml$/, '.k8s.yaml')), v);
       }

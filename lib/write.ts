@@ -51,6 +51,9 @@ export function writeFileAtomic(file: string, text: string): void {
   }
 }
 
+/** Where `cdk8s synth` wrote copies of the manifests before its output folder became the output root: not carried over. */
+const LEGACY_CDK8S_OUTPUT = '.cdk8s/';
+
 /** The list of the files agent-infra wrote into the tree, one path per line; anything else is the user's. */
 export const OUTPUT_MANIFEST = '.agent-infra-files';
 
@@ -97,13 +100,21 @@ function currentTree(target: string): { dir?: string; plain: boolean } {
 }
 
 /**
- * A plain output folder that a killed run had moved aside (the one step that is not atomic) is moved
- * back, so that the files in it are not lost.
+ * Puts back the output root when it is missing but a version of it is there: a plain folder that a
+ * killed run had moved aside (the one step that is not atomic), or the link that `cdk8s synth` removes
+ * before it runs the app (its output folder is the output root). The newest complete version of a run
+ * no longer alive is linked again, so that the files in it are carried over, not lost.
  */
-function restorePlain(target: string, versions: string): void {
+function restoreRoot(target: string, versions: string): void {
   if (lstat(target) || !existsSync(versions)) return;
-  const aside = readdirSync(versions).find((n) => /^\d+-plain$/.test(n) && !runs(Number(n.split('-')[0])));
-  if (aside) renameSync(join(versions, aside), target);
+  const names = readdirSync(versions).filter((n) => !runs(Number(n.split('-')[0])));
+  const aside = names.find((n) => /^\d+-plain$/.test(n));
+  if (aside) return renameSync(join(versions, aside), target);
+  const complete = names
+    .map((n) => ({ n, st: lstat(join(versions, n, OUTPUT_MANIFEST)) }))
+    .filter((v): v is { n: string; st: Stats } => v.st?.isFile() === true)
+    .sort((a, b) => b.st.mtimeMs - a.st.mtimeMs || (a.n < b.n ? -1 : 1));
+  if (complete[0]) symlinkSync(relative(dirname(target), join(versions, complete[0].n)), target);
 }
 
 /**
@@ -133,7 +144,7 @@ function removeLeftovers(target: string, versions: string, keep: string | undefi
 export function writeOutput(out: string, files: ReadonlyMap<string, string>, replaced: readonly string[]): void {
   const target = resolve(out);
   const versions = join(dirname(target), `.${basename(target)}.versions`);
-  restorePlain(target, versions);
+  restoreRoot(target, versions);
   const current = currentTree(target);
   makeDir(versions);
   removeLeftovers(target, versions, current.dir);
@@ -147,7 +158,7 @@ export function writeOutput(out: string, files: ReadonlyMap<string, string>, rep
     // Without a manifest (a tree of an earlier version) the replaced folders are agent-infra's, but
     // for the dotfiles it does not write now (a `.env` beside the compose files).
     const ours = (rel: string) => (previous ? previous.has(rel) : isReplaced(rel) && (files.has(rel) || !basename(rel).startsWith('.')));
-    const kept = new Set(current.dir ? listFiles(current.dir).filter((rel) => rel !== OUTPUT_MANIFEST && !files.has(rel) && !(isReplaced(rel) && ours(rel))) : []);
+    const kept = new Set(current.dir ? listFiles(current.dir).filter((rel) => rel !== OUTPUT_MANIFEST && !rel.startsWith(LEGACY_CDK8S_OUTPUT) && !files.has(rel) && !(isReplaced(rel) && ours(rel))) : []);
     for (const rel of kept) cpSync(join(current.dir!, rel), join(stage, rel), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
     for (const [rel, text] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       if (rel.split('/').includes('..') || rel.startsWith('/')) throw new Error(`output path ${rel} leaves the output folder`);

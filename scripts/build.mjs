@@ -25,7 +25,7 @@ await build({
   platform: 'node',
   target: 'node20',
   outExtension: { '.js': '.mjs' },
-  external: Object.keys(pkg.dependencies).filter((d) => !bundled.has(d)),
+  external: [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies ?? {})].filter((d) => !bundled.has(d)),
   // The yaml package is CommonJS and requires Node's modules: give the bundle a require.
   banner: { js: "import { createRequire as createRequireOfBundle } from 'node:module'; const require = createRequireOfBundle(import.meta.url);" },
   logLevel: 'warning',

@@ -20,6 +20,8 @@ export interface LoadOptions {
   readonly cwd?: string;
   /** The system's source tree (overrides the spec's `source`), relative to `cwd`. */
   readonly source?: string;
+  /** The spec's text, read instead of the file `spec` (which still says where it is: paths are relative to its folder). */
+  readonly specText?: string;
 }
 
 export interface LoadedSystem {
@@ -48,7 +50,7 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   if (opts.spec) {
     specFile = resolve(cwd, opts.spec);
     baseDir = dirname(specFile);
-    const text = readFile(specFile, show(specFile), { missing: 'spec file not found; pass an existing file to --spec', fix: 'pass the spec file to --spec' }, ds);
+    const text = opts.specText ?? readFile(specFile, show(specFile), { missing: 'spec file not found; pass an existing file to --spec', fix: 'pass the spec file to --spec' }, ds);
     if (text === undefined) return fail();
     specSource = parseYamlSource(show(specFile), text);
     ds.push(...specSource.diagnostics);

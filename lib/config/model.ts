@@ -31,6 +31,8 @@ export interface AgentConfig {
   readonly dockerGroups: readonly string[];
   /** VRAM the agent's own config asks for, in MiB (`vram_soft_limit_mb` and the like). */
   readonly vramMiBHint?: number;
+  /** Where that figure is, and its key (`vram_soft_limit_mb`). */
+  readonly vramAt?: SourceRef & { readonly key: string };
   /** Whether the agent's config names a CUDA device. */
   readonly cudaHint: boolean;
   /** Secret variable names the agent's config refers to (`api_key_env: OPENAI_API_KEY`). */

@@ -508,7 +508,7 @@ function readAgent(node: AgentNode, machine: string, src: YamlSource, vars: Vari
     cudaHint: hints.cudaHint,
     secretRefs: hints.secretRefs,
     scriptPath,
-    ...(hints.vramMiBHint !== undefined ? { vramMiBHint: hints.vramMiBHint } : {}),
+    ...(hints.vramMiBHint !== undefined ? { vramMiBHint: hints.vramMiBHint, vramAt: hints.vramAt! } : {}),
   };
 }
 
@@ -584,10 +584,14 @@ function readScriptPath({ name, path, value, here, src, ds }: AgentContext): str
   return undefined;
 }
 
-/** Extra listeners and hints from the agent's own `config` map: ports, `cuda:N`, `vram_*_mb`, secret references. */
-function readConfigMap({ path, value, vars, src, ds }: AgentContext): { extraPorts: ExtraPort[]; vramMiBHint?: number; cudaHint: boolean; secretRefs: string[] } {
+/** An agent's own VRAM figure in its `config` map: `vram_soft_limit_mb`, `max_vram_mb`, `vram_limit_gb`... (not a machine's `mainpc_vram_budget_mb`). */
+const VRAM_KEY = /^(max_)?vram(_[a-z]+)*_(mb|gb)$/;
+
+/** Extra listeners and hints from the agent's own `config` map: ports, `cuda:N`, VRAM figures, secret references. */
+function readConfigMap({ path, value, vars, src, ds }: AgentContext): { extraPorts: ExtraPort[]; vramMiBHint?: number; vramAt?: SourceRef & { key: string }; cudaHint: boolean; secretRefs: string[] } {
   const extraPorts: ExtraPort[] = [];
   let vramMiBHint: number | undefined;
+  let vramAt: (SourceRef & { key: string }) | undefined;
   let cudaHint = false;
   const secretRefs = new Set<string>();
   const cfg = value['config'];
@@ -603,11 +607,15 @@ function readConfigMap({ path, value, vars, src, ds }: AgentContext): { extraPor
         const m = /^tcp:\/\/(?:\*|0\.0\.0\.0):(\d+)$/.exec(substitute(v, vars).text);
         if (m) extraPorts.push({ name: k, port: Number(m[1]), at: src.locate(cfg, k, kp) });
         if (/^cuda(:\d+)?$/.test(v)) cudaHint = true;
-      } else if (/^vram.*_mb$/.test(k) && typeof v === 'number') {
-        vramMiBHint = Math.max(vramMiBHint ?? 0, v);
+      } else if (VRAM_KEY.test(k) && typeof v === 'number' && Number.isFinite(v) && v > 0) {
+        const mib = k.endsWith('_gb') ? v * 1024 : v;
+        if (mib > (vramMiBHint ?? 0)) {
+          vramMiBHint = mib;
+          vramAt = { ...src.locate(cfg, k, kp), key: k };
+        }
       }
     }
     collectSecretRefs(cfg, (s) => secretRefs.add(s));
   }
-  return { extraPorts, cudaHint, secretRefs: [...secretRefs].sort(), ...(vramMiBHint !== undefined ? { vramMiBHint } : {}) };
+  return { extraPorts, cudaHint, secretRefs: [...secretRefs].sort(), ...(vramMiBHint !== undefined ? { vramMiBHint, vramAt: vramAt! } : {}) };
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { runPipeline } from '../../lib/pipeline.ts';
 import { emitAll } from '../../lib/synth.ts';
-import { secretName } from '../../lib/emit/k8s.ts';
+import { secretName } from '../../constructs/agent-system.ts';
 import type { SystemPlan } from '../../lib/plan/types.ts';
 import { EXAMPLE_SPEC, ROOT } from '../helpers.ts';
 import { nullPaths, parseManifests, validateAll, type K8sObject } from '../k8s-helpers.ts';
