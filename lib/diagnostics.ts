@@ -38,7 +38,9 @@ export type DiagnosticCode =
   | 'missing-requirement'
   | 'namespace-package'
   | 'name-conflict'
-  | 'unknown-discovery';
+  | 'unknown-discovery'
+  | 'spec-exists'
+  | 'no-startup-config';
 
 export type Severity = 'error' | 'warning' | 'info';
 

@@ -18,10 +18,12 @@ commands:
              build every image family on a Docker engine; report sizes, wasted bytes, shared layers
   scan-ips   DIR [--map ADDRESS=VARIABLE ...] [--fix] [--format text|json]
              find hard-coded IPv4 addresses in Python sources; --fix rewrites them to os.environ.get
+  init       [DIR] [--source DIR] [--force] [--format text|json] [--quiet]
+             write a commented agent-infra.yaml for the repository in DIR (default .) from its startup configs
 
 exit codes: 0 ok, 1 the configs have errors, 2 the input is unusable (missing file, parse error, bad usage)`;
 
-const COMMANDS = ['check', 'synth', 'report', 'images', 'scan-ips'];
+const COMMANDS = ['check', 'synth', 'report', 'images', 'scan-ips', 'init'];
 
 /** One command's lines of the usage text. */
 function usageOf(command: string): string {
@@ -49,6 +51,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./images.ts')).imagesCommand(rest);
       case 'synth':
         return await (await import('./synth.ts')).synthCommand(rest);
+      case 'init':
+        return await (await import('./init.ts')).initCommand(rest);
       case 'report':
         return await (await import('./synth.ts')).reportCommand(rest);
       case '--version':

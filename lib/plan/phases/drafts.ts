@@ -42,7 +42,7 @@ export const BASEAGENT_HTTP = 'http';
 const NO_OVERRIDE: Override = Object.freeze({});
 
 /** Group names that mark GPU work in the real configs (`vision_gpu`, `main_pc_gpu_services`), not `gpu_infrastructure`. */
-const GPU_GROUP_RE = /(^|[_-])gpu([_-]services)?$/i;
+export const GPU_GROUP_RE = /(^|[_-])gpu([_-]services)?$/i;
 
 /** Overrides that match no agent or group: typos until proven otherwise. */
 export function unknownOverrides(spec: DeploymentSpec, configs: readonly MachineConfig[]): Diagnostic[] {
