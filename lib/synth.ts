@@ -91,7 +91,14 @@ export interface SynthResult {
   readonly code: 0 | 1 | 2;
   readonly diagnostics: readonly Diagnostic[];
   /** Set when files were written. */
-  readonly written?: { readonly files: number; readonly agents: number; readonly out: string; readonly only: readonly Output[] };
+  readonly written?: {
+    readonly files: number;
+    /** The files written, relative to `out`, sorted. */
+    readonly paths: readonly string[];
+    readonly agents: number;
+    readonly out: string;
+    readonly only: readonly Output[];
+  };
   /** Whether the port lock was (re)written. */
   readonly lockWritten: boolean;
 }
@@ -123,7 +130,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     lockWritten = writeLock(r.loaded.lockFile, r.plan.lock);
   });
   if (failed) return { code: 2, diagnostics: [...r.diagnostics, ...images.diagnostics, failed], lockWritten: false };
-  return { code: 0, diagnostics: [...r.diagnostics, ...images.diagnostics], written: { files: files.size, agents: r.plan.agents.length, out, only }, lockWritten };
+  return { code: 0, diagnostics: [...r.diagnostics, ...images.diagnostics], written: { files: files.size, paths: [...files.keys()].sort(), agents: r.plan.agents.length, out, only }, lockWritten };
 }
 
 /** Runs `write`; a failure of the file system (a full or read-only disk, a file where a folder goes) becomes `unwritable-output`. */
@@ -149,7 +156,7 @@ function writing(shown: string, write: () => void): Diagnostic | undefined {
 export interface ReportResult {
   readonly code: 0 | 1 | 2;
   readonly diagnostics: readonly Diagnostic[];
-  readonly written?: { readonly files: number; readonly dir: string };
+  readonly written?: { readonly files: number; readonly paths: readonly string[]; readonly dir: string };
 }
 
 /** The reports alone, written even when the configs have errors (cycles show red); not when unusable. */
@@ -164,5 +171,5 @@ export async function writeReports(opts: Pick<SynthOptions, 'spec' | 'machines' 
   const failed = writing(opts.out ?? 'dist', () => writeOutput(out, files, ['reports']));
   const diagnostics = [...r.diagnostics, ...images.diagnostics];
   if (failed) return { code: 2, diagnostics: [...diagnostics, failed] };
-  return { code: r.ok ? 0 : 1, diagnostics, written: { files: files.size, dir } };
+  return { code: r.ok ? 0 : 1, diagnostics, written: { files: files.size, paths: [...files.keys()].sort(), dir } };
 }

@@ -26,3 +26,20 @@ export function loadArgs(values: { spec?: string | boolean | (string | boolean)[
   const spec = typeof values.spec === 'string' ? values.spec : existsSync('agent-infra.yaml') ? 'agent-infra.yaml' : undefined;
   return { ...(spec ? { spec } : {}), ...(typeof values.source === 'string' ? { source: values.source } : {}), machines: (values.machine as string[] | undefined) ?? [] };
 }
+
+/** `--format text|json` and `--quiet`, which every command that prints more than a line takes. */
+export const OUTPUT_OPTIONS = {
+  format: { type: 'string', default: 'text' },
+  quiet: { type: 'boolean', short: 'q', default: false },
+} as const;
+
+export interface OutputArgs {
+  readonly json: boolean;
+  /** Print errors only (and, in JSON, everything: JSON is for programs). */
+  readonly quiet: boolean;
+}
+
+export function outputArgs(values: { format?: string | boolean | (string | boolean)[]; quiet?: string | boolean | (string | boolean)[] }): OutputArgs {
+  if (values.format !== undefined && values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format takes text or json, got '${String(values.format)}'`);
+  return { json: values.format === 'json', quiet: values.quiet === true };
+}

@@ -5,11 +5,12 @@ import { runPipelineAsync } from '../pipeline.ts';
 import { emitDockerfiles } from '../emit/dockerfile.ts';
 import { writeFileAtomic } from '../write.ts';
 import { buildFamilies, checkReport, reportJson, reportMarkdown } from '../images/images.ts';
-import { loadArgs, parse, UsageError } from './args.ts';
+import { loadArgs, OUTPUT_OPTIONS, outputArgs, parse, UsageError } from './args.ts';
 import { printDiagnostics } from './output.ts';
 
 export const IMAGES_USAGE = `agent-infra images --context DIR [--spec FILE] [--source DIR] [--base-map IMAGE=LOCAL ...] [--family NAME ...]
-                  [--label KEY=VALUE ...] [--naive] [--no-cache] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]`;
+                  [--label KEY=VALUE ...] [--naive] [--no-cache] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
+                  [--format text|json] [--quiet]`;
 
 const LABEL_KEY = /^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/;
 
@@ -28,7 +29,9 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     'max-growth': { type: 'string', default: '1.10' },
     json: { type: 'string' },
     markdown: { type: 'string' },
+    ...OUTPUT_OPTIONS,
   });
+  const output = outputArgs(values);
   if (typeof values.context !== 'string') throw new UsageError(`images needs --context DIR, the root of the agents' source tree; usage: ${IMAGES_USAGE}`);
   const context = resolve(values.context);
   if (!existsSync(context)) {
@@ -64,7 +67,7 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
   const load = loadArgs(values);
   const r = await runPipelineAsync(load);
   if (!r.ok) {
-    printDiagnostics(r.diagnostics);
+    printDiagnostics(r.diagnostics, output.quiet);
     return r.unusable ? 2 : 1;
   }
   const spec = load.spec;
@@ -80,7 +83,9 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
       naive: values.naive === true,
       labels,
       ...(families ? { families } : {}),
-      log: (l) => console.error(l),
+      log: (l) => {
+        if (!output.quiet) console.error(l);
+      },
     });
   } catch (e) {
     const msg = (e as Error).message;
@@ -90,8 +95,10 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
   }
   const checks = checkReport(report, baseline, maxGrowth);
   const md = reportMarkdown(report, checks);
-  console.log(md);
   const json = `${JSON.stringify(reportJson(report, checks), null, 2)}\n`;
+  if (output.json) process.stdout.write(json);
+  else if (!output.quiet) console.log(md);
+  else for (const c of checks.filter((x) => !x.ok)) console.error(`agent-infra images: ${c.family}: ${c.message} [image-budget]`);
   if (typeof values.json === 'string') writeFileAtomic(values.json, json);
   if (typeof values.markdown === 'string') writeFileAtomic(values.markdown, md);
   writeFileAtomic(join('dist', 'images', 'report.json'), json);

@@ -7,20 +7,21 @@ import { UsageError } from './args.ts';
 const USAGE = `usage: agent-infra <command> [options]   (agent-infra --version prints the version)
 
 commands:
-  check      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--format text|json] [--frozen-lock]
+  check      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--format text|json] [--quiet] [--frozen-lock]
              load every machine's startup config, report problems, print the plan summary
-  synth      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--out DIR] [--only k8s|compose|docker|reports]
+  synth      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--out DIR] [--only k8s|compose|docker|reports] [--format text|json] [--quiet]
              write Kubernetes manifests, compose files, Dockerfiles and reports to DIR (default dist)
-  report     [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--out DIR]
+  report     [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--out DIR] [--format text|json] [--quiet]
              write the reports (dependency graph, ports, startup plan, GPUs) even when the configs have errors
   images     --context DIR [--spec FILE] [--source DIR] [--base-map IMAGE=LOCAL ...] [--naive] [--no-cache] [--family NAME ...]
-             [--label KEY=VALUE ...] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
+             [--label KEY=VALUE ...] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE] [--format text|json] [--quiet]
              build every image family on a Docker engine; report sizes, wasted bytes, shared layers
-  scan-ips   DIR [--map ADDRESS=VARIABLE ...] [--fix] [--format text|json]
+  scan-ips   DIR [--map ADDRESS=VARIABLE ...] [--fix] [--format text|json] [--quiet]
              find hard-coded IPv4 addresses in Python sources; --fix rewrites them to os.environ.get
   init       [DIR] [--source DIR] [--force] [--format text|json] [--quiet]
              write a commented agent-infra.yaml for the repository in DIR (default .) from its startup configs
 
+--quiet prints errors only; --format json prints one JSON document on stdout (diagnostics included).
 exit codes: 0 ok, 1 the configs have errors, 2 the input is unusable (missing file, parse error, bad usage)`;
 
 const COMMANDS = ['check', 'synth', 'report', 'images', 'scan-ips', 'init'];
@@ -29,8 +30,8 @@ const COMMANDS = ['check', 'synth', 'report', 'images', 'scan-ips', 'init'];
 function usageOf(command: string): string {
   const lines = USAGE.split('\n');
   const start = lines.findIndex((l) => l.startsWith(`  ${command} `));
-  const end = lines.findIndex((l, i) => i > start && /^  \S/.test(l));
-  return `usage: agent-infra ${lines.slice(start, end < 0 ? undefined : end).join('\n').trim()}`;
+  const end = lines.findIndex((l, i) => i > start && (/^  \S/.test(l) || l === ''));
+  return `usage: agent-infra ${lines.slice(start, end < 0 ? undefined : end).join('\n').trim().replace(/^(\S+) +/, '$1 ')}`;
 }
 
 /** Runs the CLI; returns the exit code. Never lets an exception reach the user as a stack trace. */

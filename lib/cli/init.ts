@@ -1,17 +1,17 @@
 /** `agent-infra init [DIR]`: writes a commented agent-infra.yaml for the repository in DIR, and says what it found. */
 import { init, type InitResult } from '../init/init.ts';
-import { parse, UsageError } from './args.ts';
-import { printDiagnostics } from './output.ts';
+import { OUTPUT_OPTIONS, outputArgs, parse, UsageError } from './args.ts';
+import { diagnosticJson, printDiagnostics } from './output.ts';
 
 export async function initCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parse(args, { force: { type: 'boolean', default: false }, source: { type: 'string' }, format: { type: 'string', default: 'text' }, quiet: { type: 'boolean', short: 'q', default: false } }, true);
-  if (values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format takes text or json, got '${String(values.format)}'`);
+  const { values, positionals } = parse(args, { force: { type: 'boolean', default: false }, source: { type: 'string' }, ...OUTPUT_OPTIONS }, true);
+  const output = outputArgs(values);
   if (positionals.length > 1) throw new UsageError(`init takes one folder, got ${positionals.length}: ${positionals.join(' ')}`);
   const r = await init({ ...(positionals[0] ? { dir: positionals[0] } : {}), force: values.force === true, ...(typeof values.source === 'string' ? { source: values.source } : {}) });
-  if (values.format === 'json') console.log(JSON.stringify({ ok: r.code === 0, ...(r.written ? { written: r.written } : {}), diagnostics: r.diagnostics.map((d) => ({ code: d.code, severity: d.severity, message: d.message, file: d.file ?? null, line: d.line ?? null })) }, null, 2));
+  if (output.json) console.log(JSON.stringify({ ok: r.code === 0, written: r.written ?? null, diagnostics: r.diagnostics.map(diagnosticJson) }, null, 2));
   else {
-    printDiagnostics(r.diagnostics);
-    if (r.written && !values.quiet) console.log(describe(r.written));
+    printDiagnostics(r.diagnostics, output.quiet);
+    if (r.written && !output.quiet) console.log(describe(r.written));
   }
   return r.code;
 }

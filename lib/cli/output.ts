@@ -10,14 +10,19 @@ const styled = (stream: NodeJS.WriteStream) => (style: Style, s: string) => styl
 const onStderr = styled(process.stderr);
 const onStdout = styled(process.stdout);
 
-/** Prints diagnostics for people on stderr, errors first. */
-export function printDiagnostics(ds: readonly Diagnostic[]): void {
+/** Prints diagnostics for people on stderr, errors first; with `quiet`, the errors alone. */
+export function printDiagnostics(ds: readonly Diagnostic[], quiet = false): void {
   const tag = { error: onStderr('red', 'error'), warning: onStderr('yellow', 'warning') };
-  for (const sev of ['error', 'warning'] as const) {
+  for (const sev of quiet ? (['error'] as const) : (['error', 'warning'] as const)) {
     for (const d of ds.filter((x) => x.severity === sev)) console.error(`${tag[sev]} ${formatDiagnostic(d)}`);
   }
   const infos = ds.filter((d) => d.severity === 'info').length;
-  if (infos > 0) console.error(onStderr('dim', `(${infos} notes not shown; --format json lists them)`));
+  if (infos > 0 && !quiet) console.error(onStderr('dim', `(${infos} notes not shown; --format json lists them)`));
+}
+
+/** A diagnostic in the commands' JSON. */
+export function diagnosticJson(d: Diagnostic) {
+  return { code: d.code, severity: d.severity, message: d.message, file: d.file ?? null, line: d.line ?? null, column: d.column ?? null, path: d.path ?? null };
 }
 
 /** The plan summary that `check` prints on stdout. */
@@ -43,15 +48,7 @@ export function checkJson(r: PipelineResult) {
   return {
     ok: r.ok,
     machines: p.machines.map((m) => ({ name: m.name, file: m.file, agents: m.agents.length })),
-    diagnostics: r.diagnostics.map((d) => ({
-      code: d.code,
-      severity: d.severity,
-      message: d.message,
-      file: d.file ?? null,
-      line: d.line ?? null,
-      column: d.column ?? null,
-      path: d.path ?? null,
-    })),
+    diagnostics: r.diagnostics.map(diagnosticJson),
     plan: {
       agents: p.agents.map((a) => ({
         name: a.name,

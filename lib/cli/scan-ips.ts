@@ -2,10 +2,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { isIPv4 } from '../ipv4.ts';
 import { scanIps } from '../scan-ips.ts';
-import { parse, UsageError } from './args.ts';
+import { OUTPUT_OPTIONS, outputArgs, parse, UsageError } from './args.ts';
 
 export async function scanIpsCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parse(args, { map: { type: 'string', multiple: true }, fix: { type: 'boolean', default: false }, format: { type: 'string', default: 'text' } }, true);
+  const { values, positionals } = parse(args, { map: { type: 'string', multiple: true }, fix: { type: 'boolean', default: false }, ...OUTPUT_OPTIONS }, true);
+  const output = outputArgs(values);
   if (positionals.length !== 1) throw new UsageError(`scan-ips takes one directory, got ${positionals.length}`);
   const dir = positionals[0]!;
   if (!existsSync(dir)) {
@@ -23,8 +24,8 @@ export async function scanIpsCommand(args: readonly string[]): Promise<number> {
     mapping[x[1]!] = x[2]!;
   }
   const result = await scanIps(dir, mapping, values.fix === true);
-  if (values.format === 'json') console.log(JSON.stringify(result, null, 2));
-  else {
+  if (output.json) console.log(JSON.stringify(result, null, 2));
+  else if (!output.quiet) {
     for (const f of result.findings) {
       const action = f.fixed ? 'fixed' : f.variable ? `use ${f.variable}` : 'no variable mapped; pass --map ADDRESS=VARIABLE';
       console.log(`${f.file}:${f.line}:${f.column} ${f.address}: ${action}`);

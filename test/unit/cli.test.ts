@@ -1,11 +1,61 @@
 import { describe, expect, it } from 'vitest';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { cli, ROOT } from '../helpers.ts';
 import { lockText } from '../../lib/lock.ts';
 import { parseYamlSource } from '../../lib/config/yaml-source.ts';
 import { writeSyntheticSystem } from '../../bench/synthetic.ts';
+
+/** A copy of the example (which check answers with a warning and notes). */
+function exampleCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'quiet-'));
+  cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
+  return join(dir, 'agent-infra.yaml');
+}
+
+describe('--quiet and --format json', () => {
+  const spec = exampleCopy();
+  const out = () => mkdtempSync(join(tmpdir(), 'quiet-out-'));
+  it.each([
+    ['check', () => ['check', '--spec', spec]],
+    ['synth', () => ['synth', '--spec', spec, '--out', out()]],
+    ['report', () => ['report', '--spec', spec, '--out', out()]],
+    ['scan-ips', () => ['scan-ips', join(ROOT, 'test', 'fixtures', 'mini-monorepo')]],
+  ])('%s --quiet prints no warning and nothing on stdout; --format json one document with the diagnostics', (command, args) => {
+    const loud = cli(args());
+    expect(loud.stdout + loud.stderr).not.toBe('');
+    const quiet = cli([...args(), '--quiet']);
+    expect(quiet.code).toBe(loud.code);
+    expect(quiet.stdout).toBe('');
+    expect(quiet.stderr).not.toMatch(/^warning /m);
+    const json = cli([...args(), '--format', 'json']);
+    expect(json.code).toBe(loud.code);
+    const doc = JSON.parse(json.stdout);
+    expect(doc).toBeTypeOf('object');
+    if (command !== 'scan-ips') {
+      expect(doc.diagnostics.filter((d: { severity: string }) => d.severity === 'warning').length).toBe((loud.stderr.match(/^warning /gm) ?? []).length);
+    }
+  });
+
+  it('synth --format json lists every file it wrote, where it is', () => {
+    const dir = out();
+    const r = cli(['synth', '--spec', spec, '--out', dir, '--format', 'json']);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.ok).toBe(true);
+    // Relative to the working folder, as every path the commands print.
+    const files = doc.written.files.map((f: string) => resolve(ROOT, f));
+    expect(files).toContain(`${dir}/k8s/mainpc.yaml`);
+    expect(files.filter((f: string) => existsSync(f))).toEqual(files);
+    expect(doc.written.files.length).toBeGreaterThan(20);
+  });
+
+  it.each(['check', 'synth', 'report', 'scan-ips', 'init', 'images'])('%s refuses --format xml', (command) => {
+    const r = cli([command, ...(command === 'scan-ips' ? ['.'] : []), '--format', 'xml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--format takes text or json, got 'xml' \[usage\]/);
+  });
+});
 
 describe('agent-infra check', () => {
   it('passes on the embedded example and prints counts, start levels and the critical path', () => {
@@ -28,7 +78,7 @@ describe('agent-infra check', () => {
     expect(r.stdout.split('\n').every((l) => l.length < 400)).toBe(true);
   });
 
-  it.each(['check', 'synth', 'report', 'images', 'scan-ips'])('prints the usage of %s with --help and exits 0', (command) => {
+  it.each(['check', 'synth', 'report', 'images', 'scan-ips', 'init'])('prints the usage of %s with --help and exits 0', (command) => {
     const r = cli([command, '--help']);
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toMatch(new RegExp(`^usage: agent-infra ${command} `));

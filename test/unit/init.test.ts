@@ -213,7 +213,7 @@ describe('init', () => {
   it('prints its usage with --help', () => {
     const r = cli(['init', '--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^usage: agent-infra init +\[DIR\] \[--source DIR\] \[--force\] \[--format text\|json\] \[--quiet\]\n/);
+    expect(r.stdout).toMatch(/^usage: agent-infra init \[DIR\] \[--source DIR\] \[--force\] \[--format text\|json\] \[--quiet\]\n/);
   });
 });
 
