@@ -3,27 +3,17 @@
  * example against a Node process that only imports the yaml library and parses the same three files,
  * and generated systems of 100 and 1,000 agents. Prints figures; asserts nothing.
  */
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { writeSyntheticSystem } from './synthetic.ts';
+import { bareYamlParse, median, timeNode } from './timing.ts';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'bin', 'agent-infra.mjs');
 const example = join(root, 'examples', 'two-pc');
 const files = [join(example, 'agent-infra.yaml'), join(example, 'main_pc_code', 'config', 'startup_config.yaml'), join(example, 'pc2_code', 'config', 'startup_config.yaml')];
-
-function run(args: string[]): number {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-500)}`);
-  return ms;
-}
-
-const bare = ['--input-type=module', '-e', `import { parse } from 'yaml'; import { readFileSync } from 'node:fs'; for (const f of ${JSON.stringify(files)}) parse(readFileSync(f, 'utf8'), { version: '1.1' });`];
+const run = (args: string[]) => timeNode(args, root);
+const bare = bareYamlParse(files);
 const check = (spec: string) => [bin, 'check', '--spec', spec];
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const runs = Number(process.env['BENCH_RUNS'] ?? 7);
 const small = writeSyntheticSystem(100);
 const big = writeSyntheticSystem(1000);
