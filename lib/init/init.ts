@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { diag, formatDiagnostic, type Diagnostic } from '../diagnostics.ts';
 import type { AgentConfig, MachineConfig } from '../config/model.ts';
-import { CONVENTIONAL_SPEC } from '../config/spec.ts';
+import { CONVENTIONAL_SPEC, GpuSchema } from '../config/spec.ts';
 import { GPU_GROUP_RE } from '../plan/phases/drafts.ts';
 import { runPipelineAsync, type PipelineResult } from '../pipeline.ts';
 import { writeFileAtomic } from '../write.ts';
@@ -94,6 +94,15 @@ function machineDrafts(found: Discovery, detected: { gpus: readonly DetectedGpu[
   });
 }
 
+/** The detected GPUs the spec can hold (a product name that is a node label, a size above 0); the others are left out, with the reason. */
+function usableGpus(d: { gpus: readonly DetectedGpu[]; why?: string }): { gpus: readonly DetectedGpu[]; why?: string } {
+  const ok = d.gpus.filter((g) => GpuSchema.safeParse(g).success);
+  const left = d.gpus.filter((g) => !ok.includes(g));
+  if (left.length === 0) return d;
+  const why = `nvidia-smi reports GPUs a spec cannot name (${left.map((g) => comment(g.model).slice(0, 60)).join(', ')})`;
+  return { gpus: ok, why: d.why ? `${d.why}; ${why}` : why };
+}
+
 /** An agent's VRAM figure from its config, in GiB as the plan converts it. */
 function vramOf(a: AgentConfig): { vramGiB: number; from: string } | undefined {
   if (a.vramMiBHint === undefined || !a.vramAt) return undefined;
@@ -176,7 +185,10 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
   if (found.configs.length === 0) {
     return fail([diag('no-startup-config', 'error', `no startup config below ${shown(dir)} (looked for main_pc_code/config/startup_config.yaml, pc2_code/config/startup_config.yaml and any startup_config*.yaml); run init in the system's repository, or write agent-infra.yaml by hand (README)`)]);
   }
-  const detected = detectGpus(opts.env);
+  if (opts.source !== undefined && !statSync(resolve(cwd, opts.source), { throwIfNoEntry: false })?.isDirectory()) {
+    return fail([diag('missing-file', 'error', `--source ${opts.source} is not a folder; pass the root of the agents' code`)]);
+  }
+  const detected = usableGpus(detectGpus(opts.env));
   const machines = machineDrafts(found, detected);
   const name = systemName(dir);
   const bare: Draft = { name, machines, portOffset: false, gpuGroups: [], vram: [], skipped: found.skipped };

@@ -178,6 +178,23 @@ describe('init', () => {
     expect(r.json.written.machines[0].gpuSource).toBe('none');
   });
 
+  it('leaves out a GPU whose name no spec can hold, and says so', () => {
+    const dir = singleMachineRepo();
+    const r = initJson(dir, [], fakeNvidiaSmi(`name, memory.total [MiB], index\n${'X'.repeat(80)} "quoted" # card, 8192 MiB, 0\nNVIDIA L4, 0 MiB, 1\n`));
+    expect(r.code).toBe(0);
+    const text = readFileSync(join(dir, 'agent-infra.yaml'), 'utf8');
+    expect(text).toMatch(/ {4}gpus: \[\] {2}# TODO: no GPU known \(nvidia-smi reports GPUs a spec cannot name \(X{60}, NVIDIA L4\)\)/);
+    expect(checkErrors(dir)).toEqual({ code: 0, errors: [] });
+  });
+
+  it('fails on a --source that is not a folder', () => {
+    const dir = singleMachineRepo();
+    const r = cli(['init', dir, '--source', join(dir, 'nowhere')], dir, NO_GPU_PATH);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--source \S+nowhere is not a folder; pass the root of the agents' code \[missing-file\]/);
+    expect(existsSync(join(dir, 'agent-infra.yaml'))).toBe(false);
+  });
+
   it('fails on an empty folder with a clear error and writes nothing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'init-empty-'));
     const r = cli(['init', dir], dir, NO_GPU_PATH);
