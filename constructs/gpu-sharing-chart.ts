@@ -8,9 +8,11 @@ import type { SystemPlan } from '../lib/plan/types.ts';
 export const DEVICE_PLUGIN_CONFIG_LABEL = 'nvidia.com/device-plugin.config';
 
 export interface GpuSharingChartProps extends ChartProps {
+  /** The system's plan (`planSystem`): its machines' GPUs and the agents placed on them. */
   readonly plan: SystemPlan;
   /** Namespace the device plugin runs in (it reads its ConfigMap from there). */
   readonly devicePluginNamespace: string;
+  /** Name of the device plugin's ConfigMap (the plugin's `--config-file` source). */
   readonly configMapName: string;
 }
 

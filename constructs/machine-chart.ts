@@ -14,9 +14,13 @@ import { InfrastructureService, serviceSelector } from './infrastructure.ts';
 import { startupConfigText } from '../lib/emit/startup-config.ts';
 
 export interface MachineChartProps extends ChartProps {
+  /** The system's plan (`planSystem`); the chart builds what it says of `machine`. */
   readonly plan: SystemPlan;
+  /** The machine's name in the plan. */
   readonly machine: string;
+  /** The ConfigMap of the machines' address variables, which every agent's environment reads (the system chart makes it). */
   readonly addressesConfigMap: string;
+  /** The Secret the agents' secret variables are read from; referenced, never written. */
   readonly secretName: string;
 }
 

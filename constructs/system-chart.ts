@@ -5,8 +5,11 @@ import { Construct } from 'constructs';
 import type { SystemPlan } from '../lib/plan/types.ts';
 
 export interface SystemChartProps extends ChartProps {
+  /** The system's plan (`planSystem`). */
   readonly plan: SystemPlan;
+  /** Name of the ConfigMap of the machines' address variables (`MAIN_PC_IP` -> `mainpc.<namespace>.svc`). */
   readonly addressesConfigMap: string;
+  /** Name of the ConfigMap of every agent's `<service>.<namespace>.svc:<port>`. */
   readonly endpointsConfigMap: string;
 }
 

@@ -53,9 +53,11 @@ describe('the installed package', () => {
     }
   });
 
-  it('--version prints the package version', () => {
-    const r = run(['--version']);
-    expect(r).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n` });
+  it('npx agent-infra --version prints the package version', () => {
+    const version = `${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n`;
+    expect(run(['--version'])).toMatchObject({ code: 0, stdout: version });
+    const npx = spawnSync('npx', ['--no-install', 'agent-infra', '--version'], { cwd: u.dir, encoding: 'utf8' });
+    expect([npx.status, npx.stdout]).toEqual([0, version]);
   });
 
   it('checks the example it ships', () => {
