@@ -4,7 +4,7 @@
  * agents' code is below it) the source tree and the agents' framework. Guesses are marked TODO.
  */
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { diag, formatDiagnostic, type Diagnostic } from '../diagnostics.ts';
 import type { AgentConfig, MachineConfig } from '../config/model.ts';
 import { CONVENTIONAL_SPEC, GpuSchema } from '../config/spec.ts';
@@ -200,9 +200,7 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
   // The source tree: the one given, else the repository when the configs' scripts are below it.
   let source: string | undefined;
   if (opts.source !== undefined) {
-    const abs = resolve(cwd, opts.source);
-    source = relative(dir, abs).split(sep).join('/') || '.';
-    if (isAbsolute(source)) source = abs;
+    source = relative(dir, resolve(cwd, opts.source)).split(sep).join('/') || '.';
   } else if (agents.some((a) => a.scriptPath && existsSync(join(dir, a.scriptPath)))) {
     source = '.';
   }
@@ -222,12 +220,18 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
   const specProblems = r.diagnostics.filter((d) => d.code === 'invalid-spec' || (d.file !== undefined && resolve(dir, d.file) === specFile && d.severity === 'error'));
   if (specProblems.length) throw new Error(`init wrote a spec that does not load: ${specProblems.map(formatDiagnostic).join('; ')}`);
   let backup: string | undefined;
-  if (existsSync(specFile)) {
-    backup = `${specFile}.bak`;
-    for (let n = 1; existsSync(backup); n++) backup = `${specFile}.bak.${n}`;
-    copyFileSync(specFile, backup);
+  try {
+    if (existsSync(specFile)) {
+      backup = `${specFile}.bak`;
+      for (let n = 1; existsSync(backup); n++) backup = `${specFile}.bak.${n}`;
+      copyFileSync(specFile, backup);
+    }
+    writeFileAtomic(specFile, text);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err.code !== 'string') throw e;
+    return fail([diag('unwritable-output', 'error', `cannot write ${shown(specFile)} (${err.code}${err.path ? ` of ${shown(err.path)}` : ''}); nothing was changed there: make the folder writable or run init where you can write`)]);
   }
-  writeFileAtomic(specFile, text);
   const count = (sev: string) => r.diagnostics.filter((d) => d.severity === sev).length;
   return {
     code: 0,
@@ -246,7 +250,7 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
   };
 }
 
-/** Per-agent VRAM overrides: by name, or `<machine>/<name>` where an agent of that name is on two machines with different figures. */
+/** Per-agent VRAM overrides: by name, or `<machine>/<name>` where an agent of that name is on two machines. */
 function vramDrafts(configs: readonly MachineConfig[]): Draft['vram'] {
   const rows = configs.flatMap((c) => c.agents.map((a) => ({ machine: c.machine, name: a.name, v: vramOf(a) }))).filter((x) => x.v !== undefined);
   const machinesOf = (n: string) => new Set(configs.filter((c) => c.agents.some((a) => a.name === n)).map((c) => c.machine)).size;

@@ -1,6 +1,6 @@
 /** `agent-infra init`: a spec for a repository from what is in it, then `check` on that spec. */
 import { describe, expect, it } from 'vitest';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -185,6 +185,15 @@ describe('init', () => {
     const text = readFileSync(join(dir, 'agent-infra.yaml'), 'utf8');
     expect(text).toMatch(/ {4}gpus: \[\] {2}# TODO: no GPU known \(nvidia-smi reports GPUs a spec cannot name \(X{60}, NVIDIA L4\)\)/);
     expect(checkErrors(dir)).toEqual({ code: 0, errors: [] });
+  });
+
+  it('fails with --force where agent-infra.yaml is a folder, with nothing changed there', () => {
+    const dir = singleMachineRepo();
+    mkdirSync(join(dir, 'agent-infra.yaml'));
+    const r = cli(['init', dir, '--force'], dir, NO_GPU_PATH);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error cannot write agent-infra\.yaml \(EISDIR[^)]*\); nothing was changed there: make the folder writable or run init where you can write \[unwritable-output\]\n$/);
+    expect(readdirSync(dir).sort()).toEqual(['agent-infra.yaml', 'robot']);
   });
 
   it('fails on a --source that is not a folder', () => {
