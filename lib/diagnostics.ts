@@ -72,8 +72,10 @@ export function diag(code: DiagnosticCode, severity: Severity, message: string, 
 
 /** `<file>:<line> <path>: <message>` as in STYLE.md, the prefix omitted where unknown. */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.file ? `${d.file}${d.line ? `:${d.line}` : ''}` : '';
-  const prefix = [where, d.path].filter(Boolean).join(' ');
+  // A key or file name from the input may hold a newline: one diagnostic is one line.
+  const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, '?');
+  const where = d.file ? `${oneLine(d.file)}${d.line ? `:${d.line}` : ''}` : '';
+  const prefix = [where, d.path && oneLine(d.path)].filter(Boolean).join(' ');
   return `${prefix ? `${prefix}: ` : ''}${d.message} [${d.code}]`;
 }
 

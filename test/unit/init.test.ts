@@ -187,6 +187,26 @@ describe('init', () => {
     expect(checkErrors(dir)).toEqual({ code: 0, errors: [] });
   });
 
+  it('writes a spec for configs that are not YAML or name agents badly, and check reports each on one line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'init-hostile-'));
+    mkdirSync(join(dir, 'a', 'config'), { recursive: true });
+    writeFileSync(join(dir, 'a', 'config', 'startup_config.yaml'), Buffer.from([0x61, 0x3a, 0x20, 0x9e, 0xff, 0x00, 0x0a]));
+    mkdirSync(join(dir, 'b'));
+    writeFileSync(join(dir, 'b', 'startup_config_system.yaml'), 'agent_groups:\n  g:\n    "Bad\\nName: x":\n      script_path: x.py\n      port: 7000\n');
+    const r = initJson(dir);
+    expect(r.code).toBe(0);
+    // 'system' names one of the outputs: the machine gets another name, marked as a guess.
+    expect(r.json.written.machines.map((m: any) => m.name)).toEqual(['a', 'system-machine']);
+    const check = cli(['check', '--spec', join(dir, 'agent-infra.yaml')], dir);
+    expect(check.code).toBe(2);
+    const lines = check.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^error a\/config\/startup_config\.yaml:1: byte 0x9e is not valid UTF-8; save the file as UTF-8 \[parse-error\]$/),
+      expect.stringMatching(/^error b\/startup_config_system\.yaml:3 agent_groups\.g\.Bad\?Name: x: agent name 'Bad\?Name: x' has characters an agent name may not have; .* \[invalid-value\]$/),
+    ]);
+    expect(check.stderr).not.toMatch(STACK);
+  });
+
   it('fails with --force where agent-infra.yaml is a folder, with nothing changed there', () => {
     const dir = singleMachineRepo();
     mkdirSync(join(dir, 'agent-infra.yaml'));
