@@ -8,7 +8,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import { diag, formatDiagnostic, type Diagnostic } from '../diagnostics.ts';
 import type { AgentConfig, MachineConfig } from '../config/model.ts';
 import { CONVENTIONAL_SPEC, GpuSchema } from '../config/spec.ts';
-import { GPU_GROUP_RE } from '../plan/phases/drafts.ts';
+import { GPU_GROUP_RE, vramGiBOfHint } from '../plan/phases/drafts.ts';
 import { runPipelineAsync, type PipelineResult } from '../pipeline.ts';
 import { writeFileAtomic } from '../write.ts';
 import { detectGpus, discoverConfigs, type DetectedGpu, type Discovery } from './discover.ts';
@@ -106,7 +106,7 @@ function usableGpus(d: { gpus: readonly DetectedGpu[]; why?: string }): { gpus: 
 /** An agent's VRAM figure from its config, in GiB as the plan converts it. */
 function vramOf(a: AgentConfig): { vramGiB: number; from: string } | undefined {
   if (a.vramMiBHint === undefined || !a.vramAt) return undefined;
-  return { vramGiB: Math.max(0.1, Math.round((a.vramMiBHint / 1024) * 10) / 10), from: `${a.vramAt.file}:${a.vramAt.line} ${a.vramAt.key}: ${a.vramAt.key.endsWith('_gb') ? a.vramMiBHint / 1024 : a.vramMiBHint}` };
+  return { vramGiB: Math.max(0.1, vramGiBOfHint(a.vramMiBHint)), from: `${a.vramAt.file}:${a.vramAt.line} ${a.vramAt.key}: ${a.vramAt.key.endsWith('_gb') ? a.vramMiBHint / 1024 : a.vramMiBHint}` };
 }
 
 interface Draft {

@@ -42,6 +42,9 @@ export const BASEAGENT_HTTP = 'http';
 const NO_OVERRIDE: Override = Object.freeze({});
 
 /** Group names that mark GPU work in the real configs (`vision_gpu`, `main_pc_gpu_services`), not `gpu_infrastructure`. */
+/** A config's VRAM figure in MiB as the plan takes it: GiB to one decimal. */
+export const vramGiBOfHint = (mib: number) => Math.round((mib / 1024) * 10) / 10;
+
 export const GPU_GROUP_RE = /(^|[_-])gpu([_-]services)?$/i;
 
 /** Overrides that match no agent or group: typos until proven otherwise. */
@@ -98,7 +101,7 @@ export function draftAgents(spec: DeploymentSpec, configs: readonly MachineConfi
         envPrefix: envName(label),
         override: o,
         gpu,
-        vramGiB: o.vramGiB ?? (a.vramMiBHint !== undefined ? Math.round((a.vramMiBHint / 1024) * 10) / 10 : spec.defaults.vramGiB),
+        vramGiB: o.vramGiB ?? (a.vramMiBHint !== undefined ? vramGiBOfHint(a.vramMiBHint) : spec.defaults.vramGiB),
         startupSeconds: o.startupSeconds ?? (gpu ? spec.defaults.gpuStartupSeconds : spec.defaults.startupSeconds),
         family,
         framework,
