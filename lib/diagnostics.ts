@@ -27,6 +27,8 @@ export type DiagnosticCode =
   | 'lock-outdated'
   | 'literal-secret'
   | 'unwritable-output'
+  | 'output-not-ours'
+  | 'unsafe-output'
   | 'missing-script'
   | 'unreadable-script'
   | 'script-syntax-error'

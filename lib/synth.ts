@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { readInput } from './config/read-input.ts';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { diag, type Diagnostic } from './diagnostics.ts';
 import { writeLock } from './lock.ts';
 import { runPipelineAsync, type PipelineResult } from './pipeline.ts';
@@ -11,7 +11,7 @@ import { emitCompose } from './emit/compose.ts';
 import { emitDockerfiles } from './emit/dockerfile.ts';
 import { emitReports, type ImagesReportInput } from './emit/reports.ts';
 import type { SourceStage } from './source/stage.ts';
-import { makeDir, OutputError, writeOutput } from './write.ts';
+import { checkOutputRoot, gitWorkTree, makeDir, OutputError, writeOutput, type GuardedPath } from './write.ts';
 import type { SystemPlan } from './plan/types.ts';
 
 export const OUTPUTS = ['k8s', 'compose', 'docker', 'reports'] as const;
@@ -116,6 +116,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const files = await emitEverything(r.plan, input, only, images.report, r.source);
   let lockWritten = false;
   const failed = writing(opts.out ?? 'dist', () => {
+    checkOutputRoot(out, guardedPaths(r, cwd));
     writeOutput(out, files, only);
     if (opts.cdk8sOutdir && only.includes('k8s')) {
       const target = resolve(cwd, opts.cdk8sOutdir);
@@ -133,6 +134,19 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   return { code: 0, diagnostics: [...r.diagnostics, ...images.diagnostics], written: { files: files.size, paths: [...files.keys()].sort(), agents: r.plan.agents.length, out, only }, lockWritten };
 }
 
+/** What the output root may be neither nor hold: the run's inputs and the git work tree they are in. */
+function guardedPaths(r: PipelineResult, cwd: string): GuardedPath[] {
+  const { specFile, lockFile, configs, sourceRoot } = r.loaded;
+  const tree = gitWorkTree(specFile ? dirname(specFile) : cwd);
+  return [
+    ...(specFile ? [{ path: specFile, what: 'the spec' }] : []),
+    { path: resolve(cwd, lockFile), what: 'the port lock' },
+    ...configs.map((c) => ({ path: resolve(cwd, c.file), what: `the startup config of ${c.machine}` })),
+    ...(sourceRoot ? [{ path: sourceRoot, what: 'the source tree' }] : []),
+    ...(tree ? [{ path: tree, what: 'the git work tree of the spec' }] : []),
+  ];
+}
+
 /** Runs `write`; a failure of the file system (a full or read-only disk, a file where a folder goes) becomes `unwritable-output`. */
 function writing(shown: string, write: () => void): Diagnostic | undefined {
   try {
@@ -148,7 +162,7 @@ function writing(shown: string, write: () => void): Diagnostic | undefined {
       : err.code === 'EFBIG' ? 'raise the file size limit (ulimit -f)'
       : err.code === 'EROFS' || err.code === 'EACCES' || err.code === 'EPERM' ? 'choose a writable --out or fix its permissions'
       : 'choose another --out';
-    return diag('unwritable-output', 'error', `cannot write ${shown} (${why}); nothing was changed there: ${hint}`);
+    return diag(e instanceof OutputError ? e.code : 'unwritable-output', 'error', `cannot write ${shown} (${why}); nothing was changed there: ${hint}`);
   }
 }
 
@@ -168,7 +182,10 @@ export async function writeReports(opts: Pick<SynthOptions, 'spec' | 'machines' 
   const images = lastImagesReport(out, relative(cwd, out) || '.');
   const files = await emitReports(r.plan, inputName(cwd, opts.spec, r), images.report, r.source);
   const dir = join(out, 'reports');
-  const failed = writing(opts.out ?? 'dist', () => writeOutput(out, files, ['reports']));
+  const failed = writing(opts.out ?? 'dist', () => {
+    checkOutputRoot(out, guardedPaths(r, cwd));
+    writeOutput(out, files, ['reports']);
+  });
   const diagnostics = [...r.diagnostics, ...images.diagnostics];
   if (failed) return { code: 2, diagnostics: [...diagnostics, failed] };
   return { code: r.ok ? 0 : 1, diagnostics, written: { files: files.size, paths: [...files.keys()].sort(), dir } };

@@ -7,7 +7,8 @@
  * at any point, sees the old tree or the new one, never a mix. What a run leaves behind when it is
  * killed (a version never linked, a link never renamed) is removed by the next run.
  */
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
 /** A failure to write output that is not the file system's: what is wrong, and what the user can do. */
@@ -15,6 +16,8 @@ export class OutputError extends Error {
   constructor(
     message: string,
     readonly hint: string,
+    /** `output-not-ours`: the path holds something agent-infra did not create, which it never moves or replaces. */
+    readonly code: 'unwritable-output' | 'output-not-ours' | 'unsafe-output' = 'unwritable-output',
   ) {
     super(message);
   }
@@ -61,7 +64,8 @@ const lstat = (p: string): Stats | undefined => {
   try {
     return lstatSync(p);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw e;
   }
 };
@@ -87,13 +91,27 @@ function listFiles(dir: string, prefix = ''): string[] {
   return out.sort();
 }
 
-/** The tree the output root shows now: where it is, and whether it is a plain folder (of an earlier version). */
-function currentTree(target: string): { dir?: string; plain: boolean } {
+/** Whether `name` (a child of a versions folder) is a version agent-infra made: `<pid>-<mkdtemp suffix>` or `<pid>-plain`. */
+const isVersionName = (name: string) => /^\d+-(?:[A-Za-z0-9]{6}|plain)$/.test(name);
+
+/**
+ * The tree the output root shows now: where it is, and whether it is a plain (empty) folder. Only what
+ * agent-infra made is ever replaced: a link into its versions folder, or an empty folder. A link
+ * elsewhere, or a folder with files in it, is the user's: refused, never moved.
+ */
+function currentTree(target: string, versions: string): { dir?: string; plain: boolean } {
   const st = lstat(target);
   if (!st) return { plain: false };
-  if (st.isDirectory()) return { dir: target, plain: true };
+  if (st.isDirectory()) {
+    if (readdirSync(target).length === 0) return { dir: target, plain: true };
+    throw new OutputError('it is a folder agent-infra did not write (it is not a link to a version of its output)', 'move that folder away or pass another --out; agent-infra never moves or replaces what it did not create', 'output-not-ours');
+  }
   if (st.isSymbolicLink()) {
-    const dir = resolve(dirname(target), readlinkSync(target));
+    const to = readlinkSync(target);
+    const dir = resolve(dirname(target), to);
+    if (dirname(dir) !== versions || !isVersionName(basename(dir))) {
+      throw new OutputError(`it is a link to ${to}, which agent-infra did not make`, 'remove that link or pass another --out; agent-infra never replaces what it did not create', 'output-not-ours');
+    }
     return lstat(dir)?.isDirectory() ? { dir, plain: false } : { plain: false };
   }
   throw new OutputError(`it is ${st.isFile() ? 'a file' : 'a device, socket or FIFO'}, not a folder`, 'remove it or choose another --out');
@@ -107,7 +125,7 @@ function currentTree(target: string): { dir?: string; plain: boolean } {
  */
 function restoreRoot(target: string, versions: string): void {
   if (lstat(target) || !existsSync(versions)) return;
-  const names = readdirSync(versions).filter((n) => !runs(Number(n.split('-')[0])));
+  const names = readdirSync(versions).filter((n) => isVersionName(n) && !runs(Number(n.split('-')[0])));
   const aside = names.find((n) => /^\d+-plain$/.test(n));
   if (aside) return renameSync(join(versions, aside), target);
   const complete = names
@@ -124,14 +142,15 @@ function restoreRoot(target: string, versions: string): void {
 function removeLeftovers(target: string, versions: string, keep: string | undefined): void {
   const pidOf = (name: string) => Number(/^(\d+)-/.exec(name)?.[1] ?? /\.(\d+)\.link$/.exec(name)?.[1]);
   const alive = (name: string) => pidOf(name) !== process.pid && runs(pidOf(name));
+  // Only names agent-infra gives its versions and links: anything else there is left alone.
   for (const name of existsSync(versions) ? readdirSync(versions) : []) {
     const p = join(versions, name);
-    if (p !== keep && !alive(name)) rmSync(p, { recursive: true, force: true });
+    if (p !== keep && isVersionName(name) && !alive(name)) rmSync(p, { recursive: true, force: true });
   }
   const parent = dirname(target);
   const linkPrefix = `.${basename(target)}.`;
   for (const name of readdirSync(parent)) {
-    if (name.startsWith(linkPrefix) && name.endsWith('.link') && !alive(name)) rmSync(join(parent, name), { force: true });
+    if (name.startsWith(linkPrefix) && /^\d+$/.test(name.slice(linkPrefix.length, -'.link'.length)) && name.endsWith('.link') && lstat(join(parent, name))?.isSymbolicLink() && !alive(name)) rmSync(join(parent, name), { force: true });
   }
 }
 
@@ -144,8 +163,10 @@ function removeLeftovers(target: string, versions: string, keep: string | undefi
 export function writeOutput(out: string, files: ReadonlyMap<string, string>, replaced: readonly string[]): void {
   const target = resolve(out);
   const versions = join(dirname(target), `.${basename(target)}.versions`);
+  const versionsSt = lstat(versions);
+  if (versionsSt && !versionsSt.isDirectory()) throw new OutputError(`${versions} is not a folder of agent-infra's versions`, 'move it away or pass another --out', 'output-not-ours');
   restoreRoot(target, versions);
-  const current = currentTree(target);
+  const current = currentTree(target, versions);
   makeDir(versions);
   removeLeftovers(target, versions, current.dir);
   const stage = mkdtempSync(join(versions, `${process.pid}-`));
@@ -155,10 +176,12 @@ export function writeOutput(out: string, files: ReadonlyMap<string, string>, rep
     const isReplaced = (rel: string) => replaced.some((d) => rel.startsWith(`${d}/`));
     const manifestFile = current.dir ? join(current.dir, OUTPUT_MANIFEST) : undefined;
     const previous = manifestFile && existsSync(manifestFile) ? new Set(readFileSync(manifestFile, 'utf8').split('\n').filter(Boolean)) : undefined;
-    // Without a manifest (a tree of an earlier version) the replaced folders are agent-infra's, but
-    // for the dotfiles it does not write now (a `.env` beside the compose files).
-    const ours = (rel: string) => (previous ? previous.has(rel) : isReplaced(rel) && (files.has(rel) || !basename(rel).startsWith('.')));
-    const kept = new Set(current.dir ? listFiles(current.dir).filter((rel) => rel !== OUTPUT_MANIFEST && !rel.startsWith(LEGACY_CDK8S_OUTPUT) && !files.has(rel) && !(isReplaced(rel) && ours(rel))) : []);
+    const ours = (rel: string) => previous?.has(rel) === true;
+    const present = current.dir ? listFiles(current.dir).filter((rel) => rel !== OUTPUT_MANIFEST && !rel.startsWith(LEGACY_CDK8S_OUTPUT)) : [];
+    // A file of the user's where agent-infra now writes one is not overwritten: the user moves it.
+    const clash = present.find((rel) => files.has(rel) && !ours(rel));
+    if (clash) throw new OutputError(`${clash} there was not written by agent-infra, and this run writes a file of that name`, `move ${clash} out of the output folder; agent-infra never replaces what it did not create`, 'output-not-ours');
+    const kept = new Set(present.filter((rel) => !files.has(rel) && !(isReplaced(rel) && ours(rel))));
     for (const rel of kept) cpSync(join(current.dir!, rel), join(stage, rel), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
     for (const [rel, text] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       if (rel.split('/').includes('..') || rel.startsWith('/')) throw new Error(`output path ${rel} leaves the output folder`);
@@ -181,4 +204,46 @@ export function writeOutput(out: string, files: ReadonlyMap<string, string>, rep
   }
   const old = current.plain ? join(versions, `${process.pid}-plain`) : current.dir;
   if (old && (old + sep).startsWith(versions + sep)) rmSync(old, { recursive: true, force: true });
+}
+
+/** A path the output root may be neither nor hold, and what it is (for the message). */
+export interface GuardedPath {
+  readonly path: string;
+  readonly what: string;
+}
+
+/** The real path of `p`, or of its nearest existing ancestor joined with the rest. */
+function realPath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    const parent = dirname(p);
+    return parent === p ? p : join(realPath(parent), basename(p));
+  }
+}
+
+/** The root of the git work tree `dir` is in, when it is in one. */
+export function gitWorkTree(dir: string): string | undefined {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (lstat(join(d, '.git'))) return d;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/**
+ * Refuses an output root that is, or holds, one of `guarded` (the run's inputs), a git work tree's
+ * root, the home folder or `/`: the swap replaces the root as a whole, so it must hold nothing but
+ * output. Links are followed for every path but the root's own last part (agent-infra's link).
+ */
+export function checkOutputRoot(out: string, guarded: readonly GuardedPath[]): void {
+  const root = join(realPath(dirname(resolve(out))), basename(resolve(out)));
+  const all: GuardedPath[] = [...guarded, { path: homedir(), what: 'the home folder' }, { path: '/', what: 'the root of the file system' }];
+  if (lstat(join(root, '.git'))) all.push({ path: root, what: 'a git work tree' });
+  for (const g of all) {
+    const p = realPath(resolve(g.path));
+    if (p === root || p.startsWith(root === '/' ? '/' : root + sep)) {
+      const how = p === root ? 'is' : 'holds';
+      throw new OutputError(`the output folder ${how} ${g.what}${p === root ? '' : ` (${relative(root, p)})`}, and it is replaced as a whole`, 'pass an --out of its own, such as dist beside the spec', 'unsafe-output');
+    }
+  }
 }

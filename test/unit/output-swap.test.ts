@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OUTPUT_MANIFEST, writeOutput } from '../../lib/write.ts';
@@ -84,16 +84,21 @@ describe('writeOutput', () => {
     expect(treeHash(out)).toBe(expectedHash({ ...expected, [OUTPUT_MANIFEST]: manifestOf(expected) }));
   });
 
-  it('turns a plain output folder of an earlier version into a link, keeping a .env but not stale output', () => {
+  it('never moves a plain folder with files in it (agent-infra did not make it), and takes an empty one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'swap-'));
     const out = join(dir, 'dist');
     mkdirSync(join(out, 'compose'), { recursive: true });
     writeFileSync(join(out, 'compose', '.env'), 'PC2_IP=127.0.0.2\n');
-    writeFileSync(join(out, 'compose', 'docker-compose.gone.yml'), 'services: {}\n');
+    const before = treeHash(dir);
     const a = goldenTree();
-    writeOutput(out, new Map(Object.entries(a)), REPLACED);
-    expect(lstatSync(out).isSymbolicLink()).toBe(true);
-    expect(treeHash(out)).toBe(expectedHash({ ...a, 'compose/.env': 'PC2_IP=127.0.0.2\n', [OUTPUT_MANIFEST]: manifestOf(a) }));
+    expect(() => writeOutput(out, new Map(Object.entries(a)), REPLACED)).toThrow('it is a folder agent-infra did not write (it is not a link to a version of its output)');
+    expect(treeHash(dir)).toBe(before);
+    expect(readdirSync(dir)).toEqual(['dist']);
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    writeOutput(empty, new Map(Object.entries(a)), REPLACED);
+    expect(lstatSync(empty).isSymbolicLink()).toBe(true);
+    expect(treeHash(empty)).toBe(expectedHash({ ...a, [OUTPUT_MANIFEST]: manifestOf(a) }));
   });
 
   it('removes what dead runs left behind, and leaves a live run’s work alone', () => {
@@ -101,12 +106,16 @@ describe('writeOutput', () => {
     const out = join(dir, 'dist');
     const versions = join(dir, '.dist.versions');
     // Process 1 (init) is alive and never an agent-infra run; a pid past pid_max never is alive.
-    mkdirSync(join(versions, '4194305-dead'), { recursive: true });
-    mkdirSync(join(versions, `${process.ppid}-live`), { recursive: true });
-    writeFileSync(join(dir, '.dist.4194305.link'), '');
+    mkdirSync(join(versions, '4194305-dead00'), { recursive: true });
+    mkdirSync(join(versions, `${process.ppid}-live00`), { recursive: true });
+    symlinkSync('.dist.versions/4194305-dead00', join(dir, '.dist.4194305.link'));
+    // Names agent-infra never gives its versions and links are not its own: left alone, dead pid or not.
+    mkdirSync(join(versions, '4194305-notes-of-mine'));
+    writeFileSync(join(dir, '.dist.4194306.link'), 'a file of the user');
     writeOutput(out, new Map(Object.entries(goldenTree())), REPLACED);
-    expect(readdirSync(versions).sort()).toEqual([readlinkSync(out).split('/')[1], `${process.ppid}-live`].sort());
+    expect(readdirSync(versions).sort()).toEqual([readlinkSync(out).split('/')[1], `${process.ppid}-live00`, '4194305-notes-of-mine'].sort());
     expect(existsSync(join(dir, '.dist.4194305.link'))).toBe(false);
+    expect(readFileSync(join(dir, '.dist.4194306.link'), 'utf8')).toBe('a file of the user');
   });
 
   it('refuses output paths that leave the tree', () => {
@@ -171,7 +180,7 @@ describe('an output that cannot be written', () => {
   const cases: [string, (dir: string) => string[], RegExp][] = [
     ['--out a file', (dir) => (writeFileSync(join(dir, 'file'), 'x'), ['--out', join(dir, 'file')]), /error cannot write \S+file \(it is a file, not a folder\); nothing was changed there: remove it or choose another --out \[unwritable-output\]/],
     ['--out /dev/null', () => ['--out', '/dev/null'], /error cannot write \/dev\/null \(it is a device, socket or FIFO, not a folder\); nothing was changed there: remove it or choose another --out \[unwritable-output\]/],
-    ['--out below a file', (dir) => (writeFileSync(join(dir, 'file'), 'x'), ['--out', join(dir, 'file', 'dist')]), /error cannot write \S+file\/dist \(ENOTDIR on \w+ of \S+\); nothing was changed there: choose another --out \[unwritable-output\]/],
+    ['--out below a file', (dir) => (writeFileSync(join(dir, 'file'), 'x'), ['--out', join(dir, 'file', 'dist')]), /error cannot write (\S+)file\/dist \(\1file is not a folder\); nothing was changed there: remove it or choose another --out \[unwritable-output\]/],
     ['--out where no folder can be made (/proc)', () => ['--out', '/proc/agent-infra-out'], /error cannot write \/proc\/agent-infra-out \(ENOENT on mkdir of \/proc\/\.agent-infra-out\.versions\); nothing was changed there: choose another --out \[unwritable-output\]/],
   ];
   it.each(cases)('%s: unwritable-output, exit 2, the existing output unchanged', (_name, args, message) => {
