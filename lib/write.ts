@@ -41,12 +41,13 @@ export function makeDir(dir: string): void {
   }
 }
 
-/** Writes a file through a temporary sibling and a rename, so readers never see half of it. */
-export function writeFileAtomic(file: string, text: string): void {
+/** Writes a file through a temporary sibling and a rename, so readers never see half of it; `mode` as given (else the umask's). */
+export function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): void {
   makeDir(dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, text);
+    writeFileSync(tmp, data);
+    if (mode !== undefined) chmodSync(tmp, mode);
     renameSync(tmp, file);
   } catch (e) {
     rmSync(tmp, { force: true });

@@ -16,8 +16,9 @@ commands:
   images     --context DIR [--spec FILE] [--source DIR] [--base-map IMAGE=LOCAL ...] [--naive] [--no-cache] [--family NAME ...]
              [--label KEY=VALUE ...] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE] [--format text|json] [--quiet]
              build every image family on a Docker engine; report sizes, wasted bytes, shared layers
-  scan-ips   DIR [--map ADDRESS=VARIABLE ...] [--fix] [--format text|json] [--quiet]
+  scan-ips   DIR [--map ADDRESS=VARIABLE ...] [--fix | --dry-run] [--format text|json] [--quiet]
              find hard-coded IPv4 addresses in Python sources; --fix rewrites them to os.environ.get
+             (only where the file still compiles), --dry-run prints that rewrite as a diff
   init       [DIR] [--source DIR] [--force] [--format text|json] [--quiet]
              write a commented agent-infra.yaml for the repository in DIR (default .) from its startup configs
 

@@ -404,6 +404,20 @@ export function readPython(text: string, envHelpers: ReadonlySet<string> = new S
   }
 }
 
+/** The syntax error of a module as {@link readPython} finds it, without the other facts. */
+export function syntaxProblemOf(text: string): SyntaxProblem | undefined {
+  if (!parser) throw new Error('initPython() must run first');
+  const problem = tokenProblem(text);
+  if (problem) return problem;
+  const tree = parser.parse(text);
+  if (!tree) throw new Error('the Python parser gave no tree');
+  try {
+    return tree.rootNode.hasError ? firstTreeError(tree.rootNode) : undefined;
+  } finally {
+    tree.delete();
+  }
+}
+
 /** The first error of the syntax tree, where the token level found none. */
 function firstTreeError(root: Node): SyntaxProblem {
   let found: Node | undefined;
@@ -430,13 +444,35 @@ export interface StringLiteral {
   /** The literal parts (not interpolations), as offsets in the module's text. */
   readonly parts: readonly { readonly start: number; readonly end: number }[];
   readonly interpolated: boolean;
+  /**
+   * Where it stands, when that limits what may replace it: one part of an implicit concatenation
+   * (`"a" "b"`, where only another literal may stand), a `case` pattern (only a literal), or a
+   * docstring (a call there would be no docstring).
+   */
+  readonly context?: 'concatenated' | 'pattern' | 'docstring';
+}
+
+/** The context of a string node that limits what may replace it. */
+function stringContext(n: Node): StringLiteral['context'] {
+  const parent = n.parent;
+  if (parent?.type === 'concatenated_string') return 'concatenated';
+  for (let p = parent; p; p = p.parent) {
+    if (p.type === 'case_pattern') return 'pattern';
+    if (p.type === 'block' || p.type === 'module') break;
+  }
+  if (parent?.type === 'expression_statement' && parent.namedChildCount === 1) {
+    const holder = parent.parent;
+    const first = holder?.namedChildren.find((c) => c !== null && c.type !== 'comment');
+    if (holder && (holder.type === 'module' || holder.type === 'block') && first?.startIndex === parent.startIndex) return 'docstring';
+  }
+  return undefined;
 }
 
 /**
  * The module's string literals and comments from its syntax tree, whether it imports `os` at its
  * top level, and where its last `from __future__ import` ends (offsets in `text`).
  */
-export function literalsOf(text: string): { strings: StringLiteral[]; comments: { start: number; end: number }[]; importsOs: boolean; futureEnd?: number } {
+export function literalsOf(text: string): { strings: StringLiteral[]; comments: { start: number; end: number }[]; importsOs: boolean; futureEnd?: number; docstringEnd?: number } {
   if (!parser) throw new Error('initPython() must run first');
   const tree = parser.parse(text);
   if (!tree) throw new Error('the Python parser gave no tree');
@@ -444,6 +480,8 @@ export function literalsOf(text: string): { strings: StringLiteral[]; comments: 
   const comments: { start: number; end: number }[] = [];
   let importsOs = false;
   let futureEnd: number | undefined;
+  let docstringEnd: number | undefined;
+  const done = () => ({ strings, comments, importsOs, ...(futureEnd !== undefined ? { futureEnd } : {}), ...(docstringEnd !== undefined ? { docstringEnd } : {}) });
   const c = tree.rootNode.walk();
   try {
     for (;;) {
@@ -455,7 +493,10 @@ export function literalsOf(text: string): { strings: StringLiteral[]; comments: 
         const n = c.currentNode;
         const open = kids(n).find((k) => k.type === 'string_start')?.text ?? '"';
         const quote = open.replace(/^[A-Za-z]*/, '');
+        const context = stringContext(n);
+        if (context === 'docstring' && n.parent?.parent?.type === 'module') docstringEnd = n.parent.endIndex;
         strings.push({
+          ...(context ? { context } : {}),
           start: n.startIndex,
           end: n.endIndex,
           prefix: open.slice(0, open.length - quote.length).toLowerCase(),
@@ -466,11 +507,11 @@ export function literalsOf(text: string): { strings: StringLiteral[]; comments: 
         });
         // Its children are done: a string holds no strings but in interpolations, rarely with addresses.
         if (c.gotoNextSibling()) continue;
-        while (!c.gotoNextSibling()) if (!c.gotoParent()) return { strings, comments, importsOs, ...(futureEnd !== undefined ? { futureEnd } : {}) };
+        while (!c.gotoNextSibling()) if (!c.gotoParent()) return done();
         continue;
       }
       if (c.gotoFirstChild()) continue;
-      while (!c.gotoNextSibling()) if (!c.gotoParent()) return { strings, comments, importsOs, ...(futureEnd !== undefined ? { futureEnd } : {}) };
+      while (!c.gotoNextSibling()) if (!c.gotoParent()) return done();
     }
   } finally {
     c.delete();
