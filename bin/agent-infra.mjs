@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-import { load } from './run.mjs';
+import { load, prepareProcess } from './run.mjs';
 
-const { main } = await load('lib/cli/index', 'cli/index.mjs');
-process.exitCode = await main(process.argv.slice(2));
+const done = prepareProcess();
+if (done !== undefined) process.exitCode = done;
+else {
+  const { main } = await load('lib/cli/index', 'cli/index.mjs');
+  process.exitCode = await main(process.argv.slice(2));
+}

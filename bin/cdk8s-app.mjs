@@ -1,4 +1,6 @@
 // The cdk8s app (cdk8s.yaml): main.ts, compiled when the build is current.
-import { load } from './run.mjs';
+import { load, prepareProcess } from './run.mjs';
 
-await load('main');
+const done = prepareProcess();
+if (done !== undefined) process.exitCode = done;
+else await load('main');

@@ -35,6 +35,26 @@ function usageOf(command: string): string {
   return `usage: agent-infra ${lines.slice(start, end < 0 ? undefined : end).join('\n').trim().replace(/^(\S+) +/, '$1 ')}`;
 }
 
+/** The process's address-space limit (`ulimit -v`) in bytes, when it has one. */
+function addressSpaceLimit(): number | undefined {
+  try {
+    const m = /^Max address space\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What to tell the user when `e` is the process running out of memory or address space, else undefined. */
+export function resourceLimit(e: unknown): string | undefined {
+  const message = e instanceof Error ? e.message : String(e);
+  if (!(e instanceof RangeError) || !/could not allocate memory|Array buffer allocation failed|Out of memory|Maximum call stack size exceeded/i.test(message)) return undefined;
+  if (/call stack/i.test(message)) return `the input nests deeper than this process's stack allows (${message}); please report the input that caused it`;
+  const limit = addressSpaceLimit();
+  const shown = limit === undefined ? 'no address-space limit is set' : `the address-space limit (ulimit -v) is ${Math.round(limit / 1024)} KiB`;
+  return `not enough memory (${message}; ${shown}); raise the limit (ulimit -v) or free memory, and run the command again`;
+}
+
 /** Runs the CLI; returns the exit code. Never lets an exception reach the user as a stack trace. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -76,6 +96,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`agent-infra: ${e.message} [usage]`);
+      return 2;
+    }
+    const limit = resourceLimit(e);
+    if (limit) {
+      console.error(`agent-infra: ${limit} [resource-limit]`);
       return 2;
     }
     console.error(`agent-infra: internal error: ${e instanceof Error ? e.message : String(e)}; please report it with the input that caused it [internal]`);

@@ -78,7 +78,13 @@ let parser: Parser | undefined;
 export async function initPython(): Promise<void> {
   if (parser) return;
   const require = createRequire(import.meta.url);
-  await Parser.init();
+  try {
+    await Parser.init();
+  } catch (e) {
+    // V8 reserves about 10 GiB of address space for a WebAssembly memory unless its trap handler is off.
+    if (e instanceof RangeError) throw new RangeError(`${e.message} (the Python parser is WebAssembly: under an address-space limit, run node with --disable-wasm-trap-handler)`);
+    throw e;
+  }
   const grammar = await Language.load(join(dirname(require.resolve('tree-sitter-python/package.json')), 'tree-sitter-python.wasm'));
   const p = new Parser();
   p.setLanguage(grammar);
@@ -107,19 +113,40 @@ function argValue(n: Node): ArgValue {
 const INDEXED = new Set(['import_statement', 'import_from_statement', 'class_definition', 'call', 'subscript', 'assignment']);
 let index: Map<string, Node[]> | undefined;
 
+/** How deep the tree goes, and the first line at that depth. */
+let deepest = { depth: 0, line: 1 };
+
 function buildIndex(root: Node): Map<string, Node[]> {
   const out = new Map<string, Node[]>([...INDEXED].map((t) => [t, []]));
+  deepest = { depth: 0, line: 1 };
+  let depth = 0;
   const c = root.walk();
   try {
     for (;;) {
       if (INDEXED.has(c.nodeType)) out.get(c.nodeType)!.push(c.currentNode);
-      if (c.gotoFirstChild()) continue;
-      while (!c.gotoNextSibling()) if (!c.gotoParent()) return out;
+      if (depth > deepest.depth) deepest = { depth, line: c.startPosition.row + 1 };
+      if (c.gotoFirstChild()) {
+        depth++;
+        continue;
+      }
+      while (!c.gotoNextSibling()) {
+        if (!c.gotoParent()) return out;
+        depth--;
+      }
     }
   } finally {
     c.delete();
   }
 }
+
+/**
+ * The depth of syntax tree at which CPython 3.11 stops compiling a module: "maximum recursion depth
+ * exceeded during compilation" (its compiler allows 3 x the recursion limit of 1000, less the frames
+ * of whoever compiles). Measured: `python3 script.py` fails from 2999 nested expressions (below the 3
+ * nodes of a statement); the same module imported fails from 2972. The larger figure is taken, so no
+ * module is called broken that runs: one imported at 2972 to 2998 levels is missed.
+ */
+export const MAX_TREE_DEPTH = 2999 + 3;
 
 /** Every node inside `within` of one of `types` (each indexed), in source order. */
 function descendants(within: Node, types: ReadonlySet<string>): Node[] {
@@ -344,15 +371,17 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
 /** Module-level assignments of a name, or of `A if cond else B`, to a name (also inside top-level if/try blocks). */
 function readAliases(root: Node): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const names = (n: Node | null): string[] => {
-    if (!n) return [];
+  const names = (n: Node | null, depth = 0): string[] => {
+    if (!n || depth > 12) return [];
     if (n.type === 'identifier' || n.type === 'attribute') return [n.text];
-    if (n.type === 'conditional_expression') return kids(n).filter((_, i) => i !== 1).flatMap(names);
+    if (n.type === 'conditional_expression') return kids(n).filter((_, i) => i !== 1).flatMap((c) => names(c, depth + 1));
     return [];
   };
-  const walk = (n: Node) => {
-    for (const c of kids(n)) {
-      if (c.type === 'function_definition' || c.type === 'class_definition' || c.type === 'decorated_definition') continue;
+  // Statements only, with a stack of our own: a module may nest deeper than the JavaScript stack.
+  const stack: Node[] = [root];
+  for (let n = stack.pop(); n; n = stack.pop()) {
+    const children = kids(n);
+    for (const c of children) {
       if (c.type === 'assignment' && c.childForFieldName('left')?.type === 'identifier') {
         const targets = names(c.childForFieldName('right'));
         if (targets.length) {
@@ -360,12 +389,14 @@ function readAliases(root: Node): Map<string, string[]> {
           out.set(name, [...(out.get(name) ?? []), ...targets.filter((t) => !(out.get(name) ?? []).includes(t))]);
         }
       }
-      walk(c);
     }
-  };
-  walk(root);
+    for (const c of children.reverse()) if (STATEMENT_HOLDERS.has(c.type)) stack.push(c);
+  }
   return out;
 }
+
+/** The nodes whose children may be module-level statements (no function or class bodies, no expressions). */
+const STATEMENT_HOLDERS = new Set(['module', 'block', 'expression_statement', 'if_statement', 'elif_clause', 'else_clause', 'try_statement', 'except_clause', 'except_group_clause', 'finally_clause', 'with_statement', 'for_statement', 'while_statement', 'match_statement', 'case_clause']);
 
 /** Classes instantiated at the top level or under `if __name__ == "__main__":` (also inside a `main()` it calls). */
 function readStarted(root: Node, classes: readonly ClassFact[]): string[] {
@@ -395,13 +426,18 @@ export function readPython(text: string, envHelpers: ReadonlySet<string> = new S
   try {
     const root = tree.rootNode;
     index = buildIndex(root);
-    const syntaxError = tokenProblem(text) ?? (root.hasError ? firstTreeError(root) : undefined);
+    const syntaxError = tokenProblem(text) ?? (root.hasError ? firstTreeError(root) : tooDeep());
     const classes = readClasses(root);
     return { ...(syntaxError ? { syntaxError } : {}), imports: readImports(root), classes, started: readStarted(root, classes), aliases: readAliases(root), ...readCalls(root, envHelpers) };
   } finally {
     index = undefined;
     tree.delete();
   }
+}
+
+/** CPython's error for a tree deeper than it compiles, at the first line that deep. */
+function tooDeep(): SyntaxProblem | undefined {
+  return deepest.depth >= MAX_TREE_DEPTH ? { line: deepest.line, message: 'maximum recursion depth exceeded during compilation' } : undefined;
 }
 
 /** The syntax error of a module as {@link readPython} finds it, without the other facts. */
@@ -412,24 +448,33 @@ export function syntaxProblemOf(text: string): SyntaxProblem | undefined {
   const tree = parser.parse(text);
   if (!tree) throw new Error('the Python parser gave no tree');
   try {
-    return tree.rootNode.hasError ? firstTreeError(tree.rootNode) : undefined;
+    if (tree.rootNode.hasError) return firstTreeError(tree.rootNode);
+    buildIndex(tree.rootNode);
+    return tooDeep();
   } finally {
     tree.delete();
   }
 }
 
-/** The first error of the syntax tree, where the token level found none. */
+/** The first error of the syntax tree, where the token level found none (a cursor: no recursion). */
 function firstTreeError(root: Node): SyntaxProblem {
   let found: Node | undefined;
-  const walk = (n: Node) => {
-    if (found) return;
-    if (n.isError || n.isMissing) {
-      found = n;
-      return;
+  const c = root.walk();
+  try {
+    for (;;) {
+      const n = c.currentNode;
+      if (n.isError || n.isMissing) {
+        found = n;
+        break;
+      }
+      if (n.hasError && c.gotoFirstChild()) continue;
+      let next = false;
+      while (!(next = c.gotoNextSibling())) if (!c.gotoParent()) break;
+      if (!next) break;
     }
-    for (const c of n.children) if (c && (c.hasError || c.isError || c.isMissing)) walk(c);
-  };
-  walk(root);
+  } finally {
+    c.delete();
+  }
   return { line: found ? line(found) : 1, message: found?.isMissing ? `expected '${found.type}'` : 'invalid syntax' };
 }
 

@@ -75,7 +75,11 @@ export function tokenProblem(text: string): SyntaxProblem | undefined {
       last = 's';
       continue;
     }
-    if (c === '(' || c === '[' || c === '{') stack.push({ ch: c, line });
+    if (c === '(' || c === '[' || c === '{') {
+      // CPython's tokenizer keeps at most 200 open brackets (MAXLEVEL).
+      if (stack.length >= 200) return { line, message: 'too many nested parentheses' };
+      stack.push({ ch: c, line });
+    }
     else if (c in CLOSER) {
       const open = stack.pop();
       if (!open) return { line, message: `unmatched '${c}'` };
@@ -107,6 +111,8 @@ class Indentation {
     if (this.blockHeaderLine) {
       if (col <= top) this.parserError ??= { line, message: `expected an indented block after the statement on line ${this.blockHeaderLine}` };
       else {
+        // CPython's tokenizer keeps at most 100 levels of indentation (MAXINDENT).
+        if (this.indents.length >= 100) return { line, message: 'too many levels of indentation' };
         this.indents.push(col);
         if (this.headerIsTry) this.tries.push(top);
       }

@@ -53,6 +53,19 @@ describe('the installed package', () => {
     }
   });
 
+  it('under an address-space limit of 8 GB (ulimit -v 8000000), check and synth with a source tree work as without it', () => {
+    const repo = join(u.dir, 'limited');
+    cpSync(join(ROOT, 'examples', 'two-pc'), repo, { recursive: true });
+    cpSync(join(ROOT, 'test', 'fixtures', 'mini-monorepo'), repo, { recursive: true });
+    const line = (args: string) => spawnSync('sh', ['-c', `ulimit -v 8000000 && exec "$NODE" "$BIN" ${args}`], { cwd: repo, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', NODE: process.execPath, BIN: u.bin } });
+    const free = spawnSync(process.execPath, [u.bin, 'check', '--spec', 'agent-infra.yaml', '--source', '.', '--format', 'json'], { cwd: repo, encoding: 'utf8' });
+    const check = line('check --spec agent-infra.yaml --source . --format json');
+    expect([check.status, check.stdout]).toEqual([free.status, free.stdout]);
+    const synth = line('synth --spec agent-infra.yaml --source . --quiet');
+    expect([synth.status, synth.stderr]).toEqual([0, '']);
+    expect(readFileSync(join(repo, 'dist', 'reports', 'graph.svg'), 'utf8')).toContain('<svg');
+  });
+
   it('npx agent-infra --version prints the package version', () => {
     const version = `${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n`;
     expect(run(['--version'])).toMatchObject({ code: 0, stdout: version });
