@@ -72,13 +72,25 @@ export function diag(code: DiagnosticCode, severity: Severity, message: string, 
     : { code, severity, message };
 }
 
+/**
+ * Text from the input as it may be shown: characters that reorder or hide text (bidi controls such as
+ * U+202E, zero-width and other format characters, line and paragraph separators) written as
+ * `\u{202E}`, so a message cannot read other than it is (`'Registry'` that is not `Registry`).
+ */
+export function visible(s: string): string {
+  return s.replace(/[\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}}`);
+}
+
+/** {@link visible}, and on one line: control characters (a newline in a key or file name) as `?`. */
+export function oneLine(s: string): string {
+  return visible(s).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
 /** `<file>:<line> <path>: <message>` as in STYLE.md, the prefix omitted where unknown. */
 export function formatDiagnostic(d: Diagnostic): string {
-  // A key or file name from the input may hold a newline: one diagnostic is one line.
-  const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f]/g, '?');
   const where = d.file ? `${oneLine(d.file)}${d.line ? `:${d.line}` : ''}` : '';
   const prefix = [where, d.path && oneLine(d.path)].filter(Boolean).join(' ');
-  return `${prefix ? `${prefix}: ` : ''}${d.message} [${d.code}]`;
+  return `${prefix ? `${prefix}: ` : ''}${visible(d.message)} [${d.code}]`;
 }
 
 export function hasErrors(ds: readonly Diagnostic[]): boolean {

@@ -1,6 +1,6 @@
 /** What the commands print: diagnostics for people, the plan summary, the JSON of `check`. */
 import { styleText } from 'node:util';
-import { formatDiagnostic, type Diagnostic } from '../diagnostics.ts';
+import { formatDiagnostic, visible, type Diagnostic } from '../diagnostics.ts';
 import type { PipelineResult } from '../pipeline.ts';
 
 type Style = Parameters<typeof styleText>[0];
@@ -22,7 +22,7 @@ export function printDiagnostics(ds: readonly Diagnostic[], quiet = false): void
 
 /** A diagnostic in the commands' JSON. */
 export function diagnosticJson(d: Diagnostic) {
-  return { code: d.code, severity: d.severity, message: d.message, file: d.file ?? null, line: d.line ?? null, column: d.column ?? null, path: d.path ?? null };
+  return { code: d.code, severity: d.severity, message: visible(d.message), file: d.file === undefined ? null : visible(d.file), line: d.line ?? null, column: d.column ?? null, path: d.path === undefined ? null : visible(d.path) };
 }
 
 /** The plan summary that `check` prints on stdout. */

@@ -3,6 +3,7 @@
  * per agent the variables it is given but never reads and reads but is never given (with the
  * code's default, which is what it then uses). Written when a source tree was read.
  */
+import { oneLine } from '../diagnostics.ts';
 import type { SourceStage } from '../source/stage.ts';
 import type { SystemPlan } from '../plan/types.ts';
 import { byString } from '../plan/names.ts';
@@ -11,7 +12,7 @@ import { xmlHeader } from './yaml.ts';
 /** What the image's entrypoint and the compose file set besides the plan's environment. */
 const RUNTIME_ENV = ['AGENT_SCRIPT', 'PYTHONPATH', 'XDG_CACHE_HOME', 'HOME', 'PATH', 'NVIDIA_VISIBLE_DEVICES', 'WAIT_FOR', 'WAIT_TIMEOUT_SECONDS'];
 
-const cell = (s: string) => s.replace(/\|/g, '\\|');
+const cell = (s: string) => oneLine(s).replace(/\|/g, '\\|');
 
 export function agentsReport(plan: SystemPlan, source: SourceStage, input: string): string {
   const out = [xmlHeader(input), `# The agents' code of ${plan.name}`, '', 'Read from the source tree before planning (`source` in the spec, or `--source`). Ports: the config\'s, then the code\'s where they differ.', ''];

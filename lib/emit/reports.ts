@@ -1,6 +1,7 @@
 /** Reports people look at: the dependency graph (DOT and SVG), the port map, the startup plan, GPU use, image sizes. */
 import type { SourceStage } from '../source/stage.ts';
 import { agentsReport } from './agents-report.ts';
+import { visible } from '../diagnostics.ts';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -16,7 +17,7 @@ export interface ImagesReportInput {
   readonly sharing?: { uniqueBytes: number; sumBytes: number; ratio: number };
 }
 
-const q = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+const q = (s: string) => `"${visible(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 const mdHeader = xmlHeader;
 
 /** The dependency graph in Graphviz DOT: machines as clusters, left to right by start level. */
