@@ -16,6 +16,9 @@ export function serviceSelector(s: PlannedService, system: string): Record<strin
 
 const quantity = (q: string) => k8s.Quantity.fromString(q);
 
+/** A memory quantity as Kubernetes writes it: `1Gi` for whole gibibytes, else `NMi`. */
+const mebibytes = (mib: number) => (mib % 1024 === 0 ? `${mib / 1024}Gi` : `${mib}Mi`);
+
 /** Redis (append-only file on a PersistentVolumeClaim) or NATS, locked down as the agents are. */
 export class InfrastructureService extends Construct {
   constructor(scope: Construct, id: string, props: InfrastructureServiceProps) {
@@ -36,8 +39,8 @@ export class InfrastructureService extends Construct {
       readinessProbe: redis ? { exec: { command: ['sh', '-c', redisPing(s)] }, ...probe(5) } : { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(s.monitorPort!) }, ...probe(5) },
       livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(s.port) }, ...probe(10) },
       resources: {
-        requests: { cpu: quantity('50m'), memory: quantity('64Mi') },
-        limits: { cpu: quantity('1000m'), memory: quantity(redis ? '1Gi' : '256Mi') },
+        requests: { cpu: quantity(`${s.resources.cpuRequestMillis}m`), memory: quantity(mebibytes(s.resources.memoryRequestMiB)) },
+        limits: { cpu: quantity(`${s.resources.cpuMillis}m`), memory: quantity(mebibytes(s.resources.memoryMiB)) },
       },
       securityContext: { runAsUser: uid, runAsGroup: uid, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } },
       ...(redis ? { volumeMounts: [{ name: 'data', mountPath: '/data' }] } : {}),

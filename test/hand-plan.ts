@@ -85,7 +85,7 @@ export function handPlan(): SystemPlan {
     criticalPath: { seconds: 4, agents: ['registry', 'vision'] },
     sequentialSeconds: 6,
     images: [image('cpu', false, ['bus', 'registry']), image('gpu', true, ['vision'])],
-    services: [{ kind: 'redis', id: 'redis', machine: 'alpha', image: 'redis:7.2.5-bookworm', user: 999, port: 6379, storageGiB: 1, clients: ['bus', 'registry', 'vision'] }],
+    services: [{ kind: 'redis', id: 'redis', machine: 'alpha', image: 'redis:7.2.5-bookworm', user: 999, port: 6379, storageGiB: 1, clients: ['bus', 'registry', 'vision'], resources: { cpuMillis: 1000, cpuRequestMillis: 50, memoryMiB: 1024, memoryRequestMiB: 64 } }],
     portMap: [],
     firewall: [
       { from: 'beta', to: 'alpha', port: 7200, agent: 'registry', why: 'bus depends on it' },

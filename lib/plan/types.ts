@@ -218,6 +218,8 @@ export interface PlannedService {
   readonly storageClassName?: string;
   /** Ids of the agents that use it. */
   readonly clients: readonly string[];
+  /** Its CPU and memory, limits and requests, the same in compose and Kubernetes. */
+  readonly resources: PlannedResources;
 }
 
 /** One row of the port map. */

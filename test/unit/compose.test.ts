@@ -287,3 +287,33 @@ describe('compose output of the example', () => {
     }
   });
 });
+
+describe('resource limits for every service', () => {
+  it('Redis and NATS have limits and reservations like every agent, the same as their Kubernetes containers', () => {
+    const r = runPipeline({ spec: EXAMPLE_SPEC, machines: [], cwd: ROOT });
+    const files = emitAll(r.plan, 'agent-infra.yaml', ['compose', 'k8s']);
+    const composeFiles = [...files.keys()].filter((f) => /docker-compose\.\w+\.yml$/.test(f));
+    expect(composeFiles.length).toBe(4);
+    // Worked out from the plan's figures: Redis 1 CPU and 1024 MiB at most, NATS 1 CPU and 256 MiB; 0.05 CPU and 64 MiB reserved.
+    const expected = {
+      redis: { limits: { cpus: '1.00', memory: '1024M' }, reservations: { cpus: '0.05', memory: '64M' } },
+      nats: { limits: { cpus: '1.00', memory: '256M' }, reservations: { cpus: '0.05', memory: '64M' } },
+    };
+    let infra = 0;
+    for (const f of composeFiles) {
+      const doc = parse(files.get(f)!) as { services: Record<string, { deploy?: { resources?: { limits?: object } } }> };
+      for (const [name, s] of Object.entries(doc.services)) {
+        expect(s.deploy?.resources?.limits, `${f} ${name}`).toBeDefined();
+        if (name === 'redis' || name === 'nats') {
+          infra++;
+          expect(s.deploy!.resources, `${f} ${name}`).toEqual(expected[name]);
+        }
+      }
+    }
+    expect(infra).toBeGreaterThanOrEqual(2);
+    const k8s = parseManifests(files);
+    const container = (name: string) => (k8s.find((o) => (o.kind === 'StatefulSet' || o.kind === 'Deployment') && o.metadata?.name === name) as { spec: { template: { spec: { containers: { resources: object }[] } } } }).spec.template.spec.containers[0]!.resources;
+    expect(container('redis')).toEqual({ limits: { cpu: '1000m', memory: '1Gi' }, requests: { cpu: '50m', memory: '64Mi' } });
+    expect(container('nats')).toEqual({ limits: { cpu: '1000m', memory: '256Mi' }, requests: { cpu: '50m', memory: '64Mi' } });
+  });
+});
