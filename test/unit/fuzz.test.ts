@@ -105,7 +105,7 @@ describe('fuzzing check', () => {
         stats.slowestMs = Math.max(stats.slowestMs, r.ms);
         expect(r.code).not.toBe(70);
         expect(r.out).not.toMatch(STACK);
-        expect(r.ms).toBeLessThan(5000);
+        expect(r.ms).toBeLessThan(30_000);
         if (r.code === 0) {
           stats.accepted++;
           // What check accepts, synth builds: every emitter runs without an exception.
@@ -129,7 +129,7 @@ describe('fuzzing check', () => {
         expect(r.code).not.toBe(70);
         expect([1, 2]).toContain(r.code);
         expect(r.out).not.toMatch(STACK);
-        expect(r.ms).toBeLessThan(5000);
+        expect(r.ms).toBeLessThan(30_000);
       }),
       { numRuns: RUNS, seed: SEED },
     );

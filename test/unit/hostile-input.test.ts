@@ -30,7 +30,8 @@ describe('inputs that would hang or grow without end', () => {
       expect(r.stderr).toMatch(message);
       expect(r.stderr + r.stdout).not.toMatch(STACK);
     }
-    expect(performance.now() - t0).toBeLessThan(30_000);
+    // Never a hang: two runs of about 2 s each, with room for a loaded machine (10 times).
+    expect(performance.now() - t0).toBeLessThan(60_000);
     expect(treeHash(out)).toBe(before);
   });
 

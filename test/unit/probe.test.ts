@@ -121,7 +121,8 @@ describe.skipIf(!HAS_PYZMQ)('zmq: a REQ to a BaseAgent-style REP socket', () => 
     const r = await probe(['--timeout', '1', `zmq://127.0.0.1:${slow}`]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no answer within 1 s');
-    expect(r.seconds).toBeLessThan(1 + 2.5);
+    // Never a hang: 10 times the 1 s timeout (a loaded machine is slow, not wrong).
+    expect(r.seconds).toBeLessThan(10 * 1);
   });
 
   it('probes AGENT_HEALTH when given no target, every target of it', async () => {
@@ -168,7 +169,7 @@ describe('http, tcp and what is not an agent', () => {
     const results = await Promise.all(cases.map((t) => probe(['--timeout', '1', t])));
     for (const [i, r] of results.entries()) {
       expect([cases[i], r.code]).toEqual([cases[i], 2]);
-      expect(r.seconds).toBeLessThan(1 + 2.5);
+      expect(r.seconds).toBeLessThan(10 * 1);
       expect(r.stderr).not.toMatch(/Traceback/);
     }
     expect(results[6]!.stderr).toContain('not a ZMTP 3 peer');
@@ -206,7 +207,7 @@ describe('http, tcp and what is not an agent', () => {
     const r = await runWait({ WAIT_FOR: `zmq://127.0.0.1:${silent}`, WAIT_TIMEOUT_SECONDS: '1' });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(`agent-infra-wait: gave up on zmq://127.0.0.1:${silent}: no answer within 1 s`);
-    expect((performance.now() - t0) / 1000).toBeLessThan(1 + 3);
+    expect((performance.now() - t0) / 1000).toBeLessThan(10 * 1);
   });
 });
 
