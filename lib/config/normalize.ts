@@ -2,7 +2,7 @@
 import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import { evaluateBoolean, evaluatePort, substitute, type Variables } from './expr.ts';
 import type { AgentConfig, ExtraPort, Located, MachineConfig, MachineSettings, PortRange } from './model.ts';
-import { joinPath, type YamlSource } from './yaml-source.ts';
+import { joinPath, YamlTimestamp, type YamlSource } from './yaml-source.ts';
 import { findIPv4, isAnyOrLoopback } from '../ipv4.ts';
 import { commentText, envNameProblem, relativePathProblem } from './grammar.ts';
 
@@ -301,6 +301,7 @@ function isAgentList(v: unknown): boolean {
 
 function describe(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
+  if (v instanceof YamlTimestamp) return `the date ${v.text} (YAML reads it unquoted as a timestamp; quote it if it is text)`;
   if (typeof v === 'string') return `'${v}'`;
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';

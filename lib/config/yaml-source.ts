@@ -1,5 +1,5 @@
 /** Parses one YAML file into plain data while keeping, for every config path, the line it came from. */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type ScalarTag, type Tags } from 'yaml';
 import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import { joinPath } from './config-path.ts';
 
@@ -147,9 +147,25 @@ function walk(data: unknown, positions: ContainerPositions, path: string): Posit
   return best;
 }
 
+/**
+ * A YAML 1.1 timestamp (`2001-12-14`, unquoted), as PyYAML reads one: a date, not text. It keeps the
+ * text it was written as, which is what `String()` and JSON give.
+ */
+export class YamlTimestamp {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+  toJSON(): string {
+    return this.text;
+  }
+}
+
 function read(file: string, text: string, tooDeep: () => YamlSource): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { version: '1.1', uniqueKeys: false, lineCounter, prettyErrors: false, merge: true });
+  // A timestamp keeps the text it was written as (a date is no name, port or path: the message shows it as written).
+  const customTags = (tags: Tags): Tags => tags.map((t) => (typeof t === 'object' && t.tag === 'tag:yaml.org,2002:timestamp' ? ({ ...t, resolve: (str: string) => new YamlTimestamp(str) } as ScalarTag) : t));
+  const doc = parseDocument(text, { version: '1.1', uniqueKeys: false, lineCounter, prettyErrors: false, merge: true, customTags });
   const pos = (offset: number | undefined): Position => {
     const p = lineCounter.linePos(offset ?? 0);
     return { line: p.line, column: p.col };

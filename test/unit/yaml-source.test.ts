@@ -101,3 +101,31 @@ describe('the config reader', () => {
     expect(r.diagnostics.map((d) => [d.code, d.line])).toEqual([['parse-error', line]]);
   });
 });
+
+describe('timestamps in a startup config', () => {
+  it('are shown as written and reported at their line: a name, a dependency, a port', async () => {
+    const { cpSync, mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { runPipeline } = await import('../../lib/pipeline.ts');
+    const { formatDiagnostic } = await import('../../lib/diagnostics.ts');
+    const { ROOT } = await import('../helpers.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'timestamps-'));
+    cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
+    const file = join(dir, 'pc2_code', 'config', 'startup_config.yaml');
+    const text = readFileSync(file, 'utf8')
+      .replace('- name: ResourceManager\n  script_path: pc2_code/agents/resource_manager.py\n  port: ${PORT_OFFSET}+7113', '- name: ResourceManager\n  script_path: pc2_code/agents/resource_manager.py\n  port: 2001-12-14')
+      .replace('  dependencies: [ObservabilityHubPC2]\n- name: MemoryCachePC2', '  dependencies: [ObservabilityHubPC2, 2024-01-01]\n- name: 2024-01-02T10:00:00Z');
+    writeFileSync(file, text);
+    const lineOf = (s: string) => text.slice(0, text.indexOf(s)).split('\n').length;
+    const r = runPipeline({ spec: join(dir, 'agent-infra.yaml'), machines: [], cwd: dir });
+    const shown = r.diagnostics.filter((d) => d.code === 'invalid-value').map(formatDiagnostic);
+    const why = (t: string) => `the date ${t} (YAML reads it unquoted as a timestamp; quote it if it is text)`;
+    expect(shown).toEqual([
+      `pc2_code/config/startup_config.yaml:${lineOf('port: 2001-12-14')} pc2_services[2].port: a port must be an integer, got ${why('2001-12-14')}; write the port as a number [invalid-value]`,
+      `pc2_code/config/startup_config.yaml:${lineOf('dependencies: [ObservabilityHubPC2, 2024-01-01]')} pc2_services[2].dependencies[1]: a dependency must be an agent name, got ${why('2024-01-01')}; list agents by name [invalid-value]`,
+      `pc2_code/config/startup_config.yaml:${lineOf('- name: 2024-01-02T10:00:00Z')} pc2_services[3]: an agent needs a 'name', got ${why('2024-01-02T10:00:00Z')}; add 'name: AgentName' [invalid-value]`,
+    ]);
+    expect(shown.join('\n')).not.toMatch(/GMT/);
+  });
+});
