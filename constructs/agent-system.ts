@@ -1,7 +1,8 @@
 /** A whole agent system in a cdk8s app: the system chart, one chart per machine and the GPU sharing chart. */
 import type { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { formatDiagnostic, type Diagnostic } from '../lib/diagnostics.ts';
+import type { Diagnostic } from '../lib/diagnostics.ts';
+import { AgentSystemError, checkPlan } from './validate.ts';
 import { runPipeline, type PipelineResult } from '../lib/pipeline.ts';
 import type { SystemPlan } from '../lib/plan/types.ts';
 import type { AgentWorkload } from './agent-workload.ts';
@@ -19,14 +20,7 @@ export const DEVICE_PLUGIN_CONFIGMAP = 'nvidia-device-plugin-config';
 /** The secret that holds the system's secret variables; generated manifests only refer to it. */
 export const secretName = (plan: SystemPlan) => `${plan.name}-secrets`;
 
-/** A system that cannot be built: its errors, each as `check` prints it. */
-export class AgentSystemError extends Error {
-  constructor(readonly diagnostics: readonly Diagnostic[]) {
-    const errors = diagnostics.filter((d) => d.severity === 'error');
-    super(`the agent system has ${errors.length} error${errors.length === 1 ? '' : 's'}; run 'agent-infra check' for the whole report:\n${errors.map((d) => `  ${formatDiagnostic(d)}`).join('\n')}`);
-    this.name = 'AgentSystemError';
-  }
-}
+export { AgentSystemError } from './validate.ts';
 
 /** The plan of a pipeline run, or an {@link AgentSystemError} with its errors. */
 export function planOf(r: PipelineResult): SystemPlan {
@@ -105,7 +99,8 @@ export class AgentSystem extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentSystemProps = {}) {
     super(scope, id);
-    if (props.plan) {
+    if (props.plan !== undefined) {
+      checkPlan(props.plan);
       this.plan = props.plan;
       this.diagnostics = [];
     } else {

@@ -1,4 +1,7 @@
 /** Deployment, Service and GPU wiring for one agent. */
+import { z } from 'zod';
+import { diag } from '../lib/diagnostics.ts';
+import { AgentSystemError, checkProp, PlannedAgentSchema } from './validate.ts';
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -81,12 +84,11 @@ export class AgentWorkload extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentWorkloadProps) {
     super(scope, id);
+    checkProp(PlannedAgentSchema, props?.agent, 'agent');
+    checkProp(z.looseObject({ system: z.string().min(1), user: z.number().int().min(1), addressesConfigMap: z.string().min(1), secretName: z.string().min(1), namespace: z.string().min(1) }), props, 'props');
     const { agent, system, user } = props;
     this.agent = agent;
-    const problems: string[] = [];
-    if (agent.id.length > 63) problems.push(`name '${agent.id}' is longer than 63 characters`);
-    if (agent.gpu && agent.replicas !== 1) problems.push('a GPU agent runs exactly one replica');
-    if (problems.length > 0) throw new Error(`agent ${agent.name}: ${problems.join('; ')}`);
+    if (agent.gpu && agent.replicas !== 1) throw new AgentSystemError([diag('invalid-props', 'error', `agent '${agent.name}' uses a GPU and runs ${agent.replicas} replicas; a GPU agent runs exactly one`, { file: '', line: 0, column: 0, path: 'agent.replicas' })]);
 
     const labels = agentLabels(agent, system);
     const selector = agentSelector(agent, system);

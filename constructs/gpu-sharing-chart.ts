@@ -1,4 +1,5 @@
 /** NVIDIA device plugin time-slicing config: one entry per GPU machine, with as many replicas as GPU agents placed there. */
+import { checkPlan } from './validate.ts';
 import { Chart, type ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { toYaml } from '../lib/emit/yaml.ts';
@@ -23,6 +24,7 @@ export interface GpuSharingChartProps extends ChartProps {
  */
 export class GpuSharingChart extends Chart {
   constructor(scope: Construct, id: string, props: GpuSharingChartProps) {
+    checkPlan(props?.plan);
     super(scope, id, { ...props, namespace: props.devicePluginNamespace, disableResourceNameHashes: true });
     const data: Record<string, string> = {};
     for (const m of props.plan.machines) {

@@ -1,4 +1,6 @@
 /** Redis and NATS for the agents: a StatefulSet with its volume (Redis) or a Deployment (NATS), a Service, and a NetworkPolicy admitting exactly the agents that use it. */
+import { z } from 'zod';
+import { checkProp, PlannedServiceSchema } from './validate.ts';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { redisPing, serviceCommand } from '../lib/emit/probe.ts';
@@ -23,6 +25,8 @@ const mebibytes = (mib: number) => (mib % 1024 === 0 ? `${mib / 1024}Gi` : `${mi
 export class InfrastructureService extends Construct {
   constructor(scope: Construct, id: string, props: InfrastructureServiceProps) {
     super(scope, id);
+    checkProp(PlannedServiceSchema, props?.service, 'service');
+    checkProp(z.string().min(1), props.system, 'system');
     const { service: s, system } = props;
     const selector = serviceSelector(s, system);
     const labels = { ...selector, 'app.kubernetes.io/component': 'infrastructure', 'app.kubernetes.io/managed-by': 'agent-infra' };

@@ -12,6 +12,7 @@ import { AgentWorkload, agentLabels, agentSelector, containerPortName } from './
 import { MACHINE_LABEL } from './gpu.ts';
 import { InfrastructureService, serviceSelector } from './infrastructure.ts';
 import { startupConfigText } from '../lib/emit/startup-config.ts';
+import { checkMachine, checkPlan } from './validate.ts';
 
 export interface MachineChartProps extends ChartProps {
   /** The system's plan (`planSystem`); the chart builds what it says of `machine`. */
@@ -31,6 +32,8 @@ export class MachineChart extends Chart {
   readonly workloads: readonly AgentWorkload[];
 
   constructor(scope: Construct, id: string, props: MachineChartProps) {
+    checkPlan(props?.plan);
+    checkMachine(props.plan, props.machine);
     super(scope, id, { ...props, namespace: props.plan.namespace, disableResourceNameHashes: true });
     const { plan, machine } = props;
     const system = plan.name;

@@ -1,4 +1,5 @@
 /** What the whole system shares: Namespace, address and endpoint ConfigMaps, default-deny and DNS policies. */
+import { checkPlan } from './validate.ts';
 import { Chart, type ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -16,6 +17,7 @@ export interface SystemChartProps extends ChartProps {
 /** What the whole system shares: Namespace, address and endpoint ConfigMaps, default-deny and DNS policies. */
 export class SystemChart extends Chart {
   constructor(scope: Construct, id: string, props: SystemChartProps) {
+    checkPlan(props?.plan);
     super(scope, id, { ...props, namespace: props.plan.namespace, disableResourceNameHashes: true });
     const { plan } = props;
     const labels = { 'app.kubernetes.io/part-of': plan.name, 'app.kubernetes.io/managed-by': 'agent-infra' };

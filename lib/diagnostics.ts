@@ -42,7 +42,8 @@ export type DiagnosticCode =
   | 'name-conflict'
   | 'unknown-discovery'
   | 'spec-exists'
-  | 'no-startup-config';
+  | 'no-startup-config'
+  | 'invalid-props';
 
 export type Severity = 'error' | 'warning' | 'info';
 
