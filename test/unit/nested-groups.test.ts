@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { runPipeline } from '../../lib/pipeline.ts';
-import { cli, ROOT } from '../helpers.ts';
+import { ROOT } from '../helpers.ts';
+import { runInProcess } from '../in-process.ts';
 
 const DIR = join(ROOT, 'test', 'fixtures', 'nested-groups');
 const fixture = (name: string) => join(DIR, `${name}.yaml`);
@@ -56,8 +57,8 @@ describe('nested groups', () => {
     ['02-two-levels', 4],
     ['03-named-like-an-agent', 3],
     ['04-empty', 2],
-  ])('counts every agent of %s in check (%i) and exits 0 without a stack trace', (name, agents) => {
-    const r = cli(['check', '--machine', `mainpc=${fixture(name)}`, '--format', 'json'], DIR);
+  ])('counts every agent of %s in check (%i) and exits 0 without a stack trace', async (name, agents) => {
+    const r = await runInProcess(['check', '--machine', `mainpc=${fixture(name)}`, '--format', 'json']);
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/\bat .+:\d+:\d+\)?$/m);
     const j = JSON.parse(r.stdout) as { machines: { agents: number }[]; plan: { agents: unknown[] } };

@@ -1,7 +1,8 @@
 /** The real system's configs at several points in its history (../shared/upstream, read in place). */
 import { describe, expect, it } from 'vitest';
 import { runPipeline } from '../../lib/pipeline.ts';
-import { cli, HAS_UPSTREAM, upstreamMachines } from '../helpers.ts';
+import { HAS_UPSTREAM, upstreamMachines } from '../helpers.ts';
+import { runInProcess } from '../in-process.ts';
 
 const load = (snapshot: string) => runPipeline({ machines: upstreamMachines(snapshot) });
 const codes = (r: ReturnType<typeof load>, code: string) => r.diagnostics.filter((d) => d.code === code);
@@ -107,8 +108,8 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
   });
 
   describe('20250809_9c83ebbd: does not parse', () => {
-    it('fails with parse-error at line 242 and exit 2', () => {
-      const res = cli(['check', '--machine', `mainpc=${upstreamMachines('20250809_9c83ebbd')[0]!.split('=')[1]}`]);
+    it('fails with parse-error at line 242 and exit 2', async () => {
+      const res = await runInProcess(['check', '--machine', `mainpc=${upstreamMachines('20250809_9c83ebbd')[0]!.split('=')[1]}`]);
       expect(res.code).toBe(2);
       expect(res.stderr).toMatch(/20250809_9c83ebbd_mainpc\.yaml:242: nested mappings are not allowed in compact mappings; check the indentation/);
       expect(res.stderr).toContain('[parse-error]');
