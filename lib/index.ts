@@ -2,7 +2,7 @@
  * agent-infra's public API, the package's main export: constructs for a cdk8s app of one's own, and the
  * functions behind the command line (load, plan, synthesize). Everything else is internal.
  */
-import { AgentSystemError, planOf } from '../constructs/agent-system.ts';
+import { planOf } from '../constructs/agent-system.ts';
 import { runPipeline, runPipelineAsync, type PipelineResult } from './pipeline.ts';
 import type { LoadOptions } from './config/load.ts';
 

@@ -59,7 +59,7 @@ export function demux(buf: Buffer): string {
 
 /** What a container did, for a failure message: its state, its last health checks, its last log lines. */
 export async function explain(id: string): Promise<string> {
-  let state = 'gone';
+  let state: string;
   let checks = '';
   try {
     const info = await within(docker.getContainer(id).inspect(), 10_000, 'inspecting the container');
@@ -119,6 +119,6 @@ export async function execIn(id: string, cmd: readonly string[], timeoutMs = 20_
   try {
     return await within(run(), timeoutMs, `'${cmd.join(' ')}' in the container`);
   } catch (e) {
-    throw new Error(`running '${cmd.join(' ')}' failed: ${(e as Error).message}\n${await explain(id)}`);
+    throw new Error(`running '${cmd.join(' ')}' failed: ${(e as Error).message}\n${await explain(id)}`, { cause: e });
   }
 }

@@ -31,7 +31,7 @@ const COMMANDS = ['check', 'synth', 'report', 'images', 'scan-ips', 'init'];
 function usageOf(command: string): string {
   const lines = USAGE.split('\n');
   const start = lines.findIndex((l) => l.startsWith(`  ${command} `));
-  const end = lines.findIndex((l, i) => i > start && (/^  \S/.test(l) || l === ''));
+  const end = lines.findIndex((l, i) => i > start && (/^ {2}\S/.test(l) || l === ''));
   return `usage: agent-infra ${lines.slice(start, end < 0 ? undefined : end).join('\n').trim().replace(/^(\S+) +/, '$1 ')}`;
 }
 

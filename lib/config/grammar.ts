@@ -83,7 +83,7 @@ export function gpuProductValues(model: string): string[] {
 
 /** Text safe inside a one-line comment of a generated file: control characters (a newline) replaced. */
 export function commentText(text: string): string {
-  // eslint-disable-next-line no-control-regex
+   
   return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, '?');
 }
 

@@ -5,7 +5,7 @@ import { visible } from '../diagnostics.ts';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { PlannedAgent, SystemPlan } from '../plan/types.ts';
+import type { SystemPlan } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
 import { SINGLE_HOST } from '../plan/plan.ts';

@@ -92,8 +92,14 @@ export async function analyzeSavedImage(saved: NodeJS.ReadableStream): Promise<I
   };
   const layers: LayerInfo[] = m.Layers.map((name, i) => {
     const l = layerTars.get(name)!;
-    for (const dir of l.opaque) for (const [p, size] of live) if (p.startsWith(`${dir}/`)) (waste(p, size), live.delete(p));
-    for (const w of l.whiteouts) for (const [p, size] of live) if (p === w || p.startsWith(`${w}/`)) (waste(p, size), live.delete(p));
+    for (const dir of l.opaque) for (const [p, size] of live) if (p.startsWith(`${dir}/`)) {
+      waste(p, size);
+      live.delete(p);
+    }
+    for (const w of l.whiteouts) for (const [p, size] of live) if (p === w || p.startsWith(`${w}/`)) {
+      waste(p, size);
+      live.delete(p);
+    }
     let bytes = 0;
     for (const [p, size] of l.files) {
       const before = live.get(p);

@@ -82,7 +82,7 @@ export async function initPython(): Promise<void> {
     await Parser.init();
   } catch (e) {
     // V8 reserves about 10 GiB of address space for a WebAssembly memory unless its trap handler is off.
-    if (e instanceof RangeError) throw new RangeError(`${e.message} (the Python parser is WebAssembly: under an address-space limit, run node with --disable-wasm-trap-handler)`);
+    if (e instanceof RangeError) throw new RangeError(`${e.message} (the Python parser is WebAssembly: under an address-space limit, run node with --disable-wasm-trap-handler)`, { cause: e });
     throw e;
   }
   const grammar = await Language.load(join(dirname(require.resolve('tree-sitter-python/package.json')), 'tree-sitter-python.wasm'));

@@ -63,8 +63,8 @@ describe('agent-infra check', () => {
     expect(r.stderr).not.toMatch(/error/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^voice-assistant: 82 agents on 2 machines$/m);
-    expect(r.stdout).toMatch(/^  mainpc +56 agents/m);
-    expect(r.stdout).toMatch(/^  pc2 +26 agents/m);
+    expect(r.stdout).toMatch(/^ {2}mainpc +56 agents/m);
+    expect(r.stdout).toMatch(/^ {2}pc2 +26 agents/m);
     expect(r.stdout).toMatch(/^start levels: 7 \(/m);
     expect(r.stdout).toMatch(/^critical path: 31 s \(service-registry -> .* -> goal-manager\); sequential start: 218 s$/m);
   });

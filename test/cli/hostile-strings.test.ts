@@ -181,7 +181,7 @@ describe('the network exposure of the output', () => {
     const pc2 = readFileSync(join(out, 'compose', 'docker-compose.pc2.yml'), 'utf8');
     const block = (name: string) => {
       const start = pc2.indexOf(`\n  ${name}:\n`);
-      const next = pc2.slice(start + 1).search(/\n  [a-z0-9-]+:\n/);
+      const next = pc2.slice(start + 1).search(/\n {2}[a-z0-9-]+:\n/);
       return pc2.slice(start, next < 0 ? undefined : start + 1 + next);
     };
     // The error bus: every MainPC agent reports to its port 7150.

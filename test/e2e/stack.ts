@@ -170,7 +170,7 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
   const fileArgs = (m: string) => ['-f', files[m]!, '-f', overrides[m]!];
   const down = () => Promise.all(plan.machines.map((m, i) => compose(['-p', projects[i]!, ...fileArgs(m.name), '--profile', 'optional', 'down', '-v', '--remove-orphans', '--timeout', '5'], env)));
   let seconds = Infinity;
-  let upOutput = '';
+  let upOutput: string;
   try {
     o.log(`bringing up ${plan.agents.length} agents in ${projects.join(' and ')}`);
     const t0 = performance.now();

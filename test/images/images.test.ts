@@ -201,7 +201,7 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
     const err = await waiting.then(() => undefined, (e: Error) => e);
     expect(err?.message).toMatch(/^container exited with code 137\n/);
     expect(err?.message).toContain(`agent-infra-test-killed-${run.id}: exited, exit code 137`);
-    expect(err?.message).toMatch(/last log lines:\n  base_agent Executor: bound service \d+, health \d+, http \d+/);
+    expect(err?.message).toMatch(/last log lines:\n {2}base_agent Executor: bound service \d+, health \d+, http \d+/);
   });
 
   it('rebuilds after a source-only change from the cache up to the changed source folder, and nothing before it', () => {

@@ -1,8 +1,5 @@
 /** docker-compose output: asserted on the generated YAML, read back, and checked by real validators. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { runPipeline } from '../../lib/pipeline.ts';
 import { emitAll } from '../../lib/synth.ts';

@@ -13,7 +13,7 @@ function sortKeys(v: unknown): unknown {
   return v;
 }
 import { runPipeline } from '../../lib/pipeline.ts';
-import { emitAll, emitEverything } from '../../lib/synth.ts';
+import { emitEverything } from '../../lib/synth.ts';
 import { EXAMPLE_SPEC, HAS_UPSTREAM, ROOT } from '../helpers.ts';
 
 /** Kept in full: a small system with one agent per feature, so that a change reads as a short diff. */

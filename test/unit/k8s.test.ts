@@ -1,9 +1,6 @@
 /** Kubernetes output: asserted on the synthesized YAML, read back, not on our own objects. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { runPipeline } from '../../lib/pipeline.ts';
 import { emitAll } from '../../lib/synth.ts';
 import { secretName } from '../../constructs/agent-system.ts';
