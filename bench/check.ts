@@ -10,7 +10,11 @@ import { bareYamlParse, median, timeNode } from './timing.ts';
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'bin', 'agent-infra.mjs');
 const example = join(root, 'examples', 'two-pc');
-const files = [join(example, 'agent-infra.yaml'), join(example, 'main_pc_code', 'config', 'startup_config.yaml'), join(example, 'pc2_code', 'config', 'startup_config.yaml')];
+const files = [
+  join(example, 'agent-infra.yaml'),
+  join(example, 'main_pc_code', 'config', 'startup_config.yaml'),
+  join(example, 'pc2_code', 'config', 'startup_config.yaml'),
+];
 const run = (args: string[]) => timeNode(args, root);
 const bare = bareYamlParse(files);
 const check = (spec: string) => [bin, 'check', '--spec', spec];
@@ -29,6 +33,10 @@ for (let i = 0; i < runs; i++) {
 const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)])) as Record<keyof typeof t, number>;
 console.log(`agent-infra check, whole process, median of ${runs}:`);
 console.log(`  node + yaml parse of the example's 3 files ${m.bare.toFixed(0).padStart(6)} ms`);
-console.log(`  check of the example (82 agents)           ${m.example.toFixed(0).padStart(6)} ms  (ratio ${(m.example / m.bare).toFixed(2)}, target at most 1.5)`);
+console.log(
+  `  check of the example (82 agents)           ${m.example.toFixed(0).padStart(6)} ms  (ratio ${(m.example / m.bare).toFixed(2)}, target at most 1.5)`,
+);
 console.log(`  check of 100 agents                        ${m.small.toFixed(0).padStart(6)} ms`);
-console.log(`  check of 1,000 agents                      ${m.big.toFixed(0).padStart(6)} ms  (target under 1500 ms; t(1000)/t(100) ${(m.big / m.small).toFixed(2)}, at most 12)`);
+console.log(
+  `  check of 1,000 agents                      ${m.big.toFixed(0).padStart(6)} ms  (target under 1500 ms; t(1000)/t(100) ${(m.big / m.small).toFixed(2)}, at most 12)`,
+);

@@ -48,7 +48,9 @@ const rows = [
 ] as const;
 console.log('system    agents   load+plan (median)   load    plan');
 for (const [name, r] of rows) {
-  console.log(`${name.padEnd(9)} ${String(r.agents).padStart(6)}   ${r.ms.toFixed(1).padStart(8)} ms   ${r.loadMs.toFixed(0).padStart(8)} ms ${r.planMs.toFixed(0).padStart(5)} ms${r.ok ? '' : '  (has errors)'}`);
+  console.log(
+    `${name.padEnd(9)} ${String(r.agents).padStart(6)}   ${r.ms.toFixed(1).padStart(8)} ms   ${r.loadMs.toFixed(0).padStart(8)} ms ${r.planMs.toFixed(0).padStart(5)} ms${r.ok ? '' : '  (has errors)'}`,
+  );
 }
 const ratio = rows[2][1].ms / rows[1][1].ms;
 console.log(`t(1k)/t(100) = ${ratio.toFixed(2)} (linear would be 10; at most 12 asked)`);
@@ -66,4 +68,6 @@ const readTimes = (read: () => unknown) => {
 };
 const bare = readTimes(() => parseDocument(bigConfig, { version: '1.1' }).toJS());
 const withPositions = readTimes(() => parseYamlSource('mainpc.yaml', bigConfig));
-console.log(`1k system's mainpc config (${(bigConfig.length / 1024).toFixed(0)} KiB): yaml parseDocument + toJS ${bare.toFixed(0)} ms, parseYamlSource ${withPositions.toFixed(0)} ms (${(withPositions / bare).toFixed(2)}x)`);
+console.log(
+  `1k system's mainpc config (${(bigConfig.length / 1024).toFixed(0)} KiB): yaml parseDocument + toJS ${bare.toFixed(0)} ms, parseYamlSource ${withPositions.toFixed(0)} ms (${(withPositions / bare).toFixed(2)}x)`,
+);

@@ -13,8 +13,14 @@ const RUNS = Number(process.env['BENCH_RUNS'] ?? 200);
 /** Debian's Python 3.11, the interpreter of the images here. */
 const PYTHON = '/usr/bin/python3';
 const PROBE = join(ROOT, 'templates', 'scripts', 'agent-infra-health');
-const rep = spawn('/usr/bin/python3', [join(ROOT, 'test', 'fixtures', 'probe', 'zmq_rep.py'), '{"status": "ok", "ready": true}', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise<number>((resolve) => rep.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+const rep = spawn(
+  '/usr/bin/python3',
+  [join(ROOT, 'test', 'fixtures', 'probe', 'zmq_rep.py'), '{"status": "ok", "ready": true}', '0'],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const port = await new Promise<number>((resolve) =>
+  rep.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+);
 
 // The harness runs the probe RUNS times and reads the children's CPU time from getrusage.
 const harness = `
@@ -37,11 +43,17 @@ try {
   const bare = measure([PYTHON, '-S', '-c', 'pass']);
   const tcp = measure([PYTHON, '-S', PROBE, `tcp://127.0.0.1:${port}`]);
   console.log(`probe runs:                      ${RUNS} each`);
-  console.log(`zmq probe (ZMTP REQ, JSON):      ${zmq.cpuMs.toFixed(1)} ms CPU, ${zmq.wallMs.toFixed(1)} ms wall per call`);
+  console.log(
+    `zmq probe (ZMTP REQ, JSON):      ${zmq.cpuMs.toFixed(1)} ms CPU, ${zmq.wallMs.toFixed(1)} ms wall per call`,
+  );
   console.log(`tcp probe:                       ${tcp.cpuMs.toFixed(1)} ms CPU per call`);
-  console.log(`bare interpreter (python3 -S):   ${bare.cpuMs.toFixed(1)} ms CPU per call (ratio zmq/bare ${(zmq.cpuMs / bare.cpuMs).toFixed(2)})`);
+  console.log(
+    `bare interpreter (python3 -S):   ${bare.cpuMs.toFixed(1)} ms CPU per call (ratio zmq/bare ${(zmq.cpuMs / bare.cpuMs).toFixed(2)})`,
+  );
   const perSecond = (80 / 5) * zmq.cpuMs;
-  console.log(`80 agents probed every 5 s:      ${perSecond.toFixed(0)} ms CPU per second = ${(perSecond / 10).toFixed(2)}% of one core, ${(perSecond / 160).toFixed(2)}% of a 16-core MainPC`);
+  console.log(
+    `80 agents probed every 5 s:      ${perSecond.toFixed(0)} ms CPU per second = ${(perSecond / 10).toFixed(2)}% of one core, ${(perSecond / 160).toFixed(2)}% of a 16-core MainPC`,
+  );
 } finally {
   rep.kill('SIGTERM');
 }

@@ -25,7 +25,11 @@ const cache = cacheDir(root);
 
 function run(args: string[], specFile = spec): number {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'agent-infra.mjs'), 'check', '--spec', specFile, '--format', 'json', ...args], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'bin', 'agent-infra.mjs'), 'check', '--spec', specFile, '--format', 'json', ...args],
+    { cwd: root, encoding: 'utf8', maxBuffer: 1 << 30 },
+  );
   const ms = performance.now() - t0;
   if (r.status !== 0 && r.status !== 1) throw new Error(`check failed (${r.status}): ${r.stderr.slice(-500)}`);
   return ms;
@@ -44,12 +48,18 @@ for (let i = 0; i < runs; i++) {
 const m = { without: median(t.without), cold: median(t.cold), warm: median(t.warm) };
 console.log(`agent-infra check of the real configs, whole process, median of ${runs}:`);
 console.log(`  without the source tree                    ${m.without.toFixed(0).padStart(6)} ms`);
-console.log(`  with the slice of code, empty cache        ${m.cold.toFixed(0).padStart(6)} ms  (+${(m.cold - m.without).toFixed(0)} ms; target under 2000 ms)`);
-console.log(`  with the slice of code, unchanged files    ${m.warm.toFixed(0).padStart(6)} ms  (+${(m.warm - m.without).toFixed(0)} ms; target under 300 ms)`);
+console.log(
+  `  with the slice of code, empty cache        ${m.cold.toFixed(0).padStart(6)} ms  (+${(m.cold - m.without).toFixed(0)} ms; target under 2000 ms)`,
+);
+console.log(
+  `  with the slice of code, unchanged files    ${m.warm.toFixed(0).padStart(6)} ms  (+${(m.warm - m.without).toFixed(0)} ms; target under 300 ms)`,
+);
 
 /** Every .py file below `dir`, relative to it. */
 function pythonFiles(dir: string, prefix = ''): string[] {
-  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? pythonFiles(dir, join(prefix, e.name)) : e.name.endsWith('.py') ? [join(prefix, e.name)] : []));
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? pythonFiles(dir, join(prefix, e.name)) : e.name.endsWith('.py') ? [join(prefix, e.name)] : [],
+  );
 }
 
 const COPIES = 6;
@@ -63,16 +73,52 @@ for (let k = 0; k < COPIES; k++) {
     const text = readFileSync(join(source, f), 'utf8');
     const to = join(scaled, 'src', rename(top!), ...rest);
     mkdirSync(dirname(to), { recursive: true });
-    writeFileSync(to, k === 0 ? text : text.replace(TOP, (_m, sp: string, kw: string, t: string) => `${sp}${kw} ${rename(t)}`));
-    if (/__name__ == ["']__main__["']/.test(text) && /^(main_pc_code\/(agents|FORMAINPC)|pc2_code\/agents|services)\//.test(f)) scripts.push(relative(join(scaled, 'src'), to));
+    writeFileSync(
+      to,
+      k === 0 ? text : text.replace(TOP, (_m, sp: string, kw: string, t: string) => `${sp}${kw} ${rename(t)}`),
+    );
+    if (
+      /__name__ == ["']__main__["']/.test(text) &&
+      /^(main_pc_code\/(agents|FORMAINPC)|pc2_code\/agents|services)\//.test(f)
+    )
+      scripts.push(relative(join(scaled, 'src'), to));
   }
 }
-const config = ['agent_groups:', '  scaled:', ...scripts.sort().flatMap((sp, i) => [`    Agent${i}:`, `      script_path: ${sp}`, `      port: ${20000 + i * 2}`, `      health_check_port: ${30000 + i * 2}`])].join('\n');
+const config = [
+  'agent_groups:',
+  '  scaled:',
+  ...scripts
+    .sort()
+    .flatMap((sp, i) => [
+      `    Agent${i}:`,
+      `      script_path: ${sp}`,
+      `      port: ${20000 + i * 2}`,
+      `      health_check_port: ${30000 + i * 2}`,
+    ]),
+].join('\n');
 writeFileSync(join(scaled, 'startup_config.yaml'), `${config}\n`);
 const scaledSpec = join(scaled, 'agent-infra.yaml');
-writeFileSync(scaledSpec, ['name: scaled', 'namespace: scaled', 'source: src', 'machines:', '  one:', '    config: startup_config.yaml', '    addressEnv: ONE_IP', ''].join('\n'));
+writeFileSync(
+  scaledSpec,
+  [
+    'name: scaled',
+    'namespace: scaled',
+    'source: src',
+    'machines:',
+    '  one:',
+    '    config: startup_config.yaml',
+    '    addressEnv: ONE_IP',
+    '',
+  ].join('\n'),
+);
 const files = pythonFiles(join(scaled, 'src')).length;
-const facts = JSON.parse(spawnSync(process.execPath, [join(root, 'bin', 'agent-infra.mjs'), 'check', '--spec', scaledSpec, '--format', 'json'], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 30 }).stdout) as { plan: { agents: { code: { closure: string[] } | null }[] } };
+const facts = JSON.parse(
+  spawnSync(
+    process.execPath,
+    [join(root, 'bin', 'agent-infra.mjs'), 'check', '--spec', scaledSpec, '--format', 'json'],
+    { cwd: root, encoding: 'utf8', maxBuffer: 1 << 30 },
+  ).stdout,
+) as { plan: { agents: { code: { closure: string[] } | null }[] } };
 const closure = new Set(facts.plan.agents.flatMap((a) => a.code?.closure ?? [])).size;
 const s = { without: [] as number[], cold: [] as number[], warm: [] as number[] };
 for (let i = 0; i < runs; i++) {
@@ -81,7 +127,13 @@ for (let i = 0; i < runs; i++) {
   s.warm.push(run([], scaledSpec));
 }
 const ms = { cold: median(s.cold), warm: median(s.warm) };
-console.log(`a tree of the whole system's size built from the slice (${scripts.length} scripts, a closure of ${closure} files, ${files} Python files in all), median of ${runs}:`);
-console.log(`  empty cache                                ${ms.cold.toFixed(0).padStart(6)} ms  (+${(ms.cold - m.without).toFixed(0)} ms over check without code; target under 2000 ms)`);
-console.log(`  unchanged files                            ${ms.warm.toFixed(0).padStart(6)} ms  (+${(ms.warm - m.without).toFixed(0)} ms; target under 300 ms)`);
+console.log(
+  `a tree of the whole system's size built from the slice (${scripts.length} scripts, a closure of ${closure} files, ${files} Python files in all), median of ${runs}:`,
+);
+console.log(
+  `  empty cache                                ${ms.cold.toFixed(0).padStart(6)} ms  (+${(ms.cold - m.without).toFixed(0)} ms over check without code; target under 2000 ms)`,
+);
+console.log(
+  `  unchanged files                            ${ms.warm.toFixed(0).padStart(6)} ms  (+${(ms.warm - m.without).toFixed(0)} ms; target under 300 ms)`,
+);
 rmSync(scaled, { recursive: true, force: true });

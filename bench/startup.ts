@@ -9,9 +9,16 @@ import { runStack } from '../test/e2e/stack.ts';
 
 // The same run labels and cleanup as the e2e suite's global setup: nothing stays on the engine.
 const { run: testRun, end } = await startRun(docker, true);
-const run = await runStack({ healthIntervalSeconds: Number(process.env['HEALTH_INTERVAL'] ?? 30), timeoutSeconds: 600, log: (l) => console.error(l), run: testRun }).finally(end);
+const run = await runStack({
+  healthIntervalSeconds: Number(process.env['HEALTH_INTERVAL'] ?? 30),
+  timeoutSeconds: 600,
+  log: (l) => console.error(l),
+  run: testRun,
+}).finally(end);
 const { criticalPath, sequentialSeconds, agents } = run.plan;
-console.log(`agents:                        ${agents.length} (${run.agents.filter((a) => a.health === 'healthy').length} healthy)`);
+console.log(
+  `agents:                        ${agents.length} (${run.agents.filter((a) => a.health === 'healthy').length} healthy)`,
+);
 console.log(`up -> all healthy:             ${run.seconds.toFixed(1)} s (every agent's /health reporting status ok)`);
 console.log(`critical-path bound:           ${criticalPath.seconds} s (${criticalPath.agents.join(' -> ')})`);
 console.log(`sequential sum:                ${sequentialSeconds} s`);

@@ -15,7 +15,11 @@ const cdk8s = join(root, 'node_modules', '.bin', 'cdk8s');
 function synth(cwd: string, env: NodeJS.ProcessEnv): number {
   const out = mkdtempSync(join(tmpdir(), 'synth-bench-'));
   const t0 = performance.now();
-  const r = spawnSync(cdk8s, ['synth', '--check-upgrade=false', '--output', join(out, '.cdk8s')], { cwd, env: { ...process.env, AGENT_INFRA_OUT: out, ...env }, encoding: 'utf8' });
+  const r = spawnSync(cdk8s, ['synth', '--check-upgrade=false', '--output', join(out, '.cdk8s')], {
+    cwd,
+    env: { ...process.env, AGENT_INFRA_OUT: out, ...env },
+    encoding: 'utf8',
+  });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`cdk8s synth failed in ${cwd}: ${r.stderr}`);
   return ms;

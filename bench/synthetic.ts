@@ -15,7 +15,13 @@ export function writeSyntheticSystem(agents: number): string {
       if (i % 20 === 0) lines.push(`  group_${Math.floor(i / 20)}${i % 100 === 0 ? '_gpu' : ''}:`);
       const port = 10000 + n;
       const deps = [n - 1, n - 7, n - 31].filter((d) => d >= 0 && d < n).map((d) => `Agent${d}`);
-      lines.push(`    Agent${n}:`, `      script_path: agents/agent_${n}.py`, `      port: \${PORT_OFFSET}+${port}`, `      health_check_port: "\${PORT_OFFSET}+${port + 20000}"`, `      dependencies: [${deps.join(', ')}]`);
+      lines.push(
+        `    Agent${n}:`,
+        `      script_path: agents/agent_${n}.py`,
+        `      port: \${PORT_OFFSET}+${port}`,
+        `      health_check_port: "\${PORT_OFFSET}+${port + 20000}"`,
+        `      dependencies: [${deps.join(', ')}]`,
+      );
       if (i % 100 === 0) lines.push('      config:', '        vram_soft_limit_mb: 10');
     }
     writeFileSync(join(dir, files[m]!), `${lines.join('\n')}\n`);
@@ -31,4 +37,3 @@ export function writeSyntheticSystem(agents: number): string {
   );
   return join(dir, 'agent-infra.yaml');
 }
-

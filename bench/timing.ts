@@ -14,4 +14,8 @@ export function timeNode(args: readonly string[], cwd: string): number {
 export const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Node arguments for a process that only imports the yaml package (resolved from `cwd`) and parses `files` as YAML 1.1. */
-export const bareYamlParse = (files: readonly string[]) => ['--input-type=module', '-e', `import { parse } from 'yaml'; import { readFileSync } from 'node:fs'; for (const f of ${JSON.stringify(files)}) parse(readFileSync(f, 'utf8'), { version: '1.1' });`];
+export const bareYamlParse = (files: readonly string[]) => [
+  '--input-type=module',
+  '-e',
+  `import { parse } from 'yaml'; import { readFileSync } from 'node:fs'; for (const f of ${JSON.stringify(files)}) parse(readFileSync(f, 'utf8'), { version: '1.1' });`,
+];

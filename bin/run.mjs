@@ -29,12 +29,18 @@ export function prepareProcess() {
   try {
     process.cwd();
   } catch (e) {
-    console.error(`agent-infra: the working folder no longer exists (${e.code ?? e.message}); cd into an existing folder and run the command again [no-working-folder]`);
+    console.error(
+      `agent-infra: the working folder no longer exists (${e.code ?? e.message}); cd into an existing folder and run the command again [no-working-folder]`,
+    );
     return 2;
   }
   const flag = '--disable-wasm-trap-handler';
-  if (addressSpaceLimit() === undefined || process.execArgv.includes(flag) || process.env.AGENT_INFRA_RELAUNCHED) return undefined;
-  const r = spawnSync(process.execPath, [flag, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, AGENT_INFRA_RELAUNCHED: '1' } });
+  if (addressSpaceLimit() === undefined || process.execArgv.includes(flag) || process.env.AGENT_INFRA_RELAUNCHED)
+    return undefined;
+  const r = spawnSync(process.execPath, [flag, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, AGENT_INFRA_RELAUNCHED: '1' },
+  });
   if (r.error) return undefined;
   if (r.signal) process.kill(process.pid, r.signal);
   return r.status ?? 1;

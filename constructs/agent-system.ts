@@ -104,16 +104,36 @@ export class AgentSystem extends Construct {
       this.plan = props.plan;
       this.diagnostics = [];
     } else {
-      const r = runPipeline({ spec: props.spec ?? 'agent-infra.yaml', machines: props.machines ?? [], ...(props.cwd ? { cwd: props.cwd } : {}) });
+      const r = runPipeline({
+        spec: props.spec ?? 'agent-infra.yaml',
+        machines: props.machines ?? [],
+        ...(props.cwd ? { cwd: props.cwd } : {}),
+      });
       this.plan = planOf(r);
       this.diagnostics = r.diagnostics;
     }
     const plan = this.plan;
     const addressesConfigMap = props.addressesConfigMap ?? ADDRESSES_CONFIGMAP;
-    this.systemChart = new SystemChart(this, 'system', { plan, addressesConfigMap, endpointsConfigMap: props.endpointsConfigMap ?? ENDPOINTS_CONFIGMAP });
-    this.machineCharts = plan.machines.map((m) => new MachineChart(this, m.name, { plan, machine: m.name, addressesConfigMap, secretName: props.secretName ?? secretName(plan) }));
+    this.systemChart = new SystemChart(this, 'system', {
+      plan,
+      addressesConfigMap,
+      endpointsConfigMap: props.endpointsConfigMap ?? ENDPOINTS_CONFIGMAP,
+    });
+    this.machineCharts = plan.machines.map(
+      (m) =>
+        new MachineChart(this, m.name, {
+          plan,
+          machine: m.name,
+          addressesConfigMap,
+          secretName: props.secretName ?? secretName(plan),
+        }),
+    );
     if (plan.machines.some((m) => m.gpus.some((g) => g.agents.length > 0))) {
-      this.gpuSharingChart = new GpuSharingChart(this, 'gpu-sharing', { plan, devicePluginNamespace: props.devicePluginNamespace ?? DEVICE_PLUGIN_NAMESPACE, configMapName: props.devicePluginConfigMap ?? DEVICE_PLUGIN_CONFIGMAP });
+      this.gpuSharingChart = new GpuSharingChart(this, 'gpu-sharing', {
+        plan,
+        devicePluginNamespace: props.devicePluginNamespace ?? DEVICE_PLUGIN_NAMESPACE,
+        configMapName: props.devicePluginConfigMap ?? DEVICE_PLUGIN_CONFIGMAP,
+      });
     }
   }
 
@@ -125,7 +145,10 @@ export class AgentSystem extends Construct {
   /** The chart of machine `name`; throws when the system has no such machine. */
   machine(name: string): MachineChart {
     const c = this.machineCharts.find((m) => m.node.id === name);
-    if (!c) throw new Error(`the system has no machine '${name}' (it has ${this.machineCharts.map((m) => m.node.id).join(', ')})`);
+    if (!c)
+      throw new Error(
+        `the system has no machine '${name}' (it has ${this.machineCharts.map((m) => m.node.id).join(', ')})`,
+      );
     return c;
   }
 

@@ -7,7 +7,14 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { probeCommand, probeTarget, waitFor } from '../lib/emit/probe.ts';
 import { kubernetesLiteral } from '../lib/config/grammar.ts';
-import { DATA_PATH, MODELS_PATH, type PlannedAgent, type PlannedEnv, type PlannedProbe, type PlannedService } from '../lib/plan/types.ts';
+import {
+  DATA_PATH,
+  MODELS_PATH,
+  type PlannedAgent,
+  type PlannedEnv,
+  type PlannedProbe,
+  type PlannedService,
+} from '../lib/plan/types.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
 
 export interface AgentWorkloadOptions {
@@ -85,10 +92,28 @@ export class AgentWorkload extends Construct {
   constructor(scope: Construct, id: string, props: AgentWorkloadProps) {
     super(scope, id);
     checkProp(PlannedAgentSchema, props?.agent, 'agent');
-    checkProp(z.looseObject({ system: z.string().min(1), user: z.number().int().min(1), addressesConfigMap: z.string().min(1), secretName: z.string().min(1), namespace: z.string().min(1) }), props, 'props');
+    checkProp(
+      z.looseObject({
+        system: z.string().min(1),
+        user: z.number().int().min(1),
+        addressesConfigMap: z.string().min(1),
+        secretName: z.string().min(1),
+        namespace: z.string().min(1),
+      }),
+      props,
+      'props',
+    );
     const { agent, system, user } = props;
     this.agent = agent;
-    if (agent.gpu && agent.replicas !== 1) throw new AgentSystemError([diag('invalid-props', 'error', `agent '${agent.name}' uses a GPU and runs ${agent.replicas} replicas; a GPU agent runs exactly one`, { file: '', line: 0, column: 0, path: 'agent.replicas' })]);
+    if (agent.gpu && agent.replicas !== 1)
+      throw new AgentSystemError([
+        diag(
+          'invalid-props',
+          'error',
+          `agent '${agent.name}' uses a GPU and runs ${agent.replicas} replicas; a GPU agent runs exactly one`,
+          { file: '', line: 0, column: 0, path: 'agent.replicas' },
+        ),
+      ]);
 
     const labels = agentLabels(agent, system);
     const selector = agentSelector(agent, system);
@@ -112,7 +137,9 @@ export class AgentWorkload extends Construct {
         case 'service-host':
           return kplus.EnvValue.fromValue(`${e.service}.${props.namespace}.svc`);
         case 'service-url':
-          return kplus.EnvValue.fromValue(`${e.scheme}://${e.service}.${props.namespace}.svc:${serviceUrlPort(e.service)}${e.path}`);
+          return kplus.EnvValue.fromValue(
+            `${e.scheme}://${e.service}.${props.namespace}.svc:${serviceUrlPort(e.service)}${e.path}`,
+          );
         case 'health-target':
           return kplus.EnvValue.fromValue(probeTarget(e.probe, '127.0.0.1', e.probe.port!)!);
       }
@@ -124,9 +151,16 @@ export class AgentWorkload extends Construct {
 
     const h = agent.health;
     const probe = (p: PlannedProbe, o: { periodSeconds: number; failureThreshold: number; timeoutSeconds: number }) => {
-      const common = { periodSeconds: Duration.seconds(o.periodSeconds), failureThreshold: o.failureThreshold, timeoutSeconds: Duration.seconds(o.timeoutSeconds), initialDelaySeconds: Duration.seconds(0), successThreshold: 1 };
+      const common = {
+        periodSeconds: Duration.seconds(o.periodSeconds),
+        failureThreshold: o.failureThreshold,
+        timeoutSeconds: Duration.seconds(o.timeoutSeconds),
+        initialDelaySeconds: Duration.seconds(0),
+        successThreshold: 1,
+      };
       // The kubelet speaks HTTP (any 2xx/3xx) and TCP itself; ZMQ, other codes and commands run the image's probe program.
-      if (p.protocol === 'http' && p.codes!.every((c) => c >= 200 && c < 400)) return kplus.Probe.fromHttpGet(p.path!, { port: p.port!, ...common });
+      if (p.protocol === 'http' && p.codes!.every((c) => c >= 200 && c < 400))
+        return kplus.Probe.fromHttpGet(p.path!, { port: p.port!, ...common });
       if (p.protocol === 'tcp') return kplus.Probe.fromTcpSocket({ port: p.port!, ...common });
       // The probe program's own timeout is 1 s under the kubelet's, so that it reports why.
       return kplus.Probe.fromCommand(probeCommand(p, p.port, Math.max(1, o.timeoutSeconds - 1)), common);
@@ -150,7 +184,13 @@ export class AgentWorkload extends Construct {
       spread: false,
       replicas: agent.replicas,
       // A GPU or a ReadWriteOnce data volume is never held by two pods at once.
-      strategy: agent.gpu || props.dataClaim ? kplus.DeploymentStrategy.recreate() : kplus.DeploymentStrategy.rollingUpdate({ maxSurge: kplus.PercentOrAbsolute.absolute(1), maxUnavailable: kplus.PercentOrAbsolute.absolute(0) }),
+      strategy:
+        agent.gpu || props.dataClaim
+          ? kplus.DeploymentStrategy.recreate()
+          : kplus.DeploymentStrategy.rollingUpdate({
+              maxSurge: kplus.PercentOrAbsolute.absolute(1),
+              maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+            }),
       automountServiceAccountToken: false,
       isolate: false,
       securityContext: { user, group: user, ensureNonRoot: true, fsGroup: user },
@@ -161,30 +201,71 @@ export class AgentWorkload extends Construct {
           image: agent.image,
           imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
           // Named by number: the machine's Service routes each port to the one pod that declares it by this name.
-          ports: agent.ports.map((p) => ({ name: containerPortName(p.port), number: p.port, protocol: kplus.Protocol.TCP })),
+          ports: agent.ports.map((p) => ({
+            name: containerPortName(p.port),
+            number: p.port,
+            protocol: kplus.Protocol.TCP,
+          })),
           ...(agent.command.length ? { args: [...agent.command].map(kubernetesLiteral) } : {}),
           envVariables,
           securityContext,
           resources: {
-            cpu: { request: kplus.Cpu.millis(agent.resources.cpuRequestMillis), limit: kplus.Cpu.millis(agent.resources.cpuMillis) },
-            memory: { request: Size.mebibytes(agent.resources.memoryRequestMiB), limit: Size.mebibytes(agent.resources.memoryMiB) },
+            cpu: {
+              request: kplus.Cpu.millis(agent.resources.cpuRequestMillis),
+              limit: kplus.Cpu.millis(agent.resources.cpuMillis),
+            },
+            memory: {
+              request: Size.mebibytes(agent.resources.memoryRequestMiB),
+              limit: Size.mebibytes(agent.resources.memoryMiB),
+            },
           },
-          startup: probe(h.readiness, { periodSeconds: startupPeriod, failureThreshold: Math.ceil((agent.startupSeconds * 3 + 30) / startupPeriod), timeoutSeconds: h.timeoutSeconds }),
-          readiness: probe(h.readiness, { periodSeconds: h.intervalSeconds, failureThreshold: h.retries, timeoutSeconds: h.timeoutSeconds }),
-          liveness: probe(h.liveness, { periodSeconds: h.intervalSeconds * 2, failureThreshold: h.retries, timeoutSeconds: h.timeoutSeconds }),
+          startup: probe(h.readiness, {
+            periodSeconds: startupPeriod,
+            failureThreshold: Math.ceil((agent.startupSeconds * 3 + 30) / startupPeriod),
+            timeoutSeconds: h.timeoutSeconds,
+          }),
+          readiness: probe(h.readiness, {
+            periodSeconds: h.intervalSeconds,
+            failureThreshold: h.retries,
+            timeoutSeconds: h.timeoutSeconds,
+          }),
+          liveness: probe(h.liveness, {
+            periodSeconds: h.intervalSeconds * 2,
+            failureThreshold: h.retries,
+            timeoutSeconds: h.timeoutSeconds,
+          }),
         },
       ],
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
     const container = this.deployment.containers[0]!;
-    for (const [name, path, mib] of SCRATCH_DIRS) container.mount(path, kplus.Volume.fromEmptyDir(this, `Volume-${name}`, name, { sizeLimit: Size.mebibytes(mib) }));
-    const claim = (id: string, name: string) => kplus.Volume.fromPersistentVolumeClaim(this, `Volume-${id}`, kplus.PersistentVolumeClaim.fromClaimName(this, `Claim-${id}`, name), { name: id });
-    container.mount(DATA_PATH, props.dataClaim ? claim('data', props.dataClaim) : kplus.Volume.fromEmptyDir(this, 'Volume-data', 'data', { sizeLimit: Size.mebibytes(1024) }));
+    for (const [name, path, mib] of SCRATCH_DIRS)
+      container.mount(
+        path,
+        kplus.Volume.fromEmptyDir(this, `Volume-${name}`, name, { sizeLimit: Size.mebibytes(mib) }),
+      );
+    const claim = (id: string, name: string) =>
+      kplus.Volume.fromPersistentVolumeClaim(
+        this,
+        `Volume-${id}`,
+        kplus.PersistentVolumeClaim.fromClaimName(this, `Claim-${id}`, name),
+        { name: id },
+      );
+    container.mount(
+      DATA_PATH,
+      props.dataClaim
+        ? claim('data', props.dataClaim)
+        : kplus.Volume.fromEmptyDir(this, 'Volume-data', 'data', { sizeLimit: Size.mebibytes(1024) }),
+    );
     if (props.cache) container.mount(props.cache.path, claim('model-cache', props.cache.claimName));
     if (props.modelsClaim) container.mount(MODELS_PATH, claim('models', props.modelsClaim), { readOnly: true });
     if (props.startupConfig) {
       const cm = kplus.ConfigMap.fromConfigMapName(this, 'StartupConfig', props.startupConfig.configMap);
-      container.mount(`/app/${props.startupConfig.path}`, kplus.Volume.fromConfigMap(this, 'Volume-startup-config', cm, { name: 'startup-config' }), { subPath: 'startup_config.yaml', readOnly: true });
+      container.mount(
+        `/app/${props.startupConfig.path}`,
+        kplus.Volume.fromConfigMap(this, 'Volume-startup-config', cm, { name: 'startup-config' }),
+        { subPath: 'startup_config.yaml', readOnly: true },
+      );
     }
     if ((props.waitForDependencies ?? true) && agent.dependencies.length > 0) {
       this.deployment.addInitContainer({
@@ -197,16 +278,24 @@ export class AgentWorkload extends Construct {
           WAIT_TIMEOUT_SECONDS: kplus.EnvValue.fromValue('600'),
         },
         securityContext,
-        resources: { cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(32), limit: Size.mebibytes(64) } },
+        resources: {
+          cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) },
+          memory: { request: Size.mebibytes(32), limit: Size.mebibytes(64) },
+        },
       });
     }
-    wireGpu(this.deployment, { machine: agent.machine, ...(agent.gpu ? { gpu: agent.gpu } : {}), ...(props.runtimeClassName ? { runtimeClassName: props.runtimeClassName } : {}) });
+    wireGpu(this.deployment, {
+      machine: agent.machine,
+      ...(agent.gpu ? { gpu: agent.gpu } : {}),
+      ...(props.runtimeClassName ? { runtimeClassName: props.runtimeClassName } : {}),
+    });
     const api = ApiObject.of(this.deployment);
     // cdk8s-plus always adds its hashed address label to the pod template; nothing here selects on it.
     api.addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
     api.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
     api.addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
-    if (props.node) api.addJsonPatch(JsonPatch.add('/spec/template/spec/nodeSelector', { 'kubernetes.io/hostname': props.node }));
+    if (props.node)
+      api.addJsonPatch(JsonPatch.add('/spec/template/spec/nodeSelector', { 'kubernetes.io/hostname': props.node }));
 
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name: agent.id, labels },

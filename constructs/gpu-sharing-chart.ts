@@ -34,12 +34,21 @@ export class GpuSharingChart extends Chart {
         version: 'v1',
         flags: { migStrategy: 'none' },
         // MPS gives each replica an equal share of the card's memory; time-slicing isolates none.
-        sharing: { [m.sharing === 'mps' ? 'mps' : 'timeSlicing']: { renameByDefault: false, ...(m.sharing === 'mps' ? {} : { failRequestsGreaterThanOne: true }), resources: [{ name: 'nvidia.com/gpu', replicas: Math.max(...m.gpus.map((g) => g.agents.length), 1) }] } },
+        sharing: {
+          [m.sharing === 'mps' ? 'mps' : 'timeSlicing']: {
+            renameByDefault: false,
+            ...(m.sharing === 'mps' ? {} : { failRequestsGreaterThanOne: true }),
+            resources: [{ name: 'nvidia.com/gpu', replicas: Math.max(...m.gpus.map((g) => g.agents.length), 1) }],
+          },
+        },
       };
       data[m.name] = toYaml(config);
     }
     new k8s.KubeConfigMap(this, 'config', {
-      metadata: { name: props.configMapName, labels: { 'app.kubernetes.io/part-of': props.plan.name, 'app.kubernetes.io/managed-by': 'agent-infra' } },
+      metadata: {
+        name: props.configMapName,
+        labels: { 'app.kubernetes.io/part-of': props.plan.name, 'app.kubernetes.io/managed-by': 'agent-infra' },
+      },
       data,
     });
   }

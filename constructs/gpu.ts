@@ -32,10 +32,15 @@ export function wireGpu(deployment: kplus.Deployment, opts: GpuWiringOptions): v
     deployment.scheduling.attract(kplus.Node.labeled(machine));
     return;
   }
-  deployment.scheduling.attract(kplus.Node.labeled(kplus.NodeLabelQuery.in(GPU_PRODUCT_LABEL, gpuProductValues(opts.gpu.model)), machine));
-  deployment.scheduling.tolerate(kplus.Node.tainted(kplus.NodeTaintQuery.exists(GPU_RESOURCE, { effect: kplus.TaintEffect.NO_SCHEDULE })));
+  deployment.scheduling.attract(
+    kplus.Node.labeled(kplus.NodeLabelQuery.in(GPU_PRODUCT_LABEL, gpuProductValues(opts.gpu.model)), machine),
+  );
+  deployment.scheduling.tolerate(
+    kplus.Node.tainted(kplus.NodeTaintQuery.exists(GPU_RESOURCE, { effect: kplus.TaintEffect.NO_SCHEDULE })),
+  );
   const quantity = { value: 1 } as unknown as number;
   api.addJsonPatch(JsonPatch.add(`${container}/resources/limits/${GPU_RESOURCE.replace('/', '~1')}`, quantity));
   api.addJsonPatch(JsonPatch.add(`${container}/resources/requests/${GPU_RESOURCE.replace('/', '~1')}`, quantity));
-  if (opts.runtimeClassName) api.addJsonPatch(JsonPatch.add('/spec/template/spec/runtimeClassName', opts.runtimeClassName));
+  if (opts.runtimeClassName)
+    api.addJsonPatch(JsonPatch.add('/spec/template/spec/runtimeClassName', opts.runtimeClassName));
 }

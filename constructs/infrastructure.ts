@@ -29,10 +29,17 @@ export class InfrastructureService extends Construct {
     checkProp(z.string().min(1), props.system, 'system');
     const { service: s, system } = props;
     const selector = serviceSelector(s, system);
-    const labels = { ...selector, 'app.kubernetes.io/component': 'infrastructure', 'app.kubernetes.io/managed-by': 'agent-infra' };
+    const labels = {
+      ...selector,
+      'app.kubernetes.io/component': 'infrastructure',
+      'app.kubernetes.io/managed-by': 'agent-infra',
+    };
     const redis = s.kind === 'redis';
     const uid = s.user;
-    const ports = [{ name: s.kind, containerPort: s.port, protocol: 'TCP' }, ...(s.monitorPort !== undefined ? [{ name: 'monitor', containerPort: s.monitorPort, protocol: 'TCP' }] : [])];
+    const ports = [
+      { name: s.kind, containerPort: s.port, protocol: 'TCP' },
+      ...(s.monitorPort !== undefined ? [{ name: 'monitor', containerPort: s.monitorPort, protocol: 'TCP' }] : []),
+    ];
     const probe = (period: number) => ({ periodSeconds: period, timeoutSeconds: 3, failureThreshold: 3 });
     const container: k8s.Container = {
       name: s.kind,
@@ -40,19 +47,38 @@ export class InfrastructureService extends Construct {
       imagePullPolicy: 'IfNotPresent',
       command: serviceCommand(s, '0.0.0.0'),
       ports,
-      readinessProbe: redis ? { exec: { command: ['sh', '-c', redisPing(s)] }, ...probe(5) } : { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(s.monitorPort!) }, ...probe(5) },
+      readinessProbe: redis
+        ? { exec: { command: ['sh', '-c', redisPing(s)] }, ...probe(5) }
+        : { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(s.monitorPort!) }, ...probe(5) },
       livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(s.port) }, ...probe(10) },
       resources: {
-        requests: { cpu: quantity(`${s.resources.cpuRequestMillis}m`), memory: quantity(mebibytes(s.resources.memoryRequestMiB)) },
+        requests: {
+          cpu: quantity(`${s.resources.cpuRequestMillis}m`),
+          memory: quantity(mebibytes(s.resources.memoryRequestMiB)),
+        },
         limits: { cpu: quantity(`${s.resources.cpuMillis}m`), memory: quantity(mebibytes(s.resources.memoryMiB)) },
       },
-      securityContext: { runAsUser: uid, runAsGroup: uid, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } },
+      securityContext: {
+        runAsUser: uid,
+        runAsGroup: uid,
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        capabilities: { drop: ['ALL'] },
+      },
       ...(redis ? { volumeMounts: [{ name: 'data', mountPath: '/data' }] } : {}),
     };
     const podSpec: k8s.PodSpec = {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
-      securityContext: { runAsUser: uid, runAsGroup: uid, runAsNonRoot: true, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } },
+      securityContext: {
+        runAsUser: uid,
+        runAsGroup: uid,
+        runAsNonRoot: true,
+        fsGroup: uid,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
       terminationGracePeriodSeconds: 30,
       containers: [container],
     };
@@ -68,7 +94,11 @@ export class InfrastructureService extends Construct {
           volumeClaimTemplates: [
             {
               metadata: { name: 'data', labels },
-              spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: quantity(`${s.storageGiB}Gi`) } }, ...(s.storageClassName ? { storageClassName: s.storageClassName } : {}) },
+              spec: {
+                accessModes: ['ReadWriteOnce'],
+                resources: { requests: { storage: quantity(`${s.storageGiB}Gi`) } },
+                ...(s.storageClassName ? { storageClassName: s.storageClassName } : {}),
+              },
             },
           ],
         },
@@ -81,7 +111,16 @@ export class InfrastructureService extends Construct {
     }
     new k8s.KubeService(this, 'Service', {
       metadata: { name: s.id, labels },
-      spec: { type: 'ClusterIP', selector, ports: ports.map((p) => ({ name: p.name, port: p.containerPort, targetPort: k8s.IntOrString.fromNumber(p.containerPort), protocol: 'TCP' })) },
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: ports.map((p) => ({
+          name: p.name,
+          port: p.containerPort,
+          targetPort: k8s.IntOrString.fromNumber(p.containerPort),
+          protocol: 'TCP',
+        })),
+      },
     });
     // Exactly the agents that use it, on its client port; it reaches nothing.
     new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
@@ -91,7 +130,14 @@ export class InfrastructureService extends Construct {
         policyTypes: ['Ingress', 'Egress'],
         ingress: [
           {
-            from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/part-of': system }, matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: [...s.clients] }] } }],
+            from: [
+              {
+                podSelector: {
+                  matchLabels: { 'app.kubernetes.io/part-of': system },
+                  matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: [...s.clients] }],
+                },
+              },
+            ],
             ports: [{ port: k8s.IntOrString.fromNumber(s.port), protocol: 'TCP' }],
           },
         ],

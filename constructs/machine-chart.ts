@@ -41,8 +41,17 @@ export class MachineChart extends Chart {
     const reaches = reachability(plan);
     const startup = this.startupConfig(plan, machine);
     const mp = plan.machines.find((m) => m.name === machine)!;
-    const cacheClaim = this.claim(plan, mp, `model-cache-${machine}`, mp.cache.sizeGiB, mp.cache.storageClassName, mp.cache.hostPath);
-    const modelsClaim = mp.models ? this.claim(plan, mp, `models-${machine}`, mp.models.sizeGiB, undefined, mp.models.hostPath, true) : undefined;
+    const cacheClaim = this.claim(
+      plan,
+      mp,
+      `model-cache-${machine}`,
+      mp.cache.sizeGiB,
+      mp.cache.storageClassName,
+      mp.cache.hostPath,
+    );
+    const modelsClaim = mp.models
+      ? this.claim(plan, mp, `models-${machine}`, mp.models.sizeGiB, undefined, mp.models.hostPath, true)
+      : undefined;
     const workloads: AgentWorkload[] = [];
     for (const agent of plan.agents.filter((a) => a.machine === machine)) {
       workloads.push(
@@ -58,7 +67,18 @@ export class MachineChart extends Chart {
           cache: { claimName: cacheClaim, path: mp.cache.path },
           ...(modelsClaim ? { modelsClaim } : {}),
           ...(mp.node ? { node: mp.node } : {}),
-          ...(agent.state ? { dataClaim: this.claim(plan, mp, `${agent.id}-data`, agent.state.sizeGiB, agent.state.storageClassName, agent.state.hostPath) } : {}),
+          ...(agent.state
+            ? {
+                dataClaim: this.claim(
+                  plan,
+                  mp,
+                  `${agent.id}-data`,
+                  agent.state.sizeGiB,
+                  agent.state.storageClassName,
+                  agent.state.hostPath,
+                ),
+              }
+            : {}),
           waitForDependencies: plan.kubernetes.waitForDependencies,
           ...(plan.kubernetes.runtimeClassName ? { runtimeClassName: plan.kubernetes.runtimeClassName } : {}),
         }),
@@ -79,7 +99,9 @@ export class MachineChart extends Chart {
             scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: agent.id },
             minReplicas: agent.replicas,
             maxReplicas: agent.maxReplicas,
-            metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+            metrics: [
+              { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+            ],
           },
         });
       }
@@ -94,7 +116,8 @@ export class MachineChart extends Chart {
       }
     }
     this.workloads = workloads;
-    for (const s of plan.services.filter((x) => x.machine === machine)) new InfrastructureService(this, `service-${s.id}`, { service: s, system });
+    for (const s of plan.services.filter((x) => x.machine === machine))
+      new InfrastructureService(this, `service-${s.id}`, { service: s, system });
     this.machineService(plan, machine);
   }
 
@@ -103,10 +126,22 @@ export class MachineChart extends Chart {
    * or bound to a `local` PersistentVolume on the machine's node for a host folder (a PVC keeps the
    * pod within PodSecurity restricted, which forbids hostPath volumes). Retained when released.
    */
-  private claim(plan: SystemPlan, m: MachinePlan, name: string, sizeGiB: number, storageClassName: string | undefined, hostPath: string | undefined, readOnly = false): string {
+  private claim(
+    plan: SystemPlan,
+    m: MachinePlan,
+    name: string,
+    sizeGiB: number,
+    storageClassName: string | undefined,
+    hostPath: string | undefined,
+    readOnly = false,
+  ): string {
     // A read-only folder many pods of the node read: ReadOnlyMany.
     const accessModes = [readOnly ? 'ReadOnlyMany' : 'ReadWriteOnce'];
-    const labels = { 'app.kubernetes.io/part-of': plan.name, 'app.kubernetes.io/managed-by': 'agent-infra', [MACHINE_LABEL]: m.name };
+    const labels = {
+      'app.kubernetes.io/part-of': plan.name,
+      'app.kubernetes.io/managed-by': 'agent-infra',
+      [MACHINE_LABEL]: m.name,
+    };
     const storage = k8s.Quantity.fromString(`${sizeGiB}Gi`);
     if (hostPath) {
       const volumeName = `${plan.namespace}-${name}`;
@@ -118,14 +153,26 @@ export class MachineChart extends Chart {
           persistentVolumeReclaimPolicy: 'Retain',
           storageClassName: LOCAL_STORAGE_CLASS,
           local: { path: hostPath },
-          nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [m.node!] }] }] } },
+          nodeAffinity: {
+            required: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [m.node!] }] },
+              ],
+            },
+          },
         },
       });
       // A PersistentVolume belongs to no namespace.
       pv.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
-      new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, { metadata: { name, labels }, spec: { accessModes, storageClassName: LOCAL_STORAGE_CLASS, volumeName, resources: { requests: { storage } } } });
+      new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, {
+        metadata: { name, labels },
+        spec: { accessModes, storageClassName: LOCAL_STORAGE_CLASS, volumeName, resources: { requests: { storage } } },
+      });
     } else {
-      new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, { metadata: { name, labels }, spec: { accessModes, ...(storageClassName ? { storageClassName } : {}), resources: { requests: { storage } } } });
+      new k8s.KubePersistentVolumeClaim(this, `${name}-pvc`, {
+        metadata: { name, labels },
+        spec: { accessModes, ...(storageClassName ? { storageClassName } : {}), resources: { requests: { storage } } },
+      });
     }
     return name;
   }
@@ -136,7 +183,17 @@ export class MachineChart extends Chart {
     const text = startupConfigText(m, false, '# Generated by agent-infra.', plan.secrets);
     if (!m.startupConfig || text === undefined) return undefined;
     const name = `startup-config-${machine}`;
-    new k8s.KubeConfigMap(this, name, { metadata: { name, labels: { 'app.kubernetes.io/part-of': plan.name, 'app.kubernetes.io/managed-by': 'agent-infra', [MACHINE_LABEL]: machine } }, data: { 'startup_config.yaml': text } });
+    new k8s.KubeConfigMap(this, name, {
+      metadata: {
+        name,
+        labels: {
+          'app.kubernetes.io/part-of': plan.name,
+          'app.kubernetes.io/managed-by': 'agent-infra',
+          [MACHINE_LABEL]: machine,
+        },
+      },
+      data: { 'startup_config.yaml': text },
+    });
     return { configMap: name, path: m.startupConfig.path };
   }
 
@@ -146,13 +203,28 @@ export class MachineChart extends Chart {
    * that connect to `tcp://${MAIN_PC_IP}:N` reach the agent that binds N, as on the two PCs.
    */
   private machineService(plan: SystemPlan, machine: string) {
-    const ports = plan.agents.filter((a) => a.machine === machine).flatMap((a) => a.ports.map((p) => p.port)).sort((a, b) => a - b);
+    const ports = plan.agents
+      .filter((a) => a.machine === machine)
+      .flatMap((a) => a.ports.map((p) => p.port))
+      .sort((a, b) => a - b);
     new k8s.KubeService(this, `machine-${machine}`, {
-      metadata: { name: machine, labels: { 'app.kubernetes.io/part-of': plan.name, 'app.kubernetes.io/managed-by': 'agent-infra', [MACHINE_LABEL]: machine } },
+      metadata: {
+        name: machine,
+        labels: {
+          'app.kubernetes.io/part-of': plan.name,
+          'app.kubernetes.io/managed-by': 'agent-infra',
+          [MACHINE_LABEL]: machine,
+        },
+      },
       spec: {
         type: 'ClusterIP',
         selector: { 'app.kubernetes.io/part-of': plan.name, [MACHINE_LABEL]: machine },
-        ports: [...new Set(ports)].map((p) => ({ name: containerPortName(p), port: p, targetPort: k8s.IntOrString.fromString(containerPortName(p)), protocol: 'TCP' })),
+        ports: [...new Set(ports)].map((p) => ({
+          name: containerPortName(p),
+          port: p,
+          targetPort: k8s.IntOrString.fromString(containerPortName(p)),
+          protocol: 'TCP',
+        })),
       },
     });
   }
@@ -162,7 +234,12 @@ export class MachineChart extends Chart {
    * (all their ports), the agents its variables name (their service port: the registry, the digital
    * twin, the error bus) and the infrastructure services it uses.
    */
-  private networkPolicy(plan: SystemPlan, agent: PlannedAgent, byId: ReadonlyMap<string, PlannedAgent>, reaches: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>) {
+  private networkPolicy(
+    plan: SystemPlan,
+    agent: PlannedAgent,
+    byId: ReadonlyMap<string, PlannedAgent>,
+    reaches: ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>,
+  ) {
     const system = plan.name;
     const selectorOf = (id: string) => ({ podSelector: { matchLabels: agentSelector(byId.get(id)!, system) } });
     const ingress: k8s.NetworkPolicyIngressRule[] = [];
@@ -174,19 +251,29 @@ export class MachineChart extends Chart {
       const key = ports.join(',');
       byPorts.set(key, [...(byPorts.get(key) ?? []), from]);
     }
-    for (const [key, from] of [...byPorts].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) ingress.push({ from: from.sort().map(selectorOf), ports: key.split(',').map((p) => tcp(Number(p))) });
+    for (const [key, from] of [...byPorts].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))
+      ingress.push({ from: from.sort().map(selectorOf), ports: key.split(',').map((p) => tcp(Number(p))) });
     if (agent.metricsPort && plan.kubernetes.serviceMonitors) {
       // Prometheus pods of the one namespace the spec names (the label Kubernetes sets on every namespace).
       const namespaceSelector = { matchLabels: { 'kubernetes.io/metadata.name': plan.kubernetes.prometheusNamespace } };
-      ingress.push({ from: [{ namespaceSelector, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }], ports: [tcp(agent.metricsPort.port)] });
+      ingress.push({
+        from: [{ namespaceSelector, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }],
+        ports: [tcp(agent.metricsPort.port)],
+      });
     }
     const egress: k8s.NetworkPolicyEgressRule[] = [...(reaches.get(agent.id) ?? new Map<string, readonly number[]>())]
       .filter(([id]) => id !== agent.id)
       .map(([id, ports]) => ({ to: [selectorOf(id)], ports: ports.map(tcp) }));
-    for (const s of plan.services.filter((x) => x.clients.includes(agent.id))) egress.push({ to: [{ podSelector: { matchLabels: serviceSelector(s, system) } }], ports: [tcp(s.port)] });
+    for (const s of plan.services.filter((x) => x.clients.includes(agent.id)))
+      egress.push({ to: [{ podSelector: { matchLabels: serviceSelector(s, system) } }], ports: [tcp(s.port)] });
     new k8s.KubeNetworkPolicy(this, `${agent.id}-netpol`, {
       metadata: { name: agent.id, labels: agentLabels(agent, system) },
-      spec: { podSelector: { matchLabels: agentSelector(agent, system) }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
+      spec: {
+        podSelector: { matchLabels: agentSelector(agent, system) },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress,
+        egress,
+      },
     });
   }
 }
@@ -198,9 +285,21 @@ export function reachability(plan: SystemPlan): Map<string, Map<string, number[]
   for (const a of plan.agents) {
     const m = new Map<string, Set<number>>();
     const add = (id: string, ports: readonly number[]) => m.set(id, new Set([...(m.get(id) ?? []), ...ports]));
-    for (const d of a.dependencies) add(d.id, byId.get(d.id)!.ports.map((p) => p.port));
-    for (const e of a.env) if (e.kind === 'agent-host' && byId.has(e.agent)) add(e.agent, [byId.get(e.agent)!.servicePort.port]);
-    out.set(a.id, new Map([...m].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).map(([id, ports]) => [id, [...ports].sort((x, y) => x - y)])));
+    for (const d of a.dependencies)
+      add(
+        d.id,
+        byId.get(d.id)!.ports.map((p) => p.port),
+      );
+    for (const e of a.env)
+      if (e.kind === 'agent-host' && byId.has(e.agent)) add(e.agent, [byId.get(e.agent)!.servicePort.port]);
+    out.set(
+      a.id,
+      new Map(
+        [...m]
+          .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
+          .map(([id, ports]) => [id, [...ports].sort((x, y) => x - y)]),
+      ),
+    );
   }
   return out;
 }

@@ -49,7 +49,12 @@ export class SystemChart extends Chart {
         policyTypes: ['Egress'],
         egress: [
           {
-            to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+            to: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+                podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+              },
+            ],
             ports: [
               { port: k8s.IntOrString.fromNumber(53), protocol: 'UDP' },
               { port: k8s.IntOrString.fromNumber(53), protocol: 'TCP' },

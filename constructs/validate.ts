@@ -11,20 +11,29 @@ import type { SystemPlan } from '../lib/plan/types.ts';
 export class AgentSystemError extends Error {
   constructor(readonly diagnostics: readonly Diagnostic[]) {
     const errors = diagnostics.filter((d) => d.severity === 'error');
-    super(`the agent system has ${errors.length} error${errors.length === 1 ? '' : 's'}; run 'agent-infra check' for the whole report:\n${errors.map((d) => `  ${formatDiagnostic(d)}`).join('\n')}`);
+    super(
+      `the agent system has ${errors.length} error${errors.length === 1 ? '' : 's'}; run 'agent-infra check' for the whole report:\n${errors.map((d) => `  ${formatDiagnostic(d)}`).join('\n')}`,
+    );
     this.name = 'AgentSystemError';
   }
 }
 
 const name = z.string().min(1);
-const dns = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lowercase letters, digits and -, at most 63)');
+const dns = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lowercase letters, digits and -, at most 63)');
 const port = z.number().int().min(1).max(65535);
 const count = z.number().int().min(0);
 const strings = z.array(z.string());
 
 const PortSchema = z.looseObject({ name, role: z.string(), port, declared: z.number().int() });
 const ProbeSchema = z.looseObject({ protocol: z.string(), port });
-const ResourcesSchema = z.looseObject({ cpuMillis: count, cpuRequestMillis: count, memoryMiB: count, memoryRequestMiB: count });
+const ResourcesSchema = z.looseObject({
+  cpuMillis: count,
+  cpuRequestMillis: count,
+  memoryMiB: count,
+  memoryRequestMiB: count,
+});
 
 export const PlannedAgentSchema = z.looseObject({
   name,
@@ -45,13 +54,29 @@ export const PlannedAgentSchema = z.looseObject({
   secrets: strings,
 });
 
-export const PlannedServiceSchema = z.looseObject({ kind: z.enum(['redis', 'nats']), id: dns, machine: name, image: name, user: count, port, clients: strings, resources: ResourcesSchema });
+export const PlannedServiceSchema = z.looseObject({
+  kind: z.enum(['redis', 'nats']),
+  id: dns,
+  machine: name,
+  image: name,
+  user: count,
+  port,
+  clients: strings,
+  resources: ResourcesSchema,
+});
 
 const MachineSchema = z.looseObject({
   name: dns,
   addressEnv: name,
   addressVariables: strings,
-  gpus: z.array(z.looseObject({ device: count, model: z.string(), vramGiB: z.number(), agents: z.array(z.looseObject({ id: dns })) })),
+  gpus: z.array(
+    z.looseObject({
+      device: count,
+      model: z.string(),
+      vramGiB: z.number(),
+      agents: z.array(z.looseObject({ id: dns })),
+    }),
+  ),
   agents: strings,
   cache: z.looseObject({ sizeGiB: z.number(), path: name }),
   sharing: z.enum(['time-slicing', 'mps']),
@@ -67,19 +92,35 @@ export const SystemPlanSchema = z.looseObject({
   agents: z.array(PlannedAgentSchema),
   services: z.array(PlannedServiceSchema),
   secrets: strings,
-  kubernetes: z.looseObject({ serviceMonitors: z.boolean(), podDisruptionBudgets: z.boolean(), autoscaling: z.boolean(), waitForDependencies: z.boolean(), prometheusNamespace: dns }),
+  kubernetes: z.looseObject({
+    serviceMonitors: z.boolean(),
+    podDisruptionBudgets: z.boolean(),
+    autoscaling: z.boolean(),
+    waitForDependencies: z.boolean(),
+    prometheusNamespace: dns,
+  }),
 });
 
 /** The problems of a zod parse, as diagnostics at the config path `where.field...`. */
 function schemaProblems(schema: z.ZodType, value: unknown, where: string): Diagnostic[] {
   const r = schema.safeParse(value);
   if (r.success) return [];
-  return r.error.issues.slice(0, 20).map((i) => diag('invalid-props', 'error', i.message.toLowerCase(), { file: '', line: 0, column: 0, path: [where, ...i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))].join('').replace(/^\./, '') }));
+  return r.error.issues.slice(0, 20).map((i) =>
+    diag('invalid-props', 'error', i.message.toLowerCase(), {
+      file: '',
+      line: 0,
+      column: 0,
+      path: [where, ...i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))]
+        .join('')
+        .replace(/^\./, ''),
+    }),
+  );
 }
 
 /** Throws an {@link AgentSystemError} when `problems` holds any. */
 function throwIf(problems: readonly Diagnostic[]): void {
-  if (problems.length > 0) throw new AgentSystemError(problems.map((d) => ({ ...d, file: undefined, line: undefined, column: undefined })));
+  if (problems.length > 0)
+    throw new AgentSystemError(problems.map((d) => ({ ...d, file: undefined, line: undefined, column: undefined })));
 }
 
 /** A plan given to a construct: its shape, and that its agents' machines and dependencies exist. */
@@ -92,19 +133,43 @@ export function checkPlan(plan: unknown, where = 'plan'): asserts plan is System
   const problems: Diagnostic[] = [];
   const at = (path: string) => ({ file: '', line: 0, column: 0, path: `${where}.${path}` });
   p.agents.forEach((a, i) => {
-    if (!machines.has(a.machine)) problems.push(diag('invalid-props', 'error', `machine '${a.machine}' of agent '${a.name}' is not a machine of the plan (it has ${[...machines].join(', ')})`, at(`agents[${i}].machine`)));
+    if (!machines.has(a.machine))
+      problems.push(
+        diag(
+          'invalid-props',
+          'error',
+          `machine '${a.machine}' of agent '${a.name}' is not a machine of the plan (it has ${[...machines].join(', ')})`,
+          at(`agents[${i}].machine`),
+        ),
+      );
     a.dependencies.forEach((d, j) => {
-      if (!ids.has(d.id)) problems.push(diag('invalid-props', 'error', `dependency '${d.id}' of agent '${a.name}' is no agent of the plan`, at(`agents[${i}].dependencies[${j}].id`)));
+      if (!ids.has(d.id))
+        problems.push(
+          diag(
+            'invalid-props',
+            'error',
+            `dependency '${d.id}' of agent '${a.name}' is no agent of the plan`,
+            at(`agents[${i}].dependencies[${j}].id`),
+          ),
+        );
     });
   });
-  if (ids.size !== p.agents.length) problems.push(diag('invalid-props', 'error', 'two agents have the same id', at('agents')));
+  if (ids.size !== p.agents.length)
+    problems.push(diag('invalid-props', 'error', 'two agents have the same id', at('agents')));
   throwIf(problems);
 }
 
 /** A machine named in props: one of the plan's. */
 export function checkMachine(plan: SystemPlan, machine: unknown): void {
   if (typeof machine === 'string' && plan.machines.some((m) => m.name === machine)) return;
-  throwIf([diag('invalid-props', 'error', `the plan has no machine ${typeof machine === 'string' ? `'${machine}'` : String(machine)} (it has ${plan.machines.map((m) => m.name).join(', ')})`, { file: '', line: 0, column: 0, path: 'machine' })]);
+  throwIf([
+    diag(
+      'invalid-props',
+      'error',
+      `the plan has no machine ${typeof machine === 'string' ? `'${machine}'` : String(machine)} (it has ${plan.machines.map((m) => m.name).join(', ')})`,
+      { file: '', line: 0, column: 0, path: 'machine' },
+    ),
+  ]);
 }
 
 /** One value of props against its schema. */

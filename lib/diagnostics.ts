@@ -79,7 +79,10 @@ export function diag(code: DiagnosticCode, severity: Severity, message: string, 
  * `\u{202E}`, so a message cannot read other than it is (`'Registry'` that is not `Registry`).
  */
 export function visible(s: string): string {
-  return s.replace(/[\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}}`);
+  return s.replace(
+    /[\p{Cf}\p{Zl}\p{Zp}]/gu,
+    (c) => `\\u{${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}}`,
+  );
 }
 
 /** {@link visible}, and on one line: control characters (a newline in a key or file name) as `?`. */
@@ -102,7 +105,14 @@ const severityRank: Record<Severity, number> = { error: 0, warning: 1, info: 2 }
 
 /** Sorts diagnostics into a stable order: by file, line, column, code, message. */
 export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
-  const key = (d: Diagnostic) => [d.file ?? '\uffff', String(d.line ?? 0).padStart(8, '0'), String(d.column ?? 0).padStart(6, '0'), d.code, d.message].join('\u0000');
+  const key = (d: Diagnostic) =>
+    [
+      d.file ?? '\uffff',
+      String(d.line ?? 0).padStart(8, '0'),
+      String(d.column ?? 0).padStart(6, '0'),
+      d.code,
+      d.message,
+    ].join('\u0000');
   return [...ds].sort((a, b) => {
     const ka = key(a);
     const kb = key(b);

@@ -6,7 +6,17 @@ import { planOf } from '../constructs/agent-system.ts';
 import { runPipeline, runPipelineAsync, type PipelineResult } from './pipeline.ts';
 import type { LoadOptions } from './config/load.ts';
 
-export { AgentSystem, AgentSystemError, type AgentSystemOptions, type AgentSystemProps, ADDRESSES_CONFIGMAP, ENDPOINTS_CONFIGMAP, DEVICE_PLUGIN_NAMESPACE, DEVICE_PLUGIN_CONFIGMAP, secretName } from '../constructs/agent-system.ts';
+export {
+  AgentSystem,
+  AgentSystemError,
+  type AgentSystemOptions,
+  type AgentSystemProps,
+  ADDRESSES_CONFIGMAP,
+  ENDPOINTS_CONFIGMAP,
+  DEVICE_PLUGIN_NAMESPACE,
+  DEVICE_PLUGIN_CONFIGMAP,
+  secretName,
+} from '../constructs/agent-system.ts';
 export { AgentWorkload, type AgentWorkloadOptions, type AgentWorkloadProps } from '../constructs/agent-workload.ts';
 export { MachineChart, type MachineChartProps, LOCAL_STORAGE_CLASS } from '../constructs/machine-chart.ts';
 export { SystemChart, type SystemChartProps } from '../constructs/system-chart.ts';
@@ -24,7 +34,9 @@ export { printSynthResult } from './cli/synth.ts';
  * Resolves to the whole result: the plan, every diagnostic, and what the code does. With
  * `throwOnError` (the default) a system with errors rejects with an {@link AgentSystemError}.
  */
-export async function planSystem(options: LoadOptions & { readonly throwOnError?: boolean } = {}): Promise<PipelineResult> {
+export async function planSystem(
+  options: LoadOptions & { readonly throwOnError?: boolean } = {},
+): Promise<PipelineResult> {
   const r = await runPipelineAsync({ spec: 'agent-infra.yaml', ...options });
   if (options.throwOnError !== false) planOf(r);
   return r;

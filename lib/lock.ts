@@ -37,7 +37,17 @@ export function readLock(file: string, shown: string): { lock: PortLock; diagnos
   if (!read.ok && read.code === 'missing-file') return { lock: EMPTY_LOCK, diagnostics: [] };
   if (!read.ok && read.reason.startsWith('is a directory')) {
     // Nothing can replace a directory with the lock file: synth would fail at its very end.
-    return { lock: EMPTY_LOCK, diagnostics: [diag('unreadable-file', 'error', `the port lock is a directory, which synth cannot replace with the lock file; remove it`, { file: shown, line: 1, column: 1, path: '' })] };
+    return {
+      lock: EMPTY_LOCK,
+      diagnostics: [
+        diag(
+          'unreadable-file',
+          'error',
+          `the port lock is a directory, which synth cannot replace with the lock file; remove it`,
+          { file: shown, line: 1, column: 1, path: '' },
+        ),
+      ],
+    };
   }
   // `undefined` when the lock cannot be read or has errors (a duplicate key included); `null` when empty.
   let data: unknown;
@@ -45,9 +55,26 @@ export function readLock(file: string, shown: string): { lock: PortLock; diagnos
   if (data === null) return { lock: EMPTY_LOCK, diagnostics: [] };
   const ports = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)['ports'] : undefined;
   const bad = Array.isArray(ports) ? ports.findIndex((e) => !isEntry(e)) : -1;
-  if (Array.isArray(ports) && bad < 0) return { lock: { version: 1, ports: ports as PortLockEntry[] }, diagnostics: [] };
-  const why = !read.ok ? `it ${read.reason}` : Array.isArray(ports) ? `entry ${bad + 1} is not {host, machine, agent, port, wanted, assigned} with ports from 1 to 65535` : data === undefined ? 'it does not parse' : `it has no 'ports' list`;
-  return { lock: EMPTY_LOCK, diagnostics: [diag('parse-error', 'warning', `the port lock cannot be read and is ignored (${why}); delete it to have it written anew`, { file: shown, line: 1, column: 1, path: '' })] };
+  if (Array.isArray(ports) && bad < 0)
+    return { lock: { version: 1, ports: ports as PortLockEntry[] }, diagnostics: [] };
+  const why = !read.ok
+    ? `it ${read.reason}`
+    : Array.isArray(ports)
+      ? `entry ${bad + 1} is not {host, machine, agent, port, wanted, assigned} with ports from 1 to 65535`
+      : data === undefined
+        ? 'it does not parse'
+        : `it has no 'ports' list`;
+  return {
+    lock: EMPTY_LOCK,
+    diagnostics: [
+      diag(
+        'parse-error',
+        'warning',
+        `the port lock cannot be read and is ignored (${why}); delete it to have it written anew`,
+        { file: shown, line: 1, column: 1, path: '' },
+      ),
+    ],
+  };
 }
 
 const isPort = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;
@@ -56,7 +83,14 @@ const isName = (v: unknown) => typeof v === 'string' && v.length > 0;
 function isEntry(e: unknown): e is PortLockEntry {
   if (typeof e !== 'object' || e === null) return false;
   const r = e as Record<string, unknown>;
-  return isName(r['host']) && isName(r['machine']) && isName(r['agent']) && isName(r['port']) && isPort(r['wanted']) && isPort(r['assigned']);
+  return (
+    isName(r['host']) &&
+    isName(r['machine']) &&
+    isName(r['agent']) &&
+    isName(r['port']) &&
+    isPort(r['wanted']) &&
+    isPort(r['assigned'])
+  );
 }
 
 const HEADER = `# Ports of the hosts where 'onConflict: reassign' may move them; kept stable across runs.\n# Written by 'agent-infra synth'; commit it ('agent-infra check --frozen-lock' fails when it is out of date).\n`;
@@ -68,7 +102,10 @@ const HEADER = `# Ports of the hosts where 'onConflict: reassign' may move them;
  */
 export function lockText(lock: PortLock): string {
   const field = (k: keyof PortLockEntry, e: PortLockEntry) => `"${k}": ${JSON.stringify(e[k])}`;
-  const rows = lock.ports.map((e) => `  {${(['host', 'machine', 'agent', 'port', 'wanted', 'assigned'] as const).map((k) => field(k, e)).join(', ')}}`);
+  const rows = lock.ports.map(
+    (e) =>
+      `  {${(['host', 'machine', 'agent', 'port', 'wanted', 'assigned'] as const).map((k) => field(k, e)).join(', ')}}`,
+  );
   return `${HEADER}{"version": 1, "ports": [${rows.length ? `\n${rows.join(',\n')}\n` : ''}]}\n`;
 }
 
@@ -101,7 +138,10 @@ export function lockChanges(current: PortLock, next: PortLock): string[] {
   for (const [k, e] of after) {
     const was = before.get(k);
     if (!was) lines.push(`+ ${k} ${e.assigned}`);
-    else if (was.assigned !== e.assigned || was.wanted !== e.wanted) lines.push(`~ ${k} ${was.assigned} -> ${e.assigned}${was.wanted !== e.wanted ? ` (wanted ${was.wanted} -> ${e.wanted})` : ''}`);
+    else if (was.assigned !== e.assigned || was.wanted !== e.wanted)
+      lines.push(
+        `~ ${k} ${was.assigned} -> ${e.assigned}${was.wanted !== e.wanted ? ` (wanted ${was.wanted} -> ${e.wanted})` : ''}`,
+      );
   }
   for (const [k, e] of before) if (!after.has(k)) lines.push(`- ${k} ${e.assigned}`);
   return lines.sort((a, b) => (a.slice(2) < b.slice(2) ? -1 : a.slice(2) > b.slice(2) ? 1 : 0));
@@ -126,10 +166,24 @@ export function writeLock(file: string, lock: PortLock): boolean {
  * `lock-outdated` when the file at `file` does not hold `next`: an error where the lock must be current
  * (`check --frozen-lock`, for CI), else a note; it names what would change.
  */
-export function lockOutdated(file: string, shown: string, current: PortLock, next: PortLock, frozen: boolean): Diagnostic | undefined {
+export function lockOutdated(
+  file: string,
+  shown: string,
+  current: PortLock,
+  next: PortLock,
+  frozen: boolean,
+): Diagnostic | undefined {
   if (lockIsCurrent(file, next)) return undefined;
   const changes = lockChanges(current, next);
-  const what = changes.length === 0 ? 'its format would change' : `${changes.length} ${changes.length === 1 ? 'entry' : 'entries'} would change: ${changes.slice(0, 5).join(', ')}${changes.length > 5 ? `, and ${changes.length - 5} more` : ''}`;
+  const what =
+    changes.length === 0
+      ? 'its format would change'
+      : `${changes.length} ${changes.length === 1 ? 'entry' : 'entries'} would change: ${changes.slice(0, 5).join(', ')}${changes.length > 5 ? `, and ${changes.length - 5} more` : ''}`;
   const fix = `run 'agent-infra synth', which writes it, and commit it`;
-  return diag('lock-outdated', frozen ? 'error' : 'info', `the port lock is out of date: ${what}; ${fix}`, { file: shown, line: 1, column: 1, path: '' });
+  return diag('lock-outdated', frozen ? 'error' : 'info', `the port lock is out of date: ${what}; ${fix}`, {
+    file: shown,
+    line: 1,
+    column: 1,
+    path: '',
+  });
 }

@@ -9,7 +9,10 @@ export function packageRoot(): string {
   let dir = import.meta.dirname;
   while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'templates'))) {
     const up = dirname(dir);
-    if (up === dir) throw new Error(`agent-infra's package folder (with package.json and templates/) not found above ${import.meta.dirname}`);
+    if (up === dir)
+      throw new Error(
+        `agent-infra's package folder (with package.json and templates/) not found above ${import.meta.dirname}`,
+      );
     dir = up;
   }
   return (root = dir);

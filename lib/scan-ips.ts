@@ -70,7 +70,10 @@ function unfixable(lit: StringLiteral, body: string): string | undefined {
  * part of an implicit concatenation, where a call could not stand), every other character of the
  * file is kept, and `import os` is added with the file's own line ending. Needs {@link initPython}.
  */
-export function fixPythonSource(text: string, mapping: Readonly<Record<string, string>>): { text: string; findings: Omit<IpFinding, 'file'>[] } {
+export function fixPythonSource(
+  text: string,
+  mapping: Readonly<Record<string, string>>,
+): { text: string; findings: Omit<IpFinding, 'file'>[] } {
   const { strings, comments, importsOs, futureEnd, docstringEnd } = literalsOf(text);
   const lineStarts = [0];
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
@@ -86,19 +89,45 @@ export function fixPythonSource(text: string, mapping: Readonly<Record<string, s
   };
   const found: { offset: number; address: string; fixed: boolean; reason?: string }[] = [];
   const edits: { start: number; end: number; text: string }[] = [];
-  for (const c of comments) for (const m of addresses(text.slice(c.start, c.end))) found.push({ offset: c.start + m.index, address: m.address, fixed: false, reason: 'it is in a comment' });
+  for (const c of comments)
+    for (const m of addresses(text.slice(c.start, c.end)))
+      found.push({ offset: c.start + m.index, address: m.address, fixed: false, reason: 'it is in a comment' });
   for (const lit of strings) {
-    const ips = lit.parts.flatMap((p) => addresses(text.slice(p.start, p.end)).map((m) => ({ ...m, offset: p.start + m.index })));
+    const ips = lit.parts.flatMap((p) =>
+      addresses(text.slice(p.start, p.end)).map((m) => ({ ...m, offset: p.start + m.index })),
+    );
     if (ips.length === 0) continue;
     const body = text.slice(lit.parts[0]?.start ?? lit.start, lit.parts.at(-1)?.end ?? lit.start);
     const unmapped = ips.find((m) => !mapping[m.address]);
     let reason = unmapped ? `no variable is mapped for ${unmapped.address}` : unfixable(lit, body);
-    const replacement = reason ? undefined : rewrite(body, ips.map((m) => ({ address: m.address, index: m.offset - lit.parts[0]!.start })), lit.quote, mapping, lit.context === 'concatenated');
+    const replacement = reason
+      ? undefined
+      : rewrite(
+          body,
+          ips.map((m) => ({ address: m.address, index: m.offset - lit.parts[0]!.start })),
+          lit.quote,
+          mapping,
+          lit.context === 'concatenated',
+        );
     if (replacement !== undefined) edits.push({ start: lit.start, end: lit.end, text: replacement });
     else reason ??= 'it holds { or }';
-    for (const m of ips) found.push({ offset: m.offset, address: m.address, fixed: replacement !== undefined, ...(replacement === undefined && mapping[m.address] ? { reason } : {}) });
+    for (const m of ips)
+      found.push({
+        offset: m.offset,
+        address: m.address,
+        fixed: replacement !== undefined,
+        ...(replacement === undefined && mapping[m.address] ? { reason } : {}),
+      });
   }
-  const findings = found.sort((a, b) => a.offset - b.offset).map((f) => ({ ...where(f.offset), address: f.address, ...(mapping[f.address] ? { variable: mapping[f.address] } : {}), fixed: f.fixed, ...(f.reason && mapping[f.address] ? { reason: f.reason } : {}) }));
+  const findings = found
+    .sort((a, b) => a.offset - b.offset)
+    .map((f) => ({
+      ...where(f.offset),
+      address: f.address,
+      ...(mapping[f.address] ? { variable: mapping[f.address] } : {}),
+      fixed: f.fixed,
+      ...(f.reason && mapping[f.address] ? { reason: f.reason } : {}),
+    }));
   if (edits.length === 0) return { text, findings };
   let out = text;
   for (const e of edits.sort((a, b) => b.start - a.start)) out = `${out.slice(0, e.start)}${e.text}${out.slice(e.end)}`;
@@ -111,8 +140,15 @@ export function fixPythonSource(text: string, mapping: Readonly<Record<string, s
 }
 
 /** A plain string literal holding addresses, rewritten to read them from the environment (undefined when it cannot be). */
-function rewrite(body: string, ips: readonly { address: string; index: number }[], q: string, mapping: Readonly<Record<string, string>>, concatenated: boolean): string | undefined {
-  const get = (ip: string, inner: string) => `os.environ.get(${inner}${mapping[ip]}${inner}, ${inner}localhost${inner})`;
+function rewrite(
+  body: string,
+  ips: readonly { address: string; index: number }[],
+  q: string,
+  mapping: Readonly<Record<string, string>>,
+  concatenated: boolean,
+): string | undefined {
+  const get = (ip: string, inner: string) =>
+    `os.environ.get(${inner}${mapping[ip]}${inner}, ${inner}localhost${inner})`;
   if (ips.length === 1 && body === ips[0]!.address && !concatenated) return get(body, q);
   if (/[{}]/.test(body)) return undefined;
   const other = q === '"' ? "'" : '"';
@@ -147,13 +183,28 @@ export type ScanMode = 'scan' | 'fix' | 'dry-run';
  * file's own encoding, atomically and with its mode; else the file is left as it is and each finding
  * says why.
  */
-export async function scanIps(dir: string, mapping: Readonly<Record<string, string>>, mode: ScanMode | boolean): Promise<IpScan> {
+export async function scanIps(
+  dir: string,
+  mapping: Readonly<Record<string, string>>,
+  mode: ScanMode | boolean,
+): Promise<IpScan> {
   const how: ScanMode = mode === true ? 'fix' : mode === false ? 'scan' : mode;
   await initPython();
   const files = pythonFiles(dir);
   const findings: IpFinding[] = [];
   let withFindings = 0;
-  const rewrites: { file: string; rel: string; old: Buffer; oldText: string; text: string; bytes: Buffer; first: number; count: number; charset: 'utf8' | 'latin1'; bom: string }[] = [];
+  const rewrites: {
+    file: string;
+    rel: string;
+    old: Buffer;
+    oldText: string;
+    text: string;
+    bytes: Buffer;
+    first: number;
+    count: number;
+    charset: 'utf8' | 'latin1';
+    bom: string;
+  }[] = [];
   for (const f of files) {
     const bytes = readFileSync(f);
     const decoded = decodePython(bytes);
@@ -163,35 +214,90 @@ export async function scanIps(dir: string, mapping: Readonly<Record<string, stri
     const rel = relative(process.cwd(), f) || f;
     const first = findings.length;
     const notDecoded = decoded.ok ? undefined : `the file cannot be rewritten: ${decoded.reason}`;
-    findings.push(...r.findings.map((x) => ({ file: rel, ...x, ...(notDecoded && x.fixed ? { fixed: false, reason: notDecoded } : {}) })));
+    findings.push(
+      ...r.findings.map((x) => ({
+        file: rel,
+        ...x,
+        ...(notDecoded && x.fixed ? { fixed: false, reason: notDecoded } : {}),
+      })),
+    );
     if (how === 'scan' || !decoded.ok || r.text === text) continue;
     const broken = syntaxProblemOf(text);
     const problem = broken ? undefined : syntaxProblemOf(r.text);
-    if (broken) unfix(findings, first, r.findings.length, `the file does not compile (line ${broken.line}: ${broken.message}); fix that first`);
-    else if (problem) unfix(findings, first, r.findings.length, `the rewritten file would not parse (line ${problem.line}: ${problem.message})`);
+    if (broken)
+      unfix(
+        findings,
+        first,
+        r.findings.length,
+        `the file does not compile (line ${broken.line}: ${broken.message}); fix that first`,
+      );
+    else if (problem)
+      unfix(
+        findings,
+        first,
+        r.findings.length,
+        `the rewritten file would not parse (line ${problem.line}: ${problem.message})`,
+      );
     if (broken || problem) continue;
-    rewrites.push({ file: f, rel, old: bytes, oldText: text, text: r.text, bytes: decoded.encode(r.text), first, count: r.findings.length, charset: decoded.charset, bom: decoded.bom ? '\ufeff' : '' });
+    rewrites.push({
+      file: f,
+      rel,
+      old: bytes,
+      oldText: text,
+      text: r.text,
+      bytes: decoded.encode(r.text),
+      first,
+      count: r.findings.length,
+      charset: decoded.charset,
+      bom: decoded.bom ? '\ufeff' : '',
+    });
   }
   // CPython has the last word: a file it cannot compile, before or after the rewrite, is not written.
-  const judged = compileWithPython(rewrites.flatMap((w) => [{ name: w.rel, bytes: w.old }, { name: w.rel, bytes: w.bytes }]));
+  const judged = compileWithPython(
+    rewrites.flatMap((w) => [
+      { name: w.rel, bytes: w.old },
+      { name: w.rel, bytes: w.bytes },
+    ]),
+  );
   const written = rewrites.filter((w, i) => {
     const [before, after] = [judged?.results[2 * i], judged?.results[2 * i + 1]];
-    if (before) unfix(findings, w.first, w.count, `python3 ${judged!.version} cannot compile the file (line ${before.line}: ${before.message}); fix that first`);
-    else if (after) unfix(findings, w.first, w.count, `python3 ${judged!.version} cannot compile the rewritten file (line ${after.line}: ${after.message})`);
+    if (before)
+      unfix(
+        findings,
+        w.first,
+        w.count,
+        `python3 ${judged!.version} cannot compile the file (line ${before.line}: ${before.message}); fix that first`,
+      );
+    else if (after)
+      unfix(
+        findings,
+        w.first,
+        w.count,
+        `python3 ${judged!.version} cannot compile the rewritten file (line ${after.line}: ${after.message})`,
+      );
     return !before && !after;
   });
   if (how === 'fix') for (const w of written) writeFileAtomic(w.file, w.bytes, statSync(w.file).mode & 0o7777);
   // The diff in each file's own bytes, as `diff -u` prints them; its text as read, for JSON.
-  const diffs = how === 'dry-run' ? written.map((w) => ({ w, text: unifiedDiff(`a/${w.rel}`, `b/${w.rel}`, w.bom + w.oldText, w.bom + w.text) })) : undefined;
+  const diffs =
+    how === 'dry-run'
+      ? written.map((w) => ({ w, text: unifiedDiff(`a/${w.rel}`, `b/${w.rel}`, w.bom + w.oldText, w.bom + w.text) }))
+      : undefined;
   return {
     filesScanned: files.length,
     filesWithFindings: withFindings,
     findings: findings.map((x) => (how === 'fix' || !x.fixed ? x : { ...x, fixed: false })),
-    ...(diffs ? { diff: diffs.map((d) => d.text).join(''), diffBytes: Buffer.concat(diffs.map((d) => Buffer.from(d.text, d.w.charset))) } : {}),
+    ...(diffs
+      ? {
+          diff: diffs.map((d) => d.text).join(''),
+          diffBytes: Buffer.concat(diffs.map((d) => Buffer.from(d.text, d.w.charset))),
+        }
+      : {}),
   };
 }
 
 /** Marks the `count` findings of one file, from index `first`, as not fixed, for `reason`. */
 function unfix(findings: IpFinding[], first: number, count: number, reason: string): void {
-  for (let i = first; i < first + count; i++) if (findings[i]!.fixed) findings[i] = { ...findings[i]!, fixed: false, reason };
+  for (let i = first; i < first + count; i++)
+    if (findings[i]!.fixed) findings[i] = { ...findings[i]!, fixed: false, reason };
 }

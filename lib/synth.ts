@@ -40,9 +40,17 @@ export function emitAll(plan: SystemPlan, input: string, only: readonly Output[]
 }
 
 /** Every emitter's files, reports included. */
-export async function emitEverything(plan: SystemPlan, input: string, only: readonly Output[] = OUTPUTS, images?: ImagesReportInput, source?: SourceStage): Promise<Map<string, string>> {
+export async function emitEverything(
+  plan: SystemPlan,
+  input: string,
+  only: readonly Output[] = OUTPUTS,
+  images?: ImagesReportInput,
+  source?: SourceStage,
+): Promise<Map<string, string>> {
   // Reports first: their graph layout runs on a worker thread while the other emitters run here.
-  const reports = only.includes('reports') ? emitReports(plan, input, images, source) : Promise.resolve(new Map<string, string>());
+  const reports = only.includes('reports')
+    ? emitReports(plan, input, images, source)
+    : Promise.resolve(new Map<string, string>());
   const files = emitAll(plan, input, only);
   for (const [k, v] of await reports) files.set(k, v);
   return files;
@@ -53,13 +61,27 @@ export async function emitEverything(plan: SystemPlan, input: string, only: read
  * folder, else the machines' startup configs as the spec holds them (relative, never absolute).
  */
 function inputName(cwd: string, spec: string | undefined, r: PipelineResult): string {
-  return spec ? relative(cwd, resolve(cwd, spec)) || spec : Object.values(r.loaded.spec.machines).map((m) => m.config).join(', ');
+  return spec
+    ? relative(cwd, resolve(cwd, spec)) || spec
+    : Object.values(r.loaded.spec.machines)
+        .map((m) => m.config)
+        .join(', ');
 }
 
-const Bytes = z.number().min(0).max(2 ** 53);
+const Bytes = z
+  .number()
+  .min(0)
+  .max(2 ** 53);
 /** What the reports read of `dist/images/report.json` (written by `agent-infra images`; other fields are ignored). */
 const ImagesReportSchema = z.object({
-  families: z.array(z.object({ family: z.string().regex(/^[a-z0-9][-a-z0-9]{0,62}$/), sizeBytes: Bytes, wastedBytes: Bytes, naive: z.object({ sizeBytes: Bytes }).optional() })),
+  families: z.array(
+    z.object({
+      family: z.string().regex(/^[a-z0-9][-a-z0-9]{0,62}$/),
+      sizeBytes: Bytes,
+      wastedBytes: Bytes,
+      naive: z.object({ sizeBytes: Bytes }).optional(),
+    }),
+  ),
   sharing: z.object({ uniqueBytes: Bytes, sumBytes: Bytes, ratio: z.number().min(0).max(1e6) }).optional(),
 });
 
@@ -82,7 +104,16 @@ function lastImagesReport(out: string, shown: string): { report?: ImagesReportIn
       why = `it is not JSON: ${(e as Error).message}`;
     }
   }
-  return { diagnostics: [diag('parse-error', 'warning', `the images report cannot be read and is left out of reports/images.md (${why}); run 'agent-infra images' again to rewrite it`, { file: join(shown, 'images', 'report.json'), line: 1, column: 1, path: '' })] };
+  return {
+    diagnostics: [
+      diag(
+        'parse-error',
+        'warning',
+        `the images report cannot be read and is left out of reports/images.md (${why}); run 'agent-infra images' again to rewrite it`,
+        { file: join(shown, 'images', 'report.json'), line: 1, column: 1, path: '' },
+      ),
+    ],
+  };
 }
 
 /** What a synthesis did, for the caller to print: nothing here prints. */
@@ -106,7 +137,12 @@ export interface SynthResult {
 /** Runs the whole synthesis. Nothing is written unless the configs are clean; then the lock too. */
 export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const r = await runPipelineAsync({ ...(opts.spec ? { spec: opts.spec } : {}), ...(opts.source ? { source: opts.source } : {}), machines: opts.machines ?? [], cwd });
+  const r = await runPipelineAsync({
+    ...(opts.spec ? { spec: opts.spec } : {}),
+    ...(opts.source ? { source: opts.source } : {}),
+    machines: opts.machines ?? [],
+    cwd,
+  });
   if (r.unusable) return { code: 2, diagnostics: r.diagnostics, lockWritten: false };
   if (!r.ok) return { code: 1, diagnostics: r.diagnostics, lockWritten: false };
   const input = inputName(cwd, opts.spec, r);
@@ -115,23 +151,32 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const images = lastImagesReport(out, relative(cwd, out) || '.');
   const files = await emitEverything(r.plan, input, only, images.report, r.source);
   let lockWritten = false;
-  const failed = writing(opts.out ?? 'dist', () => {
-    checkOutputRoot(out, guardedPaths(r, cwd));
-    writeOutput(out, files, only);
-    if (opts.cdk8sOutdir && only.includes('k8s')) {
-      const target = resolve(cwd, opts.cdk8sOutdir);
-      // `output: dist` in cdk8s.yaml: the CLI lists the manifests where they are written.
-      if (target !== join(out, 'k8s') && target !== out) {
-        makeDir(target);
-        for (const [k, v] of files) if (k.startsWith('k8s/') && k !== 'k8s/kustomization.yaml') writeFileSync(join(target, k.slice(4).replace(/\.yaml$/, '.k8s.yaml')), v);
+  const failed =
+    writing(opts.out ?? 'dist', () => {
+      checkOutputRoot(out, guardedPaths(r, cwd));
+      writeOutput(out, files, only);
+      if (opts.cdk8sOutdir && only.includes('k8s')) {
+        const target = resolve(cwd, opts.cdk8sOutdir);
+        // `output: dist` in cdk8s.yaml: the CLI lists the manifests where they are written.
+        if (target !== join(out, 'k8s') && target !== out) {
+          makeDir(target);
+          for (const [k, v] of files)
+            if (k.startsWith('k8s/') && k !== 'k8s/kustomization.yaml')
+              writeFileSync(join(target, k.slice(4).replace(/\.yaml$/, '.k8s.yaml')), v);
+        }
       }
-    }
-  }) ?? writing(relative(cwd, r.loaded.lockFile), () => {
-    // Last: a lock that names ports of output that was never written would be a lie.
-    lockWritten = writeLock(r.loaded.lockFile, r.plan.lock);
-  });
+    }) ??
+    writing(relative(cwd, r.loaded.lockFile), () => {
+      // Last: a lock that names ports of output that was never written would be a lie.
+      lockWritten = writeLock(r.loaded.lockFile, r.plan.lock);
+    });
   if (failed) return { code: 2, diagnostics: [...r.diagnostics, ...images.diagnostics, failed], lockWritten: false };
-  return { code: 0, diagnostics: [...r.diagnostics, ...images.diagnostics], written: { files: files.size, paths: [...files.keys()].sort(), agents: r.plan.agents.length, out, only }, lockWritten };
+  return {
+    code: 0,
+    diagnostics: [...r.diagnostics, ...images.diagnostics],
+    written: { files: files.size, paths: [...files.keys()].sort(), agents: r.plan.agents.length, out, only },
+    lockWritten,
+  };
 }
 
 /** What the output root may be neither nor hold: the run's inputs and the git work tree they are in. */
@@ -155,14 +200,25 @@ function writing(shown: string, write: () => void): Diagnostic | undefined {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (!(e instanceof OutputError) && typeof err.code !== 'string') throw e;
-    const why = e instanceof OutputError ? e.message : `${err.code}${err.syscall ? ` on ${err.syscall}` : ''}${err.path ? ` of ${err.path}` : ''}`;
+    const why =
+      e instanceof OutputError
+        ? e.message
+        : `${err.code}${err.syscall ? ` on ${err.syscall}` : ''}${err.path ? ` of ${err.path}` : ''}`;
     const hint =
-      e instanceof OutputError ? e.hint
-      : err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'free some disk space'
-      : err.code === 'EFBIG' ? 'raise the file size limit (ulimit -f)'
-      : err.code === 'EROFS' || err.code === 'EACCES' || err.code === 'EPERM' ? 'choose a writable --out or fix its permissions'
-      : 'choose another --out';
-    return diag(e instanceof OutputError ? e.code : 'unwritable-output', 'error', `cannot write ${shown} (${why}); nothing was changed there: ${hint}`);
+      e instanceof OutputError
+        ? e.hint
+        : err.code === 'ENOSPC' || err.code === 'EDQUOT'
+          ? 'free some disk space'
+          : err.code === 'EFBIG'
+            ? 'raise the file size limit (ulimit -f)'
+            : err.code === 'EROFS' || err.code === 'EACCES' || err.code === 'EPERM'
+              ? 'choose a writable --out or fix its permissions'
+              : 'choose another --out';
+    return diag(
+      e instanceof OutputError ? e.code : 'unwritable-output',
+      'error',
+      `cannot write ${shown} (${why}); nothing was changed there: ${hint}`,
+    );
   }
 }
 
@@ -174,9 +230,16 @@ export interface ReportResult {
 }
 
 /** The reports alone, written even when the configs have errors (cycles show red); not when unusable. */
-export async function writeReports(opts: Pick<SynthOptions, 'spec' | 'machines' | 'out' | 'cwd' | 'source'>): Promise<ReportResult> {
+export async function writeReports(
+  opts: Pick<SynthOptions, 'spec' | 'machines' | 'out' | 'cwd' | 'source'>,
+): Promise<ReportResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const r = await runPipelineAsync({ ...(opts.spec ? { spec: opts.spec } : {}), ...(opts.source ? { source: opts.source } : {}), machines: opts.machines ?? [], cwd });
+  const r = await runPipelineAsync({
+    ...(opts.spec ? { spec: opts.spec } : {}),
+    ...(opts.source ? { source: opts.source } : {}),
+    machines: opts.machines ?? [],
+    cwd,
+  });
   if (r.unusable) return { code: 2, diagnostics: r.diagnostics };
   const out = resolve(cwd, opts.out ?? 'dist');
   const images = lastImagesReport(out, relative(cwd, out) || '.');

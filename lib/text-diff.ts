@@ -73,7 +73,8 @@ export function unifiedDiff(aName: string, bName: string, aText: string, bText: 
     const hunk = ops.slice(start, end + 1);
     const aLen = hunk.filter((o) => o.kind !== '+').length;
     const bLen = hunk.filter((o) => o.kind !== '-').length;
-    const range = (startLine: number, len: number) => (len === 1 ? `${startLine}` : `${len === 0 ? startLine - 1 : startLine},${len}`);
+    const range = (startLine: number, len: number) =>
+      len === 1 ? `${startLine}` : `${len === 0 ? startLine - 1 : startLine},${len}`;
     out += `@@ -${range(aStart, aLen)} +${range(bStart, bLen)} @@\n`;
     for (const o of hunk) out += `${o.kind}${o.line}\n`;
   }

@@ -7,7 +7,23 @@
  * at any point, sees the old tree or the new one, never a mix. What a run leaves behind when it is
  * killed (a version never linked, a link never renamed) is removed by the next run.
  */
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
@@ -30,7 +46,8 @@ export class OutputError extends Error {
  */
 export function makeDir(dir: string): void {
   const st = lstat(dir);
-  if (st?.isDirectory() || (st?.isSymbolicLink() && lstat(resolve(dirname(dir), readlinkSync(dir)))?.isDirectory())) return;
+  if (st?.isDirectory() || (st?.isSymbolicLink() && lstat(resolve(dirname(dir), readlinkSync(dir)))?.isDirectory()))
+    return;
   if (st) throw new OutputError(`${dir} is not a folder`, 'remove it or choose another --out');
   const parent = dirname(dir);
   if (parent !== dir) makeDir(parent);
@@ -105,17 +122,28 @@ function currentTree(target: string, versions: string): { dir?: string; plain: b
   if (!st) return { plain: false };
   if (st.isDirectory()) {
     if (readdirSync(target).length === 0) return { dir: target, plain: true };
-    throw new OutputError('it is a folder agent-infra did not write (it is not a link to a version of its output)', 'move that folder away or pass another --out; agent-infra never moves or replaces what it did not create', 'output-not-ours');
+    throw new OutputError(
+      'it is a folder agent-infra did not write (it is not a link to a version of its output)',
+      'move that folder away or pass another --out; agent-infra never moves or replaces what it did not create',
+      'output-not-ours',
+    );
   }
   if (st.isSymbolicLink()) {
     const to = readlinkSync(target);
     const dir = resolve(dirname(target), to);
     if (dirname(dir) !== versions || !isVersionName(basename(dir))) {
-      throw new OutputError(`it is a link to ${to}, which agent-infra did not make`, 'remove that link or pass another --out; agent-infra never replaces what it did not create', 'output-not-ours');
+      throw new OutputError(
+        `it is a link to ${to}, which agent-infra did not make`,
+        'remove that link or pass another --out; agent-infra never replaces what it did not create',
+        'output-not-ours',
+      );
     }
     return lstat(dir)?.isDirectory() ? { dir, plain: false } : { plain: false };
   }
-  throw new OutputError(`it is ${st.isFile() ? 'a file' : 'a device, socket or FIFO'}, not a folder`, 'remove it or choose another --out');
+  throw new OutputError(
+    `it is ${st.isFile() ? 'a file' : 'a device, socket or FIFO'}, not a folder`,
+    'remove it or choose another --out',
+  );
 }
 
 /**
@@ -151,7 +179,14 @@ function removeLeftovers(target: string, versions: string, keep: string | undefi
   const parent = dirname(target);
   const linkPrefix = `.${basename(target)}.`;
   for (const name of readdirSync(parent)) {
-    if (name.startsWith(linkPrefix) && /^\d+$/.test(name.slice(linkPrefix.length, -'.link'.length)) && name.endsWith('.link') && lstat(join(parent, name))?.isSymbolicLink() && !alive(name)) rmSync(join(parent, name), { force: true });
+    if (
+      name.startsWith(linkPrefix) &&
+      /^\d+$/.test(name.slice(linkPrefix.length, -'.link'.length)) &&
+      name.endsWith('.link') &&
+      lstat(join(parent, name))?.isSymbolicLink() &&
+      !alive(name)
+    )
+      rmSync(join(parent, name), { force: true });
   }
 }
 
@@ -165,7 +200,12 @@ export function writeOutput(out: string, files: ReadonlyMap<string, string>, rep
   const target = resolve(out);
   const versions = join(dirname(target), `.${basename(target)}.versions`);
   const versionsSt = lstat(versions);
-  if (versionsSt && !versionsSt.isDirectory()) throw new OutputError(`${versions} is not a folder of agent-infra's versions`, 'move it away or pass another --out', 'output-not-ours');
+  if (versionsSt && !versionsSt.isDirectory())
+    throw new OutputError(
+      `${versions} is not a folder of agent-infra's versions`,
+      'move it away or pass another --out',
+      'output-not-ours',
+    );
   restoreRoot(target, versions);
   const current = currentTree(target, versions);
   makeDir(versions);
@@ -176,21 +216,40 @@ export function writeOutput(out: string, files: ReadonlyMap<string, string>, rep
   try {
     const isReplaced = (rel: string) => replaced.some((d) => rel.startsWith(`${d}/`));
     const manifestFile = current.dir ? join(current.dir, OUTPUT_MANIFEST) : undefined;
-    const previous = manifestFile && existsSync(manifestFile) ? new Set(readFileSync(manifestFile, 'utf8').split('\n').filter(Boolean)) : undefined;
+    const previous =
+      manifestFile && existsSync(manifestFile)
+        ? new Set(readFileSync(manifestFile, 'utf8').split('\n').filter(Boolean))
+        : undefined;
     const ours = (rel: string) => previous?.has(rel) === true;
-    const present = current.dir ? listFiles(current.dir).filter((rel) => rel !== OUTPUT_MANIFEST && !rel.startsWith(LEGACY_CDK8S_OUTPUT)) : [];
+    const present = current.dir
+      ? listFiles(current.dir).filter((rel) => rel !== OUTPUT_MANIFEST && !rel.startsWith(LEGACY_CDK8S_OUTPUT))
+      : [];
     // A file of the user's where agent-infra now writes one is not overwritten: the user moves it.
     const clash = present.find((rel) => files.has(rel) && !ours(rel));
-    if (clash) throw new OutputError(`${clash} there was not written by agent-infra, and this run writes a file of that name`, `move ${clash} out of the output folder; agent-infra never replaces what it did not create`, 'output-not-ours');
+    if (clash)
+      throw new OutputError(
+        `${clash} there was not written by agent-infra, and this run writes a file of that name`,
+        `move ${clash} out of the output folder; agent-infra never replaces what it did not create`,
+        'output-not-ours',
+      );
     const kept = new Set(present.filter((rel) => !files.has(rel) && !(isReplaced(rel) && ours(rel))));
-    for (const rel of kept) cpSync(join(current.dir!, rel), join(stage, rel), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    for (const rel of kept)
+      cpSync(join(current.dir!, rel), join(stage, rel), {
+        recursive: true,
+        verbatimSymlinks: true,
+        preserveTimestamps: true,
+      });
     for (const [rel, text] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      if (rel.split('/').includes('..') || rel.startsWith('/')) throw new Error(`output path ${rel} leaves the output folder`);
+      if (rel.split('/').includes('..') || rel.startsWith('/'))
+        throw new Error(`output path ${rel} leaves the output folder`);
       const f = join(stage, rel);
       mkdirSync(dirname(f), { recursive: true });
       writeFileSync(f, text);
     }
-    const manifest = [...(previous ?? []).values()].filter((rel) => !isReplaced(rel) && kept.has(rel)).concat([...files.keys()]).sort();
+    const manifest = [...(previous ?? []).values()]
+      .filter((rel) => !isReplaced(rel) && kept.has(rel))
+      .concat([...files.keys()])
+      .sort();
     writeFileSync(join(stage, OUTPUT_MANIFEST), `${manifest.join('\n')}\n`);
     symlinkSync(relative(dirname(target), stage), link);
     // A plain folder cannot be replaced by a link in one rename: it moves aside first (once; from then
@@ -238,13 +297,21 @@ export function gitWorkTree(dir: string): string | undefined {
  */
 export function checkOutputRoot(out: string, guarded: readonly GuardedPath[]): void {
   const root = join(realPath(dirname(resolve(out))), basename(resolve(out)));
-  const all: GuardedPath[] = [...guarded, { path: homedir(), what: 'the home folder' }, { path: '/', what: 'the root of the file system' }];
+  const all: GuardedPath[] = [
+    ...guarded,
+    { path: homedir(), what: 'the home folder' },
+    { path: '/', what: 'the root of the file system' },
+  ];
   if (lstat(join(root, '.git'))) all.push({ path: root, what: 'a git work tree' });
   for (const g of all) {
     const p = realPath(resolve(g.path));
     if (p === root || p.startsWith(root === '/' ? '/' : root + sep)) {
       const how = p === root ? 'is' : 'holds';
-      throw new OutputError(`the output folder ${how} ${g.what}${p === root ? '' : ` (${relative(root, p)})`}, and it is replaced as a whole`, 'pass an --out of its own, such as dist beside the spec', 'unsafe-output');
+      throw new OutputError(
+        `the output folder ${how} ${g.what}${p === root ? '' : ` (${relative(root, p)})`}, and it is replaced as a whole`,
+        'pass an --out of its own, such as dist beside the spec',
+        'unsafe-output',
+      );
     }
   }
 }

@@ -7,12 +7,22 @@ import { docker as engine } from '../lib/images/images.ts';
 export const docker = engine();
 
 function engineUp(): boolean {
-  const r = spawnSync(process.execPath, ['-e', `new (require('dockerode'))({socketPath: ${JSON.stringify(process.env['DOCKER_SOCKET'] ?? '/var/run/docker.sock')}}).ping().then(() => process.exit(0), () => process.exit(1))`], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `new (require('dockerode'))({socketPath: ${JSON.stringify(process.env['DOCKER_SOCKET'] ?? '/var/run/docker.sock')}}).ping().then(() => process.exit(0), () => process.exit(1))`,
+    ],
+    { encoding: 'utf8' },
+  );
   return r.status === 0;
 }
 
 export const HAS_ENGINE = engineUp();
-if (!HAS_ENGINE) console.warn('skipping the Docker-based tests: no Docker engine answers (run scripts/docker-engine.sh; .ci/run does)');
+if (!HAS_ENGINE)
+  console.warn(
+    'skipping the Docker-based tests: no Docker engine answers (run scripts/docker-engine.sh; .ci/run does)',
+  );
 
 export const LOCAL_BASE = 'agent-infra-base/python:3.11-bookworm';
 export const BASE_MAP = ['--base-map', `python:3.11-slim-bookworm=${LOCAL_BASE}`];
@@ -38,7 +48,13 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 /** The last `lines` lines of a container's stdout and stderr (empty when the container is gone). */
 export async function containerLogs(id: string, lines = 40): Promise<string> {
   try {
-    const buf = (await within(docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: lines }) as unknown as Promise<Buffer>, 10_000, 'reading the logs')) as Buffer;
+    const buf = (await within(
+      docker
+        .getContainer(id)
+        .logs({ stdout: true, stderr: true, follow: false, tail: lines }) as unknown as Promise<Buffer>,
+      10_000,
+      'reading the logs',
+    )) as Buffer;
     return demux(buf);
   } catch (e) {
     return `(no logs: ${(e as Error).message})`;
@@ -65,7 +81,10 @@ export async function explain(id: string): Promise<string> {
     const info = await within(docker.getContainer(id).inspect(), 10_000, 'inspecting the container');
     const s = info.State;
     state = `${info.Name.replace(/^\//, '')}: ${s.Status}${s.Running ? '' : `, exit code ${s.ExitCode}${s.OOMKilled ? ' (out of memory)' : ''}`}, health ${s.Health?.Status ?? 'none'}`;
-    checks = (s.Health?.Log ?? []).slice(-3).map((l) => `  exit ${l.ExitCode}: ${l.Output.trim().slice(0, 300) || '(no output)'}`).join('\n');
+    checks = (s.Health?.Log ?? [])
+      .slice(-3)
+      .map((l) => `  exit ${l.ExitCode}: ${l.Output.trim().slice(0, 300) || '(no output)'}`)
+      .join('\n');
   } catch (e) {
     state = `container ${id.slice(0, 12)} is gone (${(e as Error).message})`;
   }
@@ -88,7 +107,15 @@ export async function waitHealthy(id: string, timeoutMs: number): Promise<void> 
     }
     const status = info?.State.Health?.Status;
     if (status === 'healthy') return;
-    const why = !info ? 'disappeared' : !info.State.Running ? `exited with code ${info.State.ExitCode}` : status === 'unhealthy' ? 'turned unhealthy' : Date.now() > deadline ? `was not healthy within ${timeoutMs / 1000} s` : undefined;
+    const why = !info
+      ? 'disappeared'
+      : !info.State.Running
+        ? `exited with code ${info.State.ExitCode}`
+        : status === 'unhealthy'
+          ? 'turned unhealthy'
+          : Date.now() > deadline
+            ? `was not healthy within ${timeoutMs / 1000} s`
+            : undefined;
     if (why) throw new Error(`container ${why}\n${await explain(id)}`);
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -99,7 +126,11 @@ export async function waitHealthy(id: string, timeoutMs: number): Promise<void> 
  * an error handler and the whole call a deadline: a container that is gone fails the call with its
  * logs, never with an unhandled EPIPE.
  */
-export async function execIn(id: string, cmd: readonly string[], timeoutMs = 20_000): Promise<{ exitCode: number; output: string }> {
+export async function execIn(
+  id: string,
+  cmd: readonly string[],
+  timeoutMs = 20_000,
+): Promise<{ exitCode: number; output: string }> {
   const run = async () => {
     const exec = await docker.getContainer(id).exec({ Cmd: [...cmd], AttachStdout: true, AttachStderr: true });
     const stream = await exec.start({ hijack: false, stdin: false });

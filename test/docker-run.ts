@@ -102,8 +102,10 @@ export const isOfRun = (run: TestRun) => (o: Labelled) => o.labels[RUN_LABEL] ==
  */
 export function removeRunSync(run: TestRun, maxSeconds = 60): void {
   const filter = `label=${RUN_LABEL}=${run.id}`;
-  const list = (args: string[]) => (spawnSync('docker', args, { encoding: 'utf8', timeout: 20_000 }).stdout ?? '').split('\n').filter(Boolean);
-  const rm = (args: string[], ids: string[]) => ids.length && spawnSync('docker', [...args, ...ids], { stdio: 'ignore', timeout: 60_000 });
+  const list = (args: string[]) =>
+    (spawnSync('docker', args, { encoding: 'utf8', timeout: 20_000 }).stdout ?? '').split('\n').filter(Boolean);
+  const rm = (args: string[], ids: string[]) =>
+    ids.length && spawnSync('docker', [...args, ...ids], { stdio: 'ignore', timeout: 60_000 });
   const deadline = Date.now() + maxSeconds * 1000;
   let quiet = 0;
   while (quiet < 2 && Date.now() < deadline) {
@@ -141,7 +143,8 @@ export async function freePorts(count: number, span = 1, from = 20_000 + (proces
     for (let k = 0; k < span && ok; k++) ok = await portFree(p + k);
     if (ok) found.push(p);
   }
-  if (found.length < count) throw new Error(`only ${found.length} of ${count} free port blocks of ${span} found from ${from}`);
+  if (found.length < count)
+    throw new Error(`only ${found.length} of ${count} free port blocks of ${span} found from ${from}`);
   return found;
 }
 
@@ -150,9 +153,15 @@ export async function freePorts(count: number, span = 1, from = 20_000 + (proces
  * SIGTERM (then `exitOnSignal` decides whether this process exits, as a script must; vitest exits itself).
  * The returned `end` removes this run's objects and the signal handlers.
  */
-export async function startRun(docker: Docker, exitOnSignal = false): Promise<{ run: TestRun; end: () => Promise<void> }> {
+export async function startRun(
+  docker: Docker,
+  exitOnSignal = false,
+): Promise<{ run: TestRun; end: () => Promise<void> }> {
   const run = newRun();
-  const engineUp = await docker.ping().then(() => true, () => false);
+  const engineUp = await docker.ping().then(
+    () => true,
+    () => false,
+  );
   if (engineUp) {
     const stale = await removeLabelled(docker, isStale);
     if (stale.length) console.warn(`removed what earlier test runs left on the engine: ${stale.join(', ')}`);

@@ -1,7 +1,16 @@
 /** Shared test helpers: paths, the real upstream configs, and running the CLI as a user would. */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +21,9 @@ export const HAS_UPSTREAM = existsSync(UPSTREAM);
 export const EXAMPLE_SPEC = join(ROOT, 'examples', 'two-pc', 'agent-infra.yaml');
 
 if (!HAS_UPSTREAM) {
-  console.warn(`skipping tests on the real configs: ${UPSTREAM} is absent (it sits beside a checkout as ../shared/upstream)`);
+  console.warn(
+    `skipping tests on the real configs: ${UPSTREAM} is absent (it sits beside a checkout as ../shared/upstream)`,
+  );
 }
 
 /** `--machine` arguments for one snapshot of the real configs. */
@@ -55,7 +66,10 @@ export function treeHash(dir: string): string {
     for (const n of readdirSync(join(dir, rel)).sort()) {
       const r = rel ? `${rel}/${n}` : n;
       if (statSync(join(dir, r)).isDirectory()) walk(r);
-      else h.update(`${r}\0`).update(readFileSync(join(dir, r))).update('\0');
+      else
+        h.update(`${r}\0`)
+          .update(readFileSync(join(dir, r)))
+          .update('\0');
     }
   };
   walk('');
@@ -71,10 +85,10 @@ export function exampleWithOutput(): { dir: string; spec: string; out: string } 
   cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
   const spec = join(dir, 'agent-infra.yaml');
   const out = join(dir, 'dist');
-  if (cli(['synth', '--spec', spec, '--out', out, '--only', 'compose'], dir).code !== 0) throw new Error('the example did not synthesize');
+  if (cli(['synth', '--spec', spec, '--out', out, '--only', 'compose'], dir).code !== 0)
+    throw new Error('the example did not synthesize');
   return { dir, spec, out };
 }
-
 
 /** Debian's packages that stand in for the agents' PyPI dependencies where no package index is reachable (pyzmq and redis for the mini monorepo's BaseAgent). */
 export const STAND_IN_PACKAGES = ['python3-zmq', 'python3-redis', 'python3-yaml'] as const;
@@ -84,7 +98,18 @@ export const STAND_IN_PACKAGES = ['python3-zmq', 'python3-redis', 'python3-yaml'
  * pyzmq and redis in the runtime stage, visible to the virtual environment.
  */
 export function withStandInPackages(specText: string): string {
-  const out = specText.replace(/^( +)runtimePackages: \[([^\]]*)\]$/gm, (_m, indent: string, list: string) => `${indent}runtimePackages: [${[...list.split(',').map((x) => x.trim()).filter(Boolean), ...STAND_IN_PACKAGES].join(', ')}]\n${indent}systemSitePackages: true`);
-  if (!out.includes('systemSitePackages: true')) throw new Error('the spec has no runtimePackages line to add the stand-in packages to');
+  const out = specText.replace(
+    /^( +)runtimePackages: \[([^\]]*)\]$/gm,
+    (_m, indent: string, list: string) =>
+      `${indent}runtimePackages: [${[
+        ...list
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+        ...STAND_IN_PACKAGES,
+      ].join(', ')}]\n${indent}systemSitePackages: true`,
+  );
+  if (!out.includes('systemSitePackages: true'))
+    throw new Error('the spec has no runtimePackages line to add the stand-in packages to');
   return out;
 }

@@ -36,7 +36,22 @@ async function answers(port: number, greeting: string | undefined, ms: number): 
 /** Starts Redis (no persistence) and NATS on the given free ports. */
 export async function startInfraServers(redisPort: number, natsPort: number): Promise<InfraServers> {
   const children: ChildProcess[] = [
-    spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: 'ignore' }),
+    spawn(
+      'redis-server',
+      [
+        '--port',
+        String(redisPort),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'yes',
+      ],
+      { stdio: 'ignore' },
+    ),
     spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], { stdio: 'ignore' }),
   ];
   const stop = () => {
@@ -48,5 +63,10 @@ export async function startInfraServers(redisPort: number, natsPort: number): Pr
     stop();
     throw e;
   }
-  return { redisPort, natsPort, env: [`REDIS_URL=redis://127.0.0.1:${redisPort}/0`, `NATS_SERVERS=nats://127.0.0.1:${natsPort}`], stop };
+  return {
+    redisPort,
+    natsPort,
+    env: [`REDIS_URL=redis://127.0.0.1:${redisPort}/0`, `NATS_SERVERS=nats://127.0.0.1:${natsPort}`],
+    stop,
+  };
 }

@@ -1,7 +1,13 @@
 /** Reading synthesized Kubernetes YAML back, and validating it with the Kubernetes JSON schemas. */
 import { parseAllDocuments } from 'yaml';
 
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+};
 
 export function parseManifests(files: ReadonlyMap<string, string>): K8sObject[] {
   const out: K8sObject[] = [];
@@ -17,7 +23,8 @@ export function parseManifests(files: ReadonlyMap<string, string>): K8sObject[] 
 /** The kubernetes-models class for an object, from its apiVersion and kind. */
 async function modelFor(apiVersion: string, kind: string): Promise<new (o: unknown) => { validate(): void }> {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-  if (group === 'monitoring.coreos.com') return (await import(`@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}/${kind}`))[kind];
+  if (group === 'monitoring.coreos.com')
+    return (await import(`@kubernetes-models/prometheus-operator/monitoring.coreos.com/${version}/${kind}`))[kind];
   const path = group === '' ? `kubernetes-models/${version}/${kind}` : `kubernetes-models/${group}/${version}/${kind}`;
   return (await import(path))[kind];
 }

@@ -10,7 +10,9 @@ export function parse(args: readonly string[], options: NonNullable<ParseArgsCon
   try {
     return parseArgs({ args: [...args], options, allowPositionals: positionals, strict: true });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message.replace(/\.$/, '').replace(/^./, (c) => c.toLowerCase())}; run 'agent-infra --help'`);
+    throw new UsageError(
+      `${(e as Error).message.replace(/\.$/, '').replace(/^./, (c) => c.toLowerCase())}; run 'agent-infra --help'`,
+    );
   }
 }
 
@@ -22,9 +24,18 @@ export const LOAD_OPTIONS = {
 } as const;
 
 /** The load options of `--spec` / `--machine` (an `agent-infra.yaml` in the working folder when neither is given). */
-export function loadArgs(values: { spec?: string | boolean | (string | boolean)[]; machine?: string | boolean | (string | boolean)[]; source?: string | boolean | (string | boolean)[] }): LoadOptions & { machines: readonly string[] } {
-  const spec = typeof values.spec === 'string' ? values.spec : existsSync('agent-infra.yaml') ? 'agent-infra.yaml' : undefined;
-  return { ...(spec ? { spec } : {}), ...(typeof values.source === 'string' ? { source: values.source } : {}), machines: (values.machine as string[] | undefined) ?? [] };
+export function loadArgs(values: {
+  spec?: string | boolean | (string | boolean)[];
+  machine?: string | boolean | (string | boolean)[];
+  source?: string | boolean | (string | boolean)[];
+}): LoadOptions & { machines: readonly string[] } {
+  const spec =
+    typeof values.spec === 'string' ? values.spec : existsSync('agent-infra.yaml') ? 'agent-infra.yaml' : undefined;
+  return {
+    ...(spec ? { spec } : {}),
+    ...(typeof values.source === 'string' ? { source: values.source } : {}),
+    machines: (values.machine as string[] | undefined) ?? [],
+  };
 }
 
 /** `--format text|json` and `--quiet`, which every command that prints more than a line takes. */
@@ -39,7 +50,11 @@ export interface OutputArgs {
   readonly quiet: boolean;
 }
 
-export function outputArgs(values: { format?: string | boolean | (string | boolean)[]; quiet?: string | boolean | (string | boolean)[] }): OutputArgs {
-  if (values.format !== undefined && values.format !== 'text' && values.format !== 'json') throw new UsageError(`--format takes text or json, got '${String(values.format)}'`);
+export function outputArgs(values: {
+  format?: string | boolean | (string | boolean)[];
+  quiet?: string | boolean | (string | boolean)[];
+}): OutputArgs {
+  if (values.format !== undefined && values.format !== 'text' && values.format !== 'json')
+    throw new UsageError(`--format takes text or json, got '${String(values.format)}'`);
   return { json: values.format === 'json', quiet: values.quiet === true };
 }

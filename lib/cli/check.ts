@@ -7,11 +7,23 @@ import { LOAD_OPTIONS, loadArgs, OUTPUT_OPTIONS, outputArgs, parse } from './arg
 import { checkJson, printDiagnostics, summary } from './output.ts';
 
 export async function checkCommand(args: readonly string[]): Promise<number> {
-  const { values } = parse(args, { ...LOAD_OPTIONS, ...OUTPUT_OPTIONS, 'frozen-lock': { type: 'boolean', default: false } });
+  const { values } = parse(args, {
+    ...LOAD_OPTIONS,
+    ...OUTPUT_OPTIONS,
+    'frozen-lock': { type: 'boolean', default: false },
+  });
   const out = outputArgs(values);
   const r0 = await runPipelineAsync(loadArgs(values));
   // The lock is synth's to write; check says whether it would change (an error with --frozen-lock).
-  const stale = r0.ok ? lockOutdated(r0.loaded.lockFile, relative(process.cwd(), r0.loaded.lockFile) || r0.loaded.lockFile, r0.loaded.lock, r0.plan.lock, values['frozen-lock'] === true) : undefined;
+  const stale = r0.ok
+    ? lockOutdated(
+        r0.loaded.lockFile,
+        relative(process.cwd(), r0.loaded.lockFile) || r0.loaded.lockFile,
+        r0.loaded.lock,
+        r0.plan.lock,
+        values['frozen-lock'] === true,
+      )
+    : undefined;
   const diagnostics = stale ? sortDiagnostics([...r0.diagnostics, stale]) : r0.diagnostics;
   const r = { ...r0, diagnostics, ok: r0.ok && stale?.severity !== 'error' };
   if (out.json) {

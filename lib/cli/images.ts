@@ -32,10 +32,13 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     ...OUTPUT_OPTIONS,
   });
   const output = outputArgs(values);
-  if (typeof values.context !== 'string') throw new UsageError(`images needs --context DIR, the root of the agents' source tree; usage: ${IMAGES_USAGE}`);
+  if (typeof values.context !== 'string')
+    throw new UsageError(`images needs --context DIR, the root of the agents' source tree; usage: ${IMAGES_USAGE}`);
   const context = resolve(values.context);
   if (!existsSync(context)) {
-    console.error(`${values.context}: source tree not found; pass the root of the agents' sources to --context [missing-file]`);
+    console.error(
+      `${values.context}: source tree not found; pass the root of the agents' sources to --context [missing-file]`,
+    );
     return 2;
   }
   const baseMap: Record<string, string> = {};
@@ -49,18 +52,26 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     const i = l.indexOf('=');
     const key = i < 0 ? l : l.slice(0, i);
     // Docker's label keys: lowercase alphanumerics, dots and dashes (reverse DNS); values on one line.
-    if (i < 1 || !LABEL_KEY.test(key) || /[\r\n]/.test(l)) throw new UsageError(`--label takes KEY=VALUE with a key such as org.example.build (lowercase letters, digits, '.', '-'), got '${l}'`);
+    if (i < 1 || !LABEL_KEY.test(key) || /[\r\n]/.test(l))
+      throw new UsageError(
+        `--label takes KEY=VALUE with a key such as org.example.build (lowercase letters, digits, '.', '-'), got '${l}'`,
+      );
     labels[key] = l.slice(i + 1);
   }
   const maxGrowth = Number(values['max-growth']);
-  if (!(maxGrowth > 0)) throw new UsageError(`--max-growth takes a ratio such as 1.10, got '${String(values['max-growth'])}'`);
+  if (!(maxGrowth > 0))
+    throw new UsageError(`--max-growth takes a ratio such as 1.10, got '${String(values['max-growth'])}'`);
   let baseline: Record<string, number> | undefined;
   if (typeof values.baseline === 'string') {
     try {
-      const j = JSON.parse(readFileSync(values.baseline, 'utf8')) as { families: { family: string; sizeBytes: number }[] };
+      const j = JSON.parse(readFileSync(values.baseline, 'utf8')) as {
+        families: { family: string; sizeBytes: number }[];
+      };
       baseline = Object.fromEntries(j.families.map((f) => [f.family, f.sizeBytes]));
     } catch (e) {
-      console.error(`${values.baseline}: cannot read the baseline: ${(e as Error).message}; pass the --json of an earlier run [invalid-baseline]`);
+      console.error(
+        `${values.baseline}: cannot read the baseline: ${(e as Error).message}; pass the --json of an earlier run [invalid-baseline]`,
+      );
       return 2;
     }
   }
@@ -73,7 +84,11 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
   const spec = load.spec;
   const dockerfiles = emitDockerfiles(r.plan, spec ? relative(process.cwd(), resolve(spec)) : 'startup configs');
   const families = values.family as string[] | undefined;
-  for (const f of families ?? []) if (!r.plan.images.some((i) => i.family === f)) throw new UsageError(`--family '${f}' is not an image family of this system (${r.plan.images.map((i) => i.family).join(', ')})`);
+  for (const f of families ?? [])
+    if (!r.plan.images.some((i) => i.family === f))
+      throw new UsageError(
+        `--family '${f}' is not an image family of this system (${r.plan.images.map((i) => i.family).join(', ')})`,
+      );
   let report;
   try {
     report = await buildFamilies(r.plan, dockerfiles, {
@@ -89,7 +104,11 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     });
   } catch (e) {
     const msg = (e as Error).message;
-    const hint = /ENOENT|ECONNREFUSED|docker\.sock/.test(msg) ? '; start an engine with scripts/docker-engine.sh' : /pull access denied|not found|manifest unknown/i.test(msg) ? '; build local bases with scripts/base-images.sh and pass --base-map' : '';
+    const hint = /ENOENT|ECONNREFUSED|docker\.sock/.test(msg)
+      ? '; start an engine with scripts/docker-engine.sh'
+      : /pull access denied|not found|manifest unknown/i.test(msg)
+        ? '; build local bases with scripts/base-images.sh and pass --base-map'
+        : '';
     console.error(`agent-infra images: ${msg.split('\n')[0]}${hint} [build-failed]`);
     return 1;
   }
@@ -98,7 +117,9 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
   const json = `${JSON.stringify(reportJson(report, checks), null, 2)}\n`;
   if (output.json) process.stdout.write(json);
   else if (!output.quiet) console.log(md);
-  else for (const c of checks.filter((x) => !x.ok)) console.error(`agent-infra images: ${c.family}: ${c.message} [image-budget]`);
+  else
+    for (const c of checks.filter((x) => !x.ok))
+      console.error(`agent-infra images: ${c.family}: ${c.message} [image-budget]`);
   if (typeof values.json === 'string') writeFileAtomic(values.json, json);
   if (typeof values.markdown === 'string') writeFileAtomic(values.markdown, md);
   writeFileAtomic(join('dist', 'images', 'report.json'), json);

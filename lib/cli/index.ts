@@ -32,7 +32,11 @@ function usageOf(command: string): string {
   const lines = USAGE.split('\n');
   const start = lines.findIndex((l) => l.startsWith(`  ${command} `));
   const end = lines.findIndex((l, i) => i > start && (/^ {2}\S/.test(l) || l === ''));
-  return `usage: agent-infra ${lines.slice(start, end < 0 ? undefined : end).join('\n').trim().replace(/^(\S+) +/, '$1 ')}`;
+  return `usage: agent-infra ${lines
+    .slice(start, end < 0 ? undefined : end)
+    .join('\n')
+    .trim()
+    .replace(/^(\S+) +/, '$1 ')}`;
 }
 
 /** The process's address-space limit (`ulimit -v`) in bytes, when it has one. */
@@ -48,17 +52,30 @@ function addressSpaceLimit(): number | undefined {
 /** What to tell the user when `e` is the process running out of memory or address space, else undefined. */
 export function resourceLimit(e: unknown): string | undefined {
   const message = e instanceof Error ? e.message : String(e);
-  if (!(e instanceof RangeError) || !/could not allocate memory|Array buffer allocation failed|Out of memory|Maximum call stack size exceeded/i.test(message)) return undefined;
-  if (/call stack/i.test(message)) return `the input nests deeper than this process's stack allows (${message}); please report the input that caused it`;
+  if (
+    !(e instanceof RangeError) ||
+    !/could not allocate memory|Array buffer allocation failed|Out of memory|Maximum call stack size exceeded/i.test(
+      message,
+    )
+  )
+    return undefined;
+  if (/call stack/i.test(message))
+    return `the input nests deeper than this process's stack allows (${message}); please report the input that caused it`;
   const limit = addressSpaceLimit();
-  const shown = limit === undefined ? 'no address-space limit is set' : `the address-space limit (ulimit -v) is ${Math.round(limit / 1024)} KiB`;
+  const shown =
+    limit === undefined
+      ? 'no address-space limit is set'
+      : `the address-space limit (ulimit -v) is ${Math.round(limit / 1024)} KiB`;
   return `not enough memory (${message}; ${shown}); raise the limit (ulimit -v) or free memory, and run the command again`;
 }
 
 /** Runs the CLI; returns the exit code. Never lets an exception reach the user as a stack trace. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const commandUsage = command && COMMANDS.includes(command) && (rest.includes('--help') || rest.includes('-h')) ? usageOf(command) : undefined;
+  const commandUsage =
+    command && COMMANDS.includes(command) && (rest.includes('--help') || rest.includes('-h'))
+      ? usageOf(command)
+      : undefined;
   if (commandUsage) {
     console.log(commandUsage);
     return 0;
@@ -103,7 +120,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error(`agent-infra: ${limit} [resource-limit]`);
       return 2;
     }
-    console.error(`agent-infra: internal error: ${e instanceof Error ? e.message : String(e)}; please report it with the input that caused it [internal]`);
+    console.error(
+      `agent-infra: internal error: ${e instanceof Error ? e.message : String(e)}; please report it with the input that caused it [internal]`,
+    );
     return 70;
   }
 }

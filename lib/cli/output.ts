@@ -22,7 +22,15 @@ export function printDiagnostics(ds: readonly Diagnostic[], quiet = false): void
 
 /** A diagnostic in the commands' JSON. */
 export function diagnosticJson(d: Diagnostic) {
-  return { code: d.code, severity: d.severity, message: visible(d.message), file: d.file === undefined ? null : visible(d.file), line: d.line ?? null, column: d.column ?? null, path: d.path === undefined ? null : visible(d.path) };
+  return {
+    code: d.code,
+    severity: d.severity,
+    message: visible(d.message),
+    file: d.file === undefined ? null : visible(d.file),
+    line: d.line ?? null,
+    column: d.column ?? null,
+    path: d.path === undefined ? null : visible(d.path),
+  };
 }
 
 /** The plan summary that `check` prints on stdout. */
@@ -33,10 +41,19 @@ export function summary(r: PipelineResult): string {
   lines.push(`${onStdout('bold', p.name)}: ${p.agents.length} agents on ${p.machines.length} machines`);
   for (const m of p.machines) {
     const gpu = m.gpus.map((g) => `GPU ${g.device} ${g.model} ${g.usedGiB}/${g.vramGiB} GiB`).join(', ');
-    lines.push(`  ${m.name.padEnd(8)} ${String(m.agents.length).padStart(3)} agents  ${m.file}${gpu ? `  (${gpu})` : ''}`);
+    lines.push(
+      `  ${m.name.padEnd(8)} ${String(m.agents.length).padStart(3)} agents  ${m.file}${gpu ? `  (${gpu})` : ''}`,
+    );
   }
-  lines.push(`start levels: ${p.startLevels.length} (${elide(p.startLevels.map((l) => String(l.length)), ' + ')} agents)`);
-  lines.push(`critical path: ${p.criticalPath.seconds} s (${elide(p.criticalPath.agents, ' -> ')}); sequential start: ${p.sequentialSeconds} s`);
+  lines.push(
+    `start levels: ${p.startLevels.length} (${elide(
+      p.startLevels.map((l) => String(l.length)),
+      ' + ',
+    )} agents)`,
+  );
+  lines.push(
+    `critical path: ${p.criticalPath.seconds} s (${elide(p.criticalPath.agents, ' -> ')}); sequential start: ${p.sequentialSeconds} s`,
+  );
   lines.push(`single host: ${p.singleHostReady ? 'ready' : 'blocked by port conflicts'}`);
   lines.push(`${counts('error')} errors, ${counts('warning')} warnings`);
   return lines.join('\n');
@@ -77,8 +94,19 @@ function codeFacts(r: PipelineResult, machine: string, name: string) {
     classChain: f.classChain,
     health: f.health ?? null,
     binds: f.binds.map((b) => ({ endpoint: b.text, port: b.port ?? null, file: b.file, line: b.line })),
-    connects: f.connects.map((c) => ({ endpoint: c.text, host: c.host, port: c.port ?? null, file: c.file, line: c.line })),
-    envReads: f.envReads.map((e) => ({ name: e.name, default: e.default ? ('value' in e.default ? e.default.value : e.default.text) : null, file: e.file, line: e.line })),
+    connects: f.connects.map((c) => ({
+      endpoint: c.text,
+      host: c.host,
+      port: c.port ?? null,
+      file: c.file,
+      line: c.line,
+    })),
+    envReads: f.envReads.map((e) => ({
+      name: e.name,
+      default: e.default ? ('value' in e.default ? e.default.value : e.default.text) : null,
+      file: e.file,
+      line: e.line,
+    })),
     closure: f.closure,
     external: f.external,
     problems: f.problems,

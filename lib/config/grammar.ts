@@ -9,19 +9,23 @@
 /** A Docker reference's path component (distribution/reference): lowercase words joined by `.`, `_`, `__` or dashes. */
 const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 /** A registry host: DNS-like components, an optional port. */
-const DOMAIN = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?';
+const DOMAIN =
+  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?';
 const TAG = '[\\w][\\w.-]{0,127}';
 const DIGEST = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
 
 /** `[host[:port]/]path[/path...]`: a repository name, as `registry` in the spec (the images' prefix). */
 export const REPOSITORY = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
-const REFERENCE = new RegExp(`^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::(${TAG}))?(?:@(${DIGEST}))?$`);
+const REFERENCE = new RegExp(
+  `^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::(${TAG}))?(?:@(${DIGEST}))?$`,
+);
 export const IMAGE_TAG = new RegExp(`^${TAG}$`);
 
 /** Why `ref` is not a pinned image reference (a tag other than `latest`, or a digest). */
 export function imageReferenceProblem(ref: string): string | undefined {
   const m = REFERENCE.exec(ref);
-  if (!m || ref.length > 255 + 128 + 72) return 'is not an image reference (name[:tag][@digest], lowercase name, no spaces)';
+  if (!m || ref.length > 255 + 128 + 72)
+    return 'is not an image reference (name[:tag][@digest], lowercase name, no spaces)';
   if (!m[1] && !m[2]) return 'is not pinned: give it a tag or a digest';
   if (m[1] === 'latest' && !m[2]) return 'is pinned to latest, which moves: give it a version tag or a digest';
   return undefined;
@@ -34,7 +38,9 @@ export function imageReferenceProblem(ref: string): string | undefined {
 const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=[0-9][A-Za-z0-9.+~:-]*)?$/;
 
 export function debianPackageProblem(name: string): string | undefined {
-  return DEBIAN_PACKAGE.test(name) ? undefined : 'is not a Debian package name (lowercase letters, digits, + . -, optionally :arch and =version)';
+  return DEBIAN_PACKAGE.test(name)
+    ? undefined
+    : 'is not a Debian package name (lowercase letters, digits, + . -, optionally :arch and =version)';
 }
 
 /**
@@ -44,22 +50,30 @@ export function debianPackageProblem(name: string): string | undefined {
 const RELATIVE_PATH = /^[A-Za-z0-9_.@+-]+(?:\/[A-Za-z0-9_.@+-]+)*$/;
 
 export function relativePathProblem(path: string): string | undefined {
-  if (!RELATIVE_PATH.test(path)) return path.startsWith('/') ? 'must be relative to the root of the source tree, not absolute' : 'is not a plain relative path (letters, digits, _ . @ + - and /; no spaces, quotes, $ or backslashes)';
-  if (path.split('/').some((c) => c === '..' || c === '.')) return "must stay inside the source tree: no '..' or '.' components";
+  if (!RELATIVE_PATH.test(path))
+    return path.startsWith('/')
+      ? 'must be relative to the root of the source tree, not absolute'
+      : 'is not a plain relative path (letters, digits, _ . @ + - and /; no spaces, quotes, $ or backslashes)';
+  if (path.split('/').some((c) => c === '..' || c === '.'))
+    return "must stay inside the source tree: no '..' or '.' components";
   return undefined;
 }
 
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function envNameProblem(name: string): string | undefined {
-  return ENV_NAME.test(name) ? undefined : 'is not an environment variable name (letters, digits and _, not starting with a digit)';
+  return ENV_NAME.test(name)
+    ? undefined
+    : 'is not an environment variable name (letters, digits and _, not starting with a digit)';
 }
 
 /** A Kubernetes label value: at most 63 characters, alphanumerics and `- _ .` inside. */
 const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 export function labelValueProblem(value: string): string | undefined {
-  return LABEL_VALUE.test(value) ? undefined : 'is not a Kubernetes label value (at most 63 letters, digits, - _ ., starting and ending with a letter or digit)';
+  return LABEL_VALUE.test(value)
+    ? undefined
+    : 'is not a Kubernetes label value (at most 63 letters, digits, - _ ., starting and ending with a letter or digit)';
 }
 
 /** A DNS label (RFC 1123): what Kubernetes names Services, namespaces and containers with. */
@@ -67,7 +81,9 @@ export const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** A DNS subdomain (RFC 1123): dot-separated labels, at most 253 characters (RuntimeClass names). */
 export function dnsSubdomainProblem(name: string): string | undefined {
-  return name.length <= 253 && name.split('.').every((l) => DNS_LABEL.test(l)) ? undefined : 'is not a DNS subdomain (lowercase labels of letters, digits and dashes, joined by dots)';
+  return name.length <= 253 && name.split('.').every((l) => DNS_LABEL.test(l))
+    ? undefined
+    : 'is not a DNS subdomain (lowercase labels of letters, digits and dashes, joined by dots)';
 }
 
 /** `NVIDIA GeForce RTX 4090` -> `NVIDIA-GeForce-RTX-4090`, as GPU Feature Discovery writes the product label. */
@@ -83,7 +99,6 @@ export function gpuProductValues(model: string): string[] {
 
 /** Text safe inside a one-line comment of a generated file: control characters (a newline) replaced. */
 export function commentText(text: string): string {
-   
   return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, '?');
 }
 

@@ -6,10 +6,16 @@ import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
 import { readInput } from './read-input.ts';
-import { CONVENTIONAL_SPEC, DeploymentSpecSchema, MachineSpecSchema, MACHINE_NAME, RESERVED_MACHINE_NAMES, type DeploymentSpec } from './spec.ts';
+import {
+  CONVENTIONAL_SPEC,
+  DeploymentSpecSchema,
+  MachineSpecSchema,
+  MACHINE_NAME,
+  RESERVED_MACHINE_NAMES,
+  type DeploymentSpec,
+} from './spec.ts';
 import { joinPath, parseYamlSource, type YamlSource } from './yaml-source.ts';
 import { EMPTY_LOCK, LOCK_FILE, readLock, type PortLock } from '../lock.ts';
-
 
 export interface LoadOptions {
   /** Path of `agent-infra.yaml`; without it the conventional two-PC paths are used. */
@@ -50,7 +56,14 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   if (opts.spec) {
     specFile = resolve(cwd, opts.spec);
     baseDir = dirname(specFile);
-    const text = opts.specText ?? readFile(specFile, show(specFile), { missing: 'spec file not found; pass an existing file to --spec', fix: 'pass the spec file to --spec' }, ds);
+    const text =
+      opts.specText ??
+      readFile(
+        specFile,
+        show(specFile),
+        { missing: 'spec file not found; pass an existing file to --spec', fix: 'pass the spec file to --spec' },
+        ds,
+      );
     if (text === undefined) return fail();
     specSource = parseYamlSource(show(specFile), text);
     ds.push(...specSource.diagnostics);
@@ -64,7 +77,14 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
       const issue = outer.code === 'invalid_key' && outer.issues[0] ? { ...outer.issues[0], path: outer.path } : outer;
       const path = issue.path.reduce<string>((p, k) => joinPath(p, typeof k === 'number' ? k : String(k)), '');
       const at = specSource?.at(path) ?? { file: '(built-in spec)', line: 0, column: 0, path };
-      ds.push(diag('invalid-spec', 'error', `${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}; see the spec reference in the README`, { ...at, path }));
+      ds.push(
+        diag(
+          'invalid-spec',
+          'error',
+          `${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}; see the spec reference in the README`,
+          { ...at, path },
+        ),
+      );
     }
     return fail();
   }
@@ -78,11 +98,23 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   for (const pair of opts.machines ?? []) {
     const m = new RegExp(`^(${MACHINE_NAME.source.slice(1, -1)})=(.+)$`).exec(pair);
     if (!m) {
-      ds.push(diag('invalid-spec', 'error', `--machine takes NAME=FILE, got '${pair}'; NAME is a lowercase word of at most 31 characters, for example --machine pc2=pc2_code/config/startup_config.yaml`));
+      ds.push(
+        diag(
+          'invalid-spec',
+          'error',
+          `--machine takes NAME=FILE, got '${pair}'; NAME is a lowercase word of at most 31 characters, for example --machine pc2=pc2_code/config/startup_config.yaml`,
+        ),
+      );
       return fail();
     }
     if (RESERVED_MACHINE_NAMES.has(m[1]!)) {
-      ds.push(diag('invalid-spec', 'error', `--machine ${m[1]}: the name is one of the system's own outputs (${[...RESERVED_MACHINE_NAMES].join(', ')}); name the machine otherwise`));
+      ds.push(
+        diag(
+          'invalid-spec',
+          'error',
+          `--machine ${m[1]}: the name is one of the system's own outputs (${[...RESERVED_MACHINE_NAMES].join(', ')}); name the machine otherwise`,
+        ),
+      );
       return fail();
     }
     if (given.has(m[1]!)) {
@@ -95,10 +127,14 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
     const existing = spec.machines[name];
     spec.machines[name] = existing
       ? { ...existing, config: relative(baseDir, file) }
-      : MachineSpecSchema.parse({ config: relative(baseDir, file), addressEnv: `${name.toUpperCase().replace(/-/g, '_')}_IP` });
+      : MachineSpecSchema.parse({
+          config: relative(baseDir, file),
+          addressEnv: `${name.toUpperCase().replace(/-/g, '_')}_IP`,
+        });
   }
   const addressVariables: Record<string, string> = {};
-  for (const [name, ms] of Object.entries(spec.machines)) for (const a of ms.legacyAddresses) addressVariables[a] = ms.addressEnv ?? name;
+  for (const [name, ms] of Object.entries(spec.machines))
+    for (const a of ms.legacyAddresses) addressVariables[a] = ms.addressEnv ?? name;
 
   // One file read as two machines would plan every agent twice, on both.
   const byFile = new Map<string, string>();
@@ -106,7 +142,19 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
     const file = resolve(baseDir, spec.machines[name]!.config);
     const other = byFile.get(file);
     if (other) {
-      ds.push(diag('invalid-spec', 'error', `machines ${other} and ${name} both read ${show(file)}; give each machine its own startup config`, specSource?.at(joinPath(joinPath('machines', name), 'config')) ?? { file: show(file), line: 0, column: 0, path: '' }));
+      ds.push(
+        diag(
+          'invalid-spec',
+          'error',
+          `machines ${other} and ${name} both read ${show(file)}; give each machine its own startup config`,
+          specSource?.at(joinPath(joinPath('machines', name), 'config')) ?? {
+            file: show(file),
+            line: 0,
+            column: 0,
+            path: '',
+          },
+        ),
+      );
       return fail();
     }
     byFile.set(file, name);
@@ -117,7 +165,12 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   for (const name of Object.keys(spec.machines).sort()) {
     const file = resolve(baseDir, spec.machines[name]!.config);
     const fix = `fix machines.${name}.config or pass --machine ${name}=FILE`;
-    const text = readFile(file, show(file), { missing: `startup config of machine '${name}' not found; ${fix}`, fix }, ds);
+    const text = readFile(
+      file,
+      show(file),
+      { missing: `startup config of machine '${name}' not found; ${fix}`, fix },
+      ds,
+    );
     if (text === undefined) {
       unusable = true;
       continue;
@@ -128,11 +181,20 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
       unusable = true;
       continue;
     }
-    const n = normalize(src, { machine: name, variables: spec.variables, addressVariables, quoteContent: isInside(baseDir, file) });
+    const n = normalize(src, {
+      machine: name,
+      variables: spec.variables,
+      addressVariables,
+      quoteContent: isInside(baseDir, file),
+    });
     ds.push(...n.diagnostics);
     const codePath = relative(codeRoot, file).split(sep).join('/');
     // Mounted at that path in the containers: only a plain relative path inside the code root.
-    configs.push({ ...n.config, text, ...(!isAbsolute(codePath) && !relativePathProblem(codePath) ? { codePath } : {}) });
+    configs.push({
+      ...n.config,
+      text,
+      ...(!isAbsolute(codePath) && !relativePathProblem(codePath) ? { codePath } : {}),
+    });
   }
   const lockFile = resolve(baseDir, LOCK_FILE);
   const { lock, diagnostics: lockDiagnostics } = readLock(lockFile, show(lockFile));
@@ -140,10 +202,26 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
   const sourceRoot = opts.source ? resolve(cwd, opts.source) : spec.source ? resolve(baseDir, spec.source) : undefined;
   if (sourceRoot && !isDirectory(sourceRoot)) {
     const where = opts.source ? '--source' : 'source';
-    ds.push(diag('missing-file', 'error', `the source tree ${show(sourceRoot)} is not a folder; fix ${where} (the root of the system's code)`, specSource && !opts.source ? specSource.at('source') : undefined));
+    ds.push(
+      diag(
+        'missing-file',
+        'error',
+        `the source tree ${show(sourceRoot)} is not a folder; fix ${where} (the root of the system's code)`,
+        specSource && !opts.source ? specSource.at('source') : undefined,
+      ),
+    );
     unusable = true;
   }
-  return { spec, ...(specFile ? { specFile } : {}), lockFile, lock, configs, ...(sourceRoot ? { sourceRoot } : {}), diagnostics: ds, unusable };
+  return {
+    spec,
+    ...(specFile ? { specFile } : {}),
+    lockFile,
+    lock,
+    configs,
+    ...(sourceRoot ? { sourceRoot } : {}),
+    diagnostics: ds,
+    unusable,
+  };
 
   function fail(): LoadedSystem {
     return {
@@ -162,12 +240,22 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
  * `parse-error` at the first byte that is not UTF-8, else `unreadable-file` (a directory, a FIFO or
  * device, too large, no permission) followed by `fix`.
  */
-function readFile(file: string, shown: string, say: { missing: string; fix: string }, ds: Diagnostic[]): string | undefined {
+function readFile(
+  file: string,
+  shown: string,
+  say: { missing: string; fix: string },
+  ds: Diagnostic[],
+): string | undefined {
   const r = readInput(file);
   if (r.ok) return r.text;
-  if (r.code === 'missing-file') ds.push(diag('missing-file', 'error', say.missing, { file: shown, line: 0, column: 0, path: '' }));
-  else if (r.code === 'parse-error') ds.push(diag('parse-error', 'error', r.reason, { file: shown, line: r.line ?? 1, column: r.column ?? 1, path: '' }));
-  else ds.push(diag('unreadable-file', 'error', `${r.reason}; ${say.fix}`, { file: shown, line: 0, column: 0, path: '' }));
+  if (r.code === 'missing-file')
+    ds.push(diag('missing-file', 'error', say.missing, { file: shown, line: 0, column: 0, path: '' }));
+  else if (r.code === 'parse-error')
+    ds.push(
+      diag('parse-error', 'error', r.reason, { file: shown, line: r.line ?? 1, column: r.column ?? 1, path: '' }),
+    );
+  else
+    ds.push(diag('unreadable-file', 'error', `${r.reason}; ${say.fix}`, { file: shown, line: 0, column: 0, path: '' }));
   return undefined;
 }
 

@@ -33,7 +33,16 @@ const SETTINGS_KEYS = new Set([
 ]);
 
 /** `config` keys that declare an extra listener. */
-const EXTRA_PORT_KEYS = new Set(['zmq_port', 'grpc_port', 'rest_port', 'metrics_port', 'prometheus_port', 'http_port', 'ws_port', 'pub_port']);
+const EXTRA_PORT_KEYS = new Set([
+  'zmq_port',
+  'grpc_port',
+  'rest_port',
+  'metrics_port',
+  'prometheus_port',
+  'http_port',
+  'ws_port',
+  'pub_port',
+]);
 
 const AGENT_FIELDS = new Set([
   'name',
@@ -54,14 +63,16 @@ const AGENT_FIELDS = new Set([
   'agent_name',
 ]);
 
-
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isDockerGroupShape = (v: unknown): v is Obj =>
   isObj(v) && 'agents' in v && Object.keys(v).every((k) => k === 'agents' || k === 'description');
 
 /** Normalizes one machine's startup config. Never throws on bad input: problems become diagnostics. */
-export function normalize(src: YamlSource, opts: NormalizeOptions): { config: MachineConfig; diagnostics: Diagnostic[] } {
+export function normalize(
+  src: YamlSource,
+  opts: NormalizeOptions,
+): { config: MachineConfig; diagnostics: Diagnostic[] } {
   const ds: Diagnostic[] = [];
   const { machine, variables } = opts;
   const file = src.file;
@@ -74,11 +85,25 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
     settings: { environment: [], healthChecks: {}, portRanges: [], secretRefs: [] },
   };
   if (src.data === null || src.data === undefined) {
-    ds.push(diag('unsupported-layout', 'error', `the file is empty; expected 'agent_groups' or top-level lists of agents`, at('')));
+    ds.push(
+      diag(
+        'unsupported-layout',
+        'error',
+        `the file is empty; expected 'agent_groups' or top-level lists of agents`,
+        at(''),
+      ),
+    );
     return { config: empty, diagnostics: ds };
   }
   if (!isObj(src.data)) {
-    ds.push(diag('unsupported-layout', 'error', `the top level is a ${Array.isArray(src.data) ? 'list' : typeof src.data}, not a mapping; expected 'agent_groups' or top-level lists of agents`, at('')));
+    ds.push(
+      diag(
+        'unsupported-layout',
+        'error',
+        `the top level is a ${Array.isArray(src.data) ? 'list' : typeof src.data}, not a mapping; expected 'agent_groups' or top-level lists of agents`,
+        at(''),
+      ),
+    );
     return { config: empty, diagnostics: ds };
   }
   const root = src.data;
@@ -87,7 +112,15 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
   if (root['docker_groups'] !== undefined) {
     const dg = root['docker_groups'];
     if (isObj(dg)) for (const [g, v] of Object.entries(dg)) docker.read(g, v, joinPath('docker_groups', g));
-    else if (dg !== null) ds.push(diag('invalid-value', 'error', `'docker_groups' must be a mapping of group names, got ${describe(dg)}; write 'docker_groups: {name: {agents: [...]}}'`, at('docker_groups')));
+    else if (dg !== null)
+      ds.push(
+        diag(
+          'invalid-value',
+          'error',
+          `'docker_groups' must be a mapping of group names, got ${describe(dg)}; write 'docker_groups: {name: {agents: [...]}}'`,
+          at('docker_groups'),
+        ),
+      );
   }
   const found = findAgents(root, docker, at, ds, opts.quoteContent !== false);
   if (!found) return { config: { ...empty, layout: 'group-lists' }, diagnostics: ds };
@@ -107,7 +140,14 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
     if (!agent) continue;
     const prev = byName.get(agent.name);
     if (prev) {
-      ds.push(diag('duplicate-agent', 'error', `agent '${agent.name}' is defined twice on ${machine}: in group '${prev.group}' (line ${prev.at.line}) and in group '${agent.group}'; keep one definition`, agent.at));
+      ds.push(
+        diag(
+          'duplicate-agent',
+          'error',
+          `agent '${agent.name}' is defined twice on ${machine}: in group '${prev.group}' (line ${prev.at.line}) and in group '${agent.group}'; keep one definition`,
+          agent.at,
+        ),
+      );
       continue;
     }
     byName.set(agent.name, agent);
@@ -115,22 +155,44 @@ export function normalize(src: YamlSource, opts: NormalizeOptions): { config: Ma
   }
   for (const { group, agents: members } of docker.members) {
     for (const a of members) {
-      if (!byName.has(a.value)) ds.push(diag('unknown-dependency', 'warning', `docker group '${group}' lists '${a.value}', which is defined nowhere on ${machine}; remove it from the group`, a.at));
+      if (!byName.has(a.value))
+        ds.push(
+          diag(
+            'unknown-dependency',
+            'warning',
+            `docker group '${group}' lists '${a.value}', which is defined nowhere on ${machine}; remove it from the group`,
+            a.at,
+          ),
+        );
     }
   }
   return { config: { machine, file, layout: found.layout, agents, settings }, diagnostics: ds };
 }
 
 /** `hardcoded-ip` for every IPv4 literal of the file but the any and loopback addresses, with the variable to use. */
-function reportHardcodedIps(root: Obj, addressVariables: Readonly<Record<string, string>>, at: (p: string) => SourceRef, ds: Diagnostic[]): void {
+function reportHardcodedIps(
+  root: Obj,
+  addressVariables: Readonly<Record<string, string>>,
+  at: (p: string) => SourceRef,
+  ds: Diagnostic[],
+): void {
   scanIps(root, '', (ip, prefix, p) => {
     if (isAnyOrLoopback(ip)) return;
     if (prefix) {
-      ds.push(diag('hardcoded-ip', 'warning', `hard-coded subnet ${ip}${prefix}; leave address ranges to the container engine or cluster (the generated networks set none)`, at(p)));
+      ds.push(
+        diag(
+          'hardcoded-ip',
+          'warning',
+          `hard-coded subnet ${ip}${prefix}; leave address ranges to the container engine or cluster (the generated networks set none)`,
+          at(p),
+        ),
+      );
       return;
     }
     const variable = addressVariables[ip];
-    const fix = variable ? `use \${${variable}} instead` : `use an address variable such as \${MAIN_PC_IP} or \${PC2_IP} instead`;
+    const fix = variable
+      ? `use \${${variable}} instead`
+      : `use an address variable such as \${MAIN_PC_IP} or \${PC2_IP} instead`;
     ds.push(diag('hardcoded-ip', 'warning', `hard-coded address ${ip}; ${fix}`, at(p)));
   });
 }
@@ -144,7 +206,14 @@ function dockerGroupReader(at: (p: string) => SourceRef, ds: Diagnostic[]) {
       return;
     }
     if (!isObj(value)) {
-      ds.push(diag('invalid-value', 'error', `docker group '${name}' must be a mapping with 'agents', got ${describe(value)}; write '{description: ..., agents: [...]}'`, at(p)));
+      ds.push(
+        diag(
+          'invalid-value',
+          'error',
+          `docker group '${name}' must be a mapping with 'agents', got ${describe(value)}; write '{description: ..., agents: [...]}'`,
+          at(p),
+        ),
+      );
       return;
     }
     const list = value['agents'];
@@ -153,13 +222,28 @@ function dockerGroupReader(at: (p: string) => SourceRef, ds: Diagnostic[]) {
       return;
     }
     if (!Array.isArray(list)) {
-      ds.push(diag('invalid-value', 'error', `'agents' must be a list of agent names, got ${describe(list)}; write 'agents: [AgentName, ...]'`, at(joinPath(p, 'agents'))));
+      ds.push(
+        diag(
+          'invalid-value',
+          'error',
+          `'agents' must be a list of agent names, got ${describe(list)}; write 'agents: [AgentName, ...]'`,
+          at(joinPath(p, 'agents')),
+        ),
+      );
       return;
     }
     const agents: Located<string>[] = [];
     list.forEach((a, i) => {
       if (typeof a === 'string') agents.push({ value: a, at: at(joinPath(joinPath(p, 'agents'), i)) });
-      else ds.push(diag('invalid-value', 'error', `an agent name must be a string, got ${describe(a)}; list agents by name`, at(joinPath(joinPath(p, 'agents'), i))));
+      else
+        ds.push(
+          diag(
+            'invalid-value',
+            'error',
+            `an agent name must be a string, got ${describe(a)}; list agents by name`,
+            at(joinPath(joinPath(p, 'agents'), i)),
+          ),
+        );
     });
     members.push({ group: name, agents });
   };
@@ -172,7 +256,13 @@ type DockerGroups = ReturnType<typeof dockerGroupReader>;
  * Where the file's agents are: under `agent_groups` (and in top-level lists beside it), or in
  * top-level lists only. Undefined, with an `unsupported-layout` error, when there are none.
  */
-function findAgents(root: Obj, docker: DockerGroups, at: (p: string) => SourceRef, ds: Diagnostic[], quoteContent: boolean): { nodes: AgentNode[]; layout: MachineConfig['layout'] } | undefined {
+function findAgents(
+  root: Obj,
+  docker: DockerGroups,
+  at: (p: string) => SourceRef,
+  ds: Diagnostic[],
+  quoteContent: boolean,
+): { nodes: AgentNode[]; layout: MachineConfig['layout'] } | undefined {
   const nodes: AgentNode[] = [];
   const topKeys = Object.keys(root);
   const pushListAgents = (group: string) => {
@@ -182,7 +272,14 @@ function findAgents(root: Obj, docker: DockerGroups, at: (p: string) => SourceRe
       const p = joinPath(group, i);
       const name = isObj(item) ? item['name'] : undefined;
       if (typeof name !== 'string' || name === '') {
-        ds.push(diag('invalid-value', 'error', `an agent needs a 'name', got ${describe(name)}; add 'name: AgentName'`, at(p)));
+        ds.push(
+          diag(
+            'invalid-value',
+            'error',
+            `an agent needs a 'name', got ${describe(name)}; add 'name: AgentName'`,
+            at(p),
+          ),
+        );
         return;
       }
       nodes.push({ name, group, value: item, path: p, container: list, key: i });
@@ -193,28 +290,68 @@ function findAgents(root: Obj, docker: DockerGroups, at: (p: string) => SourceRe
     for (const k of topKeys) {
       if (k === 'agent_groups' || SETTINGS_KEYS.has(k)) continue;
       if (isAgentList(root[k])) pushListAgents(k);
-      else ds.push(diag('unknown-key', 'warning', `unknown top-level key '${k}' is ignored; remove it or move agents under 'agent_groups'`, at(k)));
+      else
+        ds.push(
+          diag(
+            'unknown-key',
+            'warning',
+            `unknown top-level key '${k}' is ignored; remove it or move agents under 'agent_groups'`,
+            at(k),
+          ),
+        );
     }
     return { nodes, layout: 'agent-groups' };
   }
   const groupKeys = topKeys.filter((k) => !SETTINGS_KEYS.has(k) && isAgentList(root[k]));
   if (groupKeys.length === 0) {
-    const seen = !topKeys.length ? 'none' : !quoteContent ? `${topKeys.length} (not shown: the file is outside the spec's folder)` : topKeys.map((k) => `'${k}'`).join(', ');
-    ds.push(diag('unsupported-layout', 'error', `no agents found: expected 'agent_groups' or top-level lists of agents with 'name', got top-level keys ${seen}; use one of the layouts in the README`, at('')));
+    const seen = !topKeys.length
+      ? 'none'
+      : !quoteContent
+        ? `${topKeys.length} (not shown: the file is outside the spec's folder)`
+        : topKeys.map((k) => `'${k}'`).join(', ');
+    ds.push(
+      diag(
+        'unsupported-layout',
+        'error',
+        `no agents found: expected 'agent_groups' or top-level lists of agents with 'name', got top-level keys ${seen}; use one of the layouts in the README`,
+        at(''),
+      ),
+    );
     return undefined;
   }
   for (const k of topKeys) {
     if (SETTINGS_KEYS.has(k)) continue;
     if (groupKeys.includes(k)) pushListAgents(k);
-    else ds.push(diag('unknown-key', 'warning', `unknown top-level key '${k}' is ignored; remove it or make it a list of agents`, at(k)));
+    else
+      ds.push(
+        diag(
+          'unknown-key',
+          'warning',
+          `unknown top-level key '${k}' is ignored; remove it or make it a list of agents`,
+          at(k),
+        ),
+      );
   }
   return { nodes, layout: 'group-lists' };
 }
 
 /** The groups under `agent_groups`, into `nodes`; docker groups misplaced there are read as docker groups, and reported. */
-function readAgentGroups(groups: unknown, docker: DockerGroups, nodes: AgentNode[], at: (p: string) => SourceRef, ds: Diagnostic[]): void {
+function readAgentGroups(
+  groups: unknown,
+  docker: DockerGroups,
+  nodes: AgentNode[],
+  at: (p: string) => SourceRef,
+  ds: Diagnostic[],
+): void {
   if (!isObj(groups)) {
-    ds.push(diag('invalid-value', 'error', `'agent_groups' must be a mapping of groups, got ${describe(groups)}; write 'agent_groups: {group: {AgentName: {...}}}'`, at('agent_groups')));
+    ds.push(
+      diag(
+        'invalid-value',
+        'error',
+        `'agent_groups' must be a mapping of groups, got ${describe(groups)}; write 'agent_groups: {group: {AgentName: {...}}}'`,
+        at('agent_groups'),
+      ),
+    );
     return;
   }
   for (const [group, members] of Object.entries(groups)) {
@@ -224,17 +361,42 @@ function readAgentGroups(groups: unknown, docker: DockerGroups, nodes: AgentNode
       continue;
     }
     if (isDockerGroupShape(members)) {
-      ds.push(diag('misplaced-group', 'warning', `'${group}' is shaped like a docker group ({description, agents}) but sits under agent_groups; it is read as a docker group, not as agents: move it under a top-level 'docker_groups'`, at(gp)));
+      ds.push(
+        diag(
+          'misplaced-group',
+          'warning',
+          `'${group}' is shaped like a docker group ({description, agents}) but sits under agent_groups; it is read as a docker group, not as agents: move it under a top-level 'docker_groups'`,
+          at(gp),
+        ),
+      );
       docker.read(group, members, gp);
       continue;
     }
-    if (group === 'docker_groups' && isObj(members) && Object.values(members).every((v) => v === null || isDockerGroupShape(v))) {
-      ds.push(diag('misplaced-group', 'warning', `'docker_groups' is indented under agent_groups; its groups are read as docker groups, not as agents: move it to the top level`, at(gp)));
+    if (
+      group === 'docker_groups' &&
+      isObj(members) &&
+      Object.values(members).every((v) => v === null || isDockerGroupShape(v))
+    ) {
+      ds.push(
+        diag(
+          'misplaced-group',
+          'warning',
+          `'docker_groups' is indented under agent_groups; its groups are read as docker groups, not as agents: move it to the top level`,
+          at(gp),
+        ),
+      );
       for (const [g, v] of Object.entries(members)) docker.read(g, v, joinPath(gp, g));
       continue;
     }
     if (!isObj(members)) {
-      ds.push(diag('invalid-value', 'error', `group '${group}' must be a mapping of agent names to definitions, got ${describe(members)}; write '${group}: {AgentName: {script_path: ..., port: ...}}'`, at(gp)));
+      ds.push(
+        diag(
+          'invalid-value',
+          'error',
+          `group '${group}' must be a mapping of agent names to definitions, got ${describe(members)}; write '${group}: {AgentName: {script_path: ..., port: ...}}'`,
+          at(gp),
+        ),
+      );
       continue;
     }
     readGroupMembers(group, members, gp, [], nodes, at, ds);
@@ -246,7 +408,15 @@ function readAgentGroups(groups: unknown, docker: DockerGroups, nodes: AgentNode
  * group indented too deep: it is read as a group of its own (so that no agent is lost behind it)
  * and reported, however deep it sits.
  */
-function readGroupMembers(group: string, members: Obj, gp: string, parents: readonly string[], nodes: AgentNode[], at: (p: string) => SourceRef, ds: Diagnostic[]): void {
+function readGroupMembers(
+  group: string,
+  members: Obj,
+  gp: string,
+  parents: readonly string[],
+  nodes: AgentNode[],
+  at: (p: string) => SourceRef,
+  ds: Diagnostic[],
+): void {
   for (const [name, value] of Object.entries(members)) {
     const path = joinPath(gp, name);
     const nested = nestedGroupMembers(name, value);
@@ -255,10 +425,23 @@ function readGroupMembers(group: string, members: Obj, gp: string, parents: read
       continue;
     }
     const chain = [...parents, group];
-    const inside = chain.length > 1 ? `group '${group}' (itself inside ${chain.slice(0, -1).map((g) => `'${g}'`).join(' inside ')})` : `group '${group}'`;
+    const inside =
+      chain.length > 1
+        ? `group '${group}' (itself inside ${chain
+            .slice(0, -1)
+            .map((g) => `'${g}'`)
+            .join(' inside ')})`
+        : `group '${group}'`;
     const held = nested.agents.length ? `holds agents (${nested.agents.join(', ')})` : 'holds no agents';
     const read = nested.agents.length ? 'its agents are read as the group' : 'it is read as an empty group';
-    ds.push(diag('misplaced-group', 'warning', `'${name}' sits inside ${inside} but ${held}; ${read} '${name}': dedent it to sit beside '${chain[0]}' directly under agent_groups`, at(path)));
+    ds.push(
+      diag(
+        'misplaced-group',
+        'warning',
+        `'${name}' sits inside ${inside} but ${held}; ${read} '${name}': dedent it to sit beside '${chain[0]}' directly under agent_groups`,
+        at(path),
+      ),
+    );
     if (nested.members) readGroupMembers(name, nested.members, path, chain, nodes, at, ds);
   }
 }
@@ -288,11 +471,20 @@ const GROUP_NAME = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$/;
  * names of the agents it holds directly.
  */
 function nestedGroupMembers(name: string, v: unknown): { members?: Obj; agents: string[] } | undefined {
-  if (v === null || (isObj(v) && Object.keys(v).length === 0)) return GROUP_NAME.test(name) ? { agents: [] } : undefined;
+  if (v === null || (isObj(v) && Object.keys(v).length === 0))
+    return GROUP_NAME.test(name) ? { agents: [] } : undefined;
   if (!isObj(v) || Object.keys(v).some((k) => AGENT_FIELDS.has(k))) return undefined;
-  const holdsAgents = (x: Obj): boolean => Object.values(x).some((y) => isAgentShape(y) || (isObj(y) && !Object.keys(y).some((f) => AGENT_FIELDS.has(f)) && holdsAgents(y)));
+  const holdsAgents = (x: Obj): boolean =>
+    Object.values(x).some(
+      (y) => isAgentShape(y) || (isObj(y) && !Object.keys(y).some((f) => AGENT_FIELDS.has(f)) && holdsAgents(y)),
+    );
   if (!holdsAgents(v)) return undefined;
-  return { members: v, agents: Object.entries(v).filter(([, y]) => isAgentShape(y)).map(([k]) => k) };
+  return {
+    members: v,
+    agents: Object.entries(v)
+      .filter(([, y]) => isAgentShape(y))
+      .map(([k]) => k),
+  };
 }
 
 function isAgentList(v: unknown): boolean {
@@ -301,7 +493,8 @@ function isAgentList(v: unknown): boolean {
 
 function describe(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
-  if (v instanceof YamlTimestamp) return `the date ${v.text} (YAML reads it unquoted as a timestamp; quote it if it is text)`;
+  if (v instanceof YamlTimestamp)
+    return `the date ${v.text} (YAML reads it unquoted as a timestamp; quote it if it is text)`;
   if (typeof v === 'string') return `'${v}'`;
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
@@ -351,10 +544,30 @@ interface Range {
  * Number `v` at `path` when it is in `range`; else undefined, with an error (an absent value is no
  * error: the defaults apply).
  */
-function bounded(v: unknown, path: string, range: Range, at: (p: string) => SourceRef, ds: Diagnostic[]): number | undefined {
+function bounded(
+  v: unknown,
+  path: string,
+  range: Range,
+  at: (p: string) => SourceRef,
+  ds: Diagnostic[],
+): number | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'number' && Number.isFinite(v) && v >= range.min && v <= range.max && (!range.whole || Number.isInteger(v))) return v;
-  ds.push(diag('invalid-value', 'error', `${range.what} must be ${range.whole ? 'a whole number' : 'a number'} from ${range.min} to ${range.max.toLocaleString('en-US')}, got ${describe(v)}; fix the value or remove it for the default`, at(path)));
+  if (
+    typeof v === 'number' &&
+    Number.isFinite(v) &&
+    v >= range.min &&
+    v <= range.max &&
+    (!range.whole || Number.isInteger(v))
+  )
+    return v;
+  ds.push(
+    diag(
+      'invalid-value',
+      'error',
+      `${range.what} must be ${range.whole ? 'a whole number' : 'a number'} from ${range.min} to ${range.max.toLocaleString('en-US')}, got ${describe(v)}; fix the value or remove it for the default`,
+      at(path),
+    ),
+  );
   return undefined;
 }
 
@@ -375,18 +588,39 @@ function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, 
         continue;
       }
       if (value !== null && typeof value === 'object') {
-        ds.push(diag('invalid-value', 'error', `'${name}' must have a string, number or boolean value, got ${describe(value)}; write the value on one line`, at(joinPath(envPath, name))));
+        ds.push(
+          diag(
+            'invalid-value',
+            'error',
+            `'${name}' must have a string, number or boolean value, got ${describe(value)}; write the value on one line`,
+            at(joinPath(envPath, name)),
+          ),
+        );
         continue;
       }
       if (SECRET_NAME.test(name)) {
         // The value never reaches an output: the agents get the name as a reference.
         secretEnvironment.push(name);
-        ds.push(diag('literal-secret', 'warning', `'${name}' looks like a secret and the config holds its value; it is written to no output, the agents get it as a reference (a Secret in Kubernetes, \${${name}} from .env in compose): remove the value from the config`, at(joinPath(envPath, name))));
+        ds.push(
+          diag(
+            'literal-secret',
+            'warning',
+            `'${name}' looks like a secret and the config holds its value; it is written to no output, the agents get it as a reference (a Secret in Kubernetes, \${${name}} from .env in compose): remove the value from the config`,
+            at(joinPath(envPath, name)),
+          ),
+        );
         continue;
       }
       const { text, unresolved } = substitute(String(value), vars);
       if (unresolved.length > 0) {
-        ds.push(diag('unresolved-variable', 'info', `'${name}' refers to ${unresolved.map((u) => `\${${u}}`).join(', ')} of the launching shell; it is left out of the generated environment`, at(joinPath(envPath, name))));
+        ds.push(
+          diag(
+            'unresolved-variable',
+            'info',
+            `'${name}' refers to ${unresolved.map((u) => `\${${u}}`).join(', ')} of the launching shell; it is left out of the generated environment`,
+            at(joinPath(envPath, name)),
+          ),
+        );
         continue;
       }
       environment.push({ name, value: text });
@@ -396,7 +630,8 @@ function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, 
   const rl = isObj(rlRaw) ? rlRaw : {};
   const [hcRaw, hcPath] = pick('health_checks');
   const hc = isObj(hcRaw) ? hcRaw : {};
-  const check = (o: Obj, base: string, key: string, range: Range) => bounded(o[key], joinPath(base, key), range, at, ds);
+  const check = (o: Obj, base: string, key: string, range: Range) =>
+    bounded(o[key], joinPath(base, key), range, at, ds);
   const portRanges: PortRange[] = [];
   const net = root['pc2_network'];
   if (isObj(net)) {
@@ -414,7 +649,15 @@ function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, 
   if (root['error_bus_port'] !== undefined) {
     const e = evaluatePort(root['error_bus_port'], vars);
     if (e.ok) errorBusPort = { value: e.value, at: at('error_bus_port') };
-    else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(root['error_bus_port'])}; ${e.fix}`, at('error_bus_port')));
+    else
+      ds.push(
+        diag(
+          'invalid-value',
+          'error',
+          `${e.reason}, got ${describe(root['error_bus_port'])}; ${e.fix}`,
+          at('error_bus_port'),
+        ),
+      );
   }
   const secretRefs = new Set<string>();
   collectSecretRefs(root, (s) => secretRefs.add(s));
@@ -430,7 +673,11 @@ function readSettings(root: Obj, at: (p: string) => SourceRef, vars: Variables, 
       intervalSeconds: check(hc, hcPath, 'interval_seconds', { ...SECONDS, what: 'interval_seconds' }),
       timeoutSeconds: check(hc, hcPath, 'timeout_seconds', { ...SECONDS, what: 'timeout_seconds' }),
       retries: check(hc, hcPath, 'retries', { min: 1, max: 1000, whole: true, what: 'retries' }),
-      startPeriodSeconds: check(hc, hcPath, 'start_period_seconds', { ...SECONDS, min: 0, what: 'start_period_seconds' }),
+      startPeriodSeconds: check(hc, hcPath, 'start_period_seconds', {
+        ...SECONDS,
+        min: 0,
+        what: 'start_period_seconds',
+      }),
     },
     portRanges,
     errorBusPort,
@@ -443,7 +690,13 @@ function collectSecretRefs(v: unknown, found: (name: string) => void) {
   if (Array.isArray(v)) v.forEach((x) => collectSecretRefs(x, found));
   else if (isObj(v)) {
     for (const [k, x] of Object.entries(v)) {
-      if (typeof x === 'string' && k.endsWith('_env') && /(^|_)(api_key|token|secret|password)_env$/.test(k) && /^[A-Z_][A-Z0-9_]*$/.test(x)) found(x);
+      if (
+        typeof x === 'string' &&
+        k.endsWith('_env') &&
+        /(^|_)(api_key|token|secret|password)_env$/.test(k) &&
+        /^[A-Z_][A-Z0-9_]*$/.test(x)
+      )
+        found(x);
       else collectSecretRefs(x, found);
     }
   }
@@ -462,13 +715,22 @@ interface AgentContext {
 
 /** Why an agent may not have `name`, or undefined. */
 function agentNameProblem(name: string): string | undefined {
-  if (!AGENT_NAME.test(name)) return `agent name '${commentText(name).slice(0, 80)}' ${name.length > 63 ? 'is longer than 63 characters' : 'has characters an agent name may not have'}; agent names are words of letters, digits, _ . - (starting with a letter, at most 63), such as CodeGenerator`;
+  if (!AGENT_NAME.test(name))
+    return `agent name '${commentText(name).slice(0, 80)}' ${name.length > 63 ? 'is longer than 63 characters' : 'has characters an agent name may not have'}; agent names are words of letters, digits, _ . - (starting with a letter, at most 63), such as CodeGenerator`;
   // Its DNS name keys the endpoints ConfigMap, and cdk8s cannot render an object with a key 'constructor'.
-  if (/^constructor$/i.test(name)) return `agent name '${name}' is reserved (the Kubernetes output cannot hold a key 'constructor'); rename the agent`;
+  if (/^constructor$/i.test(name))
+    return `agent name '${name}' is reserved (the Kubernetes output cannot hold a key 'constructor'); rename the agent`;
   return undefined;
 }
 
-function readAgent(node: AgentNode, machine: string, src: YamlSource, vars: Variables, dockerGroups: readonly string[], ds: Diagnostic[]): AgentConfig | undefined {
+function readAgent(
+  node: AgentNode,
+  machine: string,
+  src: YamlSource,
+  vars: Variables,
+  dockerGroups: readonly string[],
+  ds: Diagnostic[],
+): AgentConfig | undefined {
   const { name, group, value, path } = node;
   const here = src.locate(node.container, node.key, path);
   const nameProblem = agentNameProblem(name);
@@ -477,7 +739,14 @@ function readAgent(node: AgentNode, machine: string, src: YamlSource, vars: Vari
     return undefined;
   }
   if (!isObj(value)) {
-    ds.push(diag('invalid-value', 'error', `agent '${name}' must be a mapping with 'script_path' and 'port', got ${describe(value)}; write '${name}: {script_path: ..., port: ...}'`, here));
+    ds.push(
+      diag(
+        'invalid-value',
+        'error',
+        `agent '${name}' must be a mapping with 'script_path' and 'port', got ${describe(value)}; write '${name}: {script_path: ..., port: ...}'`,
+        here,
+      ),
+    );
     return undefined;
   }
   const ctx: AgentContext = { name, path, value, here, vars, src, ds };
@@ -486,7 +755,8 @@ function readAgent(node: AgentNode, machine: string, src: YamlSource, vars: Vari
   const dependencies = readDependencies(ctx);
   const scriptPath = readScriptPath(ctx);
   for (const k of Object.keys(value)) {
-    if (!AGENT_FIELDS.has(k)) ds.push(diag('unknown-key', 'info', `unknown agent field '${k}' is ignored`, src.at(joinPath(path, k))));
+    if (!AGENT_FIELDS.has(k))
+      ds.push(diag('unknown-key', 'info', `unknown agent field '${k}' is ignored`, src.at(joinPath(path, k))));
   }
   const hints = readConfigMap(ctx);
   if (!ports || required === undefined || !dependencies || !scriptPath) return undefined;
@@ -514,14 +784,23 @@ function readAgent(node: AgentNode, machine: string, src: YamlSource, vars: Vari
 }
 
 /** `port` and `health_check_port` (also under `params`; port + 1000 when absent), or undefined after an error. */
-function readAgentPorts({ name, path, value, here, vars, src, ds }: AgentContext): { port: Located<number>; health: Located<number> & { derived: boolean } } | undefined {
+function readAgentPorts({
+  name,
+  path,
+  value,
+  here,
+  vars,
+  src,
+  ds,
+}: AgentContext): { port: Located<number>; health: Located<number> & { derived: boolean } } | undefined {
   if (value['port'] === undefined || value['port'] === null) {
     ds.push(diag('invalid-value', 'error', `agent '${name}' has no port; add 'port: NNNN'`, here));
     return undefined;
   }
   const portAt = src.locate(value, 'port', joinPath(path, 'port'));
   const port = evaluatePort(value['port'], vars);
-  if (!port.ok) ds.push(diag('invalid-value', 'error', `${port.reason}, got ${describe(value['port'])}; ${port.fix}`, portAt));
+  if (!port.ok)
+    ds.push(diag('invalid-value', 'error', `${port.reason}, got ${describe(value['port'])}; ${port.fix}`, portAt));
   const params = isObj(value['params']) ? value['params'] : {};
   const own = value['health_check_port'] !== undefined;
   const hcRaw = own ? value['health_check_port'] : params['health_check_port'];
@@ -532,11 +811,23 @@ function readAgentPorts({ name, path, value, here, vars, src, ds }: AgentContext
       ds.push(diag('invalid-value', 'error', `${h.reason}, got ${describe(hcRaw)}; ${h.fix}`, src.at(hcPath)));
       return undefined;
     }
-    return port.ok ? { port: { value: port.value, at: portAt }, health: { value: h.value, at: src.locate(own ? value : params, 'health_check_port', hcPath), derived: false } } : undefined;
+    return port.ok
+      ? {
+          port: { value: port.value, at: portAt },
+          health: { value: h.value, at: src.locate(own ? value : params, 'health_check_port', hcPath), derived: false },
+        }
+      : undefined;
   }
   if (!port.ok) return undefined;
   if (port.value + 1000 > 65535) {
-    ds.push(diag('invalid-value', 'error', `agent '${name}' declares no health_check_port and port + 1000 is past 65535; add 'health_check_port'`, here));
+    ds.push(
+      diag(
+        'invalid-value',
+        'error',
+        `agent '${name}' declares no health_check_port and port + 1000 is past 65535; add 'health_check_port'`,
+        here,
+      ),
+    );
     return undefined;
   }
   return { port: { value: port.value, at: portAt }, health: { value: port.value + 1000, at: portAt, derived: true } };
@@ -547,7 +838,14 @@ function readRequired({ path, value, vars, src, ds }: AgentContext): boolean | u
   if (value['required'] === undefined) return true;
   const r = evaluateBoolean(value['required'], vars);
   if (r.ok) return r.value;
-  ds.push(diag('invalid-value', 'error', `'required' must be true or false, got ${describe(value['required'])}; an expression is not evaluated: write a boolean or '\${VAR:-false}'`, src.at(joinPath(path, 'required'))));
+  ds.push(
+    diag(
+      'invalid-value',
+      'error',
+      `'required' must be true or false, got ${describe(value['required'])}; an expression is not evaluated: write a boolean or '\${VAR:-false}'`,
+      src.at(joinPath(path, 'required')),
+    ),
+  );
   return undefined;
 }
 
@@ -557,16 +855,31 @@ function readDependencies({ path, value, src, ds }: AgentContext): Located<strin
   const depsRaw = value['dependencies'];
   if (depsRaw === undefined || depsRaw === null) return dependencies;
   if (!Array.isArray(depsRaw)) {
-    ds.push(diag('invalid-value', 'error', `'dependencies' must be a list of agent names, got ${describe(depsRaw)}; write 'dependencies: [AgentName]'`, src.at(joinPath(path, 'dependencies'))));
+    ds.push(
+      diag(
+        'invalid-value',
+        'error',
+        `'dependencies' must be a list of agent names, got ${describe(depsRaw)}; write 'dependencies: [AgentName]'`,
+        src.at(joinPath(path, 'dependencies')),
+      ),
+    );
     return undefined;
   }
   let ok = true;
   depsRaw.forEach((d, i) => {
     const dp = joinPath(joinPath(path, 'dependencies'), i);
     if (typeof d !== 'string' || d === '') {
-      ds.push(diag('invalid-value', 'error', `a dependency must be an agent name, got ${describe(d)}; list agents by name`, src.at(dp)));
+      ds.push(
+        diag(
+          'invalid-value',
+          'error',
+          `a dependency must be an agent name, got ${describe(d)}; list agents by name`,
+          src.at(dp),
+        ),
+      );
       ok = false;
-    } else if (!dependencies.some((x) => x.value === d)) dependencies.push({ value: d, at: src.locate(depsRaw, i, dp) });
+    } else if (!dependencies.some((x) => x.value === d))
+      dependencies.push({ value: d, at: src.locate(depsRaw, i, dp) });
   });
   return ok ? dependencies : undefined;
 }
@@ -576,12 +889,27 @@ function readScriptPath({ name, path, value, here, src, ds }: AgentContext): str
   const scriptPath = value['script_path'];
   if (scriptPath === undefined) {
     // The images start an agent by its script; nothing would start this one.
-    ds.push(diag('invalid-value', 'error', `agent '${name}' has no script_path, so its container has nothing to start${value['module'] !== undefined ? " ('module' alone is not enough)" : ''}: add 'script_path', or remove the agent`, here));
+    ds.push(
+      diag(
+        'invalid-value',
+        'error',
+        `agent '${name}' has no script_path, so its container has nothing to start${value['module'] !== undefined ? " ('module' alone is not enough)" : ''}: add 'script_path', or remove the agent`,
+        here,
+      ),
+    );
     return undefined;
   }
-  const problem = typeof scriptPath !== 'string' ? `must be a path, got ${describe(scriptPath)}` : relativePathProblem(scriptPath);
+  const problem =
+    typeof scriptPath !== 'string' ? `must be a path, got ${describe(scriptPath)}` : relativePathProblem(scriptPath);
   if (!problem) return scriptPath as string;
-  ds.push(diag('invalid-value', 'error', `'script_path' ${problem}; write the script's path from the root of the source tree`, src.at(joinPath(path, 'script_path'))));
+  ds.push(
+    diag(
+      'invalid-value',
+      'error',
+      `'script_path' ${problem}; write the script's path from the root of the source tree`,
+      src.at(joinPath(path, 'script_path')),
+    ),
+  );
   return undefined;
 }
 
@@ -589,7 +917,13 @@ function readScriptPath({ name, path, value, here, src, ds }: AgentContext): str
 const VRAM_KEY = /^(max_)?vram(_[a-z]+)*_(mb|gb)$/;
 
 /** Extra listeners and hints from the agent's own `config` map: ports, `cuda:N`, VRAM figures, secret references. */
-function readConfigMap({ path, value, vars, src, ds }: AgentContext): { extraPorts: ExtraPort[]; vramMiBHint?: number; vramAt?: SourceRef & { key: string }; cudaHint: boolean; secretRefs: string[] } {
+function readConfigMap({ path, value, vars, src, ds }: AgentContext): {
+  extraPorts: ExtraPort[];
+  vramMiBHint?: number;
+  vramAt?: SourceRef & { key: string };
+  cudaHint: boolean;
+  secretRefs: string[];
+} {
   const extraPorts: ExtraPort[] = [];
   let vramMiBHint: number | undefined;
   let vramAt: (SourceRef & { key: string }) | undefined;
@@ -618,5 +952,10 @@ function readConfigMap({ path, value, vars, src, ds }: AgentContext): { extraPor
     }
     collectSecretRefs(cfg, (s) => secretRefs.add(s));
   }
-  return { extraPorts, cudaHint, secretRefs: [...secretRefs].sort(), ...(vramMiBHint !== undefined ? { vramMiBHint, vramAt: vramAt! } : {}) };
+  return {
+    extraPorts,
+    cudaHint,
+    secretRefs: [...secretRefs].sort(),
+    ...(vramMiBHint !== undefined ? { vramMiBHint, vramAt: vramAt! } : {}),
+  };
 }

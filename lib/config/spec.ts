@@ -1,7 +1,17 @@
 /** The deployment spec `agent-infra.yaml`: machines, GPUs, overrides and image families, with defaults in one place. */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { debianPackageProblem, dnsSubdomainProblem, ENV_NAME, gpuProductValues, IMAGE_TAG, imageReferenceProblem, labelValueProblem, relativePathProblem, REPOSITORY } from './grammar.ts';
+import {
+  debianPackageProblem,
+  dnsSubdomainProblem,
+  ENV_NAME,
+  gpuProductValues,
+  IMAGE_TAG,
+  imageReferenceProblem,
+  labelValueProblem,
+  relativePathProblem,
+  REPOSITORY,
+} from './grammar.ts';
 
 const PortNumber = z.number().int().min(1).max(65535);
 
@@ -18,21 +28,44 @@ const amount = (max: number) => z.number().positive().max(max);
 /** A machine's name: a lowercase word of at most 31 characters (it suffixes agents' DNS names). */
 export const MACHINE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 
-export const RESERVED_MACHINE_NAMES = new Set(['system', 'gpu-sharing', 'kustomization', 'single-host', 'redis', 'nats']);
+export const RESERVED_MACHINE_NAMES = new Set([
+  'system',
+  'gpu-sharing',
+  'kustomization',
+  'single-host',
+  'redis',
+  'nats',
+]);
 
 /** Namespaces a deployment must not take over. */
 const SYSTEM_NAMESPACES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
-const DnsLabel = z.string().regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and dashes');
+const DnsLabel = z
+  .string()
+  .regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label: lowercase letters, digits and dashes');
 
 /** An absolute host folder: no `..`, no spaces, quotes, `$` or control characters (it reaches compose binds and hostPath volumes). */
-const HostPath = z.string().regex(/^\/(?:[A-Za-z0-9._+@-]+\/?)*$/, 'must be an absolute folder path of letters, digits and . _ + @ - (no spaces, quotes or $)').refine((p) => !p.split('/').includes('..'), 'must not contain ..');
+const HostPath = z
+  .string()
+  .regex(
+    /^\/(?:[A-Za-z0-9._+@-]+\/?)*$/,
+    'must be an absolute folder path of letters, digits and . _ + @ - (no spaces, quotes or $)',
+  )
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
 
 export const GpuSchema = z.strictObject({
   /** Product name as GPU Feature Discovery reports it, e.g. `NVIDIA GeForce RTX 4090`. */
-  model: z.string().min(1).superRefine((m, ctx) => {
-    // It selects nodes by their product label, in its time-sliced form too.
-    if (gpuProductValues(m).some((v) => labelValueProblem(v))) ctx.addIssue({ code: 'custom', message: 'as a node label (spaces as dashes, with -SHARED) it is not a Kubernetes label value: at most 55 letters, digits, spaces, - _ .' });
-  }),
+  model: z
+    .string()
+    .min(1)
+    .superRefine((m, ctx) => {
+      // It selects nodes by their product label, in its time-sliced form too.
+      if (gpuProductValues(m).some((v) => labelValueProblem(v)))
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'as a node label (spaces as dashes, with -SHARED) it is not a Kubernetes label value: at most 55 letters, digits, spaces, - _ .',
+        });
+    }),
   // A sanity bound (64 TiB), not a card's: planning tools give one GPU the memory of many.
   vramGiB: amount(65536),
   device: z.number().int().min(0).max(63).default(0),
@@ -52,7 +85,12 @@ export const MachineSpecSchema = z.strictObject({
       // Two cards on one device index would both be scheduled onto the same card.
       gpus.forEach((g, i) => {
         const first = gpus.findIndex((o) => o.device === g.device);
-        if (first < i) ctx.addIssue({ code: 'custom', message: `device ${g.device} is also GPU ${first}'s; give each GPU its own device index`, path: [i, 'device'] });
+        if (first < i)
+          ctx.addIssue({
+            code: 'custom',
+            message: `device ${g.device} is also GPU ${first}'s; give each GPU its own device index`,
+            path: [i, 'device'],
+          });
       });
     }),
   cpus: amount(4096).optional(),
@@ -79,7 +117,10 @@ export const MachineSpecSchema = z.strictObject({
       /** Range that reassigned ports are taken from. */
       range: z
         .strictObject({ start: PortNumber, end: PortNumber })
-        .refine((r) => r.start <= r.end, { message: 'the range is inverted: start must not be above end', path: ['end'] })
+        .refine((r) => r.start <= r.end, {
+          message: 'the range is inverted: start must not be above end',
+          path: ['end'],
+        })
         .optional(),
       onConflict: z.enum(['error', 'reassign']).default('error'),
     })
@@ -87,7 +128,11 @@ export const MachineSpecSchema = z.strictObject({
 });
 
 const Millis = z.number().int().positive().max(4_096_000);
-const MiB = z.number().int().positive().max(2 ** 26);
+const MiB = z
+  .number()
+  .int()
+  .positive()
+  .max(2 ** 26);
 const ResourcesSchema = z.strictObject({
   cpuMillis: Millis.optional(),
   cpuRequestMillis: Millis.optional(),
@@ -128,25 +173,48 @@ export const HealthCheckSchema = z
     /** zmq: healthy only when the reply's `ready` is true too. @default false */
     ready: z.boolean().optional(),
     /** http: the path asked for. @default /health */
-    path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,255}$/, 'is not a URL path (/ followed by URL characters)').optional(),
+    path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,255}$/, 'is not a URL path (/ followed by URL characters)')
+      .optional(),
     /** http: the status codes that are healthy. @default [200] */
     codes: z.array(z.number().int().min(100).max(599)).min(1).max(16).optional(),
     /** exec: the command run inside the container. */
-    command: z.array(z.string().min(1).max(4096).regex(/^[^\u0000-\u001f\u007f]*$/, 'must be one line')).min(1).max(64).optional(),
+    command: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(4096)
+          .regex(/^[^\u0000-\u001f\u007f]*$/, 'must be one line'),
+      )
+      .min(1)
+      .max(64)
+      .optional(),
   })
   .superRefine((h, ctx) => {
-    const allowed: Record<string, readonly string[]> = { zmq: ['request', 'status', 'ready'], http: ['path', 'codes'], tcp: [], exec: ['command'] };
+    const allowed: Record<string, readonly string[]> = {
+      zmq: ['request', 'status', 'ready'],
+      http: ['path', 'codes'],
+      tcp: [],
+      exec: ['command'],
+    };
     for (const k of ['request', 'status', 'ready', 'path', 'codes', 'command'] as const) {
-      if (h[k] !== undefined && !allowed[h.protocol]!.includes(k)) ctx.addIssue({ code: 'custom', message: `${k} does not apply to protocol ${h.protocol}`, path: [k] });
+      if (h[k] !== undefined && !allowed[h.protocol]!.includes(k))
+        ctx.addIssue({ code: 'custom', message: `${k} does not apply to protocol ${h.protocol}`, path: [k] });
     }
-    if (h.protocol === 'exec' && !h.command) ctx.addIssue({ code: 'custom', message: 'protocol exec needs a command', path: ['command'] });
-    if (h.protocol === 'exec' && h.port !== undefined) ctx.addIssue({ code: 'custom', message: 'protocol exec takes no port', path: ['port'] });
+    if (h.protocol === 'exec' && !h.command)
+      ctx.addIssue({ code: 'custom', message: 'protocol exec needs a command', path: ['command'] });
+    if (h.protocol === 'exec' && h.port !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'protocol exec takes no port', path: ['port'] });
   });
 export type HealthCheck = z.infer<typeof HealthCheckSchema>;
 
 /** An argument an agent is started with: one line, no NUL. */
-const Argument = z.string().max(4096).regex(/^[^\u0000-\u001f\u007f]*$/, 'must be one line');
-
+const Argument = z
+  .string()
+  .max(4096)
+  .regex(/^[^\u0000-\u001f\u007f]*$/, 'must be one line');
 
 /** What an agent keeps across restarts: its data folder on a volume of its own. */
 export const StateSchema = z.strictObject({
@@ -182,7 +250,16 @@ export const OverrideSchema = z.strictObject({
   /** Its data folder (/app/data) on a volume of its own, or `false` for none. @default - defaults.state (agents of one replica) */
   state: z.union([z.literal(false), StateSchema]).optional(),
   disabled: z.boolean().optional(),
-  secrets: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'is not a secret name (uppercase letters, digits and _, as an environment variable)')).optional(),
+  secrets: z
+    .array(
+      z
+        .string()
+        .regex(
+          /^[A-Z_][A-Z0-9_]*$/,
+          'is not a secret name (uppercase letters, digits and _, as an environment variable)',
+        ),
+    )
+    .optional(),
 });
 
 export const ImageFamilySchema = z.strictObject({
@@ -201,11 +278,18 @@ export const ImageFamilySchema = z.strictObject({
       const base = (f: string) => f.slice(f.lastIndexOf('/') + 1);
       files.forEach((f, i) => {
         const first = files.findIndex((o) => base(o) === base(f));
-        if (first < i) ctx.addIssue({ code: 'custom', message: `has the file name of requirement ${first} (${files[first]}), and both are copied into one folder: rename one`, path: [i] });
+        if (first < i)
+          ctx.addIssue({
+            code: 'custom',
+            message: `has the file name of requirement ${first} (${files[first]}), and both are copied into one folder: rename one`,
+            path: [i],
+          });
       });
     }),
   /** Source folders every image of the family needs besides its agents' own (shared packages such as `common`). */
-  sharedDirs: z.array(fits((d) => (d.includes('/') ? 'a top-level folder name, without /' : relativePathProblem(d)))).default([]),
+  sharedDirs: z
+    .array(fits((d) => (d.includes('/') ? 'a top-level folder name, without /' : relativePathProblem(d))))
+    .default([]),
   /** Size budget for the built image. */
   maxSizeMiB: amount(2 ** 20).optional(),
   /** The virtual environment also sees the runtime base's own Python packages (Debian's `python3-*` in runtimePackages). @default false */
@@ -239,19 +323,27 @@ export const DEFAULT_DISCOVERY: Readonly<Record<string, string>> = {
 export const DeploymentSpecSchema = z.strictObject({
   name: DnsLabel.default('agent-system'),
   namespace: DnsLabel.refine((n) => !SYSTEM_NAMESPACES.has(n), {
-    message: 'is a namespace Kubernetes or every workload shares; the output labels it PodSecurity restricted and denies all traffic in it by default: name a namespace of the system\'s own',
+    message:
+      "is a namespace Kubernetes or every workload shares; the output labels it PodSecurity restricted and denies all traffic in it by default: name a namespace of the system's own",
   }).default('agents'),
   variables: z
     .record(
       z.string().regex(ENV_NAME, 'variable names are environment variable names (letters, digits and _)'),
-      z.union([z.string().regex(/^[^\u0000-\u001f\u007f$]*$/, 'must be one line, without $'), z.number().refine(Number.isFinite)]).transform(String),
+      z
+        .union([
+          z.string().regex(/^[^\u0000-\u001f\u007f$]*$/, 'must be one line, without $'),
+          z.number().refine(Number.isFinite),
+        ])
+        .transform(String),
     )
     .default({ PORT_OFFSET: '0' }),
   machines: z.record(
     z
       .string()
       .regex(MACHINE_NAME, 'machine names are lowercase words of at most 31 characters')
-      .refine((n) => !RESERVED_MACHINE_NAMES.has(n), { message: `names one of the system's own outputs (${[...RESERVED_MACHINE_NAMES].join(', ')}); rename the machine` }),
+      .refine((n) => !RESERVED_MACHINE_NAMES.has(n), {
+        message: `names one of the system's own outputs (${[...RESERVED_MACHINE_NAMES].join(', ')}); rename the machine`,
+      }),
     MachineSpecSchema,
   ),
   defaults: z
@@ -273,7 +365,12 @@ export const DeploymentSpecSchema = z.strictObject({
       cpuRequestMillis: Millis.default(100),
       memoryRequestMiB: MiB.default(256),
       // A uid the kernel takes (uid_t is 32 bits, and 2^32 - 1 means "no user"), never root.
-      user: z.number().int().min(1).max(2 ** 32 - 2).default(10001),
+      user: z
+        .number()
+        .int()
+        .min(1)
+        .max(2 ** 32 - 2)
+        .default(10001),
     })
     .prefault({}),
   /** Probe timing for every agent; overrides the startup configs' `health_checks`. */
@@ -301,7 +398,12 @@ export const DeploymentSpecSchema = z.strictObject({
     })
     .prefault({}),
   /** Variable prefixes the framework reads peers' addresses from (`<PREFIX>_HOST`, `<PREFIX>_PORT`), and the agent each names. */
-  discovery: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'is not a variable prefix (uppercase letters, digits, _)'), z.string().min(1)).optional(),
+  discovery: z
+    .record(
+      z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'is not a variable prefix (uppercase letters, digits, _)'),
+      z.string().min(1),
+    )
+    .optional(),
   /** The system's source tree (the monorepo root), relative to the spec: its agents' code is read. */
   source: z.string().min(1).optional(),
   /** Where config and code disagree on a port, which one the plan follows. */
@@ -309,7 +411,10 @@ export const DeploymentSpecSchema = z.strictObject({
   /** Functions the agents read variables through, as `os.environ.get(NAME, DEFAULT)` does. */
   envHelpers: z.array(z.string().regex(/^[A-Za-z_][\w.]*$/, 'is not a Python name')).default(['get_env']),
   /** The images' repository prefix: `<registry>/<family>:<tag>`. */
-  registry: z.string().regex(REPOSITORY, 'is not an image repository (lowercase [host[:port]/]path, no tag)').default('agent-infra'),
+  registry: z
+    .string()
+    .regex(REPOSITORY, 'is not an image repository (lowercase [host[:port]/]path, no tag)')
+    .default('agent-infra'),
   tag: z
     .string()
     .regex(IMAGE_TAG, 'is not an image tag (letters, digits, _ . -, at most 128)')

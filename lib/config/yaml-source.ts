@@ -1,5 +1,17 @@
 /** Parses one YAML file into plain data while keeping, for every config path, the line it came from. */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type ScalarTag, type Tags } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+  type Pair,
+  type ScalarTag,
+  type Tags,
+} from 'yaml';
 import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import { joinPath } from './config-path.ts';
 
@@ -42,7 +54,8 @@ type ContainerPositions = Map<object, Record<string, Position> | Position[]>;
 
 /** An own property, even for `__proto__`: data from a file never reaches an object's prototype. */
 function setKey(out: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }
 
@@ -62,12 +75,29 @@ class AliasBudgetExceeded extends Error {}
  * kept as that loader kept them (the last wins) and each one is reported.
  */
 export function parseYamlSource(file: string, text: string): YamlSource {
-  const tooDeep = () => unreadable(file, diag('parse-error', 'error', `the document nests too deeply to be read (thousands of levels); a startup config nests a few: look for runaway brackets or indentation`, { file, line: 1, column: 1, path: '' }));
+  const tooDeep = () =>
+    unreadable(
+      file,
+      diag(
+        'parse-error',
+        'error',
+        `the document nests too deeply to be read (thousands of levels); a startup config nests a few: look for runaway brackets or indentation`,
+        { file, line: 1, column: 1, path: '' },
+      ),
+    );
   try {
     return read(file, text, tooDeep);
   } catch (e) {
     if (e instanceof AliasBudgetExceeded) {
-      return unreadable(file, diag('parse-error', 'error', `aliases expand the document past ${ALIAS_NODE_BUDGET.toLocaleString('en-US')} nodes (an alias bomb?); a startup config shares a few blocks: write the repeated parts out or use fewer nested aliases`, { file, line: 1, column: 1, path: '' }));
+      return unreadable(
+        file,
+        diag(
+          'parse-error',
+          'error',
+          `aliases expand the document past ${ALIAS_NODE_BUDGET.toLocaleString('en-US')} nodes (an alias bomb?); a startup config shares a few blocks: write the repeated parts out or use fewer nested aliases`,
+          { file, line: 1, column: 1, path: '' },
+        ),
+      );
     }
     // The parser and the conversion recurse once per level of nesting: thousands of levels exhaust the stack.
     if (!(e instanceof RangeError && /call stack/i.test(e.message))) throw e;
@@ -75,14 +105,24 @@ export function parseYamlSource(file: string, text: string): YamlSource {
   }
 }
 
-function source(file: string, data: unknown, positions: ContainerPositions, duplicates: readonly DuplicateKey[]): YamlSource {
+function source(
+  file: string,
+  data: unknown,
+  positions: ContainerPositions,
+  duplicates: readonly DuplicateKey[],
+): YamlSource {
   const diagnostics = duplicates.map((d) =>
-    diag('duplicate-key', 'error', `key '${d.key}' is defined twice (first at line ${d.previousLine}); the last one would silently replace the first: remove or rename one`, {
-      file,
-      line: d.line,
-      column: d.column,
-      path: d.path,
-    }),
+    diag(
+      'duplicate-key',
+      'error',
+      `key '${d.key}' is defined twice (first at line ${d.previousLine}); the last one would silently replace the first: remove or rename one`,
+      {
+        file,
+        line: d.line,
+        column: d.column,
+        path: d.path,
+      },
+    ),
   );
   const at = (path: string): SourceRef => {
     const found = walk(data, positions, path);
@@ -164,8 +204,20 @@ export class YamlTimestamp {
 function read(file: string, text: string, tooDeep: () => YamlSource): YamlSource {
   const lineCounter = new LineCounter();
   // A timestamp keeps the text it was written as (a date is no name, port or path: the message shows it as written).
-  const customTags = (tags: Tags): Tags => tags.map((t) => (typeof t === 'object' && t.tag === 'tag:yaml.org,2002:timestamp' ? ({ ...t, resolve: (str: string) => new YamlTimestamp(str) } as ScalarTag) : t));
-  const doc = parseDocument(text, { version: '1.1', uniqueKeys: false, lineCounter, prettyErrors: false, merge: true, customTags });
+  const customTags = (tags: Tags): Tags =>
+    tags.map((t) =>
+      typeof t === 'object' && t.tag === 'tag:yaml.org,2002:timestamp'
+        ? ({ ...t, resolve: (str: string) => new YamlTimestamp(str) } as ScalarTag)
+        : t,
+    );
+  const doc = parseDocument(text, {
+    version: '1.1',
+    uniqueKeys: false,
+    lineCounter,
+    prettyErrors: false,
+    merge: true,
+    customTags,
+  });
   const pos = (offset: number | undefined): Position => {
     const p = lineCounter.linePos(offset ?? 0);
     return { line: p.line, column: p.col };
@@ -176,13 +228,23 @@ function read(file: string, text: string, tooDeep: () => YamlSource): YamlSource
   // The library reports its own stack overflow as an error of the document.
   if (first && /call stack/i.test(first.message)) return tooDeep();
   if (first) {
-    const message = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').trim();
+    const message = first.message
+      .split('\n')[0]!
+      .replace(/ at line \d+, column \d+:?$/, '')
+      .trim();
     const hint = /flow (map|sequence|collection)/i.test(message)
       ? 'close the flow collection with } or ] and separate its entries with commas'
       : /compact mappings|implicit keys|same column|indent/i.test(message)
-      ? 'check the indentation of this line and the next: keys of one mapping must start at the same column'
-      : 'fix the YAML syntax (quoting, brackets, indentation) around this line';
-    return unreadable(file, diag('parse-error', 'error', `${message.charAt(0).toLowerCase()}${message.slice(1)}; ${hint}`, { file, ...pos(first.pos[0]), path: '' }));
+        ? 'check the indentation of this line and the next: keys of one mapping must start at the same column'
+        : 'fix the YAML syntax (quoting, brackets, indentation) around this line';
+    return unreadable(
+      file,
+      diag('parse-error', 'error', `${message.charAt(0).toLowerCase()}${message.slice(1)}; ${hint}`, {
+        file,
+        ...pos(first.pos[0]),
+        path: '',
+      }),
+    );
   }
   const { data, positions, duplicates } = toPlain(doc, pos);
   return source(file, data, positions, duplicates);
@@ -197,7 +259,7 @@ function toPlain(doc: Document, pos: (offset: number | undefined) => Position) {
   const resolved = new Map<Node, unknown>();
   // Nodes in each converted mapping and sequence, aliased ones included (a scalar counts 1).
   const sizes = new WeakMap<object, number>();
-  const sizeOf = (v: unknown) => (typeof v === 'object' && v !== null ? sizes.get(v) ?? 1 : 1);
+  const sizeOf = (v: unknown) => (typeof v === 'object' && v !== null ? (sizes.get(v) ?? 1) : 1);
 
   const convert = (node: unknown, path: string): unknown => {
     if (isAlias(node)) {
@@ -265,7 +327,10 @@ function toPlain(doc: Document, pos: (offset: number | undefined) => Position) {
       setKey(at, key, here);
       setKey(out, key, convert(pair.value, p));
     }
-    sizes.set(out, Object.values(out).reduce<number>((n, v) => n + sizeOf(v), 1));
+    sizes.set(
+      out,
+      Object.values(out).reduce<number>((n, v) => n + sizeOf(v), 1),
+    );
     return out;
   };
 

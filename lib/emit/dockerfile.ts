@@ -11,23 +11,40 @@ const TEMPLATES = join(packageRoot(), 'templates');
 export const IMAGE_SCRIPTS = ['agent-infra-wait', 'agent-infra-entrypoint', 'agent-infra-health'] as const;
 
 let compiled:
-  | { dockerfile: Handlebars.TemplateDelegate; naive: Handlebars.TemplateDelegate; dockerignore: Handlebars.TemplateDelegate; scripts: { path: string; lines: string[] }[] }
+  | {
+      dockerfile: Handlebars.TemplateDelegate;
+      naive: Handlebars.TemplateDelegate;
+      dockerignore: Handlebars.TemplateDelegate;
+      scripts: { path: string; lines: string[] }[];
+    }
   | undefined;
 
 function templates() {
   if (compiled) return compiled;
   // strict: a missing context field is an error, not an empty string; noEscape: `&&` stays `&&`.
   const hb = Handlebars.create();
-  for (const p of ['builder', 'runtime', 'scripts']) hb.registerPartial(p, readFileSync(join(TEMPLATES, 'partials', `${p}.hbs`), 'utf8'));
+  for (const p of ['builder', 'runtime', 'scripts'])
+    hb.registerPartial(p, readFileSync(join(TEMPLATES, 'partials', `${p}.hbs`), 'utf8'));
   const compile = (f: string) => hb.compile(readFileSync(join(TEMPLATES, f), 'utf8'), { strict: true, noEscape: true });
-  compiled = { dockerfile: compile('Dockerfile.hbs'), naive: compile('naive.Dockerfile.hbs'), dockerignore: compile('dockerignore.hbs'), scripts: IMAGE_SCRIPTS.map(scriptLines) };
+  compiled = {
+    dockerfile: compile('Dockerfile.hbs'),
+    naive: compile('naive.Dockerfile.hbs'),
+    dockerignore: compile('dockerignore.hbs'),
+    scripts: IMAGE_SCRIPTS.map(scriptLines),
+  };
   return compiled;
 }
 
 /** A script as printf arguments: one single-quoted line each (a quote becomes '\''). */
 function scriptLines(name: string): { path: string; lines: string[] } {
   const text = readFileSync(join(TEMPLATES, 'scripts', name), 'utf8');
-  return { path: `/usr/local/bin/${name}`, lines: text.replace(/\n$/, '').split('\n').map((l) => l.replace(/'/g, `'\\''`)) };
+  return {
+    path: `/usr/local/bin/${name}`,
+    lines: text
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => l.replace(/'/g, `'\\''`)),
+  };
 }
 
 /** Everything a family's templates show, computed and sorted here: templates only loop and test. */

@@ -5,14 +5,16 @@ import type { PlannedDependency, PlannedProbe, PlannedService } from '../plan/ty
 /** The probe program in every image, run without site packages (a few ms of CPU per call). */
 export const PROBE_PROGRAM = ['python3', '-S', '/usr/local/bin/agent-infra-health'] as const;
 
-const same = (a: readonly (string | number)[], b: readonly (string | number)[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const same = (a: readonly (string | number)[], b: readonly (string | number)[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** `zmq://host:port[?…]`, `http://host:port/path[?codes=…]` or `tcp://host:port`; undefined for exec. Defaults are left out. */
 export function probeTarget(p: PlannedProbe, host: string, port: number): string | undefined {
   switch (p.protocol) {
     case 'zmq': {
       const q: string[] = [];
-      if (p.request !== undefined && p.request !== DEFAULT_ZMQ_REQUEST) q.push(`request=${encodeURIComponent(p.request)}`);
+      if (p.request !== undefined && p.request !== DEFAULT_ZMQ_REQUEST)
+        q.push(`request=${encodeURIComponent(p.request)}`);
       if (p.status && !same(p.status, DEFAULT_STATUS)) q.push(`status=${p.status.join('|')}`);
       if (p.ready) q.push('ready=1');
       return `zmq://${host}:${port}${q.length ? `?${q.join('&')}` : ''}`;
@@ -33,7 +35,11 @@ export function probeCommand(p: PlannedProbe, port: number | undefined, timeoutS
 }
 
 /** `WAIT_FOR`: each dependency's readiness probe at the host `hostOf` gives (a dependency probed by a command: a TCP connect to its health port). */
-export function waitFor(deps: readonly PlannedDependency[], hostOf: (d: PlannedDependency) => string, singleHost: boolean): string {
+export function waitFor(
+  deps: readonly PlannedDependency[],
+  hostOf: (d: PlannedDependency) => string,
+  singleHost: boolean,
+): string {
   return deps
     .map((d) => {
       const r = d.readiness;
@@ -46,7 +52,21 @@ export function waitFor(deps: readonly PlannedDependency[], hostOf: (d: PlannedD
 /** How Redis or NATS is started (every target the same): `bind` is the address it listens on. */
 export function serviceCommand(s: PlannedService, bind: string): string[] {
   return s.kind === 'redis'
-    ? ['redis-server', '--bind', bind, '--port', String(s.port), '--protected-mode', 'no', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', '/data']
+    ? [
+        'redis-server',
+        '--bind',
+        bind,
+        '--port',
+        String(s.port),
+        '--protected-mode',
+        'no',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'everysec',
+        '--dir',
+        '/data',
+      ]
     : ['nats-server', '--addr', bind, '--port', String(s.port), '--http_port', String(s.monitorPort)];
 }
 

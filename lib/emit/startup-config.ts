@@ -16,7 +16,12 @@ function segments(path: string): (string | number)[] {
  * becomes 7200 plus the offset, a reassigned port its new number), on the machine or on the single
  * host; everything else as written, but secrets' values. A path that does not name a scalar is left alone.
  */
-export function startupConfigText(m: MachinePlan, singleHost: boolean, header: string, secrets: readonly string[]): string | undefined {
+export function startupConfigText(
+  m: MachinePlan,
+  singleHost: boolean,
+  header: string,
+  secrets: readonly string[],
+): string | undefined {
   const c = m.startupConfig;
   if (!c) return undefined;
   const doc = parseDocument(c.text, { version: '1.1', uniqueKeys: false, merge: true });
@@ -26,8 +31,10 @@ export function startupConfigText(m: MachinePlan, singleHost: boolean, header: s
     const port = singleHost ? (p.singleHostPort ?? p.port) : p.port;
     // A number or a port expression (`${PORT_OFFSET}+7200`) becomes the number; an address
     // (`tcp://*:5561`) keeps its text, with the port at its end replaced.
-    if (typeof node.value === 'number' || (typeof node.value === 'string' && PORT_EXPRESSION.test(node.value))) node.value = port;
-    else if (typeof node.value === 'string' && node.value.endsWith(`:${p.declared}`)) node.value = `${node.value.slice(0, -String(p.declared).length)}${port}`;
+    if (typeof node.value === 'number' || (typeof node.value === 'string' && PORT_EXPRESSION.test(node.value)))
+      node.value = port;
+    else if (typeof node.value === 'string' && node.value.endsWith(`:${p.declared}`))
+      node.value = `${node.value.slice(0, -String(p.declared).length)}${port}`;
   }
   // A secret's value never reaches an output, this copy included: the agents get it from their
   // environment. Secrets by name (`*_KEY`, `*TOKEN`...) and those the spec names.

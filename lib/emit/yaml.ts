@@ -6,18 +6,34 @@
  */
 import { commentText } from '../config/grammar.ts';
 
-const RESERVED = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|<<|=)$/;
+const RESERVED =
+  /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|<<|=)$/;
 /** Anything a YAML 1.1 or 1.2 parser might read as a number, `e0` included. */
 const NUMBERISH = /^[-+]?(?:\d[\d_]*)?\.?[\d_]*(?:[eE][-+]?\d+)?$/;
 const PLAIN = /^[A-Za-z_/][A-Za-z0-9_./@+-]*(?::[A-Za-z0-9_./@+-]+)*$/;
 
 function scalar(s: string): string {
-  if (s !== '' && PLAIN.test(s) && !RESERVED.test(s) && !NUMBERISH.test(s) && !/^[-+]?(?:\.?\d|\.inf|\.nan)/i.test(s) && !/^\d/.test(s)) return s;
+  if (
+    s !== '' &&
+    PLAIN.test(s) &&
+    !RESERVED.test(s) &&
+    !NUMBERISH.test(s) &&
+    !/^[-+]?(?:\.?\d|\.inf|\.nan)/i.test(s) &&
+    !/^\d/.test(s)
+  )
+    return s;
   return JSON.stringify(s);
 }
 
 function isBlockable(s: string): boolean {
-  return s.endsWith('\n') && !s.endsWith('\n\n') && !/[\r\t]/.test(s) && !/[ ]\n/.test(s) && !/^[ \n]/.test(s) && /^[\x20-\x7e\n]*$/.test(s);
+  return (
+    s.endsWith('\n') &&
+    !s.endsWith('\n\n') &&
+    !/[\r\t]/.test(s) &&
+    !/[ ]\n/.test(s) &&
+    !/^[ \n]/.test(s) &&
+    /^[\x20-\x7e\n]*$/.test(s)
+  );
 }
 
 function key(k: string): string {
@@ -53,7 +69,14 @@ function isBlockValue(v: unknown): boolean {
 
 function inline(v: unknown, indent: string): string {
   if (v === null || v === undefined) return 'null';
-  if (typeof v === 'string') return v.includes('\n') && isBlockable(v) ? `|\n${v.slice(0, -1).split('\n').map((l) => (l ? `${indent}${l}` : '')).join('\n')}` : scalar(v);
+  if (typeof v === 'string')
+    return v.includes('\n') && isBlockable(v)
+      ? `|\n${v
+          .slice(0, -1)
+          .split('\n')
+          .map((l) => (l ? `${indent}${l}` : ''))
+          .join('\n')}`
+      : scalar(v);
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Error(`cannot write ${v} as YAML`);
     return String(v);
@@ -74,7 +97,9 @@ export function toYaml(value: unknown): string {
 
 /** A mapping of scalars on one line, `{ a: 1, b: x }`, quoted as {@link toYaml} quotes. */
 export function toFlowMap(value: Readonly<Record<string, string | number | boolean | null>>): string {
-  return `{ ${Object.entries(value).map(([k, v]) => `${key(k)}: ${inline(v, '')}`).join(', ')} }`;
+  return `{ ${Object.entries(value)
+    .map(([k, v]) => `${key(k)}: ${inline(v, '')}`)
+    .join(', ')} }`;
 }
 
 /** Several documents in one file, `---` between them. */

@@ -34,15 +34,23 @@ export function contextFiles(dir: string, ignored: (path: string) => boolean): s
 const EPOCH = new Date(0);
 
 /** A tar stream of the context: the kept files of `dir` plus `extra` (path -> content), with fixed metadata. */
-export function contextTar(dir: string, dockerignore: string, extra: ReadonlyMap<string, string>): { stream: NodeJS.ReadableStream; files: string[] } {
+export function contextTar(
+  dir: string,
+  dockerignore: string,
+  extra: ReadonlyMap<string, string>,
+): { stream: NodeJS.ReadableStream; files: string[] } {
   const ignored = dockerignoreMatcher(dockerignore);
   const files = contextFiles(dir, ignored).filter((f) => !extra.has(f));
   const pack = tar.pack();
   for (const f of files) {
     const st = statSync(join(dir, f));
-    pack.entry({ name: f, mode: st.mode & 0o111 ? 0o755 : 0o644, mtime: EPOCH, uid: 0, gid: 0 }, readFileSync(join(dir, f)));
+    pack.entry(
+      { name: f, mode: st.mode & 0o111 ? 0o755 : 0o644, mtime: EPOCH, uid: 0, gid: 0 },
+      readFileSync(join(dir, f)),
+    );
   }
-  for (const [name, text] of [...extra].sort((a, b) => byString(a[0], b[0]))) pack.entry({ name, mode: 0o644, mtime: EPOCH, uid: 0, gid: 0 }, text);
+  for (const [name, text] of [...extra].sort((a, b) => byString(a[0], b[0])))
+    pack.entry({ name, mode: 0o644, mtime: EPOCH, uid: 0, gid: 0 }, text);
   pack.finalize();
   return { stream: pack, files: [...files, ...extra.keys()] };
 }

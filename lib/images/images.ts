@@ -38,7 +38,12 @@ export interface FamilyResult {
   readonly steps: readonly BuildStep[];
   readonly user: string;
   readonly maxSizeMiB?: number;
-  readonly naive?: { readonly image: string; readonly sizeBytes: number; readonly buildSeconds: number; readonly wastedBytes: number };
+  readonly naive?: {
+    readonly image: string;
+    readonly sizeBytes: number;
+    readonly buildSeconds: number;
+    readonly wastedBytes: number;
+  };
   /** Optimized size divided by naive size. */
   readonly ratioToNaive?: number;
   readonly analysis: ImageAnalysis;
@@ -57,15 +62,49 @@ export interface ImagesReport {
  * synchronous build, a loaded machine) was reused and the request failed with EPIPE.
  */
 export function docker(): Docker {
-  return new Docker({ socketPath: process.env['DOCKER_SOCKET'] ?? '/var/run/docker.sock', agent: new Agent({ keepAlive: false }) } as Docker.DockerOptions);
+  return new Docker({
+    socketPath: process.env['DOCKER_SOCKET'] ?? '/var/run/docker.sock',
+    agent: new Agent({ keepAlive: false }),
+  } as Docker.DockerOptions);
 }
 
 /** Builds one Dockerfile from the context; resolves with the built image's inspection and the seconds it took. */
-export async function buildImage(d: Docker, o: { context: string; dockerignore: string; dockerfile: string; dockerfileText: string; tag: string; buildargs: Record<string, string>; noCache: boolean; log: (l: string) => void; label: string; labels?: Readonly<Record<string, string>> }): Promise<{ info: Docker.ImageInspectInfo; seconds: number; steps: BuildStep[] }> {
-  const { stream } = contextTar(o.context, o.dockerignore, new Map([[o.dockerfile, o.dockerfileText], ['.dockerignore', o.dockerignore]]));
+export async function buildImage(
+  d: Docker,
+  o: {
+    context: string;
+    dockerignore: string;
+    dockerfile: string;
+    dockerfileText: string;
+    tag: string;
+    buildargs: Record<string, string>;
+    noCache: boolean;
+    log: (l: string) => void;
+    label: string;
+    labels?: Readonly<Record<string, string>>;
+  },
+): Promise<{ info: Docker.ImageInspectInfo; seconds: number; steps: BuildStep[] }> {
+  const { stream } = contextTar(
+    o.context,
+    o.dockerignore,
+    new Map([
+      [o.dockerfile, o.dockerfileText],
+      ['.dockerignore', o.dockerignore],
+    ]),
+  );
   const t0 = performance.now();
   const steps: BuildStep[] = [];
-  const progress = await d.buildImage(stream, { t: o.tag, dockerfile: o.dockerfile, buildargs: o.buildargs, networkmode: 'host', nocache: o.noCache, rm: true, forcerm: true, pull: false, ...(o.labels && Object.keys(o.labels).length ? { labels: o.labels } : {}) } as Docker.ImageBuildOptions);
+  const progress = await d.buildImage(stream, {
+    t: o.tag,
+    dockerfile: o.dockerfile,
+    buildargs: o.buildargs,
+    networkmode: 'host',
+    nocache: o.noCache,
+    rm: true,
+    forcerm: true,
+    pull: false,
+    ...(o.labels && Object.keys(o.labels).length ? { labels: o.labels } : {}),
+  } as Docker.ImageBuildOptions);
   const events = await new Promise<Record<string, unknown>[]>((resolve, reject) =>
     d.modem.followProgress(
       progress,
@@ -76,7 +115,8 @@ export async function buildImage(d: Docker, o: { context: string; dockerignore: 
         if (step) {
           steps.push({ instruction: step[1]!.trim().slice(0, 160), cached: false });
           o.log(`[${o.label}] ${e['stream'].trim().slice(0, 160)}`);
-        } else if (/^ ---> Using cache/.test(e['stream']) && steps.length) steps[steps.length - 1] = { ...steps.at(-1)!, cached: true };
+        } else if (/^ ---> Using cache/.test(e['stream']) && steps.length)
+          steps[steps.length - 1] = { ...steps.at(-1)!, cached: true };
       },
     ),
   );
@@ -87,17 +127,27 @@ export async function buildImage(d: Docker, o: { context: string; dockerignore: 
 }
 
 function buildargs(image: PlannedImage, baseMap: Readonly<Record<string, string>>): Record<string, string> {
-  return { BUILDER_BASE: baseMap[image.builderBase] ?? image.builderBase, RUNTIME_BASE: baseMap[image.runtimeBase] ?? image.runtimeBase };
+  return {
+    BUILDER_BASE: baseMap[image.builderBase] ?? image.builderBase,
+    RUNTIME_BASE: baseMap[image.runtimeBase] ?? image.runtimeBase,
+  };
 }
 
 /** Builds one image and analyzes its layers (`docker save`). */
-async function buildAndAnalyze(d: Docker, o: Parameters<typeof buildImage>[1]): Promise<{ info: Docker.ImageInspectInfo; seconds: number; steps: BuildStep[]; analysis: ImageAnalysis }> {
+async function buildAndAnalyze(
+  d: Docker,
+  o: Parameters<typeof buildImage>[1],
+): Promise<{ info: Docker.ImageInspectInfo; seconds: number; steps: BuildStep[]; analysis: ImageAnalysis }> {
   const built = await buildImage(d, o);
   return { ...built, analysis: await analyzeSavedImage(await d.getImage(o.tag).get()) };
 }
 
 /** Builds, inspects and analyzes every family (and its naive twin when asked). */
-export async function buildFamilies(plan: SystemPlan, dockerfiles: ReadonlyMap<string, string>, o: BuildOptions): Promise<ImagesReport> {
+export async function buildFamilies(
+  plan: SystemPlan,
+  dockerfiles: ReadonlyMap<string, string>,
+  o: BuildOptions,
+): Promise<ImagesReport> {
   const d = docker();
   await d.ping();
   const dockerignore = dockerfiles.get('docker/.dockerignore')!;
@@ -106,13 +156,35 @@ export async function buildFamilies(plan: SystemPlan, dockerfiles: ReadonlyMap<s
   for (const image of plan.images.filter((i) => !o.families || o.families.includes(i.family))) {
     const args = buildargs(image, o.baseMap);
     o.log(`[${image.family}] building ${image.image} (${args['RUNTIME_BASE']})`);
-    const { info, seconds, steps, analysis } = await buildAndAnalyze(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.Dockerfile`)!, tag: image.image, buildargs: args, noCache: o.noCache, log: o.log, label: image.family, labels: o.labels });
+    const { info, seconds, steps, analysis } = await buildAndAnalyze(d, {
+      context: o.context,
+      dockerignore,
+      dockerfile: `.agent-infra/${image.family}.Dockerfile`,
+      dockerfileText: dockerfiles.get(`docker/${image.family}.Dockerfile`)!,
+      tag: image.image,
+      buildargs: args,
+      noCache: o.noCache,
+      log: o.log,
+      label: image.family,
+      labels: o.labels,
+    });
     analyses.push(analysis);
     let naive: FamilyResult['naive'];
     if (o.naive) {
       const tag = `${image.image}-naive`;
       o.log(`[${image.family}-naive] building ${tag}`);
-      const nb = await buildAndAnalyze(d, { context: o.context, dockerignore, dockerfile: `.agent-infra/${image.family}.naive.Dockerfile`, dockerfileText: dockerfiles.get(`docker/${image.family}.naive.Dockerfile`)!, tag, buildargs: args, noCache: o.noCache, log: o.log, label: `${image.family}-naive`, labels: o.labels });
+      const nb = await buildAndAnalyze(d, {
+        context: o.context,
+        dockerignore,
+        dockerfile: `.agent-infra/${image.family}.naive.Dockerfile`,
+        dockerfileText: dockerfiles.get(`docker/${image.family}.naive.Dockerfile`)!,
+        tag,
+        buildargs: args,
+        noCache: o.noCache,
+        log: o.log,
+        label: `${image.family}-naive`,
+        labels: o.labels,
+      });
       naive = { image: tag, sizeBytes: nb.info.Size, buildSeconds: nb.seconds, wastedBytes: nb.analysis.wastedBytes };
     }
     families.push({
@@ -141,17 +213,29 @@ export interface Check {
 }
 
 /** Budgets per family, and growth against a baseline of sizes from an earlier run. */
-export function checkReport(r: ImagesReport, baseline: Readonly<Record<string, number>> | undefined, maxGrowth: number): Check[] {
+export function checkReport(
+  r: ImagesReport,
+  baseline: Readonly<Record<string, number>> | undefined,
+  maxGrowth: number,
+): Check[] {
   const checks: Check[] = [];
   for (const f of r.families) {
     if (f.maxSizeMiB !== undefined) {
       const mib = f.sizeBytes / 2 ** 20;
-      checks.push({ family: f.family, ok: mib <= f.maxSizeMiB, message: `size ${mib.toFixed(1)} MiB against a budget of ${f.maxSizeMiB} MiB` });
+      checks.push({
+        family: f.family,
+        ok: mib <= f.maxSizeMiB,
+        message: `size ${mib.toFixed(1)} MiB against a budget of ${f.maxSizeMiB} MiB`,
+      });
     }
     const before = baseline?.[f.family];
     if (before !== undefined) {
       const ratio = f.sizeBytes / before;
-      checks.push({ family: f.family, ok: ratio <= maxGrowth, message: `size ${(ratio * 100).toFixed(1)}% of the baseline (at most ${(maxGrowth * 100).toFixed(0)}%)` });
+      checks.push({
+        family: f.family,
+        ok: ratio <= maxGrowth,
+        message: `size ${(ratio * 100).toFixed(1)}% of the baseline (at most ${(maxGrowth * 100).toFixed(0)}%)`,
+      });
     }
   }
   return checks;
@@ -161,7 +245,10 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 /** The report as a Markdown table (for a CI job summary). */
 export function reportMarkdown(r: ImagesReport, checks: readonly Check[]): string {
-  const rows = r.families.map((f) => `| ${f.family} | ${mib(f.sizeBytes)} | ${f.naive ? mib(f.naive.sizeBytes) : '-'} | ${f.ratioToNaive !== undefined ? f.ratioToNaive.toFixed(2) : '-'} | ${mib(f.wastedBytes)} (${(f.wastedRatio * 100).toFixed(2)}%) | ${f.layers} | ${f.buildSeconds.toFixed(1)} s | ${f.user} |`);
+  const rows = r.families.map(
+    (f) =>
+      `| ${f.family} | ${mib(f.sizeBytes)} | ${f.naive ? mib(f.naive.sizeBytes) : '-'} | ${f.ratioToNaive !== undefined ? f.ratioToNaive.toFixed(2) : '-'} | ${mib(f.wastedBytes)} (${(f.wastedRatio * 100).toFixed(2)}%) | ${f.layers} | ${f.buildSeconds.toFixed(1)} s | ${f.user} |`,
+  );
   const failed = checks.filter((c) => !c.ok);
   return [
     `## Images of ${r.system}`,

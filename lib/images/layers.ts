@@ -22,7 +22,10 @@ export interface ImageAnalysis {
 
 type LayerFiles = Map<string, number>;
 
-function readEntries(stream: NodeJS.ReadableStream, onEntry: (name: string, size: number, type: string, body: NodeJS.ReadableStream) => Promise<void>): Promise<void> {
+function readEntries(
+  stream: NodeJS.ReadableStream,
+  onEntry: (name: string, size: number, type: string, body: NodeJS.ReadableStream) => Promise<void>,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const ex = tar.extract();
     ex.on('entry', (header, body, next) => {
@@ -48,7 +51,9 @@ async function drain(body: NodeJS.ReadableStream): Promise<void> {
 }
 
 /** The regular files of one layer tar (path -> size), and its whiteouts. */
-async function layerFiles(body: NodeJS.ReadableStream): Promise<{ files: LayerFiles; whiteouts: string[]; opaque: string[] }> {
+async function layerFiles(
+  body: NodeJS.ReadableStream,
+): Promise<{ files: LayerFiles; whiteouts: string[]; opaque: string[] }> {
   const files: LayerFiles = new Map();
   const whiteouts: string[] = [];
   const opaque: string[] = [];
@@ -92,14 +97,18 @@ export async function analyzeSavedImage(saved: NodeJS.ReadableStream): Promise<I
   };
   const layers: LayerInfo[] = m.Layers.map((name, i) => {
     const l = layerTars.get(name)!;
-    for (const dir of l.opaque) for (const [p, size] of live) if (p.startsWith(`${dir}/`)) {
-      waste(p, size);
-      live.delete(p);
-    }
-    for (const w of l.whiteouts) for (const [p, size] of live) if (p === w || p.startsWith(`${w}/`)) {
-      waste(p, size);
-      live.delete(p);
-    }
+    for (const dir of l.opaque)
+      for (const [p, size] of live)
+        if (p.startsWith(`${dir}/`)) {
+          waste(p, size);
+          live.delete(p);
+        }
+    for (const w of l.whiteouts)
+      for (const [p, size] of live)
+        if (p === w || p.startsWith(`${w}/`)) {
+          waste(p, size);
+          live.delete(p);
+        }
     let bytes = 0;
     for (const [p, size] of l.files) {
       const before = live.get(p);

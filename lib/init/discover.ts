@@ -44,8 +44,10 @@ function walk(root: string): string[] {
     }
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       if (++seen > MAX_ENTRIES) return;
-      if (e.isDirectory() && depth < MAX_DEPTH && !e.name.startsWith('.') && !SKIPPED_DIRS.has(e.name)) visit(join(dir, e.name), depth + 1);
-      else if (e.isFile() && CONFIG_FILE.test(e.name)) found.push(relative(root, join(dir, e.name)).split(sep).join('/'));
+      if (e.isDirectory() && depth < MAX_DEPTH && !e.name.startsWith('.') && !SKIPPED_DIRS.has(e.name))
+        visit(join(dir, e.name), depth + 1);
+      else if (e.isFile() && CONFIG_FILE.test(e.name))
+        found.push(relative(root, join(dir, e.name)).split(sep).join('/'));
     }
   };
   visit(root, 0);
@@ -57,9 +59,13 @@ function machineNameOf(file: string): string {
   const parts = file.split('/');
   const code = parts.find((p) => /_code$/.test(p));
   const suffix = /^startup_config[_.-](\w[\w-]*)\.ya?ml$/.exec(basename(file))?.[1];
-  const folder = parts.length > 1 ? (parts.at(-2) === 'config' && parts.length > 2 ? parts.at(-3)! : parts.at(-2)!) : 'main';
-  const raw = code ? code.replace(/_code$/, '') : suffix ?? folder;
-  const name = raw.toLowerCase().replace(/[^a-z0-9]/g, '').replace(/^[^a-z]+/, '');
+  const folder =
+    parts.length > 1 ? (parts.at(-2) === 'config' && parts.length > 2 ? parts.at(-3)! : parts.at(-2)!) : 'main';
+  const raw = code ? code.replace(/_code$/, '') : (suffix ?? folder);
+  const name = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '')
+    .replace(/^[^a-z]+/, '');
   return name || 'machine';
 }
 
@@ -84,7 +90,10 @@ export function discoverConfigs(root: string): Discovery {
   const skipped: string[] = [];
   const taken = new Set<string>();
   for (const files of byFolder.values()) {
-    const [first, ...rest] = [...files].sort((a, b) => Number(!/\/?startup_config\.ya?ml$/.test(a)) - Number(!/\/?startup_config\.ya?ml$/.test(b)) || (a < b ? -1 : 1));
+    const [first, ...rest] = [...files].sort(
+      (a, b) =>
+        Number(!/\/?startup_config\.ya?ml$/.test(a)) - Number(!/\/?startup_config\.ya?ml$/.test(b)) || (a < b ? -1 : 1),
+    );
     skipped.push(...rest);
     let name = machineNameOf(first!).slice(0, 28);
     let todo: string | undefined = files.length > 1 ? `also in its folder: ${rest.join(', ')}` : undefined;
@@ -98,7 +107,11 @@ export function discoverConfigs(root: string): Discovery {
     taken.add(name);
     configs.push({ machine: name, file: first!, ...(todo ? { todo } : {}) });
   }
-  return { configs: configs.sort((a, b) => (a.machine < b.machine ? -1 : 1)), skipped: skipped.sort(), conventional: false };
+  return {
+    configs: configs.sort((a, b) => (a.machine < b.machine ? -1 : 1)),
+    skipped: skipped.sort(),
+    conventional: false,
+  };
 }
 
 /** A GPU as `nvidia-smi --query-gpu=name,memory.total,index --format=csv` reports it. */
@@ -110,15 +123,33 @@ export interface DetectedGpu {
 
 /** This host's GPUs from nvidia-smi, or why there are none to report (no program, an error, no devices). */
 export function detectGpus(env: NodeJS.ProcessEnv = process.env): { gpus: readonly DetectedGpu[]; why?: string } {
-  const r = spawnSync('nvidia-smi', ['--query-gpu=name,memory.total,index', '--format=csv'], { encoding: 'utf8', env, timeout: 10_000 });
-  if (r.error) return { gpus: [], why: (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'nvidia-smi is not on PATH' : `nvidia-smi failed (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})` };
-  if (r.status !== 0) return { gpus: [], why: `nvidia-smi exited with ${r.status}: ${(r.stdout + r.stderr).trim().split('\n')[0] ?? ''}` };
+  const r = spawnSync('nvidia-smi', ['--query-gpu=name,memory.total,index', '--format=csv'], {
+    encoding: 'utf8',
+    env,
+    timeout: 10_000,
+  });
+  if (r.error)
+    return {
+      gpus: [],
+      why:
+        (r.error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'nvidia-smi is not on PATH'
+          : `nvidia-smi failed (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`,
+    };
+  if (r.status !== 0)
+    return {
+      gpus: [],
+      why: `nvidia-smi exited with ${r.status}: ${(r.stdout + r.stderr).trim().split('\n')[0] ?? ''}`,
+    };
   return parseNvidiaSmi(r.stdout);
 }
 
 /** The rows of nvidia-smi's CSV (`name, memory.total [MiB], index` and its units); rows it cannot read are left out, with a reason. */
 export function parseNvidiaSmi(csv: string): { gpus: readonly DetectedGpu[]; why?: string } {
-  const lines = csv.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = csv
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   const gpus: DetectedGpu[] = [];
   const bad: string[] = [];
   for (const line of lines) {
@@ -132,6 +163,7 @@ export function parseNvidiaSmi(csv: string): { gpus: readonly DetectedGpu[]; why
     gpus.push({ model: m[1]!.trim(), vramGiB: Math.round((mib / 1024) * 10) / 10, device: Number(m[4]) });
   }
   const sorted = gpus.sort((a, b) => a.device - b.device);
-  if (bad.length) return { gpus: sorted, why: `nvidia-smi printed rows that are not GPUs: ${bad.slice(0, 2).join(' | ')}` };
+  if (bad.length)
+    return { gpus: sorted, why: `nvidia-smi printed rows that are not GPUs: ${bad.slice(0, 2).join(' | ')}` };
   return sorted.length ? { gpus: sorted } : { gpus: [], why: 'nvidia-smi reports no GPU' };
 }

@@ -34,7 +34,13 @@ export interface InitResult {
   readonly written?: {
     readonly spec: string;
     readonly backup?: string;
-    readonly machines: readonly { readonly name: string; readonly config: string; readonly agents: number; readonly gpus: readonly DetectedGpu[]; readonly gpuSource: 'nvidia-smi' | 'default' | 'none' }[];
+    readonly machines: readonly {
+      readonly name: string;
+      readonly config: string;
+      readonly agents: number;
+      readonly gpus: readonly DetectedGpu[];
+      readonly gpuSource: 'nvidia-smi' | 'default' | 'none';
+    }[];
     readonly vram: readonly { readonly agent: string; readonly vramGiB: number; readonly from: string }[];
     readonly gpuGroups: readonly string[];
     readonly source?: string;
@@ -55,7 +61,12 @@ const comment = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
 
 /** A DNS label from a folder's name (`voice-assistant-prod`). */
 function systemName(dir: string): string {
-  const n = basename(dir).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^[^a-z]+/, '').slice(0, 63).replace(/-+$/, '');
+  const n = basename(dir)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
   return n && !['default', 'kube-system', 'kube-public', 'kube-node-lease'].includes(n) ? n : 'agent-system';
 }
 
@@ -73,24 +84,57 @@ interface MachineDraft {
 
 /** The machines with their address variables and GPUs: this host's (nvidia-smi) on the machine it matches, the two-PC defaults elsewhere. */
 function machineDrafts(found: Discovery, detected: { gpus: readonly DetectedGpu[]; why?: string }): MachineDraft[] {
-  const known = CONVENTIONAL_SPEC.machines as Record<string, { addressEnv: string; legacyAddresses?: string[]; gpus?: { model: string; vramGiB: number; device?: number }[] }>;
-  const defaults = (name: string) => (Object.hasOwn(known, name) ? (known[name]!.gpus ?? []).map((g) => ({ model: g.model, vramGiB: g.vramGiB, device: g.device ?? 0 })) : []);
+  const known = CONVENTIONAL_SPEC.machines as Record<
+    string,
+    { addressEnv: string; legacyAddresses?: string[]; gpus?: { model: string; vramGiB: number; device?: number }[] }
+  >;
+  const defaults = (name: string) =>
+    Object.hasOwn(known, name)
+      ? (known[name]!.gpus ?? []).map((g) => ({ model: g.model, vramGiB: g.vramGiB, device: g.device ?? 0 }))
+      : [];
   // The host init runs on is the machine whose default GPUs it has; else the only machine; else the first.
   let host: string | undefined;
   if (detected.gpus.length > 0) {
-    host = found.configs.find((c) => defaults(c.machine).some((g) => detected.gpus.some((d) => d.model === g.model)))?.machine ?? found.configs[0]?.machine;
+    host =
+      found.configs.find((c) => defaults(c.machine).some((g) => detected.gpus.some((d) => d.model === g.model)))
+        ?.machine ?? found.configs[0]?.machine;
   }
   return found.configs.map((c) => {
     const conv = Object.hasOwn(known, c.machine) ? known[c.machine] : undefined;
-    const base = { name: c.machine, config: c.file, ...(c.todo ? { todo: c.todo } : {}), addressEnv: conv?.addressEnv ?? `${c.machine.toUpperCase().replace(/-/g, '_')}_IP`, addressTodo: !conv, legacyAddresses: conv?.legacyAddresses ?? [] };
+    const base = {
+      name: c.machine,
+      config: c.file,
+      ...(c.todo ? { todo: c.todo } : {}),
+      addressEnv: conv?.addressEnv ?? `${c.machine.toUpperCase().replace(/-/g, '_')}_IP`,
+      addressTodo: !conv,
+      legacyAddresses: conv?.legacyAddresses ?? [],
+    };
     if (c.machine === host) {
-      const sure = found.configs.length === 1 || defaults(c.machine).some((g) => detected.gpus.some((d) => d.model === g.model));
-      return { ...base, gpus: detected.gpus, gpuSource: 'nvidia-smi' as const, gpuNote: `this host's GPUs (nvidia-smi)${sure ? '' : `; TODO: this host was taken to be ${c.machine}: move them to the machine it is`}` };
+      const sure =
+        found.configs.length === 1 || defaults(c.machine).some((g) => detected.gpus.some((d) => d.model === g.model));
+      return {
+        ...base,
+        gpus: detected.gpus,
+        gpuSource: 'nvidia-smi' as const,
+        gpuNote: `this host's GPUs (nvidia-smi)${sure ? '' : `; TODO: this host was taken to be ${c.machine}: move them to the machine it is`}`,
+      };
     }
     const d = defaults(c.machine);
-    const why = detected.gpus.length > 0 ? 'nvidia-smi here shows another machine' : detected.why ?? 'nvidia-smi found nothing';
-    if (d.length) return { ...base, gpus: d, gpuSource: 'default' as const, gpuNote: `the two-PC system's default, not detected (${why}); TODO: confirm with nvidia-smi on ${c.machine}` };
-    return { ...base, gpus: [], gpuSource: 'none' as const, gpuNote: `TODO: no GPU known (${why}); list them as nvidia-smi --query-gpu=name,memory.total,index --format=csv on ${c.machine} does` };
+    const why =
+      detected.gpus.length > 0 ? 'nvidia-smi here shows another machine' : (detected.why ?? 'nvidia-smi found nothing');
+    if (d.length)
+      return {
+        ...base,
+        gpus: d,
+        gpuSource: 'default' as const,
+        gpuNote: `the two-PC system's default, not detected (${why}); TODO: confirm with nvidia-smi on ${c.machine}`,
+      };
+    return {
+      ...base,
+      gpus: [],
+      gpuSource: 'none' as const,
+      gpuNote: `TODO: no GPU known (${why}); list them as nvidia-smi --query-gpu=name,memory.total,index --format=csv on ${c.machine} does`,
+    };
   });
 }
 
@@ -106,7 +150,10 @@ function usableGpus(d: { gpus: readonly DetectedGpu[]; why?: string }): { gpus: 
 /** An agent's VRAM figure from its config, in GiB as the plan converts it. */
 function vramOf(a: AgentConfig): { vramGiB: number; from: string } | undefined {
   if (a.vramMiBHint === undefined || !a.vramAt) return undefined;
-  return { vramGiB: Math.max(0.1, vramGiBOfHint(a.vramMiBHint)), from: `${a.vramAt.file}:${a.vramAt.line} ${a.vramAt.key}: ${a.vramAt.key.endsWith('_gb') ? a.vramMiBHint / 1024 : a.vramMiBHint}` };
+  return {
+    vramGiB: Math.max(0.1, vramGiBOfHint(a.vramMiBHint)),
+    from: `${a.vramAt.file}:${a.vramAt.line} ${a.vramAt.key}: ${a.vramAt.key.endsWith('_gb') ? a.vramMiBHint / 1024 : a.vramMiBHint}`,
+  };
 }
 
 interface Draft {
@@ -131,23 +178,34 @@ function render(d: Draft): string {
   out.push(`name: ${d.name}`);
   out.push(`namespace: ${d.name}`);
   if (d.portOffset) out.push('variables:', '  PORT_OFFSET: 0  # the configs write ports as ${PORT_OFFSET}+NNNN');
-  if (d.source !== undefined) out.push(`source: ${scalar(d.source)}  # the agents' code: read by check and synth (ports, health, imports)`);
+  if (d.source !== undefined)
+    out.push(`source: ${scalar(d.source)}  # the agents' code: read by check and synth (ports, health, imports)`);
   out.push('machines:');
   for (const m of d.machines) {
     out.push(`  ${m.name}:${m.todo ? `  # TODO: ${comment(m.todo)}` : ''}`);
     out.push(`    config: ${scalar(m.config)}`);
-    out.push(`    addressEnv: ${m.addressEnv}${m.addressTodo ? '  # TODO: the variable the code reads this machine\'s address from' : ''}`);
-    if (m.legacyAddresses.length) out.push(`    legacyAddresses: [${m.legacyAddresses.join(', ')}]  # its old LAN address: reported where a file still has it`);
+    out.push(
+      `    addressEnv: ${m.addressEnv}${m.addressTodo ? "  # TODO: the variable the code reads this machine's address from" : ''}`,
+    );
+    if (m.legacyAddresses.length)
+      out.push(
+        `    legacyAddresses: [${m.legacyAddresses.join(', ')}]  # its old LAN address: reported where a file still has it`,
+      );
     if (m.gpus.length === 0) out.push(`    gpus: []  # ${comment(m.gpuNote)}`);
     else {
       out.push(`    gpus:  # ${comment(m.gpuNote)}`);
-      for (const g of m.gpus) out.push(`      - {model: ${scalar(g.model)}, vramGiB: ${g.vramGiB}, device: ${g.device}}`);
+      for (const g of m.gpus)
+        out.push(`      - {model: ${scalar(g.model)}, vramGiB: ${g.vramGiB}, device: ${g.device}}`);
     }
   }
-  for (const s of d.skipped) out.push(`  # TODO: also found ${comment(s)}: a machine of its own? (machines.<name>.config)`);
+  for (const s of d.skipped)
+    out.push(`  # TODO: also found ${comment(s)}: a machine of its own? (machines.<name>.config)`);
   out.push('defaults:');
   if (d.framework) out.push(`  framework: ${d.framework.value}  # ${comment(d.framework.note)}`);
-  else out.push(`  framework: http  # TODO: baseagent if the agents subclass BaseAgent (ZMQ health socket, HTTP /health at health + 1); init --source DIR reads it from their code`);
+  else
+    out.push(
+      `  framework: http  # TODO: baseagent if the agents subclass BaseAgent (ZMQ health socket, HTTP /health at health + 1); init --source DIR reads it from their code`,
+    );
   if (d.vramDefault) out.push(`  vramGiB: ${d.vramDefault.vramGiB}  # TODO: ${comment(d.vramDefault.note)}`);
   if (d.gpuGroups.length) {
     out.push('groups:  # groups named *_gpu run on a GPU, in the gpu image family');
@@ -176,17 +234,33 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
   const dir = resolve(cwd, opts.dir ?? '.');
   const shown = (p: string) => relative(cwd, p) || '.';
   const st = statSync(dir, { throwIfNoEntry: false });
-  if (!st?.isDirectory()) return fail([diag('missing-file', 'error', `${shown(dir)} is not a folder; pass the repository's folder to init`)]);
+  if (!st?.isDirectory())
+    return fail([diag('missing-file', 'error', `${shown(dir)} is not a folder; pass the repository's folder to init`)]);
   const specFile = join(dir, SPEC_FILE);
   if (existsSync(specFile) && !opts.force) {
-    return fail([diag('spec-exists', 'error', `${shown(specFile)} exists and is left as it is; edit it, or run init --force to replace it (the old one is kept as ${SPEC_FILE}.bak)`, { file: shown(specFile), line: 1, column: 1, path: '' })]);
+    return fail([
+      diag(
+        'spec-exists',
+        'error',
+        `${shown(specFile)} exists and is left as it is; edit it, or run init --force to replace it (the old one is kept as ${SPEC_FILE}.bak)`,
+        { file: shown(specFile), line: 1, column: 1, path: '' },
+      ),
+    ]);
   }
   const found = discoverConfigs(dir);
   if (found.configs.length === 0) {
-    return fail([diag('no-startup-config', 'error', `no startup config below ${shown(dir)} (looked for main_pc_code/config/startup_config.yaml, pc2_code/config/startup_config.yaml and any startup_config*.yaml); run init in the system's repository, or write agent-infra.yaml by hand (README)`)]);
+    return fail([
+      diag(
+        'no-startup-config',
+        'error',
+        `no startup config below ${shown(dir)} (looked for main_pc_code/config/startup_config.yaml, pc2_code/config/startup_config.yaml and any startup_config*.yaml); run init in the system's repository, or write agent-infra.yaml by hand (README)`,
+      ),
+    ]);
   }
   if (opts.source !== undefined && !statSync(resolve(cwd, opts.source), { throwIfNoEntry: false })?.isDirectory()) {
-    return fail([diag('missing-file', 'error', `--source ${opts.source} is not a folder; pass the root of the agents' code`)]);
+    return fail([
+      diag('missing-file', 'error', `--source ${opts.source} is not a folder; pass the root of the agents' code`),
+    ]);
   }
   const detected = usableGpus(detectGpus(opts.env));
   const machines = machineDrafts(found, detected);
@@ -204,10 +278,19 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
   } else if (agents.some((a) => a.scriptPath && existsSync(join(dir, a.scriptPath)))) {
     source = '.';
   }
-  const gpuGroups = [...new Set(agents.flatMap((a) => [a.group, ...a.dockerGroups]).filter((g) => GPU_GROUP_RE.test(g)))].sort(byString);
+  const gpuGroups = [
+    ...new Set(agents.flatMap((a) => [a.group, ...a.dockerGroups]).filter((g) => GPU_GROUP_RE.test(g))),
+  ].sort(byString);
   const vram = vramDrafts(configs);
   const vramDefault = unknownVram(first, configs);
-  let draft: Draft = { ...bare, portOffset, gpuGroups, vram, ...(vramDefault ? { vramDefault } : {}), ...(source !== undefined ? { source } : {}) };
+  let draft: Draft = {
+    ...bare,
+    portOffset,
+    gpuGroups,
+    vram,
+    ...(vramDefault ? { vramDefault } : {}),
+    ...(source !== undefined ? { source } : {}),
+  };
   let r: PipelineResult = first;
   if (source !== undefined) {
     r = await runPipelineAsync({ spec: specFile, specText: render(draft), cwd: dir });
@@ -217,8 +300,13 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
   const text = render(draft);
   r = await runPipelineAsync({ spec: specFile, specText: text, cwd: dir });
   // What init writes is a spec the loader takes; the configs' own problems are for check to report.
-  const specProblems = r.diagnostics.filter((d) => d.code === 'invalid-spec' || (d.file !== undefined && resolve(dir, d.file) === specFile && d.severity === 'error'));
-  if (specProblems.length) throw new Error(`init wrote a spec that does not load: ${specProblems.map(formatDiagnostic).join('; ')}`);
+  const specProblems = r.diagnostics.filter(
+    (d) =>
+      d.code === 'invalid-spec' ||
+      (d.file !== undefined && resolve(dir, d.file) === specFile && d.severity === 'error'),
+  );
+  if (specProblems.length)
+    throw new Error(`init wrote a spec that does not load: ${specProblems.map(formatDiagnostic).join('; ')}`);
   let backup: string | undefined;
   try {
     if (existsSync(specFile)) {
@@ -230,7 +318,13 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (typeof err.code !== 'string') throw e;
-    return fail([diag('unwritable-output', 'error', `cannot write ${shown(specFile)} (${err.code}${err.path ? ` of ${shown(err.path)}` : ''}); nothing was changed there: make the folder writable or run init where you can write`)]);
+    return fail([
+      diag(
+        'unwritable-output',
+        'error',
+        `cannot write ${shown(specFile)} (${err.code}${err.path ? ` of ${shown(err.path)}` : ''}); nothing was changed there: make the folder writable or run init where you can write`,
+      ),
+    ]);
   }
   const count = (sev: string) => r.diagnostics.filter((d) => d.severity === sev).length;
   return {
@@ -239,7 +333,13 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
     written: {
       spec: shown(specFile),
       ...(backup ? { backup: shown(backup) } : {}),
-      machines: machines.map((m) => ({ name: m.name, config: m.config, agents: configs.find((c) => c.machine === m.name)?.agents.length ?? 0, gpus: m.gpus, gpuSource: m.gpuSource })),
+      machines: machines.map((m) => ({
+        name: m.name,
+        config: m.config,
+        agents: configs.find((c) => c.machine === m.name)?.agents.length ?? 0,
+        gpus: m.gpus,
+        gpuSource: m.gpuSource,
+      })),
       vram: vram.map((v) => ({ agent: v.key, vramGiB: v.vramGiB, from: v.from })),
       gpuGroups,
       ...(source !== undefined ? { source } : {}),
@@ -252,9 +352,16 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
 
 /** Per-agent VRAM overrides: by name, or `<machine>/<name>` where an agent of that name is on two machines. */
 function vramDrafts(configs: readonly MachineConfig[]): Draft['vram'] {
-  const rows = configs.flatMap((c) => c.agents.map((a) => ({ machine: c.machine, name: a.name, v: vramOf(a) }))).filter((x) => x.v !== undefined);
-  const machinesOf = (n: string) => new Set(configs.filter((c) => c.agents.some((a) => a.name === n)).map((c) => c.machine)).size;
-  const out = rows.map((x) => ({ key: machinesOf(x.name) > 1 ? `${x.machine}/${x.name}` : x.name, vramGiB: x.v!.vramGiB, from: x.v!.from }));
+  const rows = configs
+    .flatMap((c) => c.agents.map((a) => ({ machine: c.machine, name: a.name, v: vramOf(a) })))
+    .filter((x) => x.v !== undefined);
+  const machinesOf = (n: string) =>
+    new Set(configs.filter((c) => c.agents.some((a) => a.name === n)).map((c) => c.machine)).size;
+  const out = rows.map((x) => ({
+    key: machinesOf(x.name) > 1 ? `${x.machine}/${x.name}` : x.name,
+    vramGiB: x.v!.vramGiB,
+    from: x.v!.from,
+  }));
   return [...new Map(out.map((o) => [o.key, o])).values()].sort((a, b) => byString(a.key, b.key));
 }
 
@@ -268,7 +375,12 @@ function unknownVram(r: PipelineResult, configs: readonly MachineConfig[]): Draf
   let share = Infinity;
   let tightest = '';
   for (const m of r.plan.machines) {
-    const figures = new Set(configs.find((c) => c.machine === m.name)?.agents.filter((a) => a.vramAt).map((a) => a.name));
+    const figures = new Set(
+      configs
+        .find((c) => c.machine === m.name)
+        ?.agents.filter((a) => a.vramAt)
+        .map((a) => a.name),
+    );
     const gpuAgents = r.plan.agents.filter((a) => a.machine === m.name && a.gpu);
     const known = gpuAgents.filter((a) => figures.has(a.name)).reduce((n, a) => n + a.gpu!.vramGiB, 0);
     const unknown = gpuAgents.length - gpuAgents.filter((a) => figures.has(a.name)).length;
@@ -277,11 +389,17 @@ function unknownVram(r: PipelineResult, configs: readonly MachineConfig[]): Draf
     const s = Math.max(0.1, Math.floor(((total - known) / unknown) * 10) / 10);
     if (s < share) {
       share = s;
-      tightest = known > 0 ? `${m.name}'s ${total} GiB less the ${Math.round(known * 10) / 10} GiB its configs name, shared by its ${unknown} GPU agents that name none` : `${m.name}'s ${total} GiB shared by its ${unknown} GPU agents (no config names a figure)`;
+      tightest =
+        known > 0
+          ? `${m.name}'s ${total} GiB less the ${Math.round(known * 10) / 10} GiB its configs name, shared by its ${unknown} GPU agents that name none`
+          : `${m.name}'s ${total} GiB shared by its ${unknown} GPU agents (no config names a figure)`;
     }
   }
   if (!Number.isFinite(share)) return undefined;
-  return { vramGiB: share, note: `${tightest}; measure them (nvidia-smi while they run) and set agents.<name>.vramGiB` };
+  return {
+    vramGiB: share,
+    note: `${tightest}; measure them (nvidia-smi while they run) and set agents.<name>.vramGiB`,
+  };
 }
 
 /** The framework most of the agents' code uses, with how many scripts say so; none when no script was read. */
@@ -292,7 +410,11 @@ function frameworkOf(r: PipelineResult): Draft['framework'] {
   const read = facts.filter((f) => f.compiles);
   if (read.length === 0) return undefined;
   const base = read.filter((f) => f.framework !== 'none').length;
-  const broken = facts.filter((f) => f.problems.some((p) => p.code === 'script-syntax-error' && p.file === f.script)).length;
+  const broken = facts.filter((f) =>
+    f.problems.some((p) => p.code === 'script-syntax-error' && p.file === f.script),
+  ).length;
   const counted = `${base} of the ${read.length} scripts read subclass BaseAgent${broken ? ` (${broken} more do not compile)` : ''}`;
-  return base * 2 >= read.length ? { value: 'baseagent', note: `${counted}: ZMQ health socket, HTTP /health at health + 1` } : { value: 'http', note: `${counted}: an HTTP /health on the health port` };
+  return base * 2 >= read.length
+    ? { value: 'baseagent', note: `${counted}: ZMQ health socket, HTTP /health at health + 1` }
+    : { value: 'http', note: `${counted}: an HTTP /health on the health port` };
 }

@@ -79,7 +79,11 @@ function components(order: readonly number[], deps: readonly (readonly number[])
 }
 
 /** A shortest cycle through `start` inside one component (breadth-first, deterministic). */
-function cycleThrough(start: string, members: ReadonlySet<string>, deps: ReadonlyMap<string, readonly string[]>): string[] {
+function cycleThrough(
+  start: string,
+  members: ReadonlySet<string>,
+  deps: ReadonlyMap<string, readonly string[]>,
+): string[] {
   const prev = new Map<string, string>();
   const queue = [start];
   const seen = new Set([start]);
@@ -150,7 +154,10 @@ export function analyzeGraph(nodes: readonly GraphNode[]): GraphAnalysis {
         const j = compOf[d]!;
         if (j === i) continue;
         level = Math.max(level, compLevel[j]! + 1);
-        if (compFinish[j]! > finishDep || (compFinish[j] === finishDep && next !== undefined && byString(comps[j]![0]!, comps[next]![0]!) < 0)) {
+        if (
+          compFinish[j]! > finishDep ||
+          (compFinish[j] === finishDep && next !== undefined && byString(comps[j]![0]!, comps[next]![0]!) < 0)
+        ) {
           finishDep = compFinish[j]!;
           next = j;
         }
@@ -171,7 +178,12 @@ export function analyzeGraph(nodes: readonly GraphNode[]): GraphAnalysis {
   for (const l of levels) l.sort(byString);
   let end: number | undefined;
   comps.forEach((c, i) => {
-    if (end === undefined || compFinish[i]! > compFinish[end]! || (compFinish[i] === compFinish[end] && byString(c[0]!, comps[end]![0]!) < 0)) end = i;
+    if (
+      end === undefined ||
+      compFinish[i]! > compFinish[end]! ||
+      (compFinish[i] === compFinish[end] && byString(c[0]!, comps[end]![0]!) < 0)
+    )
+      end = i;
   });
   const path: string[] = [];
   for (let i = end; i !== undefined; i = compNext[i]) {

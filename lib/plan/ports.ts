@@ -26,7 +26,6 @@ export interface PortClaim {
   readonly soft?: boolean;
 }
 
-
 export interface Allocation {
   /** `machine/owner/name` -> port. */
   readonly assigned: ReadonlyMap<string, number>;
@@ -45,7 +44,12 @@ const roleOrder: Record<PortRole, number> = { service: 0, health: 1, extra: 2 };
 function compareClaims(a: PortClaim, b: PortClaim): number {
   if (!!a.fixed !== !!b.fixed) return a.fixed ? -1 : 1;
   if (!!a.soft !== !!b.soft) return a.soft ? 1 : -1;
-  return byString(a.machine, b.machine) || byString(a.owner, b.owner) || roleOrder[a.role] - roleOrder[b.role] || byString(a.name, b.name);
+  return (
+    byString(a.machine, b.machine) ||
+    byString(a.owner, b.owner) ||
+    roleOrder[a.role] - roleOrder[b.role] ||
+    byString(a.name, b.name)
+  );
 }
 
 export interface AllocateOptions {
@@ -78,7 +82,11 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
   // while the claim may still move (a machine set back to `onConflict: error` has its conflicts reported).
   const locked = sorted.filter((c) => {
     const e = lockFor.get(claimKeyOf(c));
-    return e !== undefined && e.wanted === c.wanted && (e.assigned === c.wanted || (c.onConflict === 'reassign' && !c.fixed && inRange(c, e.assigned)));
+    return (
+      e !== undefined &&
+      e.wanted === c.wanted &&
+      (e.assigned === c.wanted || (c.onConflict === 'reassign' && !c.fixed && inRange(c, e.assigned)))
+    );
   });
   for (const c of locked) {
     const e = lockFor.get(claimKeyOf(c))!;
@@ -87,7 +95,14 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
     assigned.set(claimKeyOf(c), e.assigned);
     contested.add(claimKeyOf(c));
     if (e.assigned !== c.wanted) {
-      ds.push(diag('port-reassigned', 'info', `port ${c.wanted} of ${c.owner} (${c.name}) stays moved to ${e.assigned}${opts.crossMachineOnly ? ' on the single host' : ''}, as the port lock records`, c.at));
+      ds.push(
+        diag(
+          'port-reassigned',
+          'info',
+          `port ${c.wanted} of ${c.owner} (${c.name}) stays moved to ${e.assigned}${opts.crossMachineOnly ? ' on the single host' : ''}, as the port lock records`,
+          c.at,
+        ),
+      );
     }
   }
   const wantedPorts = new Set(sorted.map((c) => c.wanted));
@@ -110,7 +125,10 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
     }
     unresolved = true;
     assigned.set(claimKeyOf(c), c.wanted);
-    const what = c.owner === keeper.owner && c.machine === keeper.machine ? `its own ${keeper.name} port` : `${describeOwner(keeper)} on ${keeper.machine}`;
+    const what =
+      c.owner === keeper.owner && c.machine === keeper.machine
+        ? `its own ${keeper.name} port`
+        : `${describeOwner(keeper)} on ${keeper.machine}`;
     ds.push(
       diag(
         'port-conflict',
@@ -126,20 +144,41 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
     if (port === undefined) {
       unresolved = true;
       assigned.set(claimKeyOf(claim), claim.wanted);
-      ds.push(diag('port-conflict', opts.severity, `port ${claim.wanted} of ${describeOwner(claim)} is also used by ${describeOwner(keeper)} on ${keeper.machine} and no free port is left in the range; widen machines.${claim.machine}.ports.range`, claim.at));
+      ds.push(
+        diag(
+          'port-conflict',
+          opts.severity,
+          `port ${claim.wanted} of ${describeOwner(claim)} is also used by ${describeOwner(keeper)} on ${keeper.machine} and no free port is left in the range; widen machines.${claim.machine}.ports.range`,
+          claim.at,
+        ),
+      );
       continue;
     }
     holder.set(port, claim);
     assigned.set(claimKeyOf(claim), port);
     contested.add(claimKeyOf(keeper));
     contested.add(claimKeyOf(claim));
-    ds.push(diag('port-reassigned', 'info', `port ${claim.wanted} of ${claim.owner} (${claim.name}) is taken by ${describeOwner(keeper)} on ${keeper.machine}${opts.crossMachineOnly ? ' on the single host' : ''}; moved to ${port}`, claim.at));
+    ds.push(
+      diag(
+        'port-reassigned',
+        'info',
+        `port ${claim.wanted} of ${claim.owner} (${claim.name}) is taken by ${describeOwner(keeper)} on ${keeper.machine}${opts.crossMachineOnly ? ' on the single host' : ''}; moved to ${port}`,
+        claim.at,
+      ),
+    );
   }
   // Where ports can move, every claim is locked: a new agent then never takes a port an existing one holds.
   const canMove = toMove.length > 0 || sorted.some((c) => c.onConflict === 'reassign' && !c.soft && !c.fixed);
   for (const c of sorted) {
     if (c.fixed || !(canMove || contested.has(claimKeyOf(c)))) continue;
-    lock.push({ host, machine: c.machine, agent: c.owner, port: c.name, wanted: c.wanted, assigned: assigned.get(claimKeyOf(c))! });
+    lock.push({
+      host,
+      machine: c.machine,
+      agent: c.owner,
+      port: c.name,
+      wanted: c.wanted,
+      assigned: assigned.get(claimKeyOf(c))!,
+    });
   }
   return { assigned, lock, diagnostics: ds, unresolved };
 }
@@ -152,7 +191,11 @@ function inRange(c: PortClaim, port: number): boolean {
   return c.range ? port >= c.range.start && port <= c.range.end : port >= 1 && port <= 65535;
 }
 
-function lowestFree(c: PortClaim, holder: ReadonlyMap<number, PortClaim>, wanted: ReadonlySet<number>): number | undefined {
+function lowestFree(
+  c: PortClaim,
+  holder: ReadonlyMap<number, PortClaim>,
+  wanted: ReadonlySet<number>,
+): number | undefined {
   const start = c.range?.start ?? c.wanted + 1;
   const end = c.range?.end ?? 65535;
   for (let p = start; p <= end; p++) if (!holder.has(p) && !wanted.has(p)) return p;

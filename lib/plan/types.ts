@@ -53,7 +53,13 @@ export type PlannedEnv =
   /** The host of an infrastructure service (Redis, NATS) as the agent reaches it. */
   | { readonly name: string; readonly kind: 'service-host'; readonly service: string }
   /** `<scheme>://<host>:<port><path>` of an infrastructure service. */
-  | { readonly name: string; readonly kind: 'service-url'; readonly service: string; readonly scheme: string; readonly path: string }
+  | {
+      readonly name: string;
+      readonly kind: 'service-url';
+      readonly service: string;
+      readonly scheme: string;
+      readonly path: string;
+    }
   /** The agent's own readiness probe as a target of agent-infra-health, on loopback. */
   | { readonly name: string; readonly kind: 'health-target'; readonly probe: PlannedProbe };
 
@@ -167,7 +173,12 @@ export interface MachinePlan {
   /** The Kubernetes node its pods are pinned to, when the spec names one. */
   readonly node?: string;
   /** The model cache its agents share. */
-  readonly cache: { readonly sizeGiB: number; readonly storageClassName?: string; readonly hostPath?: string; readonly path: string };
+  readonly cache: {
+    readonly sizeGiB: number;
+    readonly storageClassName?: string;
+    readonly hostPath?: string;
+    readonly path: string;
+  };
   /** The read-only models folder on the machine, when the spec names one. */
   readonly models?: { readonly hostPath: string; readonly sizeGiB: number };
   /** How the device plugin shares its GPUs. */
@@ -176,7 +187,16 @@ export interface MachinePlan {
    * The machine's startup config as the agents' config loader reads it, with every planned port
    * written in: its path inside the code root, its text, and the edits (config path -> port).
    */
-  readonly startupConfig?: { readonly path: string; readonly text: string; readonly ports: readonly { readonly path: string; readonly declared: number; readonly port: number; readonly singleHostPort?: number }[] };
+  readonly startupConfig?: {
+    readonly path: string;
+    readonly text: string;
+    readonly ports: readonly {
+      readonly path: string;
+      readonly declared: number;
+      readonly port: number;
+      readonly singleHostPort?: number;
+    }[];
+  };
 }
 
 export interface PlannedImage {
@@ -194,7 +214,12 @@ export interface PlannedImage {
   readonly sourceFiles?: readonly string[];
   readonly agents: readonly string[];
   /** The HEALTHCHECK of the image itself (compose and Kubernetes set each agent's own). */
-  readonly health: { readonly intervalSeconds: number; readonly timeoutSeconds: number; readonly startPeriodSeconds: number; readonly retries: number };
+  readonly health: {
+    readonly intervalSeconds: number;
+    readonly timeoutSeconds: number;
+    readonly startPeriodSeconds: number;
+    readonly retries: number;
+  };
   readonly maxSizeMiB?: number;
   /** The venv sees the runtime base's Python packages. */
   readonly systemSitePackages: boolean;

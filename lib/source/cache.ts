@@ -21,7 +21,8 @@ export function cacheDir(cwd: string): string {
 
 // Maps (import names, keywords, aliases) as tagged entry lists in JSON.
 const replacer = (_k: string, v: unknown) => (v instanceof Map ? { $map: [...v.entries()] } : v);
-const reviver = (_k: string, v: unknown) => (v && typeof v === 'object' && '$map' in v ? new Map((v as { $map: [unknown, unknown][] }).$map) : v);
+const reviver = (_k: string, v: unknown) =>
+  v && typeof v === 'object' && '$map' in v ? new Map((v as { $map: [unknown, unknown][] }).$map) : v;
 
 export class FactsCache {
   private readonly file: string;
@@ -59,7 +60,10 @@ export class FactsCache {
   save(): void {
     if (!this.changed) return;
     try {
-      writeFileAtomic(this.file, JSON.stringify(Object.fromEntries([...this.entries].filter(([k]) => this.used.has(k))), replacer));
+      writeFileAtomic(
+        this.file,
+        JSON.stringify(Object.fromEntries([...this.entries].filter(([k]) => this.used.has(k))), replacer),
+      );
     } catch {
       // A read-only cache folder only costs the next run its speed.
     }

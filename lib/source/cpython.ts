@@ -30,11 +30,22 @@ export interface CompileResults {
  * Compiles each source with `python3` (one process); undefined when no python3 can be run. Nothing
  * is executed: `compile` only parses and builds code objects.
  */
-export function compileWithPython(sources: readonly { readonly name: string; readonly bytes: Uint8Array }[], python = 'python3'): CompileResults | undefined {
+export function compileWithPython(
+  sources: readonly { readonly name: string; readonly bytes: Uint8Array }[],
+  python = 'python3',
+): CompileResults | undefined {
   if (sources.length === 0) return { version: '', results: [] };
   const input = JSON.stringify(sources.map((s) => ({ name: s.name, b64: Buffer.from(s.bytes).toString('base64') })));
-  const r = spawnSync(python, ['-I', '-S', '-c', COMPILE_ALL], { input, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: 600_000 });
+  const r = spawnSync(python, ['-I', '-S', '-c', COMPILE_ALL], {
+    input,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: 600_000,
+  });
   if (r.error || r.status !== 0) return undefined;
   const parsed = JSON.parse(r.stdout) as { version: string; results: ({ line: number; message: string } | null)[] };
-  return { version: parsed.version, results: parsed.results.map((x) => (x ? { line: x.line, message: x.message } : undefined)) };
+  return {
+    version: parsed.version,
+    results: parsed.results.map((x) => (x ? { line: x.line, message: x.message } : undefined)),
+  };
 }

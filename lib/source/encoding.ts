@@ -6,7 +6,14 @@
 
 /** A source decoded: its text, and how to turn an edited text back into bytes in the same encoding. */
 export type DecodedSource =
-  | { readonly ok: true; readonly text: string; readonly encoding: string; readonly encode: (text: string) => Buffer; readonly charset: 'utf8' | 'latin1'; readonly bom: boolean }
+  | {
+      readonly ok: true;
+      readonly text: string;
+      readonly encoding: string;
+      readonly encode: (text: string) => Buffer;
+      readonly charset: 'utf8' | 'latin1';
+      readonly bom: boolean;
+    }
   | { readonly ok: false; readonly encoding: string; readonly reason: string };
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -32,7 +39,8 @@ function normalName(name: string): string {
  * Single-byte encodings in which every byte below 0x80 is ASCII and stands for itself: a text read
  * one byte to one character (Latin-1) keeps every byte, and ASCII edits stay what they say.
  */
-const ASCII_SAFE = /^(ascii|us-ascii|646|iso-8859-1|latin-?[0-9]{1,2}|l[0-9]|iso-?8859-[0-9]{1,2}|cp(437|8[0-9]{2}|125[0-8])|windows-125[0-8]|koi8-[ru]|mac-?roman)$/;
+const ASCII_SAFE =
+  /^(ascii|us-ascii|646|iso-8859-1|latin-?[0-9]{1,2}|l[0-9]|iso-?8859-[0-9]{1,2}|cp(437|8[0-9]{2}|125[0-8])|windows-125[0-8]|koi8-[ru]|mac-?roman)$/;
 
 /** Decodes a Python source as CPython would, for reading and for editing in place. */
 export function decodePython(bytes: Uint8Array): DecodedSource {
@@ -40,17 +48,33 @@ export function decodePython(bytes: Uint8Array): DecodedSource {
   const declared = declaredEncoding(buf);
   const hasBom = buf.subarray(0, 3).equals(BOM);
   const encoding = declared ? normalName(declared) : 'utf-8';
-  if (hasBom && encoding !== 'utf-8') return { ok: false, encoding, reason: `it has a UTF-8 byte order mark and declares ${declared}` };
+  if (hasBom && encoding !== 'utf-8')
+    return { ok: false, encoding, reason: `it has a UTF-8 byte order mark and declares ${declared}` };
   if (encoding === 'utf-8') {
     const body = hasBom ? buf.subarray(3) : buf;
     try {
       const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
-      return { ok: true, text, encoding, charset: 'utf8', bom: hasBom, encode: (t) => Buffer.concat([hasBom ? BOM : Buffer.alloc(0), Buffer.from(t, 'utf8')]) };
+      return {
+        ok: true,
+        text,
+        encoding,
+        charset: 'utf8',
+        bom: hasBom,
+        encode: (t) => Buffer.concat([hasBom ? BOM : Buffer.alloc(0), Buffer.from(t, 'utf8')]),
+      };
     } catch {
       return { ok: false, encoding, reason: 'it is not valid UTF-8 and declares no other encoding' };
     }
   }
-  if (ASCII_SAFE.test(encoding)) return { ok: true, text: buf.toString('latin1'), encoding, charset: 'latin1', bom: false, encode: (t) => Buffer.from(t, 'latin1') };
+  if (ASCII_SAFE.test(encoding))
+    return {
+      ok: true,
+      text: buf.toString('latin1'),
+      encoding,
+      charset: 'latin1',
+      bom: false,
+      encode: (t) => Buffer.from(t, 'latin1'),
+    };
   return { ok: false, encoding, reason: `it declares ${declared}, an encoding in which agent-infra does not edit` };
 }
 

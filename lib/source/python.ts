@@ -25,7 +25,10 @@ export interface ImportFact {
 }
 
 /** A value passed as an argument: an integer literal, a string literal, or the expression's text. */
-export type ArgValue = { readonly kind: 'int'; readonly value: number } | { readonly kind: 'str'; readonly value: string } | { readonly kind: 'expr'; readonly text: string };
+export type ArgValue =
+  | { readonly kind: 'int'; readonly value: number }
+  | { readonly kind: 'str'; readonly value: string }
+  | { readonly kind: 'expr'; readonly text: string };
 
 /** A call to the base class's constructor (`super().__init__(...)` or `Base.__init__(self, ...)`). */
 export interface BaseInit {
@@ -82,10 +85,16 @@ export async function initPython(): Promise<void> {
     await Parser.init();
   } catch (e) {
     // V8 reserves about 10 GiB of address space for a WebAssembly memory unless its trap handler is off.
-    if (e instanceof RangeError) throw new RangeError(`${e.message} (the Python parser is WebAssembly: under an address-space limit, run node with --disable-wasm-trap-handler)`, { cause: e });
+    if (e instanceof RangeError)
+      throw new RangeError(
+        `${e.message} (the Python parser is WebAssembly: under an address-space limit, run node with --disable-wasm-trap-handler)`,
+        { cause: e },
+      );
     throw e;
   }
-  const grammar = await Language.load(join(dirname(require.resolve('tree-sitter-python/package.json')), 'tree-sitter-python.wasm'));
+  const grammar = await Language.load(
+    join(dirname(require.resolve('tree-sitter-python/package.json')), 'tree-sitter-python.wasm'),
+  );
   const p = new Parser();
   p.setLanguage(grammar);
   parser = p;
@@ -100,7 +109,10 @@ const kids = (n: Node | null | undefined): Node[] => (n ? n.namedChildren.filter
 function stringValue(n: Node | null): string | undefined {
   if (!n || n.type !== 'string') return undefined;
   if (kids(n).some((c) => c.type === 'interpolation')) return undefined;
-  return kids(n).filter((c) => c.type === 'string_content').map((c) => c.text).join('');
+  return kids(n)
+    .filter((c) => c.type === 'string_content')
+    .map((c) => c.text)
+    .join('');
 }
 
 function argValue(n: Node): ArgValue {
@@ -110,7 +122,14 @@ function argValue(n: Node): ArgValue {
 }
 
 /** The types of node the readers look at, gathered in one pass of a cursor over the tree. */
-const INDEXED = new Set(['import_statement', 'import_from_statement', 'class_definition', 'call', 'subscript', 'assignment']);
+const INDEXED = new Set([
+  'import_statement',
+  'import_from_statement',
+  'class_definition',
+  'call',
+  'subscript',
+  'assignment',
+]);
 let index: Map<string, Node[]> | undefined;
 
 /** How deep the tree goes, and the first line at that depth. */
@@ -151,16 +170,27 @@ export const MAX_TREE_DEPTH = 2999 + 3;
 /** Every node inside `within` of one of `types` (each indexed), in source order. */
 function descendants(within: Node, types: ReadonlySet<string>): Node[] {
   const out: Node[] = [];
-  for (const t of types) for (const n of index!.get(t) ?? []) if (n.startIndex >= within.startIndex && n.endIndex <= within.endIndex) out.push(n);
+  for (const t of types)
+    for (const n of index!.get(t) ?? [])
+      if (n.startIndex >= within.startIndex && n.endIndex <= within.endIndex) out.push(n);
   return types.size > 1 ? out.sort((a, b) => a.startIndex - b.startIndex) : out;
 }
 
 /** Whether `n` sits in the body of a `try` that catches ImportError, ModuleNotFoundError, Exception or anything. */
 function guarded(n: Node): boolean {
   for (let p: Node | null = n.parent; p; p = p.parent) {
-    if (p.type === 'block' && p.parent?.type === 'try_statement' && p.parent.childForFieldName('body')?.startIndex === p.startIndex) {
+    if (
+      p.type === 'block' &&
+      p.parent?.type === 'try_statement' &&
+      p.parent.childForFieldName('body')?.startIndex === p.startIndex
+    ) {
       const handlers = kids(p.parent).filter((c) => c.type === 'except_clause');
-      if (handlers.some((h) => /^except\s*(:|\(?[^:]*\b(ImportError|ModuleNotFoundError|Exception|BaseException)\b)/.test(h.text))) return true;
+      if (
+        handlers.some((h) =>
+          /^except\s*(:|\(?[^:]*\b(ImportError|ModuleNotFoundError|Exception|BaseException)\b)/.test(h.text),
+        )
+      )
+        return true;
     }
     if (p.type === 'function_definition' || p.type === 'class_definition') return false;
   }
@@ -174,7 +204,14 @@ function readImports(root: Node): ImportFact[] {
       for (const c of kids(n)) {
         const dotted = c.type === 'aliased_import' ? c.childForFieldName('name')! : c;
         const alias = c.type === 'aliased_import' ? c.childForFieldName('alias')?.text : undefined;
-        out.push({ level: 0, module: dotted.text, names: new Map(), bound: alias ?? dotted.text.split('.')[0]!, line: line(n), optional: guarded(n) });
+        out.push({
+          level: 0,
+          module: dotted.text,
+          names: new Map(),
+          bound: alias ?? dotted.text.split('.')[0]!,
+          line: line(n),
+          optional: guarded(n),
+        });
       }
       continue;
     }
@@ -208,7 +245,9 @@ function isBaseInit(call: Node): boolean {
 function readClasses(root: Node): ClassFact[] {
   const out: ClassFact[] = [];
   for (const cls of descendants(root, new Set(['class_definition']))) {
-    const bases = kids(cls.childForFieldName('superclasses')).filter((b) => b.type !== 'keyword_argument').map((b) => b.text);
+    const bases = kids(cls.childForFieldName('superclasses'))
+      .filter((b) => b.type !== 'keyword_argument')
+      .map((b) => b.text);
     const body = cls.childForFieldName('body');
     const baseInits: BaseInit[] = [];
     let firstInit = Infinity;
@@ -217,13 +256,16 @@ function readClasses(root: Node): ClassFact[] {
       const keywords = new Map<string, ArgValue>();
       let splat = false;
       for (const a of kids(call.childForFieldName('arguments'))) {
-        if (a.type === 'keyword_argument') keywords.set(a.childForFieldName('name')!.text, argValue(a.childForFieldName('value')!));
+        if (a.type === 'keyword_argument')
+          keywords.set(a.childForFieldName('name')!.text, argValue(a.childForFieldName('value')!));
         if (a.type === 'dictionary_splat') splat = true;
       }
       baseInits.push({ keywords, splat, line: line(call) });
       firstInit = Math.min(firstInit, call.startIndex);
     }
-    const setsConfigFirst = (body ? descendants(body, new Set(['assignment'])) : []).some((a) => a.childForFieldName('left')?.text === 'self.config' && a.startIndex < firstInit);
+    const setsConfigFirst = (body ? descendants(body, new Set(['assignment'])) : []).some(
+      (a) => a.childForFieldName('left')?.text === 'self.config' && a.startIndex < firstInit,
+    );
     out.push({ name: cls.childForFieldName('name')!.text, bases, baseInits, setsConfigFirst, line: line(cls) });
   }
   return out;
@@ -255,8 +297,13 @@ function evaluate(n: Node | null | undefined, depth = 0): string | number | unde
     case 'parenthesized_expression':
       return evaluate(kids(n)[0], depth + 1);
     case 'binary_operator': {
-      const [a, b] = [evaluate(n.childForFieldName('left'), depth + 1), evaluate(n.childForFieldName('right'), depth + 1)];
-      return n.childForFieldName('operator')?.text === '+' && typeof a === typeof b && a !== undefined ? (a as never) + (b as never) : undefined;
+      const [a, b] = [
+        evaluate(n.childForFieldName('left'), depth + 1),
+        evaluate(n.childForFieldName('right'), depth + 1),
+      ];
+      return n.childForFieldName('operator')?.text === '+' && typeof a === typeof b && a !== undefined
+        ? (a as never) + (b as never)
+        : undefined;
     }
     case 'identifier':
       return evaluate(assignedValue(n, n.text), depth + 1);
@@ -271,7 +318,8 @@ function evaluate(n: Node | null | undefined, depth = 0): string | number | unde
         const v = evaluate(args[0], depth + 1);
         return v === undefined ? undefined : String(v);
       }
-      if (f && ENV_GETTERS.has(f)) return args[1] && args[1].type !== 'keyword_argument' ? evaluate(args[1], depth + 1) : undefined;
+      if (f && ENV_GETTERS.has(f))
+        return args[1] && args[1].type !== 'keyword_argument' ? evaluate(args[1], depth + 1) : undefined;
       return undefined;
     }
     default:
@@ -286,7 +334,8 @@ function assignedValue(at: Node, name: string): Node | undefined {
     let found: Node | undefined;
     let later: Node | undefined;
     for (const stmt of kids(scope)) {
-      const after = stmt.startIndex > at.startIndex || (stmt.startIndex <= at.startIndex && stmt.endIndex >= at.endIndex);
+      const after =
+        stmt.startIndex > at.startIndex || (stmt.startIndex <= at.startIndex && stmt.endIndex >= at.endIndex);
       // In a function only what ran before counts; a module's names are all set by the time its functions run.
       if (after && scope.type !== 'module') break;
       const a = stmt.type === 'expression_statement' ? kids(stmt)[0] : undefined;
@@ -321,7 +370,14 @@ function splitPart(right: Node, i: number): Node | undefined {
 /** A stand-in for a string node holding `value` (what `evaluate` reads of one). */
 function syntheticString(value: string) {
   const content = { type: 'string_content', text: value, namedChildren: [] };
-  return { type: 'string', text: JSON.stringify(value), namedChildren: [content], parent: null, startIndex: 0, endIndex: 0 };
+  return {
+    type: 'string',
+    text: JSON.stringify(value),
+    namedChildren: [content],
+    parent: null,
+    startIndex: 0,
+    endIndex: 0,
+  };
 }
 
 /** `tcp://HOST:PORT` of a bind or connect argument: evaluated where it can be, else the interpolations as written. */
@@ -329,10 +385,28 @@ function endpoint(arg: Node | undefined): Omit<EndpointFact, 'line'> | undefined
   if (!arg) return undefined;
   const value = evaluate(arg);
   const node = arg.type === 'identifier' ? assignedValue(arg, arg.text) : arg;
-  const written = node?.type === 'string' ? kids(node).map((c) => (c.type === 'string_content' ? c.text : c.type === 'interpolation' ? `{${kids(c)[0]?.text ?? ''}}` : '')).join('') : undefined;
+  const written =
+    node?.type === 'string'
+      ? kids(node)
+          .map((c) =>
+            c.type === 'string_content' ? c.text : c.type === 'interpolation' ? `{${kids(c)[0]?.text ?? ''}}` : '',
+          )
+          .join('')
+      : undefined;
   // Each interpolation evaluated where it can be: `tcp://*:{self.port}` stays, `{PORT}` becomes 7150.
-  const partly = node?.type === 'string' ? kids(node).map((c) => (c.type === 'string_content' ? c.text : c.type === 'interpolation' ? String(evaluate(kids(c)[0]) ?? `{${kids(c)[0]?.text ?? ''}}`) : '')).join('') : undefined;
-  const text = typeof value === 'string' ? value : partly ?? written;
+  const partly =
+    node?.type === 'string'
+      ? kids(node)
+          .map((c) =>
+            c.type === 'string_content'
+              ? c.text
+              : c.type === 'interpolation'
+                ? String(evaluate(kids(c)[0]) ?? `{${kids(c)[0]?.text ?? ''}}`)
+                : '',
+          )
+          .join('')
+      : undefined;
+  const text = typeof value === 'string' ? value : (partly ?? written);
   if (text === undefined) return undefined;
   const m = /^tcp:\/\/([^:/]+):(.+)$/.exec(text);
   if (!m) return undefined;
@@ -347,7 +421,8 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
   const envReads: EnvRead[] = [];
   for (const n of descendants(root, new Set(['call', 'subscript']))) {
     if (n.type === 'subscript') {
-      const name = n.childForFieldName('value')?.text === 'os.environ' ? stringValue(n.childForFieldName('subscript')) : undefined;
+      const name =
+        n.childForFieldName('value')?.text === 'os.environ' ? stringValue(n.childForFieldName('subscript')) : undefined;
       if (name !== undefined) envReads.push({ name, line: line(n) });
       continue;
     }
@@ -356,7 +431,12 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
     if (!f) continue;
     if (ENV_GETTERS.has(f.text) || envHelpers.has(f.text)) {
       const name = stringValue(args[0] ?? null);
-      if (name !== undefined) envReads.push({ name, ...(args[1] && args[1].type !== 'keyword_argument' ? { default: argValue(args[1]) } : {}), line: line(n) });
+      if (name !== undefined)
+        envReads.push({
+          name,
+          ...(args[1] && args[1].type !== 'keyword_argument' ? { default: argValue(args[1]) } : {}),
+          line: line(n),
+        });
       continue;
     }
     const method = f.type === 'attribute' ? f.childForFieldName('attribute')?.text : undefined;
@@ -374,7 +454,10 @@ function readAliases(root: Node): Map<string, string[]> {
   const names = (n: Node | null, depth = 0): string[] => {
     if (!n || depth > 12) return [];
     if (n.type === 'identifier' || n.type === 'attribute') return [n.text];
-    if (n.type === 'conditional_expression') return kids(n).filter((_, i) => i !== 1).flatMap((c) => names(c, depth + 1));
+    if (n.type === 'conditional_expression')
+      return kids(n)
+        .filter((_, i) => i !== 1)
+        .flatMap((c) => names(c, depth + 1));
     return [];
   };
   // Statements only, with a stack of our own: a module may nest deeper than the JavaScript stack.
@@ -396,22 +479,43 @@ function readAliases(root: Node): Map<string, string[]> {
 }
 
 /** The nodes whose children may be module-level statements (no function or class bodies, no expressions). */
-const STATEMENT_HOLDERS = new Set(['module', 'block', 'expression_statement', 'if_statement', 'elif_clause', 'else_clause', 'try_statement', 'except_clause', 'except_group_clause', 'finally_clause', 'with_statement', 'for_statement', 'while_statement', 'match_statement', 'case_clause']);
+const STATEMENT_HOLDERS = new Set([
+  'module',
+  'block',
+  'expression_statement',
+  'if_statement',
+  'elif_clause',
+  'else_clause',
+  'try_statement',
+  'except_clause',
+  'except_group_clause',
+  'finally_clause',
+  'with_statement',
+  'for_statement',
+  'while_statement',
+  'match_statement',
+  'case_clause',
+]);
 
 /** Classes instantiated at the top level or under `if __name__ == "__main__":` (also inside a `main()` it calls). */
 function readStarted(root: Node, classes: readonly ClassFact[]): string[] {
   const names = new Set(classes.map((c) => c.name));
   const scopes: Node[] = [];
   for (const top of kids(root)) {
-    if (top.type === 'if_statement' && /__name__\s*==\s*['"]__main__['"]/.test(top.childForFieldName('condition')?.text ?? '')) scopes.push(top);
+    if (
+      top.type === 'if_statement' &&
+      /__name__\s*==\s*['"]__main__['"]/.test(top.childForFieldName('condition')?.text ?? '')
+    )
+      scopes.push(top);
     if (top.type === 'function_definition' && top.childForFieldName('name')?.text === 'main') scopes.push(top);
     if (top.type === 'expression_statement') scopes.push(top);
   }
   const started: string[] = [];
-  for (const s of scopes) for (const call of descendants(s, new Set(['call']))) {
-    const f = call.childForFieldName('function')?.text;
-    if (f && names.has(f) && !started.includes(f)) started.push(f);
-  }
+  for (const s of scopes)
+    for (const call of descendants(s, new Set(['call']))) {
+      const f = call.childForFieldName('function')?.text;
+      if (f && names.has(f) && !started.includes(f)) started.push(f);
+    }
   return started;
 }
 
@@ -428,7 +532,14 @@ export function readPython(text: string, envHelpers: ReadonlySet<string> = new S
     index = buildIndex(root);
     const syntaxError = tokenProblem(text) ?? (root.hasError ? firstTreeError(root) : tooDeep());
     const classes = readClasses(root);
-    return { ...(syntaxError ? { syntaxError } : {}), imports: readImports(root), classes, started: readStarted(root, classes), aliases: readAliases(root), ...readCalls(root, envHelpers) };
+    return {
+      ...(syntaxError ? { syntaxError } : {}),
+      imports: readImports(root),
+      classes,
+      started: readStarted(root, classes),
+      aliases: readAliases(root),
+      ...readCalls(root, envHelpers),
+    };
   } finally {
     index = undefined;
     tree.delete();
@@ -437,7 +548,9 @@ export function readPython(text: string, envHelpers: ReadonlySet<string> = new S
 
 /** CPython's error for a tree deeper than it compiles, at the first line that deep. */
 function tooDeep(): SyntaxProblem | undefined {
-  return deepest.depth >= MAX_TREE_DEPTH ? { line: deepest.line, message: 'maximum recursion depth exceeded during compilation' } : undefined;
+  return deepest.depth >= MAX_TREE_DEPTH
+    ? { line: deepest.line, message: 'maximum recursion depth exceeded during compilation' }
+    : undefined;
 }
 
 /** The syntax error of a module as {@link readPython} finds it, without the other facts. */
@@ -508,7 +621,8 @@ function stringContext(n: Node): StringLiteral['context'] {
   if (parent?.type === 'expression_statement' && parent.namedChildCount === 1) {
     const holder = parent.parent;
     const first = holder?.namedChildren.find((c) => c !== null && c.type !== 'comment');
-    if (holder && (holder.type === 'module' || holder.type === 'block') && first?.startIndex === parent.startIndex) return 'docstring';
+    if (holder && (holder.type === 'module' || holder.type === 'block') && first?.startIndex === parent.startIndex)
+      return 'docstring';
   }
   return undefined;
 }
@@ -517,7 +631,13 @@ function stringContext(n: Node): StringLiteral['context'] {
  * The module's string literals and comments from its syntax tree, whether it imports `os` at its
  * top level, and where its last `from __future__ import` ends (offsets in `text`).
  */
-export function literalsOf(text: string): { strings: StringLiteral[]; comments: { start: number; end: number }[]; importsOs: boolean; futureEnd?: number; docstringEnd?: number } {
+export function literalsOf(text: string): {
+  strings: StringLiteral[];
+  comments: { start: number; end: number }[];
+  importsOs: boolean;
+  futureEnd?: number;
+  docstringEnd?: number;
+} {
   if (!parser) throw new Error('initPython() must run first');
   const tree = parser.parse(text);
   if (!tree) throw new Error('the Python parser gave no tree');
@@ -526,14 +646,31 @@ export function literalsOf(text: string): { strings: StringLiteral[]; comments: 
   let importsOs = false;
   let futureEnd: number | undefined;
   let docstringEnd: number | undefined;
-  const done = () => ({ strings, comments, importsOs, ...(futureEnd !== undefined ? { futureEnd } : {}), ...(docstringEnd !== undefined ? { docstringEnd } : {}) });
+  const done = () => ({
+    strings,
+    comments,
+    importsOs,
+    ...(futureEnd !== undefined ? { futureEnd } : {}),
+    ...(docstringEnd !== undefined ? { docstringEnd } : {}),
+  });
   const c = tree.rootNode.walk();
   try {
     for (;;) {
       const type = c.nodeType;
       if (type === 'comment') comments.push({ start: c.startIndex, end: c.endIndex });
       if (type === 'future_import_statement') futureEnd = c.endIndex;
-      if (type === 'import_statement' && c.currentNode.parent?.type === 'module' && kids(c.currentNode).some((n) => n.text === 'os' || (n.type === 'aliased_import' && n.childForFieldName('name')?.text === 'os' && n.childForFieldName('alias')?.text === 'os'))) importsOs = true;
+      if (
+        type === 'import_statement' &&
+        c.currentNode.parent?.type === 'module' &&
+        kids(c.currentNode).some(
+          (n) =>
+            n.text === 'os' ||
+            (n.type === 'aliased_import' &&
+              n.childForFieldName('name')?.text === 'os' &&
+              n.childForFieldName('alias')?.text === 'os'),
+        )
+      )
+        importsOs = true;
       if (type === 'string') {
         const n = c.currentNode;
         const open = kids(n).find((k) => k.type === 'string_start')?.text ?? '"';
@@ -547,7 +684,9 @@ export function literalsOf(text: string): { strings: StringLiteral[]; comments: 
           prefix: open.slice(0, open.length - quote.length).toLowerCase(),
           quote: quote[0]!,
           triple: quote.length === 3,
-          parts: kids(n).filter((k) => k.type === 'string_content').map((k) => ({ start: k.startIndex, end: k.endIndex })),
+          parts: kids(n)
+            .filter((k) => k.type === 'string_content')
+            .map((k) => ({ start: k.startIndex, end: k.endIndex })),
           interpolated: kids(n).some((k) => k.type === 'interpolation'),
         });
         // Its children are done: a string holds no strings but in interpolations, rarely with addresses.

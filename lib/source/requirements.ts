@@ -12,12 +12,39 @@ import { STDLIB } from './stdlib.ts';
 
 /** Import name -> the distribution that provides it, where the two differ. */
 export const DISTRIBUTION_OF: Readonly<Record<string, string>> = {
-  cv2: 'opencv-python', yaml: 'pyyaml', zmq: 'pyzmq', sklearn: 'scikit-learn', skimage: 'scikit-image', PIL: 'pillow',
-  bs4: 'beautifulsoup4', dotenv: 'python-dotenv', grpc: 'grpcio', jwt: 'pyjwt', dateutil: 'python-dateutil', serial: 'pyserial',
-  attr: 'attrs', Crypto: 'pycryptodome', OpenSSL: 'pyopenssl', pkg_resources: 'setuptools', faiss: 'faiss-cpu', llama_cpp: 'llama-cpp-python',
-  whisper: 'openai-whisper', pyaudio: 'pyaudio', nats: 'nats-py', docx: 'python-docx', fitz: 'pymupdf', websocket: 'websocket-client',
-  multipart: 'python-multipart', jose: 'python-jose', psycopg2: 'psycopg2-binary', magic: 'python-magic', speech_recognition: 'speechrecognition',
-  google: 'protobuf', Levenshtein: 'python-levenshtein', sentence_transformers: 'sentence-transformers', huggingface_hub: 'huggingface-hub',
+  cv2: 'opencv-python',
+  yaml: 'pyyaml',
+  zmq: 'pyzmq',
+  sklearn: 'scikit-learn',
+  skimage: 'scikit-image',
+  PIL: 'pillow',
+  bs4: 'beautifulsoup4',
+  dotenv: 'python-dotenv',
+  grpc: 'grpcio',
+  jwt: 'pyjwt',
+  dateutil: 'python-dateutil',
+  serial: 'pyserial',
+  attr: 'attrs',
+  Crypto: 'pycryptodome',
+  OpenSSL: 'pyopenssl',
+  pkg_resources: 'setuptools',
+  faiss: 'faiss-cpu',
+  llama_cpp: 'llama-cpp-python',
+  whisper: 'openai-whisper',
+  pyaudio: 'pyaudio',
+  nats: 'nats-py',
+  docx: 'python-docx',
+  fitz: 'pymupdf',
+  websocket: 'websocket-client',
+  multipart: 'python-multipart',
+  jose: 'python-jose',
+  psycopg2: 'psycopg2-binary',
+  magic: 'python-magic',
+  speech_recognition: 'speechrecognition',
+  google: 'protobuf',
+  Levenshtein: 'python-levenshtein',
+  sentence_transformers: 'sentence-transformers',
+  huggingface_hub: 'huggingface-hub',
 };
 
 /** A distribution name as PEP 503 compares them. */
@@ -45,7 +72,12 @@ function installed(root: string, file: string, seen = new Set<string>()): Set<st
 }
 
 /** One warning per agent and module its family does not install (imports guarded by `except ImportError` are left out). */
-export function requirementWarnings(plan: SystemPlan, source: SourceStage, sourceRoot: string, cwd: string): Diagnostic[] {
+export function requirementWarnings(
+  plan: SystemPlan,
+  source: SourceStage,
+  sourceRoot: string,
+  cwd: string,
+): Diagnostic[] {
   const ds: Diagnostic[] = [];
   const byFamily = new Map(plan.images.map((i) => [i.family, i]));
   const installedBy = new Map<string, Set<string>>();
@@ -53,7 +85,8 @@ export function requirementWarnings(plan: SystemPlan, source: SourceStage, sourc
     const f = source.facts.get(`${a.machine}/${a.name}`);
     const image = byFamily.get(a.family);
     if (!f || !image) continue;
-    if (!installedBy.has(a.family)) installedBy.set(a.family, new Set(image.requirements.flatMap((r) => [...installed(sourceRoot, r)])));
+    if (!installedBy.has(a.family))
+      installedBy.set(a.family, new Set(image.requirements.flatMap((r) => [...installed(sourceRoot, r)])));
     const have = installedBy.get(a.family)!;
     const warned = new Set<string>();
     for (const imp of f.externalImports) {
@@ -62,7 +95,14 @@ export function requirementWarnings(plan: SystemPlan, source: SourceStage, sourc
       if (have.has(normal(dist))) continue;
       warned.add(imp.module);
       const files = image.requirements.length ? image.requirements.join(', ') : 'no requirement files';
-      ds.push(diag('missing-requirement', 'warning', `${a.name} imports ${imp.module}${dist !== imp.module ? ` (${dist})` : ''}, which image family '${a.family}' does not install (${files}); add ${dist} to its requirements`, { file: relative(cwd, join(sourceRoot, imp.file)) || imp.file, line: imp.line, column: 1, path: '' }));
+      ds.push(
+        diag(
+          'missing-requirement',
+          'warning',
+          `${a.name} imports ${imp.module}${dist !== imp.module ? ` (${dist})` : ''}, which image family '${a.family}' does not install (${files}); add ${dist} to its requirements`,
+          { file: relative(cwd, join(sourceRoot, imp.file)) || imp.file, line: imp.line, column: 1, path: '' },
+        ),
+      );
     }
   }
   return ds;

@@ -31,7 +31,12 @@ function codeHealthPort(f: ScriptFacts, configPort: number): number | undefined 
   return undefined;
 }
 
-export function readSources(spec: DeploymentSpec, configs: readonly MachineConfig[], sourceRoot: string, cwd: string): SourceStage {
+export function readSources(
+  spec: DeploymentSpec,
+  configs: readonly MachineConfig[],
+  sourceRoot: string,
+  cwd: string,
+): SourceStage {
   const cache = new FactsCache(cacheDir(cwd));
   const tree = new SourceTree(sourceRoot, cache, new Set(spec.envHelpers));
   const shown = (file: string) => relative(cwd, join(sourceRoot, file)) || file;
@@ -43,7 +48,10 @@ export function readSources(spec: DeploymentSpec, configs: readonly MachineConfi
   const trustCode = spec.trust === 'code';
   // Which agent holds each port, per machine and over all machines.
   const owners = new Map<number, AgentConfig[]>();
-  for (const c of configs) for (const a of c.agents) for (const p of [a.port.value, a.healthCheckPort.value, ...a.extraPorts.map((e) => e.port)]) owners.set(p, [...(owners.get(p) ?? []), a]);
+  for (const c of configs)
+    for (const a of c.agents)
+      for (const p of [a.port.value, a.healthCheckPort.value, ...a.extraPorts.map((e) => e.port)])
+        owners.set(p, [...(owners.get(p) ?? []), a]);
   const adjusted = configs.map((c) => ({
     ...c,
     agents: c.agents.map((a) => {
@@ -56,21 +64,65 @@ export function readSources(spec: DeploymentSpec, configs: readonly MachineConfi
         if (reported.has(key)) continue;
         reported.add(key);
         const whose = p.file === a.scriptPath ? '' : ` (imported by ${a.name}'s ${a.scriptPath})`;
-        const fix = p.code === 'missing-script' ? `fix script_path of ${a.name} (${a.at.file}:${a.at.line}) or the source root` : p.code === 'missing-module' ? 'add the module to the source tree or fix the import' : p.code === 'script-syntax-error' ? 'the agent cannot start until it compiles' : 'fix the file';
-        if (p.code === 'namespace-package') ds.push(diag(p.code, 'info', p.message, { file: shown(p.file), line: p.line, column: 1, path: '' }));
-        else ds.push(diag(p.code, 'error', `${p.message}${whose}; ${fix}`, { file: shown(p.file), line: p.line, column: 1, path: '' }));
+        const fix =
+          p.code === 'missing-script'
+            ? `fix script_path of ${a.name} (${a.at.file}:${a.at.line}) or the source root`
+            : p.code === 'missing-module'
+              ? 'add the module to the source tree or fix the import'
+              : p.code === 'script-syntax-error'
+                ? 'the agent cannot start until it compiles'
+                : 'fix the file';
+        if (p.code === 'namespace-package')
+          ds.push(diag(p.code, 'info', p.message, { file: shown(p.file), line: p.line, column: 1, path: '' }));
+        else
+          ds.push(
+            diag(p.code, 'error', `${p.message}${whose}; ${fix}`, {
+              file: shown(p.file),
+              line: p.line,
+              column: 1,
+              path: '',
+            }),
+          );
       }
       let health = a.healthCheckPort;
       const code = codeHealthPort(f, a.port.value);
       if (f.health && code !== undefined && code !== a.healthCheckPort.value) {
-        const why = f.health.kind === 'port+1' ? 'port + 1: its base constructor gets no health_check_port' : 'the health_check_port it passes its base constructor';
-        const plan = trustCode ? `the plan probes ${code} (trust: code)` : `the plan keeps ${a.healthCheckPort.value} (trust: config), where nothing answers`;
-        ds.push(diag('health-port-drift', 'warning', `${a.name} binds its health socket at ${code} (${why}, line ${f.health.line}) but its config says ${a.healthCheckPort.value}; ${plan}`, { ...scriptAt, line: f.health.line }));
+        const why =
+          f.health.kind === 'port+1'
+            ? 'port + 1: its base constructor gets no health_check_port'
+            : 'the health_check_port it passes its base constructor';
+        const plan = trustCode
+          ? `the plan probes ${code} (trust: code)`
+          : `the plan keeps ${a.healthCheckPort.value} (trust: config), where nothing answers`;
+        ds.push(
+          diag(
+            'health-port-drift',
+            'warning',
+            `${a.name} binds its health socket at ${code} (${why}, line ${f.health.line}) but its config says ${a.healthCheckPort.value}; ${plan}`,
+            { ...scriptAt, line: f.health.line },
+          ),
+        );
         if (trustCode) health = { value: code, at: { ...scriptAt, line: f.health.line }, derived: false };
         healthDrift.set(`${a.machine}/${a.name}`, { config: a.healthCheckPort.value, code });
       }
-      if (f.health?.kind === 'free-port') ds.push(diag('port-drift', 'warning', `${a.name} passes no port to its base constructor (line ${f.health.line}), which then binds the first free port from 5000, not ${a.port.value}; pass port=`, { ...scriptAt, line: f.health.line }));
-      else if (f.health?.kind === 'port+1' && f.health.port.kind === 'int' && f.health.port.value !== a.port.value) ds.push(diag('port-drift', 'warning', `${a.name} binds port ${f.health.port.value} (line ${f.health.line}) but its config says ${a.port.value}; ${trustCode ? 'the plan follows the code only for the health port: fix one of them' : 'fix one of them'}`, { ...scriptAt, line: f.health.line }));
+      if (f.health?.kind === 'free-port')
+        ds.push(
+          diag(
+            'port-drift',
+            'warning',
+            `${a.name} passes no port to its base constructor (line ${f.health.line}), which then binds the first free port from 5000, not ${a.port.value}; pass port=`,
+            { ...scriptAt, line: f.health.line },
+          ),
+        );
+      else if (f.health?.kind === 'port+1' && f.health.port.kind === 'int' && f.health.port.value !== a.port.value)
+        ds.push(
+          diag(
+            'port-drift',
+            'warning',
+            `${a.name} binds port ${f.health.port.value} (line ${f.health.line}) but its config says ${a.port.value}; ${trustCode ? 'the plan follows the code only for the health port: fix one of them' : 'fix one of them'}`,
+            { ...scriptAt, line: f.health.line },
+          ),
+        );
       // Connections the config does not list.
       const deps = [...a.dependencies];
       for (const c of f.connects) {
@@ -78,17 +130,35 @@ export function readSources(spec: DeploymentSpec, configs: readonly MachineConfi
         const to = (owners.get(c.port) ?? []).filter((o) => o !== a);
         const at = { file: shown(c.file), line: c.line, column: 1, path: '' };
         if (to.length === 0) {
-          ds.push(diag('unknown-endpoint', 'warning', `${a.name} connects to ${c.text} (line ${c.line}), a port no agent binds; fix the endpoint or add the agent`, at));
+          ds.push(
+            diag(
+              'unknown-endpoint',
+              'warning',
+              `${a.name} connects to ${c.text} (line ${c.line}), a port no agent binds; fix the endpoint or add the agent`,
+              at,
+            ),
+          );
           continue;
         }
         const target = to.find((o) => o.machine === a.machine) ?? to[0]!;
         if (deps.some((d) => d.value === target.name)) continue;
-        ds.push(diag('undeclared-dependency', 'warning', `${a.name} connects to port ${c.port} (${target.name}) at line ${c.line} but does not list it in its dependencies${trustCode ? '; the plan adds the edge (trust: code)' : ''}`, at));
+        ds.push(
+          diag(
+            'undeclared-dependency',
+            'warning',
+            `${a.name} connects to port ${c.port} (${target.name}) at line ${c.line} but does not list it in its dependencies${trustCode ? '; the plan adds the edge (trust: code)' : ''}`,
+            at,
+          ),
+        );
         if (trustCode) deps.push({ value: target.name, at });
         undeclared.set(`${a.machine}/${a.name}`, [...(undeclared.get(`${a.machine}/${a.name}`) ?? []), target.name]);
       }
       const codeReads = [...new Set(f.envReads.map((e) => e.name))].sort();
-      const framework: AgentConfig['framework'] = !f.compiles ? undefined : f.framework === 'none' ? 'none' : 'baseagent';
+      const framework: AgentConfig['framework'] = !f.compiles
+        ? undefined
+        : f.framework === 'none'
+          ? 'none'
+          : 'baseagent';
       const known = { codeReads, ...(framework ? { framework } : {}) } as const;
       return trustCode ? { ...a, healthCheckPort: health, dependencies: deps, ...known } : { ...a, ...known };
     }),

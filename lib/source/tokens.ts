@@ -35,7 +35,8 @@ export function tokenProblem(text: string): SyntaxProblem | undefined {
       if (stack.length === 0 && !continued) {
         let col = 0;
         let j = i;
-        for (; j < n && (text[j] === ' ' || text[j] === '\t' || text[j] === '\f'); j++) col = text[j] === '\t' ? (Math.floor(col / 8) + 1) * 8 : text[j] === ' ' ? col + 1 : 0;
+        for (; j < n && (text[j] === ' ' || text[j] === '\t' || text[j] === '\f'); j++)
+          col = text[j] === '\t' ? (Math.floor(col / 8) + 1) * 8 : text[j] === ' ' ? col + 1 : 0;
         const blank = j >= n || text[j] === '\n' || text[j] === '\r' || text[j] === '#';
         // After the parser's first error its indentation is not followed further.
         if (!blank && !ind.parserError) {
@@ -79,12 +80,14 @@ export function tokenProblem(text: string): SyntaxProblem | undefined {
       // CPython's tokenizer keeps at most 200 open brackets (MAXLEVEL).
       if (stack.length >= 200) return { line, message: 'too many nested parentheses' };
       stack.push({ ch: c, line });
-    }
-    else if (c in CLOSER) {
+    } else if (c in CLOSER) {
       const open = stack.pop();
       if (!open) return { line, message: `unmatched '${c}'` };
       if (open.ch !== CLOSER[c]) {
-        return { line, message: `closing parenthesis '${c}' does not match opening parenthesis '${open.ch}'${open.line !== line ? ` on line ${open.line}` : ''}` };
+        return {
+          line,
+          message: `closing parenthesis '${c}' does not match opening parenthesis '${open.ch}'${open.line !== line ? ` on line ${open.line}` : ''}`,
+        };
       }
     }
     if (c !== ' ' && c !== '\t' && c !== '\r' && c !== '\f') last = c;
@@ -109,7 +112,11 @@ class Indentation {
   next(col: number, word: string, line: number): SyntaxProblem | undefined {
     const top = this.indents[this.indents.length - 1]!;
     if (this.blockHeaderLine) {
-      if (col <= top) this.parserError ??= { line, message: `expected an indented block after the statement on line ${this.blockHeaderLine}` };
+      if (col <= top)
+        this.parserError ??= {
+          line,
+          message: `expected an indented block after the statement on line ${this.blockHeaderLine}`,
+        };
       else {
         // CPython's tokenizer keeps at most 100 levels of indentation (MAXINDENT).
         if (this.indents.length >= 100) return { line, message: 'too many levels of indentation' };
@@ -121,7 +128,8 @@ class Indentation {
       return { line, message: 'unexpected indent' };
     } else if (col < top) {
       while (this.indents.length > 1 && this.indents[this.indents.length - 1]! > col) this.indents.pop();
-      if (this.indents[this.indents.length - 1] !== col) return { line, message: 'unindent does not match any outer indentation level' };
+      if (this.indents[this.indents.length - 1] !== col)
+        return { line, message: 'unindent does not match any outer indentation level' };
     }
     // A try block has ended: what follows at its level must be its except or finally.
     const t = this.tries[this.tries.length - 1];
@@ -136,7 +144,11 @@ class Indentation {
 }
 
 /** Skips the string literal whose quote is at `i`: where it ends, or the error of a string never terminated. */
-function skipString(text: string, i: number, line: number): { index: number; line: number } | { problem: SyntaxProblem } {
+function skipString(
+  text: string,
+  i: number,
+  line: number,
+): { index: number; line: number } | { problem: SyntaxProblem } {
   const q = text[i]!;
   const triple = text[i + 1] === q && text[i + 2] === q;
   const start = line;
@@ -155,5 +167,9 @@ function skipString(text: string, i: number, line: number): { index: number; lin
     if (c === q && (!triple || (text[j + 1] === q && text[j + 2] === q))) return { index: j + (triple ? 3 : 1), line };
     j++;
   }
-  return { problem: triple ? { line: start, message: `unterminated triple-quoted string literal (detected at line ${line})` } : { line, message: `unterminated string literal (detected at line ${line})` } };
+  return {
+    problem: triple
+      ? { line: start, message: `unterminated triple-quoted string literal (detected at line ${line})` }
+      : { line, message: `unterminated string literal (detected at line ${line})` },
+  };
 }

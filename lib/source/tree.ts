@@ -9,12 +9,20 @@ import { join, posix, resolve, sep } from 'node:path';
 import { relativePathProblem } from '../config/grammar.ts';
 import { firstInvalidUtf8 } from '../config/read-input.ts';
 import { FactsCache } from './cache.ts';
-import { readPython, type ArgValue, type ClassFact, type EndpointFact, type EnvRead, type PythonFacts } from './python.ts';
+import {
+  readPython,
+  type ArgValue,
+  type ClassFact,
+  type EndpointFact,
+  type EnvRead,
+  type PythonFacts,
+} from './python.ts';
 
 /** A script may be at most this large (the largest real one is well under 1 MiB). */
 export const MAX_SCRIPT_BYTES = 4 * 2 ** 20;
 
-export type SourceProblemCode = 'missing-script' | 'unreadable-script' | 'script-syntax-error' | 'missing-module' | 'namespace-package';
+export type SourceProblemCode =
+  'missing-script' | 'unreadable-script' | 'script-syntax-error' | 'missing-module' | 'namespace-package';
 
 export interface SourceProblem {
   readonly code: SourceProblemCode;
@@ -50,7 +58,12 @@ export interface ScriptFacts {
   /** Top-level names of imports that are not local (standard library or third-party), sorted. */
   readonly external: readonly string[];
   /** Each import that is not local, where it is (for the requirements check). */
-  readonly externalImports: readonly { readonly module: string; readonly file: string; readonly line: number; readonly optional: boolean }[];
+  readonly externalImports: readonly {
+    readonly module: string;
+    readonly file: string;
+    readonly line: number;
+    readonly optional: boolean;
+  }[];
   readonly problems: readonly SourceProblem[];
 }
 
@@ -123,7 +136,8 @@ export class SourceTree {
     } catch {
       return problem('missing-script', 'no such file under the source root');
     }
-    if (!this.inside(real)) return problem('unreadable-script', 'it is a link to a file outside the source root, which is never read');
+    if (!this.inside(real))
+      return problem('unreadable-script', 'it is a link to a file outside the source root, which is never read');
     let fd: number;
     try {
       fd = openSync(real, 'r');
@@ -134,7 +148,11 @@ export class SourceTree {
       const st = fstatSync(fd);
       if (st.isDirectory()) return problem('unreadable-script', 'is a directory, not a script');
       if (!st.isFile()) return problem('unreadable-script', 'is not a regular file');
-      if (st.size > MAX_SCRIPT_BYTES) return problem('unreadable-script', `is ${(st.size / 2 ** 20).toFixed(1)} MiB, more than the ${MAX_SCRIPT_BYTES / 2 ** 20} MiB a script may be`);
+      if (st.size > MAX_SCRIPT_BYTES)
+        return problem(
+          'unreadable-script',
+          `is ${(st.size / 2 ** 20).toFixed(1)} MiB, more than the ${MAX_SCRIPT_BYTES / 2 ** 20} MiB a script may be`,
+        );
       const bytes = Buffer.alloc(st.size);
       let n = 0;
       while (n < st.size) {
@@ -142,9 +160,18 @@ export class SourceTree {
         if (got === 0) break;
         n += got;
       }
-      if (bytes.subarray(0, n).includes(0)) return problem('unreadable-script', 'is a binary file (it holds NUL bytes), not Python source');
+      if (bytes.subarray(0, n).includes(0))
+        return problem('unreadable-script', 'is a binary file (it holds NUL bytes), not Python source');
       const bad = firstInvalidUtf8(bytes.subarray(0, n));
-      if (bad >= 0) return { problem: { code: 'unreadable-script', file: rel, line: bytes.subarray(0, bad).toString('latin1').split('\n').length, message: 'is not UTF-8, as Python source must be' } };
+      if (bad >= 0)
+        return {
+          problem: {
+            code: 'unreadable-script',
+            file: rel,
+            line: bytes.subarray(0, bad).toString('latin1').split('\n').length,
+            message: 'is not UTF-8, as Python source must be',
+          },
+        };
       return { text: bytes.subarray(0, n).toString('utf8') };
     } finally {
       closeSync(fd);
@@ -184,10 +211,19 @@ export class SourceTree {
 }
 
 /** The local file a class `name` of module `file` comes from, following `from m import name` and module aliases. */
-function classOrigin(tree: SourceTree, file: string, facts: PythonFacts, written: string, depth = 0): { file: string; name: string } | undefined {
+function classOrigin(
+  tree: SourceTree,
+  file: string,
+  facts: PythonFacts,
+  written: string,
+  depth = 0,
+): { file: string; name: string } | undefined {
   const [head, ...rest] = written.split('.');
   // A name bound to another (`BaseClass = EnhancedBaseAgent if ok else BaseAgent`): the first that resolves.
-  const alias = rest.length === 0 && depth < 5 && !facts.classes.some((c) => c.name === head) ? facts.aliases.get(head!) : undefined;
+  const alias =
+    rest.length === 0 && depth < 5 && !facts.classes.some((c) => c.name === head)
+      ? facts.aliases.get(head!)
+      : undefined;
   if (alias) {
     for (const a of alias) {
       const o = classOrigin(tree, file, facts, a, depth + 1);
@@ -207,7 +243,11 @@ function classOrigin(tree: SourceTree, file: string, facts: PythonFacts, written
   // `module.Class` through `import a.b as m` or `from a import b`.
   for (const imp of facts.imports) {
     if (imp.bound === head && imp.names.size === 0) {
-      const r = tree.resolve(file, imp.level, rest.length > 1 ? `${imp.module}.${rest.slice(0, -1).join('.')}` : imp.module);
+      const r = tree.resolve(
+        file,
+        imp.level,
+        rest.length > 1 ? `${imp.module}.${rest.slice(0, -1).join('.')}` : imp.module,
+      );
       if (r.file) return { file: r.file, name: rest[rest.length - 1]! };
     }
     const sub = imp.names.get(head!);
@@ -270,7 +310,12 @@ function follow(w: Walk, file: string, imp: PythonFacts['imports'][number]): voi
     return;
   }
   if (!base.file && imp.module) {
-    w.problems.push({ code: 'missing-module', file, line: imp.line, message: `imports ${'.'.repeat(imp.level)}${imp.module}, which is no file under the source root` });
+    w.problems.push({
+      code: 'missing-module',
+      file,
+      line: imp.line,
+      message: `imports ${'.'.repeat(imp.level)}${imp.module}, which is no file under the source root`,
+    });
     return;
   }
   // A package's __init__ and each imported submodule that is a file.
@@ -282,7 +327,12 @@ function follow(w: Walk, file: string, imp: PythonFacts['imports'][number]): voi
       const dir = parts.slice(0, i).join('/');
       if (!base.file.startsWith(`${dir}/`) || w.tree.exists(`${dir}/__init__.py`) || w.namespaces.has(dir)) continue;
       w.namespaces.add(dir);
-      w.problems.push({ code: 'namespace-package', file, line: imp.line, message: `imports ${imp.module}, whose folder ${dir}/ has no __init__.py: Python 3 imports it as a namespace package, which works, but packaging tools and some loaders miss it; add an empty ${dir}/__init__.py` });
+      w.problems.push({
+        code: 'namespace-package',
+        file,
+        line: imp.line,
+        message: `imports ${imp.module}, whose folder ${dir}/ has no __init__.py: Python 3 imports it as a namespace package, which works, but packaging tools and some loaders miss it; add an empty ${dir}/__init__.py`,
+      });
     }
   }
   for (const n of imp.names.values()) {
@@ -292,47 +342,90 @@ function follow(w: Walk, file: string, imp: PythonFacts['imports'][number]): voi
 }
 
 /** The class the script starts, its chain of bases, its framework and where its health socket is. */
-function frameworkOf(tree: SourceTree, script: string, facts: PythonFacts): Pick<ScriptFacts, 'framework' | 'classChain' | 'health'> {
-  const startedName = facts.started.find((n) => facts.classes.some((c) => c.name === n)) ?? facts.classes[facts.classes.length - 1]?.name;
+function frameworkOf(
+  tree: SourceTree,
+  script: string,
+  facts: PythonFacts,
+): Pick<ScriptFacts, 'framework' | 'classChain' | 'health'> {
+  const startedName =
+    facts.started.find((n) => facts.classes.some((c) => c.name === n)) ?? facts.classes[facts.classes.length - 1]?.name;
   const started = facts.classes.find((c) => c.name === startedName);
   const names = started ? classChain(tree, script, started).map((c) => c.name) : [];
-  const framework: Framework = names.includes('EnhancedBaseAgent') ? 'EnhancedBaseAgent' : names.includes('BaseAgent') ? 'BaseAgent' : 'none';
+  const framework: Framework = names.includes('EnhancedBaseAgent')
+    ? 'EnhancedBaseAgent'
+    : names.includes('BaseAgent')
+      ? 'BaseAgent'
+      : 'none';
   const health = started && framework !== 'none' ? healthPort(started) : undefined;
   return { framework, classChain: names, ...(health ? { health } : {}) };
 }
 
 /** Everything agent-infra reads of one agent's script and its local import closure. */
 export function readScript(tree: SourceTree, script: string): ScriptFacts {
-  const w: Walk = { tree, problems: [], closure: new Set(), queue: [script], external: new Set(), externalImports: [], namespaces: new Set() };
+  const w: Walk = {
+    tree,
+    problems: [],
+    closure: new Set(),
+    queue: [script],
+    external: new Set(),
+    externalImports: [],
+    namespaces: new Set(),
+  };
   const binds: ScriptFacts['binds'][number][] = [];
   const connects: ScriptFacts['connects'][number][] = [];
   const envReads: ScriptFacts['envReads'][number][] = [];
   const main = tree.module(script);
-  if (main.problem) return { script, compiles: false, framework: 'none', classChain: [], binds, connects, envReads, closure: [], external: [], externalImports: [], problems: [main.problem] };
+  if (main.problem)
+    return {
+      script,
+      compiles: false,
+      framework: 'none',
+      classChain: [],
+      binds,
+      connects,
+      envReads,
+      closure: [],
+      external: [],
+      externalImports: [],
+      problems: [main.problem],
+    };
   while (w.queue.length) {
     const file = w.queue.shift()!;
     if (w.closure.has(file)) continue;
     // Every file of the closure is a COPY source: its name must be one a Dockerfile can write.
     const badName = relativePathProblem(file);
     if (badName) {
-      w.problems.push({ code: 'unreadable-script', file, line: 1, message: `its path ${badName}, so no image can copy it; rename it` });
+      w.problems.push({
+        code: 'unreadable-script',
+        file,
+        line: 1,
+        message: `its path ${badName}, so no image can copy it; rename it`,
+      });
       continue;
     }
     w.closure.add(file);
     // Importing a module runs the __init__.py of each package around it.
-    for (let dir = posix.dirname(file); dir !== '.'; dir = posix.dirname(dir)) if (tree.exists(`${dir}/__init__.py`)) w.queue.push(`${dir}/__init__.py`);
+    for (let dir = posix.dirname(file); dir !== '.'; dir = posix.dirname(dir))
+      if (tree.exists(`${dir}/__init__.py`)) w.queue.push(`${dir}/__init__.py`);
     const { facts, problem } = tree.module(file);
     if (!facts) {
       if (problem) w.problems.push(problem);
       continue;
     }
-    if (facts.syntaxError) w.problems.push({ code: 'script-syntax-error', file, line: facts.syntaxError.line, message: facts.syntaxError.message });
+    if (facts.syntaxError)
+      w.problems.push({
+        code: 'script-syntax-error',
+        file,
+        line: facts.syntaxError.line,
+        message: facts.syntaxError.message,
+      });
     for (const b of facts.binds) binds.push({ ...b, file });
     for (const c of facts.connects) connects.push({ ...c, file });
     for (const e of facts.envReads) envReads.push({ ...e, file });
     for (const imp of facts.imports) follow(w, file, imp);
   }
-  const byFileLine = <T extends { file: string; line: number }>(a: T, b: T) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line);
+  const byFileLine = <T extends { file: string; line: number }>(a: T, b: T) =>
+    a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line;
   return {
     script,
     compiles: !w.problems.some((p) => p.code === 'script-syntax-error' && p.file === script),

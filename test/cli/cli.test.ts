@@ -22,21 +22,26 @@ describe('--quiet and --format json', () => {
     ['synth', () => ['synth', '--spec', spec, '--out', out()]],
     ['report', () => ['report', '--spec', spec, '--out', out()]],
     ['scan-ips', () => ['scan-ips', join(ROOT, 'test', 'fixtures', 'mini-monorepo')]],
-  ])('%s --quiet prints no warning and nothing on stdout; --format json one document with the diagnostics', (command, args) => {
-    const loud = cli(args());
-    expect(loud.stdout + loud.stderr).not.toBe('');
-    const quiet = cli([...args(), '--quiet']);
-    expect(quiet.code).toBe(loud.code);
-    expect(quiet.stdout).toBe('');
-    expect(quiet.stderr).not.toMatch(/^warning /m);
-    const json = cli([...args(), '--format', 'json']);
-    expect(json.code).toBe(loud.code);
-    const doc = JSON.parse(json.stdout);
-    expect(doc).toBeTypeOf('object');
-    if (command !== 'scan-ips') {
-      expect(doc.diagnostics.filter((d: { severity: string }) => d.severity === 'warning').length).toBe((loud.stderr.match(/^warning /gm) ?? []).length);
-    }
-  });
+  ])(
+    '%s --quiet prints no warning and nothing on stdout; --format json one document with the diagnostics',
+    (command, args) => {
+      const loud = cli(args());
+      expect(loud.stdout + loud.stderr).not.toBe('');
+      const quiet = cli([...args(), '--quiet']);
+      expect(quiet.code).toBe(loud.code);
+      expect(quiet.stdout).toBe('');
+      expect(quiet.stderr).not.toMatch(/^warning /m);
+      const json = cli([...args(), '--format', 'json']);
+      expect(json.code).toBe(loud.code);
+      const doc = JSON.parse(json.stdout);
+      expect(doc).toBeTypeOf('object');
+      if (command !== 'scan-ips') {
+        expect(doc.diagnostics.filter((d: { severity: string }) => d.severity === 'warning').length).toBe(
+          (loud.stderr.match(/^warning /gm) ?? []).length,
+        );
+      }
+    },
+  );
 
   it('synth --format json lists every file it wrote, where it is', () => {
     const dir = out();
@@ -66,23 +71,32 @@ describe('agent-infra check', () => {
     expect(r.stdout).toMatch(/^ {2}mainpc +56 agents/m);
     expect(r.stdout).toMatch(/^ {2}pc2 +26 agents/m);
     expect(r.stdout).toMatch(/^start levels: 7 \(/m);
-    expect(r.stdout).toMatch(/^critical path: 31 s \(service-registry -> .* -> goal-manager\); sequential start: 218 s$/m);
+    expect(r.stdout).toMatch(
+      /^critical path: 31 s \(service-registry -> .* -> goal-manager\); sequential start: 218 s$/m,
+    );
   });
 
   it('keeps long start levels and critical paths to one readable line', () => {
     const r = cli(['check', '--spec', writeSyntheticSystem(300)]);
     expect(r.code).toBe(0);
     // 300 agents in a chain: 300 levels of one agent, a 300-agent critical path
-    expect(r.stdout).toMatch(/^start levels: 300 \(1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ \.\.\. 284 more \.\.\. \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 agents\)$/m);
-    expect(r.stdout).toMatch(/^critical path: \d+ s \(agent0 -> agent1 -> .* -> agent7 -> \.\.\. 284 more \.\.\. -> agent292 -> .* -> agent299\); sequential start: \d+ s$/m);
+    expect(r.stdout).toMatch(
+      /^start levels: 300 \(1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ \.\.\. 284 more \.\.\. \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 \+ 1 agents\)$/m,
+    );
+    expect(r.stdout).toMatch(
+      /^critical path: \d+ s \(agent0 -> agent1 -> .* -> agent7 -> \.\.\. 284 more \.\.\. -> agent292 -> .* -> agent299\); sequential start: \d+ s$/m,
+    );
     expect(r.stdout.split('\n').every((l) => l.length < 400)).toBe(true);
   });
 
-  it.each(['check', 'synth', 'report', 'images', 'scan-ips', 'init'])('prints the usage of %s with --help and exits 0', (command) => {
-    const r = cli([command, '--help']);
-    expect([r.code, r.stderr]).toEqual([0, '']);
-    expect(r.stdout).toMatch(new RegExp(`^usage: agent-infra ${command} `));
-  });
+  it.each(['check', 'synth', 'report', 'images', 'scan-ips', 'init'])(
+    'prints the usage of %s with --help and exits 0',
+    (command) => {
+      const r = cli([command, '--help']);
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(r.stdout).toMatch(new RegExp(`^usage: agent-infra ${command} `));
+    },
+  );
 
   it('prints its version with --version, the one in package.json', () => {
     const r = cli(['--version']);
@@ -96,7 +110,9 @@ describe('agent-infra check', () => {
       { host: 'pc2', machine: 'pc2', agent: '1:30', port: '0755', wanted: 7002, assigned: 7002 },
     ];
     const text = lockText({ version: 1, ports });
-    expect(text).toContain(`\n  {"host": "on", "machine": "y", "agent": "On", "port": "no", "wanted": 7000, "assigned": 7001},\n`);
+    expect(text).toContain(
+      `\n  {"host": "on", "machine": "y", "agent": "On", "port": "no", "wanted": 7000, "assigned": 7001},\n`,
+    );
     // The lock is YAML: a YAML 1.1 reader gets the same data as JSON.parse of it.
     expect(parseYamlSource('agent-infra.lock.yaml', text).data).toStrictEqual({ version: 1, ports });
     expect(JSON.parse(text.replace(/^#.*\n/gm, ''))).toStrictEqual({ version: 1, ports });
@@ -106,7 +122,10 @@ describe('agent-infra check', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lock-'));
     cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
     const file = join(dir, 'agent-infra.lock.yaml');
-    const entries = JSON.parse(readFileSync(file, 'utf8').replace(/^#.*\n/gm, '')).ports as Record<string, string | number>[];
+    const entries = JSON.parse(readFileSync(file, 'utf8').replace(/^#.*\n/gm, '')).ports as Record<
+      string,
+      string | number
+    >[];
     const block = `version: 1\nports:\n${entries.map((e) => `  - host: ${e['host']}\n    machine: ${e['machine']}\n    agent: ${e['agent']}\n    port: ${e['port']}\n    wanted: ${e['wanted']}\n    assigned: ${e['assigned']}\n`).join('')}`;
     const flow = `version: 1\nports:\n${entries.map((e) => `  - { host: ${e['host']}, machine: ${e['machine']}, agent: ${e['agent']}, port: ${e['port']}, wanted: ${e['wanted']}, assigned: ${e['assigned']} }\n`).join('')}`;
     for (const text of [block, flow]) {
@@ -115,7 +134,9 @@ describe('agent-infra check', () => {
       expect(r.code).toBe(0);
       // The same ports, so only the file's form would change.
       const outdated = JSON.parse(r.stdout).diagnostics.filter((d: { code: string }) => d.code === 'lock-outdated');
-      expect(outdated.map((d: { message: string }) => d.message)).toEqual(["the port lock is out of date: its format would change; run 'agent-infra synth', which writes it, and commit it"]);
+      expect(outdated.map((d: { message: string }) => d.message)).toEqual([
+        "the port lock is out of date: its format would change; run 'agent-infra synth', which writes it, and commit it",
+      ]);
     }
   });
 
@@ -131,12 +152,20 @@ describe('agent-infra check', () => {
     expect(Object.keys(j.plan)).toEqual(['agents', 'startLevels', 'criticalPathSeconds']);
     expect(j.plan.criticalPathSeconds).toBe(31);
     expect(j.plan.startLevels.flat()).toHaveLength(82);
-    for (const d of j.diagnostics) expect(Object.keys(d)).toEqual(['code', 'severity', 'message', 'file', 'line', 'column', 'path']);
-    expect(j.diagnostics.find((d: { code: string }) => d.code === 'port-reassigned')).toMatchObject({ severity: 'info', file: 'examples/two-pc/pc2_code/config/startup_config.yaml' });
+    for (const d of j.diagnostics)
+      expect(Object.keys(d)).toEqual(['code', 'severity', 'message', 'file', 'line', 'column', 'path']);
+    expect(j.diagnostics.find((d: { code: string }) => d.code === 'port-reassigned')).toMatchObject({
+      severity: 'info',
+      file: 'examples/two-pc/pc2_code/config/startup_config.yaml',
+    });
   });
 
   it.each([
-    [['check', '--spec', 'nope.yaml'], 2, /nope\.yaml: spec file not found; pass an existing file to --spec \[missing-file\]/],
+    [
+      ['check', '--spec', 'nope.yaml'],
+      2,
+      /nope\.yaml: spec file not found; pass an existing file to --spec \[missing-file\]/,
+    ],
     [['check', '--machine', 'mainpc=missing.yaml'], 2, /missing\.yaml: startup config of machine 'mainpc' not found/],
     [['check', '--bogus'], 2, /unknown option '--bogus'/],
     [['check', '--format', 'xml'], 2, /--format takes text or json, got 'xml' \[usage\]/],
@@ -154,7 +183,9 @@ describe('agent-infra check', () => {
     writeFileSync(join(dir, 'agent-infra.yaml'), 'machines:\n  mainpc:\n    config: m.yaml\n    addressEnv: main-ip\n');
     const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml')], dir);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('agent-infra.yaml:4 machines.mainpc.addressEnv: must be an environment variable name such as MAIN_PC_IP; see the spec reference in the README [invalid-spec]');
+    expect(r.stderr).toContain(
+      'agent-infra.yaml:4 machines.mainpc.addressEnv: must be an environment variable name such as MAIN_PC_IP; see the spec reference in the README [invalid-spec]',
+    );
   });
 
   it('writes nothing: no port lock beside the spec, none in the working folder', () => {
@@ -166,21 +197,32 @@ describe('agent-infra check', () => {
     expect(readdirSync(dir).sort()).toEqual(before);
     // Without a spec the lock would belong in the working folder: still nothing there.
     const cwd = mkdtempSync(join(tmpdir(), 'cwd-'));
-    expect(cli(['check', '--machine', `mainpc=${join(ROOT, 'test', 'fixtures', 'nested-groups', '01-one-level.yaml')}`], cwd).code).toBe(0);
+    expect(
+      cli(['check', '--machine', `mainpc=${join(ROOT, 'test', 'fixtures', 'nested-groups', '01-one-level.yaml')}`], cwd)
+        .code,
+    ).toBe(0);
     expect(readdirSync(cwd)).toEqual([]);
   });
 
   it('leaves the lock to synth, which writes it beside the spec and keeps it on a rerun', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lock-'));
     cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true, filter: (s) => !s.endsWith('.lock.yaml') });
-    const synth = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'], dir);
+    const synth = cli(
+      ['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'],
+      dir,
+    );
     expect(synth.code).toBe(0);
     expect(synth.stdout).toMatch(/ and the port lock$/m);
     const lock = readFileSync(join(dir, 'agent-infra.lock.yaml'), 'utf8');
-    expect(lock).toContain('{"host": "single-host", "machine": "pc2", "agent": "TranslationCachePC2", "port": "service", "wanted": 7155, "assigned": 7172}');
+    expect(lock).toContain(
+      '{"host": "single-host", "machine": "pc2", "agent": "TranslationCachePC2", "port": "service", "wanted": 7155, "assigned": 7172}',
+    );
     expect(lock).toBe(readFileSync(join(ROOT, 'examples', 'two-pc', 'agent-infra.lock.yaml'), 'utf8'));
     expect(cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir).code).toBe(0);
-    const again = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'], dir);
+    const again = cli(
+      ['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'],
+      dir,
+    );
     expect(again.stdout).not.toMatch(/port lock/);
   });
 
@@ -191,16 +233,31 @@ describe('agent-infra check', () => {
     // check must name both entries and their ports.
     const file = join(dir, 'agent-infra.lock.yaml');
     const text = readFileSync(file, 'utf8');
-    const dropped = '  {"host": "single-host", "machine": "pc2", "agent": "TranslationCachePC2", "port": "service", "wanted": 7155, "assigned": 7172},\n';
+    const dropped =
+      '  {"host": "single-host", "machine": "pc2", "agent": "TranslationCachePC2", "port": "service", "wanted": 7155, "assigned": 7172},\n';
     expect(text).toContain(dropped);
-    writeFileSync(file, text.replace(dropped, '').replace('"agent": "AdvancedRouter", "port": "health", "wanted": 8129,', '"agent": "AdvancedRouter", "port": "health", "wanted": 8128,'));
+    writeFileSync(
+      file,
+      text
+        .replace(dropped, '')
+        .replace(
+          '"agent": "AdvancedRouter", "port": "health", "wanted": 8129,',
+          '"agent": "AdvancedRouter", "port": "health", "wanted": 8128,',
+        ),
+    );
     const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("error agent-infra.lock.yaml:1: the port lock is out of date: 2 entries would change: ~ pc2: pc2/AdvancedRouter health 8129 -> 8129 (wanted 8128 -> 8129), + single-host: pc2/TranslationCachePC2 service 7172; run 'agent-infra synth', which writes it, and commit it [lock-outdated]");
+    expect(r.stderr).toContain(
+      "error agent-infra.lock.yaml:1: the port lock is out of date: 2 entries would change: ~ pc2: pc2/AdvancedRouter health 8129 -> 8129 (wanted 8128 -> 8129), + single-host: pc2/TranslationCachePC2 service 7172; run 'agent-infra synth', which writes it, and commit it [lock-outdated]",
+    );
     // Without --frozen-lock it is a note, and check still passes.
     const note = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--format', 'json'], dir);
     expect(note.code).toBe(0);
-    expect(JSON.parse(note.stdout).diagnostics.filter((d: { code: string }) => d.code === 'lock-outdated').map((d: { severity: string }) => d.severity)).toEqual(['info']);
+    expect(
+      JSON.parse(note.stdout)
+        .diagnostics.filter((d: { code: string }) => d.code === 'lock-outdated')
+        .map((d: { severity: string }) => d.severity),
+    ).toEqual(['info']);
   });
 
   it('lists a missing lock as every entry to add', () => {
@@ -208,7 +265,11 @@ describe('agent-infra check', () => {
     cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true, filter: (s) => !s.endsWith('.lock.yaml') });
     const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--frozen-lock'], dir);
     expect(r.code).toBe(1);
-    const entries = readFileSync(join(ROOT, 'examples', 'two-pc', 'agent-infra.lock.yaml'), 'utf8').split('\n').filter((l) => l.startsWith('  {"host"')).length;
-    expect(r.stderr).toContain(`the port lock is out of date: ${entries} entries would change: + pc2: pc2/AdvancedRouter health 8129, `);
+    const entries = readFileSync(join(ROOT, 'examples', 'two-pc', 'agent-infra.lock.yaml'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('  {"host"')).length;
+    expect(r.stderr).toContain(
+      `the port lock is out of date: ${entries} entries would change: + pc2: pc2/AdvancedRouter health 8129, `,
+    );
   });
 });

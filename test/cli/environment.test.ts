@@ -15,7 +15,11 @@ const BIN = join(ROOT, 'bin', 'agent-infra.mjs');
 
 /** Runs a shell line with the CLI as `$AI`; its exit code and output. */
 function sh(line: string, cwd: string) {
-  const r = spawnSync('sh', ['-c', line], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', AI: `${process.execPath} ${BIN}` } });
+  const r = spawnSync('sh', ['-c', line], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', AI: `${process.execPath} ${BIN}` },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -32,7 +36,11 @@ describe('the environment a command runs in', () => {
     const dir = system();
     const before = treeHash(dir);
     const r = sh(`mkdir gone && cd gone && rmdir ../gone && $AI check --spec ${join(dir, 'agent-infra.yaml')}`, dir);
-    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', 'agent-infra: the working folder no longer exists (ENOENT); cd into an existing folder and run the command again [no-working-folder]\n']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      2,
+      '',
+      'agent-infra: the working folder no longer exists (ENOENT); cd into an existing folder and run the command again [no-working-folder]\n',
+    ]);
     expect(treeHash(dir)).toBe(before);
   });
 
@@ -48,7 +56,10 @@ describe('the environment a command runs in', () => {
   });
 
   it.each([
-    [new RangeError('WebAssembly.Memory(): could not allocate memory'), /^not enough memory \(WebAssembly\.Memory\(\): could not allocate memory; (the address-space limit \(ulimit -v\) is \d+ KiB|no address-space limit is set)\); raise the limit \(ulimit -v\) or free memory, and run the command again$/],
+    [
+      new RangeError('WebAssembly.Memory(): could not allocate memory'),
+      /^not enough memory \(WebAssembly\.Memory\(\): could not allocate memory; (the address-space limit \(ulimit -v\) is \d+ KiB|no address-space limit is set)\); raise the limit \(ulimit -v\) or free memory, and run the command again$/,
+    ],
     [new RangeError('Array buffer allocation failed'), /^not enough memory \(Array buffer allocation failed; /],
     [new RangeError('Invalid array length'), undefined],
     [new TypeError('could not allocate memory'), undefined],

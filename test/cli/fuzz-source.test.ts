@@ -25,11 +25,25 @@ const piece = fc.oneof(
   fc.integer({ min: 0, max: 6000 }).map((n) => `y = ${'-'.repeat(n)}1\n`),
   fc.integer({ min: 0, max: 6000 }).map((n) => `z = a${'.b'.repeat(n)}\n`),
   fc.integer({ min: 0, max: 6000 }).map((n) => `w = ${'['.repeat(n)}`),
-  fc.integer({ min: 1, max: 300 }).map((n) => Array.from({ length: n }, (_, i) => `${' '.repeat(i)}if x:\n`).join('') + `${' '.repeat(n)}pass\n`),
+  fc
+    .integer({ min: 1, max: 300 })
+    .map((n) => Array.from({ length: n }, (_, i) => `${' '.repeat(i)}if x:\n`).join('') + `${' '.repeat(n)}pass\n`),
   fc.integer({ min: 1, max: 200_000 }).map((n) => `s = "${'a'.repeat(n)}"\n`),
   fc.string({ unit: 'binary', maxLength: 200 }),
   fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')),
-  fc.constantFrom('\0', '\r', '\f', '\ud800', '"""', "'''", '\\', '#', 'class X(BaseAgent):\n    def __init__(self):\n        super().__init__(port=5000)\n', 'import a, b\n', 'from . import x\n'),
+  fc.constantFrom(
+    '\0',
+    '\r',
+    '\f',
+    '\ud800',
+    '"""',
+    "'''",
+    '\\',
+    '#',
+    'class X(BaseAgent):\n    def __init__(self):\n        super().__init__(port=5000)\n',
+    'import a, b\n',
+    'from . import x\n',
+  ),
 );
 
 describe('the Python reader on generated text', () => {
@@ -48,9 +62,24 @@ describe('the Python reader on generated text', () => {
   it.each([
     ['201 nested brackets', `a = 1\nb = ${'('.repeat(201)}1${')'.repeat(201)}\n`, 2, 'too many nested parentheses'],
     ['200 nested brackets', `a = 1\nb = ${'('.repeat(200)}1${')'.repeat(200)}\n`, undefined, undefined],
-    ['5000 nested brackets over lines', `a = (\n${'(\n'.repeat(4999)}1${')'.repeat(5000)}\n`, 201, 'too many nested parentheses'],
-    ['100 levels of indentation', `${Array.from({ length: 100 }, (_, i) => `${' '.repeat(i)}if x:\n`).join('')}${' '.repeat(100)}pass\n`, 101, 'too many levels of indentation'],
-    ['99 levels of indentation', `${Array.from({ length: 99 }, (_, i) => `${' '.repeat(i)}if x:\n`).join('')}${' '.repeat(99)}pass\n`, undefined, undefined],
+    [
+      '5000 nested brackets over lines',
+      `a = (\n${'(\n'.repeat(4999)}1${')'.repeat(5000)}\n`,
+      201,
+      'too many nested parentheses',
+    ],
+    [
+      '100 levels of indentation',
+      `${Array.from({ length: 100 }, (_, i) => `${' '.repeat(i)}if x:\n`).join('')}${' '.repeat(100)}pass\n`,
+      101,
+      'too many levels of indentation',
+    ],
+    [
+      '99 levels of indentation',
+      `${Array.from({ length: 99 }, (_, i) => `${' '.repeat(i)}if x:\n`).join('')}${' '.repeat(99)}pass\n`,
+      undefined,
+      undefined,
+    ],
     ['6000 unary minuses', `y = ${'-'.repeat(6000)}1\n`, 1, 'maximum recursion depth exceeded during compilation'],
     ['2000 unary minuses', `y = ${'-'.repeat(2000)}1\n`, undefined, undefined],
   ])('%s', (_name, text, line, message) => {
@@ -70,6 +99,8 @@ describe('check --source on nested and odd scripts', () => {
     const r = cli(['check', '--spec', 'agent-infra.yaml', '--source', '.', '--quiet'], dir);
     expect(r.code).toBe(1);
     expect(r.stderr).not.toMatch(STACK);
-    expect(r.stderr).toContain(`error main_pc_code/agents/service_registry_agent.py:${lines}: too many nested parentheses; the agent cannot start until it compiles [script-syntax-error]`);
+    expect(r.stderr).toContain(
+      `error main_pc_code/agents/service_registry_agent.py:${lines}: too many nested parentheses; the agent cannot start until it compiles [script-syntax-error]`,
+    );
   });
 });

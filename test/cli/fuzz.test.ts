@@ -22,7 +22,40 @@ const SEED = Number(process.env['FUZZ_SEED'] ?? 20261201);
 const FILES = ['agent-infra.yaml', 'main_pc_code/config/startup_config.yaml', 'pc2_code/config/startup_config.yaml'];
 
 /** Values a hostile user would try where a scalar goes. */
-const HOSTILE = ['-1', '0', '1e308', '0.5', '99999', '"a\\nb"', "'${X:?boom}'", '__proto__', 'constructor', '[]', '{}', 'null', '~', '*nope', '&a x', '<<: *a', '!!binary aGk=', '"\\u0000"', 'yes', '0755', '"../../etc/passwd"', '"tcp://192.168.1.5:7150"', 'x'.repeat(300), '"; rm -rf /"', '[1, [2, [3]]]', '{a: {b: {c: 1}}}', '"\\t"', 'é', '"\\ud800"', '-', '? ', ': x'];
+const HOSTILE = [
+  '-1',
+  '0',
+  '1e308',
+  '0.5',
+  '99999',
+  '"a\\nb"',
+  "'${X:?boom}'",
+  '__proto__',
+  'constructor',
+  '[]',
+  '{}',
+  'null',
+  '~',
+  '*nope',
+  '&a x',
+  '<<: *a',
+  '!!binary aGk=',
+  '"\\u0000"',
+  'yes',
+  '0755',
+  '"../../etc/passwd"',
+  '"tcp://192.168.1.5:7150"',
+  'x'.repeat(300),
+  '"; rm -rf /"',
+  '[1, [2, [3]]]',
+  '{a: {b: {c: 1}}}',
+  '"\\t"',
+  'é',
+  '"\\ud800"',
+  '-',
+  '? ',
+  ': x',
+];
 
 let dir: string;
 const originals = new Map<string, string>();
@@ -57,15 +90,33 @@ function mutate(text: string, ops: Mutation['ops']): string {
     const j = op.other % lines.length;
     const line = lines[i]!;
     switch (op.kind) {
-      case 'delete': lines.splice(i, 1); break;
-      case 'duplicate': lines.splice(i, 0, line); break;
-      case 'swap': [lines[i], lines[j]] = [lines[j]!, line]; break;
-      case 'indent': lines[i] = `  ${line}`; break;
-      case 'dedent': lines[i] = line.replace(/^ {1,2}/, ''); break;
-      case 'value': lines[i] = line.includes(':') ? `${line.slice(0, line.indexOf(':') + 1)} ${op.value}` : `${line} ${op.value}`; break;
-      case 'key': lines[i] = line.replace(/^(\s*-?\s*)[\w.]+:/, `$1${op.value}:`); break;
-      case 'truncate': lines = lines.slice(0, i); break;
-      case 'bytes': lines[i] = line + Buffer.from(op.bytes).toString('latin1'); break;
+      case 'delete':
+        lines.splice(i, 1);
+        break;
+      case 'duplicate':
+        lines.splice(i, 0, line);
+        break;
+      case 'swap':
+        [lines[i], lines[j]] = [lines[j]!, line];
+        break;
+      case 'indent':
+        lines[i] = `  ${line}`;
+        break;
+      case 'dedent':
+        lines[i] = line.replace(/^ {1,2}/, '');
+        break;
+      case 'value':
+        lines[i] = line.includes(':') ? `${line.slice(0, line.indexOf(':') + 1)} ${op.value}` : `${line} ${op.value}`;
+        break;
+      case 'key':
+        lines[i] = line.replace(/^(\s*-?\s*)[\w.]+:/, `$1${op.value}:`);
+        break;
+      case 'truncate':
+        lines = lines.slice(0, i);
+        break;
+      case 'bytes':
+        lines[i] = line + Buffer.from(op.bytes).toString('latin1');
+        break;
     }
     if (lines.length === 0) lines = [''];
   }
@@ -94,30 +145,38 @@ function write(file: string, text: string | Buffer): void {
 
 describe('fuzzing check', () => {
   const stats = { inputs: 0, accepted: 0, emitted: 0, slowestMs: 0 };
-  afterAll(() => console.log(`fuzz: ${stats.inputs} inputs, ${stats.accepted} accepted by check and built by every emitter (${stats.emitted}), slowest ${stats.slowestMs.toFixed(0)} ms`));
+  afterAll(() =>
+    console.log(
+      `fuzz: ${stats.inputs} inputs, ${stats.accepted} accepted by check and built by every emitter (${stats.emitted}), slowest ${stats.slowestMs.toFixed(0)} ms`,
+    ),
+  );
 
-  it('survives mutations of the example: no internal error, no stack, an accepted input builds', { timeout: 600_000 }, async () => {
-    await fc.assert(
-      fc.asyncProperty(mutation, async ({ file, ops }) => {
-        write(file, mutate(originals.get(file)!, ops));
-        const r = await check(join(dir, 'agent-infra.yaml'));
-        stats.inputs++;
-        stats.slowestMs = Math.max(stats.slowestMs, r.ms);
-        expect(r.code).not.toBe(70);
-        expect(r.out).not.toMatch(STACK);
-        expect(r.ms).toBeLessThan(30_000);
-        if (r.code === 0) {
-          stats.accepted++;
-          // What check accepts, synth builds: every emitter runs without an exception.
-          const p = runPipeline({ spec: join(dir, 'agent-infra.yaml'), cwd: dir });
-          expect(p.ok).toBe(true);
-          expect(emitAll(p.plan, 'agent-infra.yaml').size).toBeGreaterThan(0);
-          stats.emitted++;
-        }
-      }),
-      { numRuns: RUNS, seed: SEED },
-    );
-  });
+  it(
+    'survives mutations of the example: no internal error, no stack, an accepted input builds',
+    { timeout: 600_000 },
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(mutation, async ({ file, ops }) => {
+          write(file, mutate(originals.get(file)!, ops));
+          const r = await check(join(dir, 'agent-infra.yaml'));
+          stats.inputs++;
+          stats.slowestMs = Math.max(stats.slowestMs, r.ms);
+          expect(r.code).not.toBe(70);
+          expect(r.out).not.toMatch(STACK);
+          expect(r.ms).toBeLessThan(30_000);
+          if (r.code === 0) {
+            stats.accepted++;
+            // What check accepts, synth builds: every emitter runs without an exception.
+            const p = runPipeline({ spec: join(dir, 'agent-infra.yaml'), cwd: dir });
+            expect(p.ok).toBe(true);
+            expect(emitAll(p.plan, 'agent-infra.yaml').size).toBeGreaterThan(0);
+            stats.emitted++;
+          }
+        }),
+        { numRuns: RUNS, seed: SEED },
+      );
+    },
+  );
 
   it('survives random bytes as any of the three files', { timeout: 600_000 }, async () => {
     await fc.assert(
@@ -141,7 +200,17 @@ describe('fuzzing check', () => {
       for (const text of [mutate(originals.get(file)!, ops), Buffer.from(bytes)]) {
         write(file, text);
         // A heap of 256 MB: an input that needs more kills the process (exit 134), which fails here.
-        const r = spawnSync(process.execPath, ['--max-old-space-size=256', join(ROOT, 'bin', 'agent-infra.mjs'), 'check', '--spec', join(dir, 'agent-infra.yaml')], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, NO_COLOR: '1' } });
+        const r = spawnSync(
+          process.execPath,
+          [
+            '--max-old-space-size=256',
+            join(ROOT, 'bin', 'agent-infra.mjs'),
+            'check',
+            '--spec',
+            join(dir, 'agent-infra.yaml'),
+          ],
+          { encoding: 'utf8', timeout: 20_000, env: { ...process.env, NO_COLOR: '1' } },
+        );
         expect(r.signal).toBeNull();
         expect([0, 1, 2]).toContain(r.status);
         expect(r.stderr + r.stdout).not.toMatch(STACK);

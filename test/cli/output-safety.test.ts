@@ -67,7 +67,9 @@ describe('an output folder that is or holds an input', () => {
     const parent = join(repo, '..');
     for (const d of ['code', 'other/.git', 'home']) mkdirSync(join(parent, d), { recursive: true });
     const before = treeHash(parent);
-    expect(await reportRefusal(repo, '../code', join(parent, 'code'))).toEqual([unsafe('../code', 'is the source tree')]);
+    expect(await reportRefusal(repo, '../code', join(parent, 'code'))).toEqual([
+      unsafe('../code', 'is the source tree'),
+    ]);
     expect((await refusal(repo, '../other')).errors).toEqual([unsafe('../other', 'is a git work tree')]);
     const home = process.env['HOME'];
     process.env['HOME'] = join(parent, 'home');
@@ -100,7 +102,8 @@ describe('an output folder that is or holds an input', () => {
 });
 
 describe('what agent-infra did not create', () => {
-  const notOurs = (shown: string, why: string, fix: string) => `cannot write ${shown} (${why}); nothing was changed there: ${fix}; agent-infra never moves or replaces what it did not create [output-not-ours]`;
+  const notOurs = (shown: string, why: string, fix: string) =>
+    `cannot write ${shown} (${why}); nothing was changed there: ${fix}; agent-infra never moves or replaces what it did not create [output-not-ours]`;
 
   it('refuses a folder of the user’s with files in it, and takes an empty one', async () => {
     const repo = project();
@@ -108,7 +111,11 @@ describe('what agent-infra did not create', () => {
     writeFileSync(join(repo, 'mine', 'k8s', 'notes.md'), 'mine\n');
     const before = treeHash(repo);
     expect((await refusal(repo, 'mine')).errors).toEqual([
-      notOurs('mine', 'it is a folder agent-infra did not write (it is not a link to a version of its output)', 'move that folder away or pass another --out'),
+      notOurs(
+        'mine',
+        'it is a folder agent-infra did not write (it is not a link to a version of its output)',
+        'move that folder away or pass another --out',
+      ),
     ]);
     expect(treeHash(repo)).toBe(before);
     mkdirSync(join(repo, 'empty'));
@@ -123,7 +130,11 @@ describe('what agent-infra did not create', () => {
     symlinkSync(elsewhere, join(repo, 'out'));
     const before = [treeHash(repo), treeHash(elsewhere)];
     expect((await refusal(repo, 'out')).errors).toEqual([
-      notOurs('out', `it is a link to ${elsewhere}, which agent-infra did not make`, 'remove that link or pass another --out').replace('never moves or replaces', 'never replaces'),
+      notOurs(
+        'out',
+        `it is a link to ${elsewhere}, which agent-infra did not make`,
+        'remove that link or pass another --out',
+      ).replace('never moves or replaces', 'never replaces'),
     ]);
     expect([treeHash(repo), treeHash(elsewhere)]).toEqual(before);
     expect(readlinkSync(join(repo, 'out'))).toBe(elsewhere);
@@ -139,7 +150,11 @@ describe('what agent-infra did not create', () => {
     const r = await synthesize({ spec: join(repo, 'agent-infra.yaml'), cwd: repo, out: 'dist', only: ['k8s'] });
     expect(r.code).toBe(2);
     expect(r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([
-      notOurs('dist', 'k8s/kustomization.yaml there was not written by agent-infra, and this run writes a file of that name', 'move k8s/kustomization.yaml out of the output folder').replace('never moves or replaces', 'never replaces'),
+      notOurs(
+        'dist',
+        'k8s/kustomization.yaml there was not written by agent-infra, and this run writes a file of that name',
+        'move k8s/kustomization.yaml out of the output folder',
+      ).replace('never moves or replaces', 'never replaces'),
     ]);
     expect(treeHash(repo)).toBe(before);
   });

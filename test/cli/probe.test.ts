@@ -17,18 +17,29 @@ const HAS_PYZMQ = spawnSync(DEBIAN_PYTHON, ['-c', 'import zmq'], { encoding: 'ut
 if (!HAS_PYZMQ) {
   // CI installs it (scripts/test-deps.sh): there a missing pyzmq is a failure, not a skip.
   if (process.env['CI']) throw new Error('/usr/bin/python3 has no zmq: run scripts/test-deps.sh');
-  console.warn('skipping the probe tests against a ZMQ REP socket: /usr/bin/python3 has no zmq (run scripts/test-deps.sh)');
+  console.warn(
+    'skipping the probe tests against a ZMQ REP socket: /usr/bin/python3 has no zmq (run scripts/test-deps.sh)',
+  );
 }
 
-interface Result { code: number; stderr: string; seconds: number }
+interface Result {
+  code: number;
+  stderr: string;
+  seconds: number;
+}
 
 function probe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    execFile('python3', ['-S', PROBE, ...args], { env: { PATH: process.env['PATH'], ...env }, timeout: 20_000 }, (err, _out, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stderr, seconds: (performance.now() - t0) / 1000 });
-    });
+    execFile(
+      'python3',
+      ['-S', PROBE, ...args],
+      { env: { PATH: process.env['PATH'], ...env }, timeout: 20_000 },
+      (err, _out, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        resolve({ code, stderr, seconds: (performance.now() - t0) / 1000 });
+      },
+    );
   });
 }
 
@@ -44,12 +55,16 @@ function tcpServer(onConnect: (s: Socket) => void): Promise<number> {
     onConnect(s);
   });
   servers.push(server);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
 }
 
 /** A pyzmq REP socket answering `reply` after `delay` seconds; resolves to its port. */
 function zmqRep(reply: string, delay = 0): Promise<number> {
-  const p = spawn(DEBIAN_PYTHON, [join(ROOT, 'test', 'fixtures', 'probe', 'zmq_rep.py'), reply, String(delay)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(DEBIAN_PYTHON, [join(ROOT, 'test', 'fixtures', 'probe', 'zmq_rep.py'), reply, String(delay)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(p);
   return new Promise((resolve, reject) => {
     p.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
@@ -60,7 +75,9 @@ function zmqRep(reply: string, delay = 0): Promise<number> {
 /** A port nothing listens on: one a server had, closed again. */
 async function closedPort(): Promise<number> {
   const server = createServer();
-  const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as { port: number }).port)));
+  const port = await new Promise<number>((r) =>
+    server.listen(0, '127.0.0.1', () => r((server.address() as { port: number }).port)),
+  );
   await new Promise((r) => server.close(r));
   return port;
 }
@@ -101,7 +118,10 @@ describe.skipIf(!HAS_PYZMQ)('zmq: a REQ to a BaseAgent-style REP socket', () => 
     expect((await probe([`zmq://127.0.0.1:${degraded}?status=ok|degraded`])).code).toBe(0);
     expect((await probe([`zmq://127.0.0.1:${notReady}`])).code).toBe(0);
     const r = await probe([`zmq://127.0.0.1:${notReady}?ready=1`]);
-    expect([r.code, r.stderr.trim()]).toEqual([1, `agent-infra-health: zmq://127.0.0.1:${notReady}: status 'ok' but ready is False`]);
+    expect([r.code, r.stderr.trim()]).toEqual([
+      1,
+      `agent-infra-health: zmq://127.0.0.1:${notReady}: status 'ok' but ready is False`,
+    ]);
   });
 
   it('sends the default request {"action": "health_check"}, or the one given percent-encoded', async () => {
@@ -134,7 +154,8 @@ describe.skipIf(!HAS_PYZMQ)('zmq: a REQ to a BaseAgent-style REP socket', () => 
 describe('http, tcp and what is not an agent', () => {
   let http200: number, http503: number, silent: number, drip: number, garbage: number, closed: number;
   beforeAll(async () => {
-    const answer = (code: number) => (s: Socket) => s.once('data', () => s.end(`HTTP/1.1 ${code} X\r\nContent-Length: 0\r\n\r\n`));
+    const answer = (code: number) => (s: Socket) =>
+      s.once('data', () => s.end(`HTTP/1.1 ${code} X\r\nContent-Length: 0\r\n\r\n`));
     [http200, http503, silent, drip, garbage, closed] = await Promise.all([
       tcpServer(answer(200)),
       tcpServer(answer(503)),
@@ -152,7 +173,10 @@ describe('http, tcp and what is not an agent', () => {
   it('http: healthy on 200, exit 1 on 503 unless the codes allow it', async () => {
     expect((await probe([`http://127.0.0.1:${http200}/health`])).code).toBe(0);
     const r = await probe([`http://127.0.0.1:${http503}/health`]);
-    expect([r.code, r.stderr.trim()]).toEqual([1, `agent-infra-health: http://127.0.0.1:${http503}: HTTP 503 (healthy: 200)`]);
+    expect([r.code, r.stderr.trim()]).toEqual([
+      1,
+      `agent-infra-health: http://127.0.0.1:${http503}: HTTP 503 (healthy: 200)`,
+    ]);
     expect((await probe([`http://127.0.0.1:${http503}/health?codes=200|503`])).code).toBe(0);
   });
 
@@ -165,7 +189,9 @@ describe('http, tcp and what is not an agent', () => {
   });
 
   it('exit 2, never a hang, on a closed port, a silent server, a dripping one and garbage, for every protocol', async () => {
-    const cases = [closed, silent, drip, garbage].flatMap((port) => ['zmq', 'http'].map((p) => `${p}://127.0.0.1:${port}/health`));
+    const cases = [closed, silent, drip, garbage].flatMap((port) =>
+      ['zmq', 'http'].map((p) => `${p}://127.0.0.1:${port}/health`),
+    );
     const results = await Promise.all(cases.map((t) => probe(['--timeout', '1', t])));
     for (const [i, r] of results.entries()) {
       expect([cases[i], r.code]).toEqual([cases[i], 2]);
@@ -187,13 +213,20 @@ describe('http, tcp and what is not an agent', () => {
   /** agent-infra-wait, loading the probe from the templates folder instead of its installed path. */
   function runWait(env: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
     const code = `import runpy; src = open(${JSON.stringify(WAIT)}).read().replace('"/usr/local/bin/agent-infra-health"', ${JSON.stringify(JSON.stringify(PROBE))}); exec(compile(src, 'agent-infra-wait', 'exec'), {'__name__': '__main__'})`;
-    return new Promise((resolve) => execFile('python3', ['-c', code], { env: { PATH: process.env['PATH'], ...env } }, (err, _o, stderr) => resolve({ code: err ? Number(err.code) : 0, stderr })));
+    return new Promise((resolve) =>
+      execFile('python3', ['-c', code], { env: { PATH: process.env['PATH'], ...env } }, (err, _o, stderr) =>
+        resolve({ code: err ? Number(err.code) : 0, stderr }),
+      ),
+    );
   }
 
   it('agent-infra-wait waits for a target that comes up later', async () => {
     const port = await closedPort();
     const t0 = performance.now();
-    const waiting = runWait({ WAIT_FOR: `tcp://127.0.0.1:${silent},http://127.0.0.1:${port}/health`, WAIT_TIMEOUT_SECONDS: '30' });
+    const waiting = runWait({
+      WAIT_FOR: `tcp://127.0.0.1:${silent},http://127.0.0.1:${port}/health`,
+      WAIT_TIMEOUT_SECONDS: '30',
+    });
     await new Promise((r) => setTimeout(r, 1500));
     const server = createServer((s) => s.once('data', () => s.end('HTTP/1.0 200 OK\r\n\r\n')));
     servers.push(server);
@@ -211,7 +244,7 @@ describe('http, tcp and what is not an agent', () => {
   });
 });
 
-describe('the probe program\'s JSON reader (the json package would cost it most of its CPU)', () => {
+describe("the probe program's JSON reader (the json package would cost it most of its CPU)", () => {
   it('reads what json.loads reads, and refuses what it refuses', () => {
     const script = `
 import json, runpy, sys

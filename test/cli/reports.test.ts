@@ -10,8 +10,11 @@ import { runPipeline } from '../../lib/pipeline.ts';
 import { emitReports } from '../../lib/emit/reports.ts';
 import { cli, EXAMPLE_SPEC, HAS_UPSTREAM, ROOT, upstreamMachines } from '../helpers.ts';
 
-const CHROMIUM = ['chromium', 'chromium-browser'].find((c) => spawnSync(c, ['--version'], { encoding: 'utf8' }).status === 0);
-if (!CHROMIUM) console.warn('skipping the screenshot test: no chromium (apt-get install chromium; .ci/run installs it)');
+const CHROMIUM = ['chromium', 'chromium-browser'].find(
+  (c) => spawnSync(c, ['--version'], { encoding: 'utf8' }).status === 0,
+);
+if (!CHROMIUM)
+  console.warn('skipping the screenshot test: no chromium (apt-get install chromium; .ci/run installs it)');
 
 const countNodes = (svg: string) => (svg.match(/<g id="node\d+" class="node">/g) ?? []).length;
 const countEdges = (svg: string) => (svg.match(/<g id="edge\d+" class="edge">/g) ?? []).length;
@@ -19,7 +22,12 @@ const countEdges = (svg: string) => (svg.match(/<g id="edge\d+" class="edge">/g)
 const cases: [string, () => ReturnType<typeof runPipeline>, boolean][] = [
   ['example', () => runPipeline({ spec: EXAMPLE_SPEC, cwd: ROOT }), true],
   ...['20250706_6584679d', '20250708_60ea66cb', '20250719_b2b4e0c2', '20250731_afcc8738', '20250814_9ff5bdfb'].map(
-    (s) => [s, () => runPipeline({ machines: upstreamMachines(s), cwd: ROOT }), HAS_UPSTREAM] as [string, () => ReturnType<typeof runPipeline>, boolean],
+    (s) =>
+      [s, () => runPipeline({ machines: upstreamMachines(s), cwd: ROOT }), HAS_UPSTREAM] as [
+        string,
+        () => ReturnType<typeof runPipeline>,
+        boolean,
+      ],
   ),
 ];
 
@@ -28,7 +36,13 @@ describe.each(cases)('reports of %s', (name, load, available) => {
     const r = load();
     expect(r.unusable).toBe(false);
     const files = await emitReports(r.plan, name);
-    expect([...files.keys()].sort()).toEqual(['reports/gpu.md', 'reports/graph.dot', 'reports/graph.svg', 'reports/ports.md', 'reports/startup.md']);
+    expect([...files.keys()].sort()).toEqual([
+      'reports/gpu.md',
+      'reports/graph.dot',
+      'reports/graph.svg',
+      'reports/ports.md',
+      'reports/startup.md',
+    ]);
     const svg = files.get('reports/graph.svg')!;
     expect(XMLValidator.validate(svg)).toBe(true);
     expect(countNodes(svg)).toBe(r.plan.agents.length);
@@ -48,7 +62,9 @@ describe('report contents of the example', () => {
     const files = await emitReports(r.plan, 'examples/two-pc/agent-infra.yaml');
     const ports = files.get('reports/ports.md')!;
     expect(ports).toContain('| pc2 | mainpc | 5562/tcp | streaming-tts-agent | speech-relay-service depends on it |');
-    expect(ports).toContain('| pc2 | mainpc | 6562/tcp | streaming-tts-agent | speech-relay-service waits for its health |');
+    expect(ports).toContain(
+      '| pc2 | mainpc | 6562/tcp | streaming-tts-agent | speech-relay-service waits for its health |',
+    );
     expect(ports).toContain('| mainpc | pc2 | 7150/tcp | central-error-bus | every agent reports errors to it |');
     expect(ports).toContain('| 7172 | translation-cache-pc2 | pc2 | service | service | reassigned, declared 7155 |');
     const startup = files.get('reports/startup.md')!;
@@ -58,8 +74,14 @@ describe('report contents of the example', () => {
     const gpu = files.get('reports/gpu.md')!;
     expect(gpu).toContain('## mainpc, GPU 0: NVIDIA GeForce RTX 4090, 24 GiB');
     expect(gpu).toContain('14 agents share it by time-slicing; 23.2 GiB planned, **0.8 GiB left**.');
-    const images = await emitReports(r.plan, 'x', { families: [{ family: 'cpu', sizeBytes: 100 * 2 ** 20, wastedBytes: 2 ** 20, naive: { sizeBytes: 400 * 2 ** 20 } }] });
-    expect(images.get('reports/images.md')).toMatch(/cpu {10}naive {5}█{40} 400\.0 MiB\ncpu {10}optimized █{10} 100\.0 MiB/);
+    const images = await emitReports(r.plan, 'x', {
+      families: [
+        { family: 'cpu', sizeBytes: 100 * 2 ** 20, wastedBytes: 2 ** 20, naive: { sizeBytes: 400 * 2 ** 20 } },
+      ],
+    });
+    expect(images.get('reports/images.md')).toMatch(
+      /cpu {10}naive {5}█{40} 400\.0 MiB\ncpu {10}optimized █{10} 100\.0 MiB/,
+    );
   });
 
   it('writes the reports with agent-infra report even when a cycle makes the configs invalid, and shows it red', () => {
@@ -87,7 +109,21 @@ describe('report contents of the example', () => {
     const shot = join(dir, 'graph.png');
     const res = spawnSync(
       CHROMIUM!,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'profile')}`, '--hide-scrollbars', '--window-size=1600,2200', `--screenshot=${shot}`, `file://${join(dir, 'graph.svg')}`],
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${join(dir, 'profile')}`,
+        '--hide-scrollbars',
+        '--window-size=1600,2200',
+        `--screenshot=${shot}`,
+        `file://${join(dir, 'graph.svg')}`,
+      ],
       { encoding: 'utf8', timeout: 60_000 },
     );
     expect(res.status).toBe(0);

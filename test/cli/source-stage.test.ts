@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cli, HAS_UPSTREAM, ROOT, STACK } from '../helpers.ts';
 
-const BASE_AGENT = 'class BaseAgent:\n    def __init__(self, name=None, port=None, health_check_port=None, **kwargs):\n        self.port = port\n        self.health_check_port = health_check_port or port + 1\n';
+const BASE_AGENT =
+  'class BaseAgent:\n    def __init__(self, name=None, port=None, health_check_port=None, **kwargs):\n        self.port = port\n        self.health_check_port = health_check_port or port + 1\n';
 
 /** A system of three agents on one machine, with its code; `trust` as given. */
 function system(trust: 'code' | 'config', extra: Record<string, string> = {}): string {
@@ -27,9 +28,11 @@ function system(trust: 'code' | 'config', extra: Record<string, string> = {}): s
     'src/common/__init__.py': '',
     'src/common/core/__init__.py': '',
     'src/common/core/base_agent.py': BASE_AGENT,
-    'src/agents/registry.py': 'from common.core.base_agent import BaseAgent\nclass Registry(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Registry", port=7200, health_check_port=8200)\nRegistry()\n',
+    'src/agents/registry.py':
+      'from common.core.base_agent import BaseAgent\nclass Registry(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Registry", port=7200, health_check_port=8200)\nRegistry()\n',
     // Passes its port and no health port: its health socket is at 7301; it talks to the registry unasked.
-    'src/agents/worker.py': 'import zmq\nfrom common.core.base_agent import BaseAgent\nclass Worker(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Worker", port=7300)\n        s = zmq.Context().socket(zmq.REQ)\n        s.connect("tcp://localhost:7200")\n        s.connect("tcp://localhost:7999")\nWorker()\n',
+    'src/agents/worker.py':
+      'import zmq\nfrom common.core.base_agent import BaseAgent\nclass Worker(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Worker", port=7300)\n        s = zmq.Context().socket(zmq.REQ)\n        s.connect("tcp://localhost:7200")\n        s.connect("tcp://localhost:7999")\nWorker()\n',
     ...extra,
   };
   for (const [rel, text] of Object.entries(files)) {
@@ -51,62 +54,120 @@ describe('check with the source tree', () => {
     const { code, j } = json(dir);
     // Ghost has no script: an error, the agent cannot start.
     expect(code).toBe(1);
-    const by = (c: string) => j.diagnostics.filter((d: { code: string }) => d.code === c).map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`);
-    expect(by('missing-script')).toEqual(['src/agents/ghost.py:1 no such file under the source root; fix script_path of Ghost (main.yaml:5) or the source root']);
-    expect(by('health-port-drift')).toEqual(['src/agents/worker.py:5 Worker binds its health socket at 7301 (port + 1: its base constructor gets no health_check_port, line 5) but its config says 8300; the plan probes 7301 (trust: code)']);
-    expect(by('undeclared-dependency')).toEqual(['src/agents/worker.py:7 Worker connects to port 7200 (Registry) at line 7 but does not list it in its dependencies; the plan adds the edge (trust: code)']);
-    expect(by('unknown-endpoint')).toEqual(['src/agents/worker.py:8 Worker connects to tcp://localhost:7999 (line 8), a port no agent binds; fix the endpoint or add the agent']);
+    const by = (c: string) =>
+      j.diagnostics
+        .filter((d: { code: string }) => d.code === c)
+        .map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`);
+    expect(by('missing-script')).toEqual([
+      'src/agents/ghost.py:1 no such file under the source root; fix script_path of Ghost (main.yaml:5) or the source root',
+    ]);
+    expect(by('health-port-drift')).toEqual([
+      'src/agents/worker.py:5 Worker binds its health socket at 7301 (port + 1: its base constructor gets no health_check_port, line 5) but its config says 8300; the plan probes 7301 (trust: code)',
+    ]);
+    expect(by('undeclared-dependency')).toEqual([
+      'src/agents/worker.py:7 Worker connects to port 7200 (Registry) at line 7 but does not list it in its dependencies; the plan adds the edge (trust: code)',
+    ]);
+    expect(by('unknown-endpoint')).toEqual([
+      'src/agents/worker.py:8 Worker connects to tcp://localhost:7999 (line 8), a port no agent binds; fix the endpoint or add the agent',
+    ]);
     const worker = j.plan.agents.find((a: { name: string }) => a.name === 'Worker');
     expect([worker.healthCheckPort, worker.startLevel]).toEqual([7301, 1]);
-    expect(worker.code).toMatchObject({ script: 'agents/worker.py', compiles: true, framework: 'BaseAgent', classChain: ['Worker', 'BaseAgent'], health: { kind: 'port+1', port: { kind: 'int', value: 7300 }, line: 5 } });
-    expect(worker.code.connects.map((c: { endpoint: string; port: number | null }) => [c.endpoint, c.port])).toEqual([['tcp://localhost:7200', 7200], ['tcp://localhost:7999', 7999]]);
-    expect(worker.code.closure).toEqual(['agents/worker.py', 'common/__init__.py', 'common/core/__init__.py', 'common/core/base_agent.py']);
+    expect(worker.code).toMatchObject({
+      script: 'agents/worker.py',
+      compiles: true,
+      framework: 'BaseAgent',
+      classChain: ['Worker', 'BaseAgent'],
+      health: { kind: 'port+1', port: { kind: 'int', value: 7300 }, line: 5 },
+    });
+    expect(worker.code.connects.map((c: { endpoint: string; port: number | null }) => [c.endpoint, c.port])).toEqual([
+      ['tcp://localhost:7200', 7200],
+      ['tcp://localhost:7999', 7999],
+    ]);
+    expect(worker.code.closure).toEqual([
+      'agents/worker.py',
+      'common/__init__.py',
+      'common/core/__init__.py',
+      'common/core/base_agent.py',
+    ]);
     expect(worker.code.external).toEqual(['zmq']);
   });
 
   it('keeps the config with trust: config, still saying where the code differs', () => {
-    const dir = system('config', { 'src/agents/ghost.py': 'from common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\nGhost()\n' });
+    const dir = system('config', {
+      'src/agents/ghost.py':
+        'from common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\nGhost()\n',
+    });
     const { code, j } = json(dir);
     expect(code).toBe(0);
     const worker = j.plan.agents.find((a: { name: string }) => a.name === 'Worker');
     expect([worker.healthCheckPort, worker.startLevel]).toEqual([8300, 0]);
-    expect(j.diagnostics.find((d: { code: string }) => d.code === 'health-port-drift').message).toContain('the plan keeps 8300 (trust: config), where nothing answers');
+    expect(j.diagnostics.find((d: { code: string }) => d.code === 'health-port-drift').message).toContain(
+      'the plan keeps 8300 (trust: config), where nothing answers',
+    );
   });
 
   it('fails a script that does not compile at the line Python reports', () => {
-    const dir = system('code', { 'src/agents/ghost.py': 'from common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400\nGhost()\n' });
+    const dir = system('code', {
+      'src/agents/ghost.py':
+        'from common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400\nGhost()\n',
+    });
     const { code, j } = json(dir);
     expect(code).toBe(1);
-    expect(j.diagnostics.filter((d: { code: string }) => d.code === 'script-syntax-error').map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`)).toEqual(["src/agents/ghost.py:4 '(' was never closed; the agent cannot start until it compiles"]);
+    expect(
+      j.diagnostics
+        .filter((d: { code: string }) => d.code === 'script-syntax-error')
+        .map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`),
+    ).toEqual(["src/agents/ghost.py:4 '(' was never closed; the agent cannot start until it compiles"]);
   });
 
   it('writes reports/agents.md: a row per agent, and the variables given but not read', () => {
-    const dir = system('code', { 'src/agents/ghost.py': 'import os\nfrom common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\n        os.getenv("GHOST_MODE", "quiet")\nGhost()\n' });
+    const dir = system('code', {
+      'src/agents/ghost.py':
+        'import os\nfrom common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\n        os.getenv("GHOST_MODE", "quiet")\nGhost()\n',
+    });
     const r = cli(['report', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist')], dir);
     expect(r.code).toBe(0);
     const md = readFileSync(join(dir, 'dist', 'reports', 'agents.md'), 'utf8');
-    expect(md).toContain('| agent | script | framework | compiles | health port | undeclared connections | env read / injected | missing modules |');
-    expect(md).toMatch(/\n\| Worker \| agents\/worker\.py \| BaseAgent \| yes \| 8300 -> 7301 \| Registry \| 0 \/ \d+ \| - \|\n/);
+    expect(md).toContain(
+      '| agent | script | framework | compiles | health port | undeclared connections | env read / injected | missing modules |',
+    );
+    expect(md).toMatch(
+      /\n\| Worker \| agents\/worker\.py \| BaseAgent \| yes \| 8300 -> 7301 \| Registry \| 0 \/ \d+ \| - \|\n/,
+    );
     expect(md).toMatch(/\n\| Ghost \| agents\/ghost\.py \| BaseAgent \| yes \| 8400 \| - \| 1 \/ \d+ \| - \|\n/);
-    expect(md).toMatch(/### Ghost \(main\)\n\n- given, never read: [^\n]*`AGENT_PORT`[^\n]*\n- read, never given: `GHOST_MODE` \(the code's default: "quiet"\)\n/);
+    expect(md).toMatch(
+      /### Ghost \(main\)\n\n- given, never read: [^\n]*`AGENT_PORT`[^\n]*\n- read, never given: `GHOST_MODE` \(the code's default: "quiet"\)\n/,
+    );
   });
 
   it('warns of third-party imports the image family does not install, not of guarded or standard ones', () => {
     const dir = system('code', {
-      'agent-infra.yaml': 'name: small\nnamespace: small\nsource: src\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP}\nimages:\n  cpu: {builderBase: python:3.11-slim-bookworm, runtimeBase: python:3.11-slim-bookworm, requirements: [requirements/base.txt]}\n',
-      'src/requirements/base.txt': '# the agents\' packages\n-r common.txt\npyzmq==25.1.2\n',
+      'agent-infra.yaml':
+        'name: small\nnamespace: small\nsource: src\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP}\nimages:\n  cpu: {builderBase: python:3.11-slim-bookworm, runtimeBase: python:3.11-slim-bookworm, requirements: [requirements/base.txt]}\n',
+      'src/requirements/base.txt': "# the agents' packages\n-r common.txt\npyzmq==25.1.2\n",
       'src/requirements/common.txt': 'PyYAML>=6\n',
-      'src/agents/ghost.py': 'import json, yaml, cv2\ntry:\n    import torch\nexcept ImportError:\n    torch = None\nfrom common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\nGhost()\n',
+      'src/agents/ghost.py':
+        'import json, yaml, cv2\ntry:\n    import torch\nexcept ImportError:\n    torch = None\nfrom common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\nGhost()\n',
     });
     const { j } = json(dir);
-    expect(j.diagnostics.filter((d: { code: string }) => d.code === 'missing-requirement').map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`)).toEqual([
+    expect(
+      j.diagnostics
+        .filter((d: { code: string }) => d.code === 'missing-requirement')
+        .map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`),
+    ).toEqual([
       "src/agents/ghost.py:1 Ghost imports cv2 (opencv-python), which image family 'cpu' does not install (requirements/base.txt); add opencv-python to its requirements",
     ]);
   });
 
-  it('gives an agent the other agents\' hosts and ports its code reads, under the names it reads them by', () => {
-    const dir = system('code', { 'src/agents/ghost.py': 'import os\nfrom common.core.base_agent import BaseAgent\nREG = (os.getenv("REGISTRY_HOST", "0.0.0.0"), int(os.getenv("REGISTRY_PORT", 7100)), os.getenv("WORKER_HEALTH_PORT"), os.getenv("NOBODY_PORT"))\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\nGhost()\n' });
-    const r = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'], dir);
+  it("gives an agent the other agents' hosts and ports its code reads, under the names it reads them by", () => {
+    const dir = system('code', {
+      'src/agents/ghost.py':
+        'import os\nfrom common.core.base_agent import BaseAgent\nREG = (os.getenv("REGISTRY_HOST", "0.0.0.0"), int(os.getenv("REGISTRY_PORT", 7100)), os.getenv("WORKER_HEALTH_PORT"), os.getenv("NOBODY_PORT"))\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\nGhost()\n',
+    });
+    const r = cli(
+      ['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'],
+      dir,
+    );
     expect(r.code).toBe(0);
     const compose = readFileSync(join(dir, 'dist', 'compose', 'docker-compose.main.yml'), 'utf8');
     const ghost = compose.slice(compose.indexOf('\n  ghost:\n'), compose.indexOf('\n  registry:\n'));
@@ -117,13 +178,19 @@ describe('check with the source tree', () => {
     expect(ghost).not.toContain('NOBODY_PORT');
   });
 
-  it('reports port-drift: a script that passes no port, and one that passes another than its config\'s', () => {
+  it("reports port-drift: a script that passes no port, and one that passes another than its config's", () => {
     const dir = system('code', {
-      'src/agents/ghost.py': 'from common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Ghost")\nGhost()\n',
-      'src/agents/registry.py': 'from common.core.base_agent import BaseAgent\nclass Registry(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Registry", port=7100)\nRegistry()\n',
+      'src/agents/ghost.py':
+        'from common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Ghost")\nGhost()\n',
+      'src/agents/registry.py':
+        'from common.core.base_agent import BaseAgent\nclass Registry(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Registry", port=7100)\nRegistry()\n',
     });
     const { j } = json(dir);
-    expect(j.diagnostics.filter((d: { code: string }) => d.code === 'port-drift').map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`)).toEqual([
+    expect(
+      j.diagnostics
+        .filter((d: { code: string }) => d.code === 'port-drift')
+        .map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`),
+    ).toEqual([
       'src/agents/ghost.py:4 Ghost passes no port to its base constructor (line 4), which then binds the first free port from 5000, not 7400; pass port=',
       'src/agents/registry.py:4 Registry binds port 7100 (line 4) but its config says 7200; the plan follows the code only for the health port: fix one of them',
     ]);
@@ -133,47 +200,86 @@ describe('check with the source tree', () => {
     const dir = system('code');
     const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--source', join(dir, 'main.yaml')], dir);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/error the source tree \S*main\.yaml is not a folder; fix --source \(the root of the system's code\) \[missing-file\]/);
+    expect(r.stderr).toMatch(
+      /error the source tree \S*main\.yaml is not a folder; fix --source \(the root of the system's code\) \[missing-file\]/,
+    );
   });
 
-  it.skipIf(!HAS_UPSTREAM)("reads the real slice with the real configs: the scripts that do not compile, EmotionEngine's health port", () => {
-    const r = cli(['check', '--spec', 'test/fixtures/upstream-20250814/agent-infra.yaml', '--source', '../shared/upstream/src-9ff5bdfb', '--format', 'json'], ROOT);
-    expect(r.stderr).not.toMatch(STACK);
-    const j = JSON.parse(r.stdout);
-    const lines = j.diagnostics.filter((d: { code: string }) => d.code === 'script-syntax-error').map((d: { file: string; line: number }) => `${d.file.replace(/.*src-9ff5bdfb\//, '')}:${d.line}`);
-    expect(lines).toEqual(expect.arrayContaining(['main_pc_code/FORMAINPC/tiny_llama_service_enhanced.py:73', 'pc2_code/agents/cache_manager.py:395']));
-    expect(j.diagnostics.map((d: { message: string }) => d.message)).toContainEqual(expect.stringMatching(/^EmotionEngine binds its health socket at 5591 \(port \+ 1: its base constructor gets no health_check_port, line 40\) but its config says 6590/));
-    const nlu = j.plan.agents.find((a: { name: string }) => a.name === 'NLUAgent');
-    expect(nlu.code.framework).toBe('EnhancedBaseAgent');
-  });
+  it.skipIf(!HAS_UPSTREAM)(
+    "reads the real slice with the real configs: the scripts that do not compile, EmotionEngine's health port",
+    () => {
+      const r = cli(
+        [
+          'check',
+          '--spec',
+          'test/fixtures/upstream-20250814/agent-infra.yaml',
+          '--source',
+          '../shared/upstream/src-9ff5bdfb',
+          '--format',
+          'json',
+        ],
+        ROOT,
+      );
+      expect(r.stderr).not.toMatch(STACK);
+      const j = JSON.parse(r.stdout);
+      const lines = j.diagnostics
+        .filter((d: { code: string }) => d.code === 'script-syntax-error')
+        .map((d: { file: string; line: number }) => `${d.file.replace(/.*src-9ff5bdfb\//, '')}:${d.line}`);
+      expect(lines).toEqual(
+        expect.arrayContaining([
+          'main_pc_code/FORMAINPC/tiny_llama_service_enhanced.py:73',
+          'pc2_code/agents/cache_manager.py:395',
+        ]),
+      );
+      expect(j.diagnostics.map((d: { message: string }) => d.message)).toContainEqual(
+        expect.stringMatching(
+          /^EmotionEngine binds its health socket at 5591 \(port \+ 1: its base constructor gets no health_check_port, line 40\) but its config says 6590/,
+        ),
+      );
+      const nlu = j.plan.agents.find((a: { name: string }) => a.name === 'NLUAgent');
+      expect(nlu.code.framework).toBe('EnhancedBaseAgent');
+    },
+  );
 });
 
-describe('the example with the mini monorepo\'s code: the plan follows what the code binds and answers', () => {
+describe("the example with the mini monorepo's code: the plan follows what the code binds and answers", () => {
   it('probes a BaseAgent that passes no health_check_port at port + 1 because its code says so, and every agent by ZMQ because its code is a BaseAgent', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'source-example-'));
     const { exampleSpecCopy } = await import('../helpers.ts');
     // Without the spec's healthPort overrides and with the framework left at its default (http):
     // only the code can tell.
-    const spec = exampleSpecCopy(dir, (t) => t.replace(/, healthPort: service\+1/g, '').replace(/^ {2}framework: baseagent.*$/m, ''));
+    const spec = exampleSpecCopy(dir, (t) =>
+      t.replace(/, healthPort: service\+1/g, '').replace(/^ {2}framework: baseagent.*$/m, ''),
+    );
     expect(readFileSync(spec, 'utf8')).not.toMatch(/healthPort|framework/);
     const src = join(ROOT, 'test', 'fixtures', 'mini-monorepo');
     const out = join(dir, 'dist');
     const r = cli(['synth', '--spec', spec, '--source', src, '--out', out, '--only', 'k8s'], dir);
     expect(r.code).toBe(0);
     const check = cli(['check', '--spec', spec, '--source', src, '--format', 'json'], dir);
-    const drift = (JSON.parse(check.stdout).diagnostics as { code: string; message: string }[]).filter((d) => d.code === 'health-port-drift').map((d) => d.message.split(' ')[0]).sort();
+    const drift = (JSON.parse(check.stdout).diagnostics as { code: string; message: string }[])
+      .filter((d) => d.code === 'health-port-drift')
+      .map((d) => d.message.split(' ')[0])
+      .sort();
     // The three scripts that pass their base class a port only (the config says port + 1000).
     expect(drift).toEqual(['CodeGenerator', 'DreamWorldAgent', 'LearningManager']);
     const { parseAllDocuments } = await import('yaml');
-    const docs = ['mainpc', 'pc2'].flatMap((m) => parseAllDocuments(readFileSync(join(out, 'k8s', `${m}.yaml`), 'utf8')).map((d) => d.toJS()));
-    const container = (name: string) => docs.find((o) => o?.kind === 'Deployment' && o.metadata.name === name).spec.template.spec.containers[0];
+    const docs = ['mainpc', 'pc2'].flatMap((m) =>
+      parseAllDocuments(readFileSync(join(out, 'k8s', `${m}.yaml`), 'utf8')).map((d) => d.toJS()),
+    );
+    const container = (name: string) =>
+      docs.find((o) => o?.kind === 'Deployment' && o.metadata.name === name).spec.template.spec.containers[0];
     // CodeGenerator: port 5650 in its config, health 6650 there; its code binds 5651 (and HTTP 5652).
     expect(container('code-generator').readinessProbe.exec.command.at(-1)).toBe('zmq://127.0.0.1:5651');
     expect(container('code-generator').livenessProbe.httpGet.port).toBe(5652);
-    expect(container('code-generator').ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([5650, 5651, 5652]);
+    expect(container('code-generator').ports.map((p: { containerPort: number }) => p.containerPort)).toEqual([
+      5650, 5651, 5652,
+    ]);
     // ServiceRegistry passes HEALTH_CHECK_PORT: its config's 8200 stands, probed by ZMQ.
     expect(container('service-registry').readinessProbe.exec.command.at(-1)).toBe('zmq://127.0.0.1:8200');
     const policy = docs.find((o) => o?.kind === 'NetworkPolicy' && o.metadata.name === 'code-generator');
-    expect(policy.spec.ingress.flatMap((x: { ports: { port: number }[] }) => x.ports.map((p) => p.port))).toContain(5651);
+    expect(policy.spec.ingress.flatMap((x: { ports: { port: number }[] }) => x.ports.map((p) => p.port))).toContain(
+      5651,
+    );
   });
 });

@@ -15,12 +15,20 @@ import { HAS_UPSTREAM, UPSTREAM } from '../helpers.ts';
 
 beforeAll(() => initPython());
 
-const HAS_PYTHON = spawnSync('python3', ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)']).status === 0;
-if (!HAS_PYTHON) console.warn('python3 (3.10 or later) is not installed: the syntax-error lines are checked against the expected values only, not against CPython');
+const HAS_PYTHON =
+  spawnSync('python3', ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)']).status === 0;
+if (!HAS_PYTHON)
+  console.warn(
+    'python3 (3.10 or later) is not installed: the syntax-error lines are checked against the expected values only, not against CPython',
+  );
 
 /** The line CPython reports for `text`, or undefined when it compiles. */
 function cpythonLine(text: string): number | undefined {
-  const r = spawnSync('python3', ['-c', 'import sys\ntry:\n compile(sys.stdin.read(), "x.py", "exec")\nexcept SyntaxError as e:\n print(e.lineno)'], { input: text, encoding: 'utf8' });
+  const r = spawnSync(
+    'python3',
+    ['-c', 'import sys\ntry:\n compile(sys.stdin.read(), "x.py", "exec")\nexcept SyntaxError as e:\n print(e.lineno)'],
+    { input: text, encoding: 'utf8' },
+  );
   return r.stdout.trim() ? Number(r.stdout.trim()) : undefined;
 }
 
@@ -34,20 +42,41 @@ function tree(files: Record<string, string | Buffer>): { root: string; tree: Sou
   return { root, tree: new SourceTree(root) };
 }
 
-const BASE_AGENT = 'class BaseAgent:\n    def __init__(self, name=None, port=None, health_check_port=None, **kwargs):\n        pass\n';
+const BASE_AGENT =
+  'class BaseAgent:\n    def __init__(self, name=None, port=None, health_check_port=None, **kwargs):\n        pass\n';
 
 describe('syntax errors, at the line CPython reports', () => {
   const cases: [string, string, number, string][] = [
     ['a bracket never closed', 'x = 1\nf(a,\n  b\ny = 2\n', 2, "'(' was never closed"],
-    ['a closer that does not match', 'x = {\n  "a": (1,\n}\n', 3, "closing parenthesis '}' does not match opening parenthesis '(' on line 2"],
+    [
+      'a closer that does not match',
+      'x = {\n  "a": (1,\n}\n',
+      3,
+      "closing parenthesis '}' does not match opening parenthesis '(' on line 2",
+    ],
     ['an unmatched closer', 'x = 1)\n', 1, "unmatched ')'"],
     ['an unexpected indent', 'x = 1\n    y = 2\n', 2, 'unexpected indent'],
     ['a block that is not indented', 'if x:\npass\n', 2, 'expected an indented block after the statement on line 1'],
     ['a try without except or finally', 'try:\n    x = 1\n\ny = 2\n', 4, "expected 'except' or 'finally' block"],
-    ['a bracket error after a block not indented (CPython reports the bracket)', 'if x:\n\nimport os\nf(1}\n', 4, "closing parenthesis '}' does not match opening parenthesis '('"],
-    ['an unexpected indent before a bracket error (CPython reports the indent)', 'x = 1\n  y = [1,\n]]\n', 2, 'unexpected indent'],
+    [
+      'a bracket error after a block not indented (CPython reports the bracket)',
+      'if x:\n\nimport os\nf(1}\n',
+      4,
+      "closing parenthesis '}' does not match opening parenthesis '('",
+    ],
+    [
+      'an unexpected indent before a bracket error (CPython reports the indent)',
+      'x = 1\n  y = [1,\n]]\n',
+      2,
+      'unexpected indent',
+    ],
     ['a string never terminated', 'x = "abc\ny = 1\n', 1, 'unterminated string literal (detected at line 1)'],
-    ['an unindent to no outer level', 'if x:\n        a = 1\n    b = 2\n', 3, 'unindent does not match any outer indentation level'],
+    [
+      'an unindent to no outer level',
+      'if x:\n        a = 1\n    b = 2\n',
+      3,
+      'unindent does not match any outer indentation level',
+    ],
   ];
   it.each(cases)('%s', (_name, text, line, message) => {
     expect(readPython(text).syntaxError).toEqual({ line, message });
@@ -55,7 +84,8 @@ describe('syntax errors, at the line CPython reports', () => {
   });
 
   it('finds none in code that compiles: brackets in strings and comments, continuations, nested blocks, f-strings', () => {
-    const text = 'import os\n# (unclosed in a comment\ns = "a ( b" + \'c ]\'\nt = """\n)\n"""\nx = 1 + \\\n    2\ndef f():\n    if x:\n        return f"{x}("\n    try:\n        pass\n    except Exception:\n        pass\n';
+    const text =
+      'import os\n# (unclosed in a comment\ns = "a ( b" + \'c ]\'\nt = """\n)\n"""\nx = 1 + \\\n    2\ndef f():\n    if x:\n        return f"{x}("\n    try:\n        pass\n    except Exception:\n        pass\n';
     expect(readPython(text).syntaxError).toBeUndefined();
     if (HAS_PYTHON) expect(cpythonLine(text)).toBeUndefined();
   });
@@ -69,20 +99,29 @@ describe('the framework, the ports and the environment of a script', () => {
       'common/core/base_agent.py': BASE_AGENT,
       'agents/__init__.py': '',
       'agents/mid.py': 'from common.core.base_agent import BaseAgent as BA\nclass Mid(BA):\n    pass\n',
-      'agents/leaf.py': 'from .mid import Mid\nclass Leaf(Mid):\n    def __init__(self):\n        super().__init__(name="Leaf", port=7100)\nif __name__ == "__main__":\n    Leaf().run()\n',
+      'agents/leaf.py':
+        'from .mid import Mid\nclass Leaf(Mid):\n    def __init__(self):\n        super().__init__(name="Leaf", port=7100)\nif __name__ == "__main__":\n    Leaf().run()\n',
     });
     const f = readScript(t, 'agents/leaf.py');
     expect(f.framework).toBe('BaseAgent');
     expect(f.classChain).toEqual(['Leaf', 'Mid', 'BaseAgent']);
     // A port but no health port: the base class binds health at port + 1.
     expect(f.health).toEqual({ kind: 'port+1', port: { kind: 'int', value: 7100 }, line: 4 });
-    expect(f.closure).toEqual(['agents/__init__.py', 'agents/leaf.py', 'agents/mid.py', 'common/__init__.py', 'common/core/__init__.py', 'common/core/base_agent.py']);
+    expect(f.closure).toEqual([
+      'agents/__init__.py',
+      'agents/leaf.py',
+      'agents/mid.py',
+      'common/__init__.py',
+      'common/core/__init__.py',
+      'common/core/base_agent.py',
+    ]);
     expect(f.problems).toEqual([]);
   });
 
   it('tells a passed health port, **kwargs and self.config apart', () => {
     const common = { 'common/__init__.py': '', 'common/core/__init__.py': '', 'common/core/base_agent.py': BASE_AGENT };
-    const script = (body: string) => `import common.core.base_agent as core\nclass A(core.BaseAgent):\n    def __init__(self, **kw):\n${body}\nA()\n`;
+    const script = (body: string) =>
+      `import common.core.base_agent as core\nclass A(core.BaseAgent):\n    def __init__(self, **kw):\n${body}\nA()\n`;
     const { tree: t } = tree({
       ...common,
       'passed.py': script('        super().__init__(port=7000, health_check_port=8000)'),
@@ -98,7 +137,9 @@ describe('the framework, the ports and the environment of a script', () => {
   });
 
   it('reads f-string endpoints through names, int(), getenv defaults and split', () => {
-    const f = readPython('import os, zmq\nPORT = int(os.getenv("BUS_PORT", "7150"))\nDOWN = os.environ.get("DOWN", "mainpc:5562")\ns.bind(f"tcp://*:{PORT}")\ndef go(self):\n    host, port = DOWN.split(":")\n    s.connect(f"tcp://{host}:{port}")\n    s.connect(f"tcp://localhost:{self.port}")\n    s.bind("ipc:///tmp/x")\n');
+    const f = readPython(
+      'import os, zmq\nPORT = int(os.getenv("BUS_PORT", "7150"))\nDOWN = os.environ.get("DOWN", "mainpc:5562")\ns.bind(f"tcp://*:{PORT}")\ndef go(self):\n    host, port = DOWN.split(":")\n    s.connect(f"tcp://{host}:{port}")\n    s.connect(f"tcp://localhost:{self.port}")\n    s.bind("ipc:///tmp/x")\n',
+    );
     expect(f.binds).toEqual([{ host: '*', port: 7150, text: 'tcp://*:7150', line: 4 }]);
     expect(f.connects).toEqual([
       { host: 'mainpc', port: 5562, text: 'tcp://mainpc:5562', line: 7 },
@@ -107,7 +148,9 @@ describe('the framework, the ports and the environment of a script', () => {
   });
 
   it('lists the variables read, with literal defaults, through os.environ, os.getenv and the get_env helper', () => {
-    const f = readPython('import os\na = os.environ["A"]\nb = os.environ.get("B", 3)\nc = os.getenv("C")\nd = get_env("D", "x")\ne = os.getenv(name)\n');
+    const f = readPython(
+      'import os\na = os.environ["A"]\nb = os.environ.get("B", 3)\nc = os.getenv("C")\nd = get_env("D", "x")\ne = os.getenv(name)\n',
+    );
     expect(f.envReads).toEqual([
       { name: 'A', line: 2 },
       { name: 'B', default: { kind: 'int', value: 3 }, line: 3 },
@@ -133,17 +176,26 @@ describe('bad input in the source tree', () => {
     symlinkSync(outside, join(root, 'link.py'));
     writeFileSync(join(root, 'big.py'), '');
     truncateSync(join(root, 'big.py'), 20 * 2 ** 20);
-    const problem = (script: string) => readScript(t, script).problems.map((p) => `${p.code} ${p.file}:${p.line} ${p.message}`);
-    expect(problem('binary.py')).toEqual(['unreadable-script binary.py:1 is a binary file (it holds NUL bytes), not Python source']);
+    const problem = (script: string) =>
+      readScript(t, script).problems.map((p) => `${p.code} ${p.file}:${p.line} ${p.message}`);
+    expect(problem('binary.py')).toEqual([
+      'unreadable-script binary.py:1 is a binary file (it holds NUL bytes), not Python source',
+    ]);
     expect(problem('latin1.py')).toEqual(['unreadable-script latin1.py:1 is not UTF-8, as Python source must be']);
     expect(problem('dir.py')).toEqual(['unreadable-script dir.py:1 is a directory, not a script']);
-    expect(problem('link.py')).toEqual(['unreadable-script link.py:1 it is a link to a file outside the source root, which is never read']);
+    expect(problem('link.py')).toEqual([
+      'unreadable-script link.py:1 it is a link to a file outside the source root, which is never read',
+    ]);
     expect(problem('big.py')).toEqual(['unreadable-script big.py:1 is 20.0 MiB, more than the 4 MiB a script may be']);
     expect(problem('../x.py')).toEqual(['unreadable-script ../x.py:1 the path leaves the source tree']);
     expect(problem('nope.py')).toEqual(['missing-script nope.py:1 no such file under the source root']);
-    expect(problem('uses_missing.py')).toEqual(['missing-module uses_missing.py:1 imports common.gone, which is no file under the source root']);
+    expect(problem('uses_missing.py')).toEqual([
+      'missing-module uses_missing.py:1 imports common.gone, which is no file under the source root',
+    ]);
     const { tree: ns } = tree({ 'pkg/mod.py': 'X = 1\n', 'main.py': 'import pkg.mod\n' });
-    expect(readScript(ns, 'main.py').problems.map((p) => `${p.code} ${p.file}:${p.line}`)).toEqual(['namespace-package main.py:1']);
+    expect(readScript(ns, 'main.py').problems.map((p) => `${p.code} ${p.file}:${p.line}`)).toEqual([
+      'namespace-package main.py:1',
+    ]);
     expect(readScript(ns, 'main.py').closure).toEqual(['main.py', 'pkg/mod.py']);
     const cycle = readScript(t, 'cycle_a.py');
     expect([cycle.closure, cycle.problems]).toEqual([['cycle_a.py', 'cycle_b.py'], []]);
@@ -158,47 +210,93 @@ describe.skipIf(!HAS_UPSTREAM)('the real code at 9ff5bdfb', () => {
   });
 
   it('finds the two scripts that do not compile, at the lines Python reports', () => {
-    expect(readScript(t, 'pc2_code/agents/cache_manager.py').problems.filter((p) => p.code === 'script-syntax-error' && p.file === 'pc2_code/agents/cache_manager.py')).toEqual([
-      { code: 'script-syntax-error', file: 'pc2_code/agents/cache_manager.py', line: 395, message: "closing parenthesis '}' does not match opening parenthesis '(' on line 394" },
+    expect(
+      readScript(t, 'pc2_code/agents/cache_manager.py').problems.filter(
+        (p) => p.code === 'script-syntax-error' && p.file === 'pc2_code/agents/cache_manager.py',
+      ),
+    ).toEqual([
+      {
+        code: 'script-syntax-error',
+        file: 'pc2_code/agents/cache_manager.py',
+        line: 395,
+        message: "closing parenthesis '}' does not match opening parenthesis '(' on line 394",
+      },
     ]);
     const tiny = readScript(t, 'main_pc_code/FORMAINPC/tiny_llama_service_enhanced.py');
     expect(tiny.compiles).toBe(false);
-    expect(tiny.problems.find((p) => p.code === 'script-syntax-error')).toMatchObject({ line: 73, message: 'unexpected indent' });
-    for (const s of ['main_pc_code/agents/service_registry_agent.py', 'main_pc_code/agents/nlu_agent.py', 'services/central_error_bus/error_bus.py', 'pc2_code/agents/task_scheduler.py']) expect([s, readScript(t, s).compiles]).toEqual([s, true]);
+    expect(tiny.problems.find((p) => p.code === 'script-syntax-error')).toMatchObject({
+      line: 73,
+      message: 'unexpected indent',
+    });
+    for (const s of [
+      'main_pc_code/agents/service_registry_agent.py',
+      'main_pc_code/agents/nlu_agent.py',
+      'services/central_error_bus/error_bus.py',
+      'pc2_code/agents/task_scheduler.py',
+    ])
+      expect([s, readScript(t, s).compiles]).toEqual([s, true]);
   });
 
   it('tells the scripts whose health socket is at port + 1 from those that pass a health port', () => {
     const kind = (s: string) => readScript(t, s).health?.kind;
-    expect(['main_pc_code/agents/responder.py', 'main_pc_code/agents/streaming_tts_agent.py', 'main_pc_code/agents/emotion_engine.py', 'pc2_code/agents/task_scheduler.py', 'main_pc_code/agents/nlu_agent.py'].map(kind)).toEqual(['port+1', 'port+1', 'port+1', 'port+1', 'port+1']);
-    expect(['main_pc_code/agents/service_registry_agent.py', 'main_pc_code/agents/emotion_synthesis_agent.py', 'pc2_code/agents/advanced_router.py'].map(kind)).toEqual(['passed', 'passed', 'passed']);
+    expect(
+      [
+        'main_pc_code/agents/responder.py',
+        'main_pc_code/agents/streaming_tts_agent.py',
+        'main_pc_code/agents/emotion_engine.py',
+        'pc2_code/agents/task_scheduler.py',
+        'main_pc_code/agents/nlu_agent.py',
+      ].map(kind),
+    ).toEqual(['port+1', 'port+1', 'port+1', 'port+1', 'port+1']);
+    expect(
+      [
+        'main_pc_code/agents/service_registry_agent.py',
+        'main_pc_code/agents/emotion_synthesis_agent.py',
+        'pc2_code/agents/advanced_router.py',
+      ].map(kind),
+    ).toEqual(['passed', 'passed', 'passed']);
     expect(kind('main_pc_code/agents/learning_manager.py')).toBe('config');
-    expect(readScript(t, 'pc2_code/agents/task_scheduler.py').health).toEqual({ kind: 'port+1', port: { kind: 'int', value: 7115 }, line: 50 });
+    expect(readScript(t, 'pc2_code/agents/task_scheduler.py').health).toEqual({
+      kind: 'port+1',
+      port: { kind: 'int', value: 7115 },
+      line: 50,
+    });
   });
 
   it('resolves EnhancedBaseAgent for NLUAgent, through its BaseClass alias', () => {
     const nlu = readScript(t, 'main_pc_code/agents/nlu_agent.py');
-    expect([nlu.framework, nlu.classChain]).toEqual(['EnhancedBaseAgent', ['NLUAgent', 'EnhancedBaseAgent', 'BaseAgent']]);
+    expect([nlu.framework, nlu.classChain]).toEqual([
+      'EnhancedBaseAgent',
+      ['NLUAgent', 'EnhancedBaseAgent', 'BaseAgent'],
+    ]);
     expect(nlu.closure).toContain('common/core/enhanced_base_agent.py');
   });
 
   it("finds the error bus's PUB port and the relay's connection to the other machine", () => {
     const bus = readScript(t, 'services/central_error_bus/error_bus.py');
-    expect([bus.framework, bus.binds.map((b) => [b.text, b.port, b.line])]).toEqual(['none', [['tcp://*:7150', 7150, 19]]]);
+    expect([bus.framework, bus.binds.map((b) => [b.text, b.port, b.line])]).toEqual([
+      'none',
+      [['tcp://*:7150', 7150, 19]],
+    ]);
     const relay = readScript(t, 'services/speech_relay/relay.py');
     expect(relay.connects.map((c) => [c.host, c.port, c.line])).toEqual([['mainpc', 5562, 36]]);
   });
 
   it('lists the variables service_registry_agent.py reads, with its defaults', () => {
-    const reads = readScript(t, 'main_pc_code/agents/service_registry_agent.py').envReads.filter((e) => e.file === 'main_pc_code/agents/service_registry_agent.py');
-    expect(reads.map((e) => [e.name, e.default && 'value' in e.default ? e.default.value : undefined, e.line])).toEqual([
-      ['SERVICE_REGISTRY_PORT', 7200, 66],
-      ['SERVICE_REGISTRY_HEALTH_PORT', 8200, 67],
-      ['SERVICE_REGISTRY_BACKEND', 'redis', 69],
-      ['SERVICE_REGISTRY_REDIS_URL', 'redis://localhost:6379/0', 70],
-      ['SERVICE_REGISTRY_PREFIX', 'service_registry:', 71],
-      ['REDIS_HOST', 'localhost', 334],
-      ['REDIS_PORT', '6379', 335],
-    ]);
+    const reads = readScript(t, 'main_pc_code/agents/service_registry_agent.py').envReads.filter(
+      (e) => e.file === 'main_pc_code/agents/service_registry_agent.py',
+    );
+    expect(reads.map((e) => [e.name, e.default && 'value' in e.default ? e.default.value : undefined, e.line])).toEqual(
+      [
+        ['SERVICE_REGISTRY_PORT', 7200, 66],
+        ['SERVICE_REGISTRY_HEALTH_PORT', 8200, 67],
+        ['SERVICE_REGISTRY_BACKEND', 'redis', 69],
+        ['SERVICE_REGISTRY_REDIS_URL', 'redis://localhost:6379/0', 70],
+        ['SERVICE_REGISTRY_PREFIX', 'service_registry:', 71],
+        ['REDIS_HOST', 'localhost', 334],
+        ['REDIS_PORT', '6379', 335],
+      ],
+    );
   });
 
   it('reports a missing local module when a file of the slice is removed', () => {
@@ -206,7 +304,11 @@ describe.skipIf(!HAS_UPSTREAM)('the real code at 9ff5bdfb', () => {
     cpSync(root, copy, { recursive: true });
     rmSync(join(copy, 'common', 'core', 'base_agent.py'));
     const f = readScript(new SourceTree(copy), 'main_pc_code/agents/service_registry_agent.py');
-    expect(f.problems.filter((p) => p.code === 'missing-module' && p.message.includes('common.core.base_agent')).map((p) => p.file)).toContain('main_pc_code/agents/service_registry_agent.py');
+    expect(
+      f.problems
+        .filter((p) => p.code === 'missing-module' && p.message.includes('common.core.base_agent'))
+        .map((p) => p.file),
+    ).toContain('main_pc_code/agents/service_registry_agent.py');
     expect(f.framework).toBe('none');
   });
 });
@@ -215,7 +317,13 @@ describe('the facts cache', () => {
   it('gives the same facts from the cache as from the parser, and ignores a broken cache file', async () => {
     const { FactsCache } = await import('../../lib/source/cache.ts');
     const dir = mkdtempSync(join(tmpdir(), 'facts-cache-'));
-    const { tree: fresh } = tree({ 'common/__init__.py': '', 'common/core/__init__.py': '', 'common/core/base_agent.py': BASE_AGENT, 'a.py': 'import os\nfrom common.core.base_agent import BaseAgent\nclass A(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7000)\n        os.getenv("X", "1")\nA()\n' });
+    const { tree: fresh } = tree({
+      'common/__init__.py': '',
+      'common/core/__init__.py': '',
+      'common/core/base_agent.py': BASE_AGENT,
+      'a.py':
+        'import os\nfrom common.core.base_agent import BaseAgent\nclass A(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7000)\n        os.getenv("X", "1")\nA()\n',
+    });
     const first = new FactsCache(dir);
     const expected = readScript(new SourceTree(fresh.root, first), 'a.py');
     first.save();

@@ -26,7 +26,26 @@ interface RedisOutage {
 async function redisOutage(up: UpSystem): Promise<RedisOutage> {
   const agent = 'nlu-agent';
   const redis = up.plan.services.find((s) => s.kind === 'redis')!;
-  const keys = async () => (await up.compose(redis.machine, ['exec', '-T', 'redis', 'redis-cli', '-h', '127.0.0.1', '-p', String(redis.port), 'keys', 'agent:ready:*'])).output.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('agent:ready:')).sort().join(',');
+  const keys = async () =>
+    (
+      await up.compose(redis.machine, [
+        'exec',
+        '-T',
+        'redis',
+        'redis-cli',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(redis.port),
+        'keys',
+        'agent:ready:*',
+      ])
+    ).output
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('agent:ready:'))
+      .sort()
+      .join(',');
   const before = await up.probe(agent);
   const keysBefore = await keys();
   await up.compose(redis.machine, ['stop', '-t', '5', 'redis']);
@@ -38,7 +57,14 @@ async function redisOutage(up: UpSystem): Promise<RedisOutage> {
     await new Promise((r) => setTimeout(r, 250));
     after = await up.probe(agent);
   }
-  return { before, down, recoveredAfterSeconds: (performance.now() - t0) / 1000, after, keysBefore, keysAfter: await keys() };
+  return {
+    before,
+    down,
+    recoveredAfterSeconds: (performance.now() - t0) / 1000,
+    after,
+    keysBefore,
+    keysAfter: await keys(),
+  };
 }
 
 interface Persistence {
@@ -60,12 +86,18 @@ const READ = `import sqlite3; print(open('/app/data/marker.txt').read(), sqlite3
 /** SIGKILLs the stateful agent (compose restarts it), then takes PC2's project down without -v and up again: what its data folder and the machine's model cache hold each time. */
 async function persistence(up: UpSystem): Promise<Persistence> {
   const py = async (service: string, code: string) => {
-    const id = (await docker.listContainers({ filters: { label: [`com.docker.compose.service=${service}`, `com.docker.compose.project=${up.projects[1]}`] } }))[0]!.Id;
+    const id = (
+      await docker.listContainers({
+        filters: { label: [`com.docker.compose.service=${service}`, `com.docker.compose.project=${up.projects[1]}`] },
+      })
+    )[0]!.Id;
     return (await execIn(id, ['python3', '-c', code])).output.trim();
   };
   const running = async (service: string, minRestarts = 0) => {
     for (let i = 0; i < 600; i++) {
-      const cs = await docker.listContainers({ filters: { label: [`com.docker.compose.service=${service}`, `com.docker.compose.project=${up.projects[1]}`] } });
+      const cs = await docker.listContainers({
+        filters: { label: [`com.docker.compose.service=${service}`, `com.docker.compose.project=${up.projects[1]}`] },
+      });
       if (cs.length === 1) {
         const info = await docker.getContainer(cs[0]!.Id).inspect();
         if (info.State.Running && !info.State.Restarting && info.RestartCount >= minRestarts) return info;
@@ -90,8 +122,19 @@ async function persistence(up: UpSystem): Promise<Persistence> {
   await running(GPU_B);
   const afterDownUp = await py(STATEFUL, READ);
   const cacheAfterDownUp = await py(GPU_B, `print(open('/app/.cache/shared-model.bin').read())`);
-  const volumes = ((await docker.listVolumes()).Volumes ?? []).map((v) => v.Name).filter((n) => n.startsWith(`${up.projects[1]!}_`)).sort();
-  return { written, afterKill, restartCount: after.RestartCount, afterDownUp, cacheSeenByOther, cacheAfterDownUp, volumes };
+  const volumes = ((await docker.listVolumes()).Volumes ?? [])
+    .map((v) => v.Name)
+    .filter((n) => n.startsWith(`${up.projects[1]!}_`))
+    .sort();
+  return {
+    written,
+    afterKill,
+    restartCount: after.RestartCount,
+    afterDownUp,
+    cacheSeenByOther,
+    cacheAfterDownUp,
+    volumes,
+  };
 }
 
 describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
@@ -99,16 +142,27 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
   const logsOf = (id: string) => run.agents.find((a) => a.service === id)!.logs;
 
   beforeAll(async () => {
-    run = await runStack({ healthIntervalSeconds: 30, timeoutSeconds: 300, log: (l) => console.log(l), run: testRun, whileUp: async (up) => ({ redis: await redisOutage(up), persistence: await persistence(up) }) });
+    run = await runStack({
+      healthIntervalSeconds: 30,
+      timeoutSeconds: 300,
+      log: (l) => console.log(l),
+      run: testRun,
+      whileUp: async (up) => ({ redis: await redisOutage(up), persistence: await persistence(up) }),
+    });
     const { criticalPath, sequentialSeconds } = run.plan;
-    console.log(`up -> all ok ${run.seconds.toFixed(1)} s; critical path ${criticalPath.seconds} s (ratio ${(run.seconds / criticalPath.seconds).toFixed(2)}); sequential ${sequentialSeconds} s (ratio ${(run.seconds / sequentialSeconds).toFixed(2)})`);
+    console.log(
+      `up -> all ok ${run.seconds.toFixed(1)} s; critical path ${criticalPath.seconds} s (ratio ${(run.seconds / criticalPath.seconds).toFixed(2)}); sequential ${sequentialSeconds} s (ratio ${(run.seconds / sequentialSeconds).toFixed(2)})`,
+    );
   });
 
   it('runs on ports chosen at run time: every single-host port shifted by the offset it found free', () => {
     expect(run.portOffset).toBeGreaterThanOrEqual(10_000);
     const registry = run.plan.agents.find((a) => a.name === 'ServiceRegistry')!;
     // The example's config declares ServiceRegistry on ${PORT_OFFSET}+7200, health ${PORT_OFFSET}+8200.
-    expect([registry.servicePort.singleHostPort, registry.healthPort.singleHostPort]).toEqual([7200 + run.portOffset, 8200 + run.portOffset]);
+    expect([registry.servicePort.singleHostPort, registry.healthPort.singleHostPort]).toEqual([
+      7200 + run.portOffset,
+      8200 + run.portOffset,
+    ]);
   });
 
   it('brings every agent of both machines up, ok by its own account and healthy through the generated ZMQ probes, with Redis and NATS', () => {
@@ -116,17 +170,30 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
     expect(agentStates().length).toBe(82);
     expect(Number.isFinite(run.seconds)).toBe(true);
     expect(run.agents.filter((a) => a.health !== 'healthy').map((a) => `${a.service}: ${a.health}`)).toEqual([]);
-    expect(run.agents.map((a) => a.service).filter((s) => s === 'redis' || s === 'nats').sort()).toEqual(['nats', 'redis']);
+    expect(
+      run.agents
+        .map((a) => a.service)
+        .filter((s) => s === 'redis' || s === 'nats')
+        .sort(),
+    ).toEqual(['nats', 'redis']);
     // Docker's health check is the agent's readiness probe: a ZMQ request to its health socket.
-    const test = composeDoc(run.composeFiles['mainpc']!).services['nlu-agent']! as unknown as { healthcheck: { test: string[] } };
+    const test = composeDoc(run.composeFiles['mainpc']!).services['nlu-agent']! as unknown as {
+      healthcheck: { test: string[] };
+    };
     expect(test.healthcheck.test.at(-1)).toMatch(/^zmq:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it('restarts nothing, and no agent failed to bind a port or missed a variable it needs', () => {
     expect(run.agents.filter((a) => a.restarts > 0).map((a) => a.service)).toEqual([]);
     const bad = agentStates().filter((a) => /cannot bind|Traceback|gave up on| needs /.test(a.logs));
-    expect(bad.map((a) => `${a.service}: ${a.logs.split('\n').find((l) => /cannot bind|Traceback|gave up on| needs |Error/.test(l))}`)).toEqual([]);
-    for (const a of agentStates()) expect([a.service, /base_agent \w+: ready after/.test(a.logs)]).toEqual([a.service, true]);
+    expect(
+      bad.map(
+        (a) =>
+          `${a.service}: ${a.logs.split('\n').find((l) => /cannot bind|Traceback|gave up on| needs |Error/.test(l))}`,
+      ),
+    ).toEqual([]);
+    for (const a of agentStates())
+      expect([a.service, /base_agent \w+: ready after/.test(a.logs)]).toEqual([a.service, true]);
   });
 
   it('binds where the plan says: health at port + 1 for the agents that pass no health_check_port, HTTP at health + 1 for all', () => {
@@ -137,7 +204,10 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
     // Worked out from the example: CodeGenerator's port is 5650, its config's health port 6650, but it
     // passes no health_check_port, so it binds 5651; the plan (healthPort: service+1) probes 5651.
     const cg = run.plan.agents.find((a) => a.name === 'CodeGenerator')!;
-    expect([cg.servicePort.singleHostPort, cg.healthPort.singleHostPort]).toEqual([5650 + run.portOffset, 5651 + run.portOffset]);
+    expect([cg.servicePort.singleHostPort, cg.healthPort.singleHostPort]).toEqual([
+      5650 + run.portOffset,
+      5651 + run.portOffset,
+    ]);
     expect(run.agents.find((a) => a.service === 'code-generator')!.health).toBe('healthy');
   });
 
@@ -150,7 +220,9 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
     }
     // PC2's agents find the twin (on MainPC) through MAIN_PC_IP, which the run sets to localhost.
     const twinPort = run.plan.agents.find((a) => a.name === 'SystemDigitalTwin')!.servicePort.singleHostPort;
-    expect(logsOf('central-error-bus')).toContain(`registered with SystemDigitalTwin at localhost:${twinPort}: success`);
+    expect(logsOf('central-error-bus')).toContain(
+      `registered with SystemDigitalTwin at localhost:${twinPort}: success`,
+    );
   });
 
   it('reaches every cross-machine dependency through MAIN_PC_IP / PC2_IP, and same-machine ones on loopback', () => {
@@ -188,7 +260,7 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
     expect(o.keysAfter).toBe(o.keysBefore);
   });
 
-  it('keeps an agent\'s file and SQLite row across a SIGKILL and across down (without -v) and up; one model cache for the machine\'s GPU agents', () => {
+  it("keeps an agent's file and SQLite row across a SIGKILL and across down (without -v) and up; one model cache for the machine's GPU agents", () => {
     const p = (run.whileUp as { persistence: Persistence }).persistence;
     expect(p.written).toBe('kept row-1');
     expect(p.restartCount).toBeGreaterThanOrEqual(1);
@@ -197,7 +269,12 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
     expect(p.cacheSeenByOther).toBe('weights');
     expect(p.cacheAfterDownUp).toBe('weights');
     // Its own volume and the machine's cache, by the names the compose file gives them.
-    expect(p.volumes).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`_${STATEFUL}-data$`)), expect.stringMatching(/_model-cache$/)]));
+    expect(p.volumes).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`_${STATEFUL}-data$`)),
+        expect.stringMatching(/_model-cache$/),
+      ]),
+    );
   });
 
   it('keeps every agent within its generated memory limit', () => {

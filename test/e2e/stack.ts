@@ -79,15 +79,37 @@ function compose(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number
 /** Builds (or reuses, from the engine's cache) the stand-in agents' image: the CPU family of the e2e spec, from the mini monorepo. */
 export async function prepareImages(spec: string, plan: SystemPlan, o: StackOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'e2e-img-'));
-  const r = cli(['images', '--spec', spec, '--context', join(ROOT, 'test', 'fixtures', 'mini-monorepo'), ...BASE_MAP, ...labelArgs(o.run), '--family', 'cpu', '--json', join(dir, 'r.json')], dir);
+  const r = cli(
+    [
+      'images',
+      '--spec',
+      spec,
+      '--context',
+      join(ROOT, 'test', 'fixtures', 'mini-monorepo'),
+      ...BASE_MAP,
+      ...labelArgs(o.run),
+      '--family',
+      'cpu',
+      '--json',
+      join(dir, 'r.json'),
+    ],
+    dir,
+  );
   rmSync(dir, { recursive: true, force: true });
   if (r.code !== 0) throw new Error(`building the stub image failed:\n${r.stderr.slice(-2000)}`);
   o.log(`stand-in agent image ${plan.images[0]!.image} ready`);
-  for (const svc of plan.services) if (!(await hasImage(svc.image))) throw new Error(`image ${svc.image} is missing: run scripts/base-images.sh, which builds a local stand-in under that tag`);
+  for (const svc of plan.services)
+    if (!(await hasImage(svc.image)))
+      throw new Error(
+        `image ${svc.image} is missing: run scripts/base-images.sh, which builds a local stand-in under that tag`,
+      );
 }
 
 /** Every port the plan has an agent or a service bind on the single host. */
-const singleHostPorts = (plan: SystemPlan) => [...plan.agents.flatMap((a) => a.ports.map((p) => p.singleHostPort ?? p.port)), ...plan.services.flatMap((s) => [s.port, ...(s.monitorPort !== undefined ? [s.monitorPort] : [])])];
+const singleHostPorts = (plan: SystemPlan) => [
+  ...plan.agents.flatMap((a) => a.ports.map((p) => p.singleHostPort ?? p.port)),
+  ...plan.services.flatMap((s) => [s.port, ...(s.monitorPort !== undefined ? [s.monitorPort] : [])]),
+];
 
 /**
  * Writes the e2e spec (the example with every agent on the stub image of this run, probes every
@@ -100,8 +122,12 @@ function writeStackSpec(dir: string, o: StackOptions, offset: number): { spec: s
       .replace(/gpuFamily: gpu-torch/, 'gpuFamily: cpu')
       .replace(/PORT_OFFSET: 0/, `PORT_OFFSET: ${offset}`)
       // The reassignment range moves with the ports it serves.
-      .replace(/range: \{start: (\d+), end: (\d+)\}/, (_m, a: string, b: string) => `range: {start: ${Number(a) + offset}, end: ${Number(b) + offset}}`);
-    if (/family: gpu-/.test(text) || !text.includes(`PORT_OFFSET: ${offset}`)) throw new Error('the e2e spec could not be derived from the example');
+      .replace(
+        /range: \{start: (\d+), end: (\d+)\}/,
+        (_m, a: string, b: string) => `range: {start: ${Number(a) + offset}, end: ${Number(b) + offset}}`,
+      );
+    if (/family: gpu-/.test(text) || !text.includes(`PORT_OFFSET: ${offset}`))
+      throw new Error('the e2e spec could not be derived from the example');
     // Redis and NATS move with the agents' ports; Debian's pyzmq and redis stand in for the agents' PyPI packages.
     const services = `services: {redis: {port: ${6379 + offset}}, nats: {port: ${4222 + offset}, monitorPort: ${8222 + offset}}}\n`;
     return `${withStandInPackages(text)}tag: e2e-${o.run.id}\nhealthChecks: {intervalSeconds: ${o.healthIntervalSeconds}, timeoutSeconds: 2, retries: 3}\n${services}`;
@@ -115,7 +141,10 @@ function writeStackSpec(dir: string, o: StackOptions, offset: number): { spec: s
  * Chooses a PORT_OFFSET at which every single-host port of the plan is free on 127.0.0.1 right now
  * (below the kernel's ephemeral range), writes that spec and synthesizes its compose files.
  */
-export async function synthesizeStack(dir: string, o: StackOptions): Promise<{ plan: SystemPlan; composeDir: string; offset: number }> {
+export async function synthesizeStack(
+  dir: string,
+  o: StackOptions,
+): Promise<{ plan: SystemPlan; composeDir: string; offset: number }> {
   const base = singleHostPorts(writeStackSpec(dir, o, 0).plan);
   const span = Math.max(...base) - Math.min(...base);
   const candidates: number[] = [];
@@ -131,15 +160,22 @@ export async function synthesizeStack(dir: string, o: StackOptions): Promise<{ p
     if (!free.every(Boolean)) continue;
     const r = cli(['synth', '--spec', spec, '--out', join(dir, 'dist'), '--only', 'compose'], dir);
     if (r.code !== 0) throw new Error(`synth failed: ${r.stderr}`);
-    o.log(`${ports.length} ports ${Math.min(...ports.filter((p) => !fixed.includes(p)))}-${Math.max(...ports)} (PORT_OFFSET ${offset}, a span of ${span}) are free, ${fixed.length} literal ones (${fixed.join(', ')}) too`);
+    o.log(
+      `${ports.length} ports ${Math.min(...ports.filter((p) => !fixed.includes(p)))}-${Math.max(...ports)} (PORT_OFFSET ${offset}, a span of ${span}) are free, ${fixed.length} literal ones (${fixed.join(', ')}) too`,
+    );
     return { plan, composeDir: join(dir, 'dist', 'compose', 'single-host'), offset };
   }
-  throw new Error(`no PORT_OFFSET from ${candidates[0]} to ${candidates.at(-1)} leaves every single-host port of the example free`);
+  throw new Error(
+    `no PORT_OFFSET from ${candidates[0]} to ${candidates.at(-1)} leaves every single-host port of the example free`,
+  );
 }
 
 /** A compose override that puts the run's labels on every service and volume of a generated file. */
 function labelOverride(file: string, run: TestRun): string {
-  const doc = parse(readFileSync(file, 'utf8')) as { services: Record<string, unknown>; volumes?: Record<string, unknown> };
+  const doc = parse(readFileSync(file, 'utf8')) as {
+    services: Record<string, unknown>;
+    volumes?: Record<string, unknown>;
+  };
   const labels = runLabels(run);
   const services = Object.fromEntries(Object.keys(doc.services).map((s) => [s, { labels }]));
   const volumes = Object.fromEntries(Object.keys(doc.volumes ?? {}).map((v) => [v, { labels }]));
@@ -155,26 +191,59 @@ async function projectContainers(projects: readonly string[]) {
 export async function runStack(o: StackOptions): Promise<StackRun> {
   const dir = mkdtempSync(join(tmpdir(), 'e2e-'));
   const { plan, composeDir, offset } = await synthesizeStack(dir, o);
-  if (plan.images.length !== 1) throw new Error(`the e2e system should use one image, got ${plan.images.map((i) => i.family).join(', ')}`);
+  if (plan.images.length !== 1)
+    throw new Error(`the e2e system should use one image, got ${plan.images.map((i) => i.family).join(', ')}`);
   await prepareImages(join(dir, 'agent-infra.yaml'), plan, o);
   mkdirSync(join(dir, 'models'));
-  const env = { MAIN_PC_IP: 'localhost', PC2_IP: 'localhost', AGENT_MODELS_DIR: join(dir, 'models'), COMPOSE_PARALLEL_LIMIT: '128' };
+  const env = {
+    MAIN_PC_IP: 'localhost',
+    PC2_IP: 'localhost',
+    AGENT_MODELS_DIR: join(dir, 'models'),
+    COMPOSE_PARALLEL_LIMIT: '128',
+  };
   // Project names of this run: a second run on the same engine cannot take them down.
   const projects = plan.machines.map((m) => `agent-infra-e2e-${o.run.id}-${m.name}`);
-  const files = Object.fromEntries(plan.machines.map((m) => [m.name, join(composeDir, `docker-compose.${m.name}.yml`)]));
-  const overrides = Object.fromEntries(plan.machines.map((m) => {
-    const f = join(dir, `labels.${m.name}.yml`);
-    writeFileSync(f, labelOverride(files[m.name]!, o.run));
-    return [m.name, f];
-  }));
+  const files = Object.fromEntries(
+    plan.machines.map((m) => [m.name, join(composeDir, `docker-compose.${m.name}.yml`)]),
+  );
+  const overrides = Object.fromEntries(
+    plan.machines.map((m) => {
+      const f = join(dir, `labels.${m.name}.yml`);
+      writeFileSync(f, labelOverride(files[m.name]!, o.run));
+      return [m.name, f];
+    }),
+  );
   const fileArgs = (m: string) => ['-f', files[m]!, '-f', overrides[m]!];
-  const down = () => Promise.all(plan.machines.map((m, i) => compose(['-p', projects[i]!, ...fileArgs(m.name), '--profile', 'optional', 'down', '-v', '--remove-orphans', '--timeout', '5'], env)));
+  const down = () =>
+    Promise.all(
+      plan.machines.map((m, i) =>
+        compose(
+          [
+            '-p',
+            projects[i]!,
+            ...fileArgs(m.name),
+            '--profile',
+            'optional',
+            'down',
+            '-v',
+            '--remove-orphans',
+            '--timeout',
+            '5',
+          ],
+          env,
+        ),
+      ),
+    );
   let seconds = Infinity;
   let upOutput: string;
   try {
     o.log(`bringing up ${plan.agents.length} agents in ${projects.join(' and ')}`);
     const t0 = performance.now();
-    const ups = Promise.all(plan.machines.map((m, i) => compose(['-p', projects[i]!, ...fileArgs(m.name), '--profile', 'optional', 'up', '-d', '--no-build'], env)));
+    const ups = Promise.all(
+      plan.machines.map((m, i) =>
+        compose(['-p', projects[i]!, ...fileArgs(m.name), '--profile', 'optional', 'up', '-d', '--no-build'], env),
+      ),
+    );
     // Readiness as the agents report it: the status in the body of each BaseAgent's HTTP /health (at
     // health + 1), polled from this host; `ok` only once the agent's ready key is in Redis.
     const endpoints = plan.agents.map((a) => `http://127.0.0.1:${a.healthPort.singleHostPort! + 1}/health`);
@@ -208,7 +277,9 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
     const results = await ups;
     upOutput = results.map((r) => r.output).join('\n');
     if (Number.isFinite(seconds)) {
-      o.log(`every agent reported status ok after ${seconds.toFixed(1)} s; waiting for Docker's health checks (the ZMQ probes) to agree`);
+      o.log(
+        `every agent reported status ok after ${seconds.toFixed(1)} s; waiting for Docker's health checks (the ZMQ probes) to agree`,
+      );
       const dockerDeadline = performance.now() + 180_000;
       const expected = plan.agents.length + plan.services.length;
       while (performance.now() < dockerDeadline) {
@@ -219,9 +290,14 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
     } else {
       // The wait explains itself: what the first agents that never got ready did.
       const pending = plan.agents.filter((a) => !readySet.has(endpoints[plan.agents.indexOf(a)]!));
-      o.log(`${pending.length} of ${plan.agents.length} agents not ready after ${o.timeoutSeconds} s: ${pending.map((a) => a.id).join(', ')}\n${upOutput.slice(-2000)}`);
-      const byService = new Map((await projectContainers(projects)).map((c) => [c.Labels['com.docker.compose.service']!, c.Id]));
-      for (const a of pending.slice(0, 5)) o.log(byService.has(a.id) ? await explain(byService.get(a.id)!) : `${a.id}: no container`);
+      o.log(
+        `${pending.length} of ${plan.agents.length} agents not ready after ${o.timeoutSeconds} s: ${pending.map((a) => a.id).join(', ')}\n${upOutput.slice(-2000)}`,
+      );
+      const byService = new Map(
+        (await projectContainers(projects)).map((c) => [c.Labels['com.docker.compose.service']!, c.Id]),
+      );
+      for (const a of pending.slice(0, 5))
+        o.log(byService.has(a.id) ? await explain(byService.get(a.id)!) : `${a.id}: no container`);
     }
     // In parallel: the stats call samples for about a second per container.
     const agents: AgentState[] = await Promise.all(
@@ -246,16 +322,31 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
     );
     let whileUp: unknown;
     if (o.whileUp && Number.isFinite(seconds)) {
-      const containers = new Map((await projectContainers(projects)).map((c) => [c.Labels['com.docker.compose.service']!, c.Id]));
+      const containers = new Map(
+        (await projectContainers(projects)).map((c) => [c.Labels['com.docker.compose.service']!, c.Id]),
+      );
       whileUp = await o.whileUp({
         plan,
         projects,
         containers,
-        compose: (machine, args) => compose(['-p', projects[plan.machines.findIndex((m) => m.name === machine)]!, ...fileArgs(machine), ...args], env),
+        compose: (machine, args) =>
+          compose(
+            ['-p', projects[plan.machines.findIndex((m) => m.name === machine)]!, ...fileArgs(machine), ...args],
+            env,
+          ),
         probe: (service) => execIn(containers.get(service)!, ['python3', '-S', '/usr/local/bin/agent-infra-health']),
       });
     }
-    return { plan, projects, composeFiles: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, readFileSync(f, 'utf8')])), seconds, agents, upOutput, portOffset: offset, ...(whileUp !== undefined ? { whileUp } : {}) };
+    return {
+      plan,
+      projects,
+      composeFiles: Object.fromEntries(Object.entries(files).map(([k, f]) => [k, readFileSync(f, 'utf8')])),
+      seconds,
+      agents,
+      upOutput,
+      portOffset: offset,
+      ...(whileUp !== undefined ? { whileUp } : {}),
+    };
   } finally {
     await down();
   }
@@ -264,10 +355,22 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
 /** What remains of the projects after teardown: containers, networks and volumes of the projects or labelled with the run. */
 export async function leftovers(projects: readonly string[], run: TestRun): Promise<string[]> {
   const ofRun = { label: [`${RUN_LABEL}=${run.id}`] };
-  const containers = [...(await projectContainers(projects)), ...(await docker.listContainers({ all: true, filters: ofRun }))].map((c) => `container ${c.Names[0]}`);
-  const networks = [...(await docker.listNetworks()).filter((n) => projects.includes(n.Labels?.['com.docker.compose.project'] ?? '')), ...(await docker.listNetworks({ filters: ofRun }))].map((n) => `network ${n.Name}`);
-  const volumes = [...((await docker.listVolumes()).Volumes ?? []).filter((v) => projects.includes(v.Labels?.['com.docker.compose.project'] ?? '')), ...((await docker.listVolumes({ filters: ofRun })).Volumes ?? [])].map((v) => `volume ${v.Name}`);
+  const containers = [
+    ...(await projectContainers(projects)),
+    ...(await docker.listContainers({ all: true, filters: ofRun })),
+  ].map((c) => `container ${c.Names[0]}`);
+  const networks = [
+    ...(await docker.listNetworks()).filter((n) => projects.includes(n.Labels?.['com.docker.compose.project'] ?? '')),
+    ...(await docker.listNetworks({ filters: ofRun })),
+  ].map((n) => `network ${n.Name}`);
+  const volumes = [
+    ...((await docker.listVolumes()).Volumes ?? []).filter((v) =>
+      projects.includes(v.Labels?.['com.docker.compose.project'] ?? ''),
+    ),
+    ...((await docker.listVolumes({ filters: ofRun })).Volumes ?? []),
+  ].map((v) => `volume ${v.Name}`);
   return [...new Set([...containers, ...networks, ...volumes])];
 }
 
-export const composeDoc = (text: string) => parse(text) as { services: Record<string, { environment: Record<string, string> }> };
+export const composeDoc = (text: string) =>
+  parse(text) as { services: Record<string, { environment: Record<string, string> }> };

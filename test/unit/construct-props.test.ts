@@ -4,7 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { AgentSystem, AgentSystemError, AgentWorkload, GpuSharingChart, MachineChart, SystemChart } from '../../lib/index.ts';
+import {
+  AgentSystem,
+  AgentSystemError,
+  AgentWorkload,
+  GpuSharingChart,
+  MachineChart,
+  SystemChart,
+} from '../../lib/index.ts';
 import { InfrastructureService } from '../../constructs/infrastructure.ts';
 import { runPipeline } from '../../lib/pipeline.ts';
 import type { SystemPlan } from '../../lib/plan/types.ts';
@@ -37,30 +44,58 @@ describe('AgentSystem', () => {
   it('refuses an agent on a machine the plan does not have', () => {
     const p = plan();
     const bad = { ...p, agents: p.agents.map((a, i) => (i === 0 ? { ...a, machine: 'nope' } : a)) };
-    expect(refusal(() => new AgentSystem(new App(), 'x', { plan: bad }))).toBe(only(`plan.agents[0].machine: machine 'nope' of agent '${p.agents[0]!.name}' is not a machine of the plan (it has mainpc, pc2) [invalid-props]`));
+    expect(refusal(() => new AgentSystem(new App(), 'x', { plan: bad }))).toBe(
+      only(
+        `plan.agents[0].machine: machine 'nope' of agent '${p.agents[0]!.name}' is not a machine of the plan (it has mainpc, pc2) [invalid-props]`,
+      ),
+    );
   });
 
   it('builds from a plan planSystem made', () => {
-    expect(new AgentSystem(new App(), 'x', { plan: plan() }).machineCharts.map((c) => c.node.id)).toEqual(['mainpc', 'pc2']);
+    expect(new AgentSystem(new App(), 'x', { plan: plan() }).machineCharts.map((c) => c.node.id)).toEqual([
+      'mainpc',
+      'pc2',
+    ]);
   });
 });
 
 describe('MachineChart', () => {
   it('refuses a machine the plan does not have', () => {
-    expect(refusal(() => new MachineChart(new App(), 'm', { plan: plan(), machine: 'nope', addressesConfigMap: 'a', secretName: 's' }))).toBe(only('machine: the plan has no machine \'nope\' (it has mainpc, pc2) [invalid-props]'));
+    expect(
+      refusal(
+        () =>
+          new MachineChart(new App(), 'm', { plan: plan(), machine: 'nope', addressesConfigMap: 'a', secretName: 's' }),
+      ),
+    ).toBe(only("machine: the plan has no machine 'nope' (it has mainpc, pc2) [invalid-props]"));
   });
 
   it('refuses a plan without machines', () => {
-    expect(refusal(() => new MachineChart(new App(), 'm', { plan: { ...plan(), machines: [] }, machine: 'mainpc', addressesConfigMap: 'a', secretName: 's' }))).toBe(only('plan.machines: too small: expected array to have >=1 items [invalid-props]'));
+    expect(
+      refusal(
+        () =>
+          new MachineChart(new App(), 'm', {
+            plan: { ...plan(), machines: [] },
+            machine: 'mainpc',
+            addressesConfigMap: 'a',
+            secretName: 's',
+          }),
+      ),
+    ).toBe(only('plan.machines: too small: expected array to have >=1 items [invalid-props]'));
   });
 });
 
 describe('SystemChart and GpuSharingChart', () => {
   it('refuse a namespace that is no DNS label', () => {
     const bad = { ...plan(), namespace: 'Not A Label' };
-    const line = only('plan.namespace: must be a dns label (lowercase letters, digits and -, at most 63) [invalid-props]');
-    expect(refusal(() => new SystemChart(new App(), 's', { plan: bad, addressesConfigMap: 'a', endpointsConfigMap: 'e' }))).toBe(line);
-    expect(refusal(() => new GpuSharingChart(new App(), 'g', { plan: bad, devicePluginNamespace: 'n', configMapName: 'c' }))).toBe(line);
+    const line = only(
+      'plan.namespace: must be a dns label (lowercase letters, digits and -, at most 63) [invalid-props]',
+    );
+    expect(
+      refusal(() => new SystemChart(new App(), 's', { plan: bad, addressesConfigMap: 'a', endpointsConfigMap: 'e' })),
+    ).toBe(line);
+    expect(
+      refusal(() => new GpuSharingChart(new App(), 'g', { plan: bad, devicePluginNamespace: 'n', configMapName: 'c' })),
+    ).toBe(line);
   });
 });
 
@@ -69,13 +104,35 @@ describe('AgentWorkload and InfrastructureService', () => {
     const p = plan();
     const chart = new Chart(new App(), 'c');
     const agent = { ...p.agents[0]!, healthPort: undefined } as unknown as SystemPlan['agents'][number];
-    expect(refusal(() => new AgentWorkload(chart, 'w', { agent, system: p.name, user: p.user, addressesConfigMap: 'a', secretName: 's', namespace: p.namespace }))).toBe(
-      only('agent.healthPort: invalid input: expected object, received undefined [invalid-props]'),
-    );
-    expect(refusal(() => new AgentWorkload(chart, 'w2', { agent: p.agents[0]!, system: '', user: p.user, addressesConfigMap: 'a', secretName: 's', namespace: p.namespace }))).toBe(
-      only('props.system: too small: expected string to have >=1 characters [invalid-props]'),
-    );
+    expect(
+      refusal(
+        () =>
+          new AgentWorkload(chart, 'w', {
+            agent,
+            system: p.name,
+            user: p.user,
+            addressesConfigMap: 'a',
+            secretName: 's',
+            namespace: p.namespace,
+          }),
+      ),
+    ).toBe(only('agent.healthPort: invalid input: expected object, received undefined [invalid-props]'));
+    expect(
+      refusal(
+        () =>
+          new AgentWorkload(chart, 'w2', {
+            agent: p.agents[0]!,
+            system: '',
+            user: p.user,
+            addressesConfigMap: 'a',
+            secretName: 's',
+            namespace: p.namespace,
+          }),
+      ),
+    ).toBe(only('props.system: too small: expected string to have >=1 characters [invalid-props]'));
     const service = { ...p.services[0]!, port: 70000 };
-    expect(refusal(() => new InfrastructureService(chart, 'i', { service, system: p.name }))).toBe(only('service.port: too big: expected number to be <=65535 [invalid-props]'));
+    expect(refusal(() => new InfrastructureService(chart, 'i', { service, system: p.name }))).toBe(
+      only('service.port: too big: expected number to be <=65535 [invalid-props]'),
+    );
   });
 });

@@ -28,7 +28,8 @@ describe('Dockerfiles of the example', () => {
   });
 
   it('lints clean with dockerfile-utils', () => {
-    for (const [f, text] of dockerfiles()) expect([f, validate(text).map((d) => `${d.range.start.line + 1}: ${d.message}`)]).toEqual([f, []]);
+    for (const [f, text] of dockerfiles())
+      expect([f, validate(text).map((d) => `${d.range.start.line + 1}: ${d.message}`)]).toEqual([f, []]);
     expect(validate('FROM x\nEXPOSE abc\n').length).toBeGreaterThan(0);
   });
 
@@ -50,7 +51,9 @@ describe('Dockerfiles of the example', () => {
     expect(runtime).toMatch(/apt-get install -y --no-install-recommends libgomp1 libsndfile1/);
     expect(runtime).toMatch(/^COPY --from=builder \/opt\/venv \/opt\/venv$/m);
     expect(runtime!.match(/^COPY --from=/gm)).toHaveLength(1);
-    expect(builder).toMatch(/pip install --no-cache-dir -r \/tmp\/requirements\/base\.txt -r \/tmp\/requirements\/audio\.txt/);
+    expect(builder).toMatch(
+      /pip install --no-cache-dir -r \/tmp\/requirements\/base\.txt -r \/tmp\/requirements\/audio\.txt/,
+    );
   });
 
   it('runs as the numeric non-root user, with a standard-library HEALTHCHECK and the waiting entrypoint', () => {
@@ -59,7 +62,7 @@ describe('Dockerfiles of the example', () => {
       // The probe program reads AGENT_HEALTH, which every agent is given (its readiness probe).
       expect(text).toMatch(/^HEALTHCHECK .* CMD \["python3", "-S", "\/usr\/local\/bin\/agent-infra-health"\]$/m);
       expect(text).toMatch(/^ENTRYPOINT \["python3", "\/usr\/local\/bin\/agent-infra-entrypoint"\]$/m);
-      expect(text).toContain("'    host, colon, port = hostport.rpartition(\":\")'");
+      expect(text).toContain('\'    host, colon, port = hostport.rpartition(":")\'');
       expect(text).not.toContain('&amp;');
     }
   });
@@ -68,7 +71,9 @@ describe('Dockerfiles of the example', () => {
     for (const image of plan.images) {
       const text = files.get(`docker/${image.family}.Dockerfile`)!;
       const lines = text.split('\n');
-      const copies = lines.filter((l) => /^COPY [^-]\S*\/ \/app\//.test(l)).map((l) => l.split(' ')[1]!.replace(/\/$/, ''));
+      const copies = lines
+        .filter((l) => /^COPY [^-]\S*\/ \/app\//.test(l))
+        .map((l) => l.split(' ')[1]!.replace(/\/$/, ''));
       expect(copies).toEqual(image.sourceDirs);
       const lastCopy = lines.findLastIndex((l) => l.startsWith('COPY '));
       const firstSource = lines.findIndex((l) => /^COPY [^-]\S*\/ \/app\//.test(l));
@@ -80,6 +85,18 @@ describe('Dockerfiles of the example', () => {
 
   it('keeps models, data, logs, .git, caches and virtual environments out of the context', () => {
     const ignore = files.get('docker/.dockerignore')!;
-    for (const p of ['.git', '**/__pycache__', '**/.venv', '**/venv', 'models', '**/models', 'data', 'logs', '**/*.gguf', '**/.env']) expect(ignore.split('\n')).toContain(p);
+    for (const p of [
+      '.git',
+      '**/__pycache__',
+      '**/.venv',
+      '**/venv',
+      'models',
+      '**/models',
+      'data',
+      'logs',
+      '**/*.gguf',
+      '**/.env',
+    ])
+      expect(ignore.split('\n')).toContain(p);
   });
 });

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { dockerignoreMatcher } from '../../lib/images/context.ts';
 
 describe('the .dockerignore matcher', () => {
-  const m = dockerignoreMatcher('# c\n.git\n**/__pycache__\n**/*.pyc\nmodels\n**/models\n**/.env\ndocker-compose*.yml\n!models/keep.txt\n');
+  const m = dockerignoreMatcher(
+    '# c\n.git\n**/__pycache__\n**/*.pyc\nmodels\n**/models\n**/.env\ndocker-compose*.yml\n!models/keep.txt\n',
+  );
   it.each([
     ['.git', true],
     ['.git/config', true],

@@ -29,7 +29,10 @@ describe('compose on a hand-built plan', () => {
   });
 
   it('orders same-machine dependencies by health and waits for the other machine’s', () => {
-    expect(alpha.services.vision.depends_on).toEqual({ redis: { condition: 'service_healthy' }, registry: { condition: 'service_healthy' } });
+    expect(alpha.services.vision.depends_on).toEqual({
+      redis: { condition: 'service_healthy' },
+      registry: { condition: 'service_healthy' },
+    });
     expect(alpha.services.vision.environment.REGISTRY_HOST).toBe('registry');
     expect(beta.services.bus.depends_on).toBeUndefined();
     // Redis on the other machine (a TCP connect to 6379), then the registry's ZMQ health socket, as its readiness is planned.
@@ -46,23 +49,45 @@ describe('compose on a hand-built plan', () => {
   });
 
   it('reserves the GPU of the GPU agent only, and runs every agent as the numeric user', () => {
-    expect(alpha.services.vision.deploy.resources.reservations.devices).toEqual([{ driver: 'nvidia', device_ids: ['0'], capabilities: ['gpu'] }]);
+    expect(alpha.services.vision.deploy.resources.reservations.devices).toEqual([
+      { driver: 'nvidia', device_ids: ['0'], capabilities: ['gpu'] },
+    ]);
     expect(alpha.services.registry.environment.NVIDIA_VISIBLE_DEVICES).toBe('void');
-    for (const s of [alpha.services.registry, alpha.services.vision, beta.services.bus]) expect(s.user).toBe('10001:10001');
+    for (const s of [alpha.services.registry, alpha.services.vision, beta.services.bus])
+      expect(s.user).toBe('10001:10001');
   });
 
   it('checks health with the probe and port of the plan', () => {
     // Registry is a BaseAgent: its ZMQ health socket on 8200; vision answers HTTP /health on 8300.
-    expect(alpha.services.registry.healthcheck.test).toEqual(['CMD', 'python3', '-S', '/usr/local/bin/agent-infra-health', '--timeout', '3', 'zmq://127.0.0.1:8200']);
+    expect(alpha.services.registry.healthcheck.test).toEqual([
+      'CMD',
+      'python3',
+      '-S',
+      '/usr/local/bin/agent-infra-health',
+      '--timeout',
+      '3',
+      'zmq://127.0.0.1:8200',
+    ]);
     expect(alpha.services.vision.healthcheck.test.at(-1)).toBe('http://127.0.0.1:8300/health');
-    expect([alpha.services.registry.command, beta.services.bus.command]).toEqual([['python3', 'agents/registry.py'], ['python3', 'agents/bus.py']]);
-    expect(alpha.services.registry.healthcheck).toMatchObject({ interval: '5s', timeout: '3s', retries: 3, start_period: '10s' });
+    expect([alpha.services.registry.command, beta.services.bus.command]).toEqual([
+      ['python3', 'agents/registry.py'],
+      ['python3', 'agents/bus.py'],
+    ]);
+    expect(alpha.services.registry.healthcheck).toMatchObject({
+      interval: '5s',
+      timeout: '3s',
+      retries: 3,
+      start_period: '10s',
+    });
   });
 });
 
 describe('Kubernetes on a hand-built plan', () => {
   const files = emitKubernetes(plan, 'hand.yaml');
-  const objects = (file: string) => parseAllDocuments(files.get(file)!).map((d) => d.toJS()).filter(Boolean);
+  const objects = (file: string) =>
+    parseAllDocuments(files.get(file)!)
+      .map((d) => d.toJS())
+      .filter(Boolean);
   const alpha = objects('k8s/alpha.yaml');
   const find = (kind: string, name: string) => alpha.find((o) => o.kind === kind && o.metadata.name === name);
 
@@ -72,21 +97,36 @@ describe('Kubernetes on a hand-built plan', () => {
     const terms = JSON.stringify(pod.affinity);
     expect(terms).toContain('NVIDIA-GeForce-RTX-4090');
     expect(terms).toContain('NVIDIA-GeForce-RTX-4090-SHARED');
-    expect(find('Deployment', 'registry').spec.template.spec.containers[0].resources.limits['nvidia.com/gpu']).toBeUndefined();
+    expect(
+      find('Deployment', 'registry').spec.template.spec.containers[0].resources.limits['nvidia.com/gpu'],
+    ).toBeUndefined();
   });
 
   it('runs as the numeric user without privileges', () => {
     const pod = find('Deployment', 'registry').spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
-    expect(pod.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(pod.containers[0].securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
   });
 
   it('admits Prometheus to the metrics port from the plan’s namespace only, with ServiceMonitors on', () => {
     const scraped = emitKubernetes({ ...plan, kubernetes: { ...plan.kubernetes, serviceMonitors: true } }, 'hand.yaml');
-    const policy = parseAllDocuments(scraped.get('k8s/alpha.yaml')!).map((d) => d.toJS()).find((o) => o?.kind === 'NetworkPolicy' && o.metadata.name === 'registry');
+    const policy = parseAllDocuments(scraped.get('k8s/alpha.yaml')!)
+      .map((d) => d.toJS())
+      .find((o) => o?.kind === 'NetworkPolicy' && o.metadata.name === 'registry');
     // The dependents reach every port; the last rule is Prometheus's, to the metrics port alone.
-    expect(policy.spec.ingress.map((r: { ports: { port: number }[] }) => r.ports.map((p) => p.port))).toEqual([[7200, 8200, 9200], [9200]]);
-    expect(policy.spec.ingress[1].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'watchers' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }]);
+    expect(policy.spec.ingress.map((r: { ports: { port: number }[] }) => r.ports.map((p) => p.port))).toEqual([
+      [7200, 8200, 9200],
+      [9200],
+    ]);
+    expect(policy.spec.ingress[1].from).toEqual([
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'watchers' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+      },
+    ]);
   });
 
   it('keeps a literal $( from the kubelet’s expansion', () => {
@@ -102,7 +142,9 @@ describe('Dockerfiles on a hand-built plan', () => {
   const gpu = files.get('docker/gpu.Dockerfile')!;
 
   it('builds from the plan’s bases, packages and requirements', () => {
-    expect(gpu).toContain('ARG BUILDER_BASE=python:3.11-slim-bookworm\nARG RUNTIME_BASE=nvidia/cuda:12.4.1-runtime-ubuntu22.04\n');
+    expect(gpu).toContain(
+      'ARG BUILDER_BASE=python:3.11-slim-bookworm\nARG RUNTIME_BASE=nvidia/cuda:12.4.1-runtime-ubuntu22.04\n',
+    );
     expect(gpu).toMatch(/apt-get install -y --no-install-recommends build-essential \\/);
     expect(gpu).toMatch(/apt-get install -y --no-install-recommends libgomp1 \\/);
     expect(gpu).toContain('COPY requirements/base.txt /tmp/requirements/\n');
@@ -111,6 +153,8 @@ describe('Dockerfiles on a hand-built plan', () => {
   it('copies the source folders last and runs as the numeric user', () => {
     expect(gpu).toContain('COPY agents/ /app/agents/\nCOPY common/ /app/common/\nUSER 10001:10001\n');
     // The image's own check (docker run without compose), as the plan gives it.
-    expect(gpu).toContain('HEALTHCHECK --interval=10s --timeout=3s --start-period=14s --retries=3 CMD ["python3", "-S", "/usr/local/bin/agent-infra-health"]');
+    expect(gpu).toContain(
+      'HEALTHCHECK --interval=10s --timeout=3s --start-period=14s --retries=3 CMD ["python3", "-S", "/usr/local/bin/agent-infra-health"]',
+    );
   });
 });

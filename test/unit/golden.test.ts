@@ -9,7 +9,12 @@ import { parse, parseAllDocuments, parseDocument, isMap, isSeq } from 'yaml';
 /** A value with its objects' keys sorted and its lists' items too (order-free comparison of read data). */
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, sortKeys(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, x]) => [k, sortKeys(x)]),
+    );
   return v;
 }
 import { runPipeline } from '../../lib/pipeline.ts';
@@ -28,7 +33,9 @@ const summarized: [string, string, boolean][] = [
 
 function listFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? listFiles(join(dir, n)).map((f) => `${n}/${f}`) : [n]));
+  return readdirSync(dir).flatMap((n) =>
+    statSync(join(dir, n)).isDirectory() ? listFiles(join(dir, n)).map((f) => `${n}/${f}`) : [n],
+  );
 }
 
 async function outputOf(spec: string): Promise<Map<string, string>> {
@@ -39,13 +46,20 @@ async function outputOf(spec: string): Promise<Map<string, string>> {
 
 /** One line per file: its path, its lines and the first 16 hex digits of its SHA-256. */
 export function summary(files: ReadonlyMap<string, string>): string {
-  return `${[...files].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, text]) => `${path} ${text.split('\n').length - 1} ${createHash('sha256').update(text).digest('hex').slice(0, 16)}`).join('\n')}\n`;
+  return `${[...files]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(
+      ([path, text]) =>
+        `${path} ${text.split('\n').length - 1} ${createHash('sha256').update(text).digest('hex').slice(0, 16)}`,
+    )
+    .join('\n')}\n`;
 }
 
 describe('golden output of the small system', () => {
   it('matches the golden files, with none missing or extra', async () => {
     const files = await outputOf(SMALL);
-    for (const [path, text] of [...files].sort()) await expect(text).toMatchFileSnapshot(join(ROOT, 'test', 'golden', 'small', path));
+    for (const [path, text] of [...files].sort())
+      await expect(text).toMatchFileSnapshot(join(ROOT, 'test', 'golden', 'small', path));
     const golden = listFiles(join(ROOT, 'test', 'golden', 'small')).sort();
     if (golden.length > 0) expect(golden).toEqual([...files.keys()].sort());
   });
@@ -85,14 +99,20 @@ describe('determinism', () => {
     reverse(join(dir, 'pc2_code/config/startup_config.yaml'), [[], ['pc2_services']]);
     reverse(join(dir, 'agent-infra.yaml'), [['machines'], ['agents'], ['groups'], ['images']]);
     const shuffled = readFileSync(join(dir, 'main_pc_code/config/startup_config.yaml'), 'utf8');
-    expect(shuffled).not.toBe(readFileSync(join(ROOT, 'examples/two-pc/main_pc_code/config/startup_config.yaml'), 'utf8'));
+    expect(shuffled).not.toBe(
+      readFileSync(join(ROOT, 'examples/two-pc/main_pc_code/config/startup_config.yaml'), 'utf8'),
+    );
     const a = runPipeline({ spec: EXAMPLE_SPEC, cwd: ROOT });
     const b = runPipeline({ spec: join(dir, 'agent-infra.yaml'), cwd: dir });
     expect(b.ok).toBe(true);
-    const [fa, fb] = [await emitEverything(a.plan, 'examples/two-pc/agent-infra.yaml'), await emitEverything(b.plan, 'examples/two-pc/agent-infra.yaml')];
+    const [fa, fb] = [
+      await emitEverything(a.plan, 'examples/two-pc/agent-infra.yaml'),
+      await emitEverything(b.plan, 'examples/two-pc/agent-infra.yaml'),
+    ];
     // The planned startup configs are the user's files with ports written in: their order is the
     // input's. Their content is the same: the same data once read.
-    const copies = (f: Map<string, string>) => [...f.keys()].filter((k) => /\/config\/[^/]+\/startup_config\.yaml$/.test(k));
+    const copies = (f: Map<string, string>) =>
+      [...f.keys()].filter((k) => /\/config\/[^/]+\/startup_config\.yaml$/.test(k));
     expect(copies(fb)).toEqual(copies(fa));
     expect(copies(fa).length).toBe(4);
     const data = (text: string) => JSON.stringify(sortKeys(parse(text, { version: '1.1' })));
@@ -100,9 +120,18 @@ describe('determinism', () => {
     // The same in the Kubernetes ConfigMaps that carry them; every other byte identical.
     const normalized = (k: string, text: string) => {
       if (!text.includes('startup_config.yaml: |')) return text;
-      return JSON.stringify(parseAllDocuments(text).map((d) => d.toJS()).map((o) => (o?.kind === 'ConfigMap' && o.data?.['startup_config.yaml'] ? { ...o, data: { 'startup_config.yaml': data(o.data['startup_config.yaml']) } } : o)));
+      return JSON.stringify(
+        parseAllDocuments(text)
+          .map((d) => d.toJS())
+          .map((o) =>
+            o?.kind === 'ConfigMap' && o.data?.['startup_config.yaml']
+              ? { ...o, data: { 'startup_config.yaml': data(o.data['startup_config.yaml']) } }
+              : o,
+          ),
+      );
     };
-    const rest = (f: Map<string, string>) => new Map([...f].filter(([k]) => !copies(f).includes(k)).map(([k, v]) => [k, normalized(k, v)]));
+    const rest = (f: Map<string, string>) =>
+      new Map([...f].filter(([k]) => !copies(f).includes(k)).map(([k, v]) => [k, normalized(k, v)]));
     expect(rest(fb)).toEqual(rest(fa));
   });
 });

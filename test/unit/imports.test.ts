@@ -25,7 +25,9 @@ function importGraph(files: readonly string[]): Map<string, string[]> {
       .map((i) => i.fileName)
       .filter((s) => s.startsWith('.'))
       .map((s) => resolve(dirname(file), s))
-      .map((p) => (existsSync(p) && statSync(p).isFile() ? p : [`${p}.ts`, join(p, 'index.ts')].find((c) => existsSync(c)) ?? p));
+      .map((p) =>
+        existsSync(p) && statSync(p).isFile() ? p : ([`${p}.ts`, join(p, 'index.ts')].find((c) => existsSync(c)) ?? p),
+      );
     graph.set(file, [...new Set(targets)].sort());
   }
   return graph;
@@ -66,7 +68,12 @@ function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   return out;
 }
 
-const FILES = [...sources(join(ROOT, 'lib')), ...sources(join(ROOT, 'constructs')), join(ROOT, 'main.ts'), join(ROOT, 'bin', 'agent-infra.mjs')];
+const FILES = [
+  ...sources(join(ROOT, 'lib')),
+  ...sources(join(ROOT, 'constructs')),
+  join(ROOT, 'main.ts'),
+  join(ROOT, 'bin', 'agent-infra.mjs'),
+];
 
 describe('the import graph', () => {
   it('finds a cycle where there is one (the checker itself)', () => {
@@ -84,10 +91,14 @@ describe('the import graph', () => {
     const graph = importGraph(FILES);
     const found = cycles(graph).map((c) => c.map((f) => relative(ROOT, f)).join(' <-> '));
     const edges = [...graph.values()].reduce((n, t) => n + t.length, 0);
-    console.log(`import graph: ${graph.size} files, ${edges} imports, ${found.length} cycles${found.length ? `: ${found.join('; ')}` : ''}`);
+    console.log(
+      `import graph: ${graph.size} files, ${edges} imports, ${found.length} cycles${found.length ? `: ${found.join('; ')}` : ''}`,
+    );
     expect(found).toEqual([]);
     // Every relative import resolves to a file of the project.
-    const dangling = [...graph].flatMap(([f, ts]) => ts.filter((t) => !existsSync(t)).map((t) => `${relative(ROOT, f)} -> ${relative(ROOT, t)}`));
+    const dangling = [...graph].flatMap(([f, ts]) =>
+      ts.filter((t) => !existsSync(t)).map((t) => `${relative(ROOT, f)} -> ${relative(ROOT, t)}`),
+    );
     expect(dangling).toEqual([]);
   });
 });

@@ -13,7 +13,12 @@ import { assignPorts } from '../../lib/plan/phases/port-assignment.ts';
 const at = (line: number) => ({ file: 'm.yaml', line, column: 1, path: '' });
 
 /** An agent as the normalizer would give it: health port declared unless `health` is undefined (then port + 1000). */
-function agent(machine: string, name: string, port: number, o: { health?: number; deps?: string[]; group?: string; extra?: [string, number][]; vramMiB?: number } = {}): AgentConfig {
+function agent(
+  machine: string,
+  name: string,
+  port: number,
+  o: { health?: number; deps?: string[]; group?: string; extra?: [string, number][]; vramMiB?: number } = {},
+): AgentConfig {
   return {
     name,
     machine,
@@ -37,14 +42,33 @@ const machine = (name: string, agents: AgentConfig[]): MachineConfig => ({
   file: `${name}.yaml`,
   layout: 'agent-groups',
   agents,
-  settings: { environment: [{ name: 'LOG_LEVEL', value: 'INFO' }, { name: 'AGENT_NAME', value: 'not-this' }], healthChecks: {}, portRanges: [], secretRefs: [] },
+  settings: {
+    environment: [
+      { name: 'LOG_LEVEL', value: 'INFO' },
+      { name: 'AGENT_NAME', value: 'not-this' },
+    ],
+    healthChecks: {},
+    portRanges: [],
+    secretRefs: [],
+  },
 });
 
 const spec = (extra: Record<string, unknown> = {}) =>
   DeploymentSpecSchema.parse({
     machines: {
-      a: { config: 'a.yaml', addressEnv: 'MAIN_PC_IP', gpus: [{ model: 'G24', vramGiB: 24, device: 0 }, { model: 'G8', vramGiB: 8, device: 1 }] },
-      b: { config: 'b.yaml', addressEnv: 'PC2_IP', ports: { onConflict: 'reassign', range: { start: 7300, end: 7310 } } },
+      a: {
+        config: 'a.yaml',
+        addressEnv: 'MAIN_PC_IP',
+        gpus: [
+          { model: 'G24', vramGiB: 24, device: 0 },
+          { model: 'G8', vramGiB: 8, device: 1 },
+        ],
+      },
+      b: {
+        config: 'b.yaml',
+        addressEnv: 'PC2_IP',
+        ports: { onConflict: 'reassign', range: { start: 7300, end: 7310 } },
+      },
     },
     ...extra,
   });
@@ -52,7 +76,18 @@ const spec = (extra: Record<string, unknown> = {}) =>
 describe('plan phases', () => {
   it('drafts: GPU need from group names and VRAM hints, families, startup seconds and port names', () => {
     const s = spec({ agents: { Tts: { startupSeconds: 9 } } });
-    const configs = [machine('a', [agent('a', 'Tts', 5000, { group: 'speech_gpu', extra: [['zmq_port', 5001], ['zmq_pub_port', 5002]] }), agent('a', 'Plain', 5100, { vramMiB: 3072 })])];
+    const configs = [
+      machine('a', [
+        agent('a', 'Tts', 5000, {
+          group: 'speech_gpu',
+          extra: [
+            ['zmq_port', 5001],
+            ['zmq_pub_port', 5002],
+          ],
+        }),
+        agent('a', 'Plain', 5100, { vramMiB: 3072 }),
+      ]),
+    ];
     const { drafts, diagnostics } = draftAgents(s, configs, DEFAULT_IMAGES);
     expect(diagnostics).toEqual([]);
     // Sorted by name within the machine: Plain before Tts.
@@ -73,8 +108,17 @@ describe('plan phases', () => {
     const configs = [machine('b', [agent('b', 'Vision', 7000, { group: 'vision_gpu' })])];
     const { drafts, diagnostics } = draftAgents(s, configs, DEFAULT_IMAGES);
     expect([drafts[0]!.gpu, drafts[0]!.family]).toEqual([false, 'cpu']);
-    expect(diagnostics.map((d) => [d.code, d.severity, d.message])).toEqual([['gpu-unavailable', 'info', "agent 'Vision' looks GPU-bound but machine 'b' declares no GPU; it is planned on the CPU"]]);
-    expect(unknownOverrides(s, configs).map((d) => d.message)).toEqual(["agents.Vison matches no agent; did you mean 'Vision'?", "groups.vision_gpus matches no group; did you mean 'vision_gpu'?"]);
+    expect(diagnostics.map((d) => [d.code, d.severity, d.message])).toEqual([
+      [
+        'gpu-unavailable',
+        'info',
+        "agent 'Vision' looks GPU-bound but machine 'b' declares no GPU; it is planned on the CPU",
+      ],
+    ]);
+    expect(unknownOverrides(s, configs).map((d) => d.message)).toEqual([
+      "agents.Vison matches no agent; did you mean 'Vision'?",
+      "groups.vision_gpus matches no group; did you mean 'vision_gpu'?",
+    ]);
   });
 
   it('drafts: overrides are looked up as own properties only', () => {
@@ -84,7 +128,11 @@ describe('plan phases', () => {
 
   it('names: an agent on two machines gets the machine as a suffix', () => {
     const s = spec();
-    const { drafts } = draftAgents(s, [machine('a', [agent('a', 'Hub', 5000)]), machine('b', [agent('b', 'Hub', 7000)])], DEFAULT_IMAGES);
+    const { drafts } = draftAgents(
+      s,
+      [machine('a', [agent('a', 'Hub', 5000)]), machine('b', [agent('b', 'Hub', 7000)])],
+      DEFAULT_IMAGES,
+    );
     const named = nameAgents(drafts);
     expect(named.live.map((d) => d.id)).toEqual(['hub-a', 'hub-b']);
     expect(named.diagnostics.map((d) => d.code)).toEqual(['shared-agent-name']);
@@ -92,25 +140,48 @@ describe('plan phases', () => {
 
   it('dependencies: the same machine first, else the other; levels; a cycle named whole', () => {
     const s = spec();
-    const configs = [machine('a', [agent('a', 'Reg', 5000), agent('a', 'Twin', 5010, { deps: ['Reg'] })]), machine('b', [agent('b', 'Relay', 7000, { deps: ['Twin'] }), agent('b', 'X', 7010, { deps: ['Y'] }), agent('b', 'Y', 7020, { deps: ['X'] })])];
+    const configs = [
+      machine('a', [agent('a', 'Reg', 5000), agent('a', 'Twin', 5010, { deps: ['Reg'] })]),
+      machine('b', [
+        agent('b', 'Relay', 7000, { deps: ['Twin'] }),
+        agent('b', 'X', 7010, { deps: ['Y'] }),
+        agent('b', 'Y', 7020, { deps: ['X'] }),
+      ]),
+    ];
     const { live, byId } = nameAgents(draftAgents(s, configs, DEFAULT_IMAGES).drafts);
     const { edges, graph, diagnostics } = resolveDependencies(live, byId, new Set());
     expect(edges.get('relay')!.map((e) => [e.dep.id, e.dep.cfg.machine])).toEqual([['twin', 'a']]);
     expect([graph.level.get('reg'), graph.level.get('twin'), graph.level.get('relay')]).toEqual([0, 1, 2]);
-    expect(diagnostics.map((d) => d.message)).toEqual(['dependency cycle: X -> Y -> X; remove one of these dependencies']);
+    expect(diagnostics.map((d) => d.message)).toEqual([
+      'dependency cycle: X -> Y -> X; remove one of these dependencies',
+    ]);
   });
 
   it('ports: a clash on a reassigning machine moves the later agent into its range; the single host keeps both machines apart', () => {
     const s = spec();
     // On b, Q wants P's port; on one host, b's P wants a's port 7000 as well.
-    const configs = [machine('a', [agent('a', 'A', 7000, { health: 8000 })]), machine('b', [agent('b', 'P', 7000, { health: 8001 }), agent('b', 'Q', 7000, { health: 8002 })])];
+    const configs = [
+      machine('a', [agent('a', 'A', 7000, { health: 8000 })]),
+      machine('b', [agent('b', 'P', 7000, { health: 8001 }), agent('b', 'Q', 7000, { health: 8002 })]),
+    ];
     const { live } = nameAgents(draftAgents(s, configs, DEFAULT_IMAGES).drafts);
     const { assignment, diagnostics } = assignPorts(s, configs, live, EMPTY_LOCK);
-    const ports = Object.fromEntries(live.map((d) => [d.id, assignment.portsOf(d).map((p) => [p.port, p.singleHostPort])]));
+    const ports = Object.fromEntries(
+      live.map((d) => [d.id, assignment.portsOf(d).map((p) => [p.port, p.singleHostPort])]),
+    );
     expect(ports).toEqual({
-      a: [[7000, 7000], [8000, 8000]],
-      p: [[7000, 7301], [8001, 8001]],
-      q: [[7300, 7300], [8002, 8002]],
+      a: [
+        [7000, 7000],
+        [8000, 8000],
+      ],
+      p: [
+        [7000, 7301],
+        [8001, 8001],
+      ],
+      q: [
+        [7300, 7300],
+        [8002, 8002],
+      ],
     });
     expect(assignment.singleHostReady).toBe(true);
     expect(diagnostics.map((d) => d.code)).toEqual(['port-reassigned', 'port-reassigned']);
@@ -130,8 +201,13 @@ describe('plan phases', () => {
   });
 
   it('placement: largest VRAM first onto the card with the most left; over budget is an error naming every agent', () => {
-    const s = spec({ agents: { Big: { gpu: true, vramGiB: 20 }, Mid: { gpu: true, vramGiB: 6 }, Small: { gpu: true, vramGiB: 3 } } });
-    const configs = [machine('a', [agent('a', 'Big', 5000), agent('a', 'Mid', 5010), agent('a', 'Small', 5020)]), machine('b', [])];
+    const s = spec({
+      agents: { Big: { gpu: true, vramGiB: 20 }, Mid: { gpu: true, vramGiB: 6 }, Small: { gpu: true, vramGiB: 3 } },
+    });
+    const configs = [
+      machine('a', [agent('a', 'Big', 5000), agent('a', 'Mid', 5010), agent('a', 'Small', 5020)]),
+      machine('b', []),
+    ];
     const { live } = nameAgents(draftAgents(s, configs, DEFAULT_IMAGES).drafts);
     const { gpuOf, machines, diagnostics } = placeGpus(s, configs, live);
     // Big (20) -> card 0 (24 free); Mid (6) -> card 1 (8 free vs 4); Small (3) -> card 0 (4 free vs 2).
@@ -140,10 +216,12 @@ describe('plan phases', () => {
     expect(diagnostics).toEqual([]);
     const over = spec({ agents: { Big: { gpu: true, vramGiB: 30 } } });
     const r = placeGpus(over, configs, nameAgents(draftAgents(over, configs, DEFAULT_IMAGES).drafts).live);
-    expect(r.diagnostics.map((d) => d.message)).toEqual(['agents on a GPU 0 (G24, 24 GiB) need 30 GiB: big 30; lower their vramGiB in the spec, move agents to another machine or add a GPU']);
+    expect(r.diagnostics.map((d) => d.message)).toEqual([
+      'agents on a GPU 0 (G24, 24 GiB) need 30 GiB: big 30; lower their vramGiB in the spec, move agents to another machine or add a GPU',
+    ]);
   });
 
-  it('environment: planned variables win over the config\'s, dependencies and the error bus by reference', () => {
+  it("environment: planned variables win over the config's, dependencies and the error bus by reference", () => {
     const env = agentEnvironment(
       {
         name: 'Twin',
@@ -157,14 +235,49 @@ describe('plan phases', () => {
           { name: 'service', role: 'service', declared: 5010, port: 5010, singleHostPort: 5010, at: at(1) },
           { name: 'health', role: 'health', declared: 6010, port: 6010, singleHostPort: 6010, at: at(2) },
         ],
-        dependencies: [{ name: 'Reg', id: 'reg', machine: 'a', crossMachine: false, envPrefix: 'REG', port: 5000, healthPort: 6000, readiness: { protocol: 'http', port: 6000, singleHostPort: 6000, path: '/health', codes: [200] }, singleHostPort: 5000, singleHostHealthPort: 6000 }],
+        dependencies: [
+          {
+            name: 'Reg',
+            id: 'reg',
+            machine: 'a',
+            crossMachine: false,
+            envPrefix: 'REG',
+            port: 5000,
+            healthPort: 6000,
+            readiness: { protocol: 'http', port: 6000, singleHostPort: 6000, path: '/health', codes: [200] },
+            singleHostPort: 5000,
+            singleHostHealthPort: 6000,
+          },
+        ],
         secrets: ['OPENAI_API_KEY'],
-        settings: { environment: [{ name: 'LOG_LEVEL', value: 'INFO' }, { name: 'AGENT_NAME', value: 'not-this' }] },
+        settings: {
+          environment: [
+            { name: 'LOG_LEVEL', value: 'INFO' },
+            { name: 'AGENT_NAME', value: 'not-this' },
+          ],
+        },
       },
-      [{ name: 'a', file: 'a.yaml', addressEnv: 'MAIN_PC_IP', addressVariables: ['MAIN_PC_IP', 'MAINPC_IP'], gpus: [], agents: ['twin'], cache: { sizeGiB: 50, path: '/app/.cache' }, sharing: 'time-slicing' }],
+      [
+        {
+          name: 'a',
+          file: 'a.yaml',
+          addressEnv: 'MAIN_PC_IP',
+          addressVariables: ['MAIN_PC_IP', 'MAINPC_IP'],
+          gpus: [],
+          agents: ['twin'],
+          cache: { sizeGiB: 50, path: '/app/.cache' },
+          sharing: 'time-slicing',
+        },
+      ],
       { reserved: { machine: 'a', port: 7150 } },
     );
-    expect(env.map((e) => e.kind === 'health-target' ? `${e.name}=${e.probe.protocol}:${e.probe.port}` : `${e.name}=${e.kind === 'literal' ? e.value : e.kind === 'port' ? e.port : e.kind === 'agent-host' ? `host(${e.agent})` : e.kind === 'machine-address' ? `addr(${e.machine})` : e.kind}`)).toEqual([
+    expect(
+      env.map((e) =>
+        e.kind === 'health-target'
+          ? `${e.name}=${e.probe.protocol}:${e.probe.port}`
+          : `${e.name}=${e.kind === 'literal' ? e.value : e.kind === 'port' ? e.port : e.kind === 'agent-host' ? `host(${e.agent})` : e.kind === 'machine-address' ? `addr(${e.machine})` : e.kind}`,
+      ),
+    ).toEqual([
       'AGENT_HEALTH=tcp:6010',
       'AGENT_NAME=Twin',
       'AGENT_PORT=5010',

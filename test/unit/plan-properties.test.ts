@@ -12,7 +12,15 @@ const at = { file: 'gen.yaml', line: 1, column: 1, path: '' };
 const systemArb = fc
   .record({
     count: fc.integer({ min: 1, max: 40 }),
-    seed: fc.array(fc.record({ machine: fc.constantFrom('mainpc', 'pc2'), port: fc.integer({ min: 7000, max: 7030 }), health: fc.integer({ min: 7000, max: 7060 }), deps: fc.array(fc.nat(), { maxLength: 3 }) }), { minLength: 40, maxLength: 40 }),
+    seed: fc.array(
+      fc.record({
+        machine: fc.constantFrom('mainpc', 'pc2'),
+        port: fc.integer({ min: 7000, max: 7030 }),
+        health: fc.integer({ min: 7000, max: 7060 }),
+        deps: fc.array(fc.nat(), { maxLength: 3 }),
+      }),
+      { minLength: 40, maxLength: 40 },
+    ),
   })
   .map(({ count, seed }) => {
     const agents: AgentConfig[] = seed.slice(0, count).map((s, i) => ({
@@ -35,8 +43,16 @@ const systemArb = fc
 
 const spec = DeploymentSpecSchema.parse({
   machines: {
-    mainpc: { config: 'm.yaml', addressEnv: 'MAIN_PC_IP', ports: { onConflict: 'reassign', range: { start: 20000, end: 29999 } } },
-    pc2: { config: 'p.yaml', addressEnv: 'PC2_IP', ports: { onConflict: 'reassign', range: { start: 30000, end: 39999 } } },
+    mainpc: {
+      config: 'm.yaml',
+      addressEnv: 'MAIN_PC_IP',
+      ports: { onConflict: 'reassign', range: { start: 20000, end: 29999 } },
+    },
+    pc2: {
+      config: 'p.yaml',
+      addressEnv: 'PC2_IP',
+      ports: { onConflict: 'reassign', range: { start: 30000, end: 39999 } },
+    },
   },
 });
 
@@ -59,7 +75,9 @@ describe('plan properties', () => {
           const ports = p.portMap.filter((r) => r.host === host).map((r) => r.port);
           expect(new Set(ports).size).toBe(ports.length);
         }
-        expect(p.portMap.filter((r) => r.host === SINGLE_HOST)).toHaveLength(p.portMap.filter((r) => r.host !== SINGLE_HOST).length);
+        expect(p.portMap.filter((r) => r.host === SINGLE_HOST)).toHaveLength(
+          p.portMap.filter((r) => r.host !== SINGLE_HOST).length,
+        );
       }),
       { numRuns: 150 },
     );
@@ -80,9 +98,14 @@ describe('plan properties', () => {
   it('gives an identical plan for shuffled input', () => {
     fc.assert(
       fc.property(systemArb, fc.integer(), (agents, salt) => {
-        const shuffled = [...agents].map((a) => ({ a, k: Math.sin(salt + a.name.length * 31 + Number(a.name.slice(5))) })).sort((x, y) => x.k - y.k).map((x) => x.a);
+        const shuffled = [...agents]
+          .map((a) => ({ a, k: Math.sin(salt + a.name.length * 31 + Number(a.name.slice(5))) }))
+          .sort((x, y) => x.k - y.k)
+          .map((x) => x.a);
         const reversedDeps = shuffled.map((a) => ({ ...a, dependencies: [...a.dependencies].reverse() }));
-        expect(JSON.stringify(plan(spec, configs(reversedDeps), EMPTY_LOCK))).toBe(JSON.stringify(plan(spec, configs(agents), EMPTY_LOCK)));
+        expect(JSON.stringify(plan(spec, configs(reversedDeps), EMPTY_LOCK))).toBe(
+          JSON.stringify(plan(spec, configs(agents), EMPTY_LOCK)),
+        );
       }),
       { numRuns: 100 },
     );
@@ -92,10 +115,17 @@ describe('plan properties', () => {
     fc.assert(
       fc.property(systemArb, fc.integer({ min: 7000, max: 7030 }), (agents, newPort) => {
         const first = plan(spec, configs(agents), EMPTY_LOCK);
-        const added: AgentConfig = { ...agents[0]!, name: 'AAAFirstByName', port: { value: newPort, at }, healthCheckPort: { value: newPort + 100, at, derived: false }, dependencies: [] };
+        const added: AgentConfig = {
+          ...agents[0]!,
+          name: 'AAAFirstByName',
+          port: { value: newPort, at },
+          healthCheckPort: { value: newPort + 100, at, derived: false },
+          dependencies: [],
+        };
         const second = plan(spec, configs([...agents, added]), first.lock);
         const removed = plan(spec, configs(agents.slice(0, -1)), first.lock);
-        const portsOf = (p: typeof first, host: string) => new Map(p.portMap.filter((r) => r.host === host).map((r) => [`${r.agent}/${r.name}`, r.port]));
+        const portsOf = (p: typeof first, host: string) =>
+          new Map(p.portMap.filter((r) => r.host === host).map((r) => [`${r.agent}/${r.name}`, r.port]));
         for (const host of ['mainpc', 'pc2', SINGLE_HOST]) {
           const before = portsOf(first, host);
           for (const after of [portsOf(second, host), portsOf(removed, host)]) {

@@ -25,8 +25,16 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
     it('finds MainPC port 5575 used twice and PC2 health port 8131 used twice', () => {
       const conflicts = codes(r, 'port-conflict').filter((d) => d.severity === 'error');
       expect(conflicts.map((d) => [d.file!.split('/').pop(), d.line, d.message.split(';')[0]])).toEqual([
-        ['20250706_6584679d_mainpc.yaml', 256, `port 5575 of MemoryOrchestrator (service) is also used by GGUFModelManager (service) on mainpc (${conflicts[0]!.file}:139)`],
-        ['20250706_6584679d_pc2.yaml', 282, `port 8131 of TutoringAgent (health) is also used by TieredResponder (health) on pc2 (${conflicts[1]!.file}:12)`],
+        [
+          '20250706_6584679d_mainpc.yaml',
+          256,
+          `port 5575 of MemoryOrchestrator (service) is also used by GGUFModelManager (service) on mainpc (${conflicts[0]!.file}:139)`,
+        ],
+        [
+          '20250706_6584679d_pc2.yaml',
+          282,
+          `port 8131 of TutoringAgent (health) is also used by TieredResponder (health) on pc2 (${conflicts[1]!.file}:12)`,
+        ],
       ]);
     });
     it('keeps required: false', () => {
@@ -57,14 +65,20 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
     });
     it('names the dependencies defined nowhere', () => {
       const unknown = codes(r, 'unknown-dependency').map((d) => /unknown agent '(\w+)'/.exec(d.message)![1]);
-      expect(new Set(unknown)).toEqual(new Set(['PC2Services', 'SelfTrainingOrchestrator', 'CodeGenerator', 'TranslationService']));
+      expect(new Set(unknown)).toEqual(
+        new Set(['PC2Services', 'SelfTrainingOrchestrator', 'CodeGenerator', 'TranslationService']),
+      );
     });
     it('finds the eight port clashes, port against health port and VisionProcessingAgent on the error bus port', () => {
       const clashes = codes(r, 'port-conflict');
       expect(clashes).toHaveLength(8);
       expect(clashes.filter((d) => d.severity === 'error')).toHaveLength(6);
-      expect(clashes.map((d) => d.message)).toContainEqual(expect.stringMatching(/^port 7150 of \w+ \(service\) is also used by 'error_bus_port' on pc2 /));
-      expect(clashes.map((d) => d.message)).toContainEqual(expect.stringMatching(/^port 6580 of \w+ \(service\) is also used by LearningManager \(health\) on mainpc /));
+      expect(clashes.map((d) => d.message)).toContainEqual(
+        expect.stringMatching(/^port 7150 of \w+ \(service\) is also used by 'error_bus_port' on pc2 /),
+      );
+      expect(clashes.map((d) => d.message)).toContainEqual(
+        expect.stringMatching(/^port 6580 of \w+ \(service\) is also used by LearningManager \(health\) on mainpc /),
+      );
     });
   });
 
@@ -81,11 +95,19 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
     it('reports the hard-coded MainPC address with its line and the variable to use', () => {
       const ips = codes(r, 'hardcoded-ip').filter((d) => d.message.includes('192.168.100.16'));
       expect(ips.map((d) => [d.file!.split('/').pop(), d.line, d.path, d.message])).toEqual([
-        ['20250719_b2b4e0c2_pc2.yaml', 267, 'pc2_services[22].config.mainpc_hub_endpoint', 'hard-coded address 192.168.100.16; use ${MAIN_PC_IP} instead'],
+        [
+          '20250719_b2b4e0c2_pc2.yaml',
+          267,
+          'pc2_services[22].config.mainpc_hub_endpoint',
+          'hard-coded address 192.168.100.16; use ${MAIN_PC_IP} instead',
+        ],
       ]);
     });
     it('gives ObservabilityHub, defined on both machines with the same ports, one name per machine', () => {
-      expect(r.plan.agents.filter((a) => a.name === 'ObservabilityHub').map((a) => a.id)).toEqual(['observability-hub-mainpc', 'observability-hub-pc2']);
+      expect(r.plan.agents.filter((a) => a.name === 'ObservabilityHub').map((a) => a.id)).toEqual([
+        'observability-hub-mainpc',
+        'observability-hub-pc2',
+      ]);
     });
   });
 
@@ -95,7 +117,12 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
       const empty = codes(r, 'empty-group');
       expect(empty.map((d) => [d.severity, d.path])).toEqual([['info', 'agent_groups.gpu_infrastructure']]);
       expect(r.diagnostics.filter((d) => d.severity === 'error' && d.code !== 'vram-over-budget')).toEqual([
-        expect.objectContaining({ code: 'port-conflict', message: expect.stringMatching(/^port 7150 of VisionProcessingAgent \(service\) is also used by 'error_bus_port'/) }),
+        expect.objectContaining({
+          code: 'port-conflict',
+          message: expect.stringMatching(
+            /^port 7150 of VisionProcessingAgent \(service\) is also used by 'error_bus_port'/,
+          ),
+        }),
       ]);
     });
     it('reads plain and ${PORT_OFFSET}+N ports alike', () => {
@@ -103,15 +130,24 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
       expect(r.plan.agents.find((a) => a.name === 'ServiceRegistry')!.servicePort.port).toBeGreaterThan(0);
     });
     it('uses the docker groups: vision_dream_gpu agents are GPU agents', () => {
-      expect(r.plan.agents.find((a) => a.name === 'VisionProcessingAgent')!.gpu).toMatchObject({ machine: 'pc2', device: 0 });
+      expect(r.plan.agents.find((a) => a.name === 'VisionProcessingAgent')!.gpu).toMatchObject({
+        machine: 'pc2',
+        device: 0,
+      });
     });
   });
 
   describe('20250809_9c83ebbd: does not parse', () => {
     it('fails with parse-error at line 242 and exit 2', async () => {
-      const res = await runInProcess(['check', '--machine', `mainpc=${upstreamMachines('20250809_9c83ebbd')[0]!.split('=')[1]}`]);
+      const res = await runInProcess([
+        'check',
+        '--machine',
+        `mainpc=${upstreamMachines('20250809_9c83ebbd')[0]!.split('=')[1]}`,
+      ]);
       expect(res.code).toBe(2);
-      expect(res.stderr).toMatch(/20250809_9c83ebbd_mainpc\.yaml:242: nested mappings are not allowed in compact mappings; check the indentation/);
+      expect(res.stderr).toMatch(
+        /20250809_9c83ebbd_mainpc\.yaml:242: nested mappings are not allowed in compact mappings; check the indentation/,
+      );
       expect(res.stderr).toContain('[parse-error]');
       expect(res.stderr).not.toMatch(/\n\s+at /);
     });
@@ -122,15 +158,30 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
     it('reports the spilled docker groups as misplaced-group and reads none of them as agents', () => {
       const misplaced = codes(r, 'misplaced-group');
       expect(misplaced).toHaveLength(13);
-      expect(misplaced.filter((d) => /^agent_groups\.\w+$/.test(d.path!) && d.path !== 'agent_groups.docker_groups')).toHaveLength(12);
+      expect(
+        misplaced.filter((d) => /^agent_groups\.\w+$/.test(d.path!) && d.path !== 'agent_groups.docker_groups'),
+      ).toHaveLength(12);
       const names = new Set(r.plan.agents.map((a) => a.name));
-      for (const g of ['docker_groups', 'infra_core', 'observability', 'core_hubs', 'vision_gpu', 'speech_gpu', 'self_healing', 'description', 'agents']) expect(names.has(g)).toBe(false);
+      for (const g of [
+        'docker_groups',
+        'infra_core',
+        'observability',
+        'core_hubs',
+        'vision_gpu',
+        'speech_gpu',
+        'self_healing',
+        'description',
+        'agents',
+      ])
+        expect(names.has(g)).toBe(false);
       expect(r.plan.machines.map((m) => m.agents.length)).toEqual([49, 23]);
     });
     it('resolves the cross-machine dependency to MainPC', () => {
       const relay = r.plan.agents.find((a) => a.name === 'SpeechRelayService')!;
       expect(relay.machine).toBe('pc2');
-      expect(relay.dependencies.filter((d) => d.crossMachine)).toEqual([expect.objectContaining({ name: 'StreamingTTSAgent', machine: 'mainpc', id: 'streaming-tts-agent' })]);
+      expect(relay.dependencies.filter((d) => d.crossMachine)).toEqual([
+        expect.objectContaining({ name: 'StreamingTTSAgent', machine: 'mainpc', id: 'streaming-tts-agent' }),
+      ]);
       expect(codes(r, 'unknown-dependency')).toEqual([]);
     });
     it('turns listeners in config maps into ports', () => {
@@ -145,7 +196,16 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
       expect(apc.ports.map((p) => p.port)).toEqual([5560, 6560, 5561]);
     });
     it('finds the eight PC2 ports outside the pc2_network ranges', () => {
-      expect(codes(r, 'port-out-of-range').map((d) => /port (\d+)/.exec(d.message)![1])).toEqual(['5713', '6713', '5557', '6557', '9100', '9110', '7009', '9008']);
+      expect(codes(r, 'port-out-of-range').map((d) => /port (\d+)/.exec(d.message)![1])).toEqual([
+        '5713',
+        '6713',
+        '5557',
+        '6557',
+        '9100',
+        '9110',
+        '7009',
+        '9008',
+      ]);
     });
     it('plans both machines on their own hosts; one host cannot run both as they are', () => {
       expect(codes(r, 'port-conflict').every((d) => d.severity === 'warning')).toBe(true);

@@ -35,7 +35,10 @@ describe('a config with hidden characters in names', () => {
     const config = join(dir, 'main_pc_code', 'config', 'startup_config.yaml');
     const text = readFileSync(config, 'utf8');
     const at = text.indexOf('dependencies: [');
-    writeFileSync(config, `${text.slice(0, at)}dependencies: [Service\u202eRegistry, Mem\u200dory]${text.slice(text.indexOf(']', at) + 1)}`);
+    writeFileSync(
+      config,
+      `${text.slice(0, at)}dependencies: [Service\u202eRegistry, Mem\u200dory]${text.slice(text.indexOf(']', at) + 1)}`,
+    );
     const line = text.slice(0, at).split('\n').length;
     const r = runPipeline({ spec: join(dir, 'agent-infra.yaml'), machines: [], cwd: dir });
     const unknown = r.diagnostics.filter((d) => d.code === 'unknown-dependency');

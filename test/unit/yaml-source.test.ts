@@ -9,12 +9,42 @@ const read = (text: string) => parseYamlSource('f.yaml', text);
 
 describe('the config reader', () => {
   it.each([
-    ['YAML 1.1 booleans and nulls', 'a: yes\nb: Off\nc: ~\nd: null\ne:\nf: y\n', { a: true, b: false, c: null, d: null, e: null, f: true }],
-    ['numbers the YAML 1.1 way', 'a: 0755\nb: 1:30\nc: 0x1F\nd: 1_000\ne: 1.5\nf: -7\ng: .inf\nh: 1.0.0\n', { a: 493, b: 90, c: 31, d: 1000, e: 1.5, f: -7, g: Infinity, h: '1.0.0' }],
-    ['quoted scalars', `a: 'it''s'\nb: "tab\\there \\u00e9 \\"q\\""\nc: '#not a comment'\n`, { a: "it's", b: 'tab\there é "q"', c: '#not a comment' }],
-    ['port expressions and URLs', 'port: ${PORT_OFFSET}+7200\nh: "${PORT_OFFSET}+8200"\nu: tcp://*:5555 # comment\n', { port: '${PORT_OFFSET}+7200', h: '${PORT_OFFSET}+8200', u: 'tcp://*:5555' }],
-    ['flow collections with trailing commas, over several lines', 'a: {x: 1, z: [b,\n  c,],}\nb: []\nc: {}\n', { a: { x: 1, z: ['b', 'c'] }, b: [], c: {} }],
-    ['sequences at the key indentation', 'g:\n- name: A\n  port: 1\n-   name: B\n    deps: [A]\nh: 2\n', { g: [{ name: 'A', port: 1 }, { name: 'B', deps: ['A'] }], h: 2 }],
+    [
+      'YAML 1.1 booleans and nulls',
+      'a: yes\nb: Off\nc: ~\nd: null\ne:\nf: y\n',
+      { a: true, b: false, c: null, d: null, e: null, f: true },
+    ],
+    [
+      'numbers the YAML 1.1 way',
+      'a: 0755\nb: 1:30\nc: 0x1F\nd: 1_000\ne: 1.5\nf: -7\ng: .inf\nh: 1.0.0\n',
+      { a: 493, b: 90, c: 31, d: 1000, e: 1.5, f: -7, g: Infinity, h: '1.0.0' },
+    ],
+    [
+      'quoted scalars',
+      `a: 'it''s'\nb: "tab\\there \\u00e9 \\"q\\""\nc: '#not a comment'\n`,
+      { a: "it's", b: 'tab\there é "q"', c: '#not a comment' },
+    ],
+    [
+      'port expressions and URLs',
+      'port: ${PORT_OFFSET}+7200\nh: "${PORT_OFFSET}+8200"\nu: tcp://*:5555 # comment\n',
+      { port: '${PORT_OFFSET}+7200', h: '${PORT_OFFSET}+8200', u: 'tcp://*:5555' },
+    ],
+    [
+      'flow collections with trailing commas, over several lines',
+      'a: {x: 1, z: [b,\n  c,],}\nb: []\nc: {}\n',
+      { a: { x: 1, z: ['b', 'c'] }, b: [], c: {} },
+    ],
+    [
+      'sequences at the key indentation',
+      'g:\n- name: A\n  port: 1\n-   name: B\n    deps: [A]\nh: 2\n',
+      {
+        g: [
+          { name: 'A', port: 1 },
+          { name: 'B', deps: ['A'] },
+        ],
+        h: 2,
+      },
+    ],
     ['keys the YAML 1.1 way', 'yes: 1\n7200: 2\n"q k": 3\n', { true: 1, '7200': 2, 'q k': 3 }],
     ['block scalars', 'a: |\n  one\n  two\nb: >\n  folded\n  text\n', { a: 'one\ntwo\n', b: 'folded text\n' }],
   ])('reads %s', (_name, text, expected) => {
@@ -24,13 +54,15 @@ describe('the config reader', () => {
   });
 
   it('locates every entry at the line and column of its key or item', () => {
-    const r = read('# head\nagent_groups:\n  core:\n    A: {port: 1}\n    B:\n      port: 2\n      dependencies:\n      - A\n');
-    expect([r.at('agent_groups.core.A').line, r.at('agent_groups.core.A.port').line, r.at('agent_groups.core.B.port'), r.at('agent_groups.core.B.dependencies[0]').line]).toEqual([
-      4,
-      4,
-      { file: 'f.yaml', line: 6, column: 7, path: 'agent_groups.core.B.port' },
-      8,
-    ]);
+    const r = read(
+      '# head\nagent_groups:\n  core:\n    A: {port: 1}\n    B:\n      port: 2\n      dependencies:\n      - A\n',
+    );
+    expect([
+      r.at('agent_groups.core.A').line,
+      r.at('agent_groups.core.A.port').line,
+      r.at('agent_groups.core.B.port'),
+      r.at('agent_groups.core.B.dependencies[0]').line,
+    ]).toEqual([4, 4, { file: 'f.yaml', line: 6, column: 7, path: 'agent_groups.core.B.port' }, 8]);
     // A path that does not exist is located at its nearest ancestor.
     expect(r.at('agent_groups.core.B.nothing').line).toBe(5);
   });
@@ -39,12 +71,22 @@ describe('the config reader', () => {
     const r = read('a: 1\nb:\n  x: 1\n  x: 2\na: 3\n');
     expect(r.data).toStrictEqual({ a: 3, b: { x: 2 } });
     expect(r.diagnostics.map((d) => [d.code, d.line, d.path, d.message])).toEqual([
-      ['duplicate-key', 4, 'b.x', "key 'x' is defined twice (first at line 3); the last one would silently replace the first: remove or rename one"],
-      ['duplicate-key', 5, 'a', "key 'a' is defined twice (first at line 1); the last one would silently replace the first: remove or rename one"],
+      [
+        'duplicate-key',
+        4,
+        'b.x',
+        "key 'x' is defined twice (first at line 3); the last one would silently replace the first: remove or rename one",
+      ],
+      [
+        'duplicate-key',
+        5,
+        'a',
+        "key 'a' is defined twice (first at line 1); the last one would silently replace the first: remove or rename one",
+      ],
     ]);
   });
 
-  it('merges merge keys: the mapping\'s own keys win, then the earlier source', () => {
+  it("merges merge keys: the mapping's own keys win, then the earlier source", () => {
     const text = [
       'defaults: &defaults {required: true, port: 5000, health_check_port: 6000}',
       'gpu: &gpu {port: 5100, vram_mb: 2048}',
@@ -74,13 +116,22 @@ describe('the config reader', () => {
 
   it('fails an alias bomb with parse-error in bounded time instead of expanding it', () => {
     const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
-    for (let i = 1; i < 9; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    for (let i = 1; i < 9; i++)
+      lines.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(', ')}]`,
+      );
     const t0 = performance.now();
     const r = read(`${lines.join('\n')}\n`);
     expect(performance.now() - t0).toBeLessThan(5_000);
     expect(r.data).toBeUndefined();
     expect(r.diagnostics.map((d) => [d.code, d.line, d.message])).toEqual([
-      ['parse-error', 1, 'aliases expand the document past 100,000 nodes (an alias bomb?); a startup config shares a few blocks: write the repeated parts out or use fewer nested aliases'],
+      [
+        'parse-error',
+        1,
+        'aliases expand the document past 100,000 nodes (an alias bomb?); a startup config shares a few blocks: write the repeated parts out or use fewer nested aliases',
+      ],
     ]);
   });
 
@@ -114,8 +165,14 @@ describe('timestamps in a startup config', () => {
     cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
     const file = join(dir, 'pc2_code', 'config', 'startup_config.yaml');
     const text = readFileSync(file, 'utf8')
-      .replace('- name: ResourceManager\n  script_path: pc2_code/agents/resource_manager.py\n  port: ${PORT_OFFSET}+7113', '- name: ResourceManager\n  script_path: pc2_code/agents/resource_manager.py\n  port: 2001-12-14')
-      .replace('  dependencies: [ObservabilityHubPC2]\n- name: MemoryCachePC2', '  dependencies: [ObservabilityHubPC2, 2024-01-01]\n- name: 2024-01-02T10:00:00Z');
+      .replace(
+        '- name: ResourceManager\n  script_path: pc2_code/agents/resource_manager.py\n  port: ${PORT_OFFSET}+7113',
+        '- name: ResourceManager\n  script_path: pc2_code/agents/resource_manager.py\n  port: 2001-12-14',
+      )
+      .replace(
+        '  dependencies: [ObservabilityHubPC2]\n- name: MemoryCachePC2',
+        '  dependencies: [ObservabilityHubPC2, 2024-01-01]\n- name: 2024-01-02T10:00:00Z',
+      );
     writeFileSync(file, text);
     const lineOf = (s: string) => text.slice(0, text.indexOf(s)).split('\n').length;
     const r = runPipeline({ spec: join(dir, 'agent-infra.yaml'), machines: [], cwd: dir });

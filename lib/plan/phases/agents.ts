@@ -4,7 +4,15 @@ import type { DeploymentSpec } from '../../config/spec.ts';
 import type { GraphAnalysis } from '../graph.ts';
 import { byString } from '../names.ts';
 import { DEFAULT_DISCOVERY } from '../../config/spec.ts';
-import type { MachinePlan, PlannedAgent, PlannedDependency, PlannedEnv, PlannedGpu, PlannedPort, PlannedService } from '../types.ts';
+import type {
+  MachinePlan,
+  PlannedAgent,
+  PlannedDependency,
+  PlannedEnv,
+  PlannedGpu,
+  PlannedPort,
+  PlannedService,
+} from '../types.ts';
 import type { Edge } from './dependencies.ts';
 import { BASEAGENT_HTTP, type Draft } from './drafts.ts';
 import { agentEnvironment, type ErrorBusTarget, type Peer } from './environment.ts';
@@ -30,7 +38,8 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
   const configOf = new Map(x.configs.map((c) => [c.machine, c]));
   const ports = new Map(x.live.map((d) => [d.id, x.portsOf(d)]));
   const dependents = new Map<string, string[]>();
-  for (const [id, list] of x.edges) for (const e of list) dependents.set(e.dep.id, [...(dependents.get(e.dep.id) ?? []), id]);
+  for (const [id, list] of x.edges)
+    for (const e of list) dependents.set(e.dep.id, [...(dependents.get(e.dep.id) ?? []), id]);
   // Health-check timing: the machine's config, overridden by the spec's settings that are set.
   const specHealthChecks = Object.fromEntries(Object.entries(spec.healthChecks).filter(([, v]) => v !== undefined));
   // A name that is a secret for one agent is a secret for all: a config's environment entry of that
@@ -42,26 +51,53 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
   const discovery = Object.entries(spec.discovery ?? DEFAULT_DISCOVERY).sort((a, b) => byString(a[0], b[0]));
   const discoveryFor = (machine: string): { prefix: string; peer: Peer }[] =>
     discovery.flatMap(([prefix, name]) => {
-      const target = x.live.find((t) => t.cfg.name === name && t.cfg.machine === machine) ?? x.live.find((t) => t.cfg.name === name);
+      const target =
+        x.live.find((t) => t.cfg.name === name && t.cfg.machine === machine) ?? x.live.find((t) => t.cfg.name === name);
       return target ? [{ prefix, peer: { id: target.id, ports: ports.get(target.id)! } }] : [];
     });
   const agents = x.live.map((d): PlannedAgent => {
     const own = ports.get(d.id)!;
     const probes = agentProbes(spec, d.override, d.framework, own);
     const settings = configOf.get(d.cfg.machine)!.settings;
-    const dependencies = x.edges.get(d.id)!.map((e) => dependency(spec, d, e.dep, ports.get(e.dep.id)!)).sort((a, b) => byString(a.id, b.id));
-    const fromSettings = [...(settings.secretEnvironment ?? []), ...settings.environment.filter((e) => secretNames.has(e.name)).map((e) => e.name)];
-    const secrets = d.override.secrets?.length || d.cfg.secretRefs.length || fromSettings.length ? [...new Set([...(d.override.secrets ?? []), ...d.cfg.secretRefs, ...fromSettings])].sort(byString) : [];
+    const dependencies = x.edges
+      .get(d.id)!
+      .map((e) => dependency(spec, d, e.dep, ports.get(e.dep.id)!))
+      .sort((a, b) => byString(a.id, b.id));
+    const fromSettings = [
+      ...(settings.secretEnvironment ?? []),
+      ...settings.environment.filter((e) => secretNames.has(e.name)).map((e) => e.name),
+    ];
+    const secrets =
+      d.override.secrets?.length || d.cfg.secretRefs.length || fromSettings.length
+        ? [...new Set([...(d.override.secrets ?? []), ...d.cfg.secretRefs, ...fromSettings])].sort(byString)
+        : [];
     const env = agentEnvironment(
-      { name: d.cfg.name, id: d.id, machine: d.cfg.machine, startupSeconds: d.startupSeconds, readiness: probes.readiness, ports: own, dependencies, secrets, settings, discovery: discoveryFor(d.cfg.machine), services: x.services, ...(d.cfg.codeReads ? { codeReads: d.cfg.codeReads } : {}) },
+      {
+        name: d.cfg.name,
+        id: d.id,
+        machine: d.cfg.machine,
+        startupSeconds: d.startupSeconds,
+        readiness: probes.readiness,
+        ports: own,
+        dependencies,
+        secrets,
+        settings,
+        discovery: discoveryFor(d.cfg.machine),
+        services: x.services,
+        ...(d.cfg.codeReads ? { codeReads: d.cfg.codeReads } : {}),
+      },
       x.machines,
       x.errorBus,
       peers,
     );
     // A BaseAgent serves /metrics on its HTTP port (health + 1); others on a port their config names so.
-    const metricsPort = own.find((p) => p.name === 'metrics' || p.name === 'prometheus') ?? (d.framework === 'baseagent' ? own.find((p) => p.name === BASEAGENT_HTTP) : undefined);
+    const metricsPort =
+      own.find((p) => p.name === 'metrics' || p.name === 'prometheus') ??
+      (d.framework === 'baseagent' ? own.find((p) => p.name === BASEAGENT_HTTP) : undefined);
     const memoryMiB = d.override.resources?.memoryMiB ?? settings.memoryMiB ?? 2048;
-    const cpuMillis = d.override.resources?.cpuMillis ?? (settings.cpuPercent !== undefined ? Math.max(100, Math.round(settings.cpuPercent * 10)) : 1000);
+    const cpuMillis =
+      d.override.resources?.cpuMillis ??
+      (settings.cpuPercent !== undefined ? Math.max(100, Math.round(settings.cpuPercent * 10)) : 1000);
     const hc = { ...settings.healthChecks, ...specHealthChecks };
     const maxReplicas = d.gpu ? undefined : d.override.maxReplicas;
     const replicas = d.gpu ? 1 : (d.override.replicas ?? 1);
@@ -131,7 +167,11 @@ function storageEnv(spec: DeploymentSpec, machine: MachinePlan, gpu: PlannedGpu 
     { name: 'HF_HOME', kind: 'literal', value: `${c}/huggingface` },
     { name: 'TORCH_HOME', kind: 'literal', value: `${c}/torch` },
     { name: 'XDG_CACHE_HOME', kind: 'literal', value: c },
-    ...Object.entries(spec.cacheEnv).map(([name, sub]): PlannedEnv => ({ name, kind: 'literal', value: `${c}/${sub}` })),
+    ...Object.entries(spec.cacheEnv).map(([name, sub]): PlannedEnv => ({
+      name,
+      kind: 'literal',
+      value: `${c}/${sub}`,
+    })),
   ];
   if (gpu) {
     env.push({ name: 'AGENT_VRAM_GIB', kind: 'literal', value: String(gpu.vramGiB) });
@@ -153,6 +193,8 @@ function dependency(spec: DeploymentSpec, d: Draft, dep: Draft, depPorts: readon
     port: svc.port,
     healthPort: hp.port,
     readiness: agentProbes(spec, dep.override, dep.framework, depPorts).readiness,
-    ...(svc.singleHostPort !== undefined ? { singleHostPort: svc.singleHostPort, singleHostHealthPort: hp.singleHostPort! } : {}),
+    ...(svc.singleHostPort !== undefined
+      ? { singleHostPort: svc.singleHostPort, singleHostHealthPort: hp.singleHostPort! }
+      : {}),
   };
 }

@@ -14,7 +14,11 @@ export interface Edge {
  * Resolves every dependency: the agent of that name on the same machine first, else on another
  * machine (a cross-machine edge). Returns the edges per agent id and the graph's levels and cycles.
  */
-export function resolveDependencies(live: readonly Draft[], byId: ReadonlyMap<string, Draft>, disabled: ReadonlySet<string>): { edges: Map<string, Edge[]>; graph: GraphAnalysis; diagnostics: Diagnostic[] } {
+export function resolveDependencies(
+  live: readonly Draft[],
+  byId: ReadonlyMap<string, Draft>,
+  disabled: ReadonlySet<string>,
+): { edges: Map<string, Edge[]>; graph: GraphAnalysis; diagnostics: Diagnostic[] } {
   const ds: Diagnostic[] = [];
   const liveByName = byAgentName(live);
   const resolve = (d: Draft, name: string) => {
@@ -29,10 +33,27 @@ export function resolveDependencies(live: readonly Draft[], byId: ReadonlyMap<st
       const target = resolve(d, dep.value);
       if (!target) {
         if (disabled.has(dep.value)) {
-          ds.push(diag('unknown-dependency', 'error', `agent '${dep.value}' is disabled in the spec but '${d.cfg.name}' depends on it; disable '${d.cfg.name}' too or remove the dependency`, dep.at));
+          ds.push(
+            diag(
+              'unknown-dependency',
+              'error',
+              `agent '${dep.value}' is disabled in the spec but '${d.cfg.name}' depends on it; disable '${d.cfg.name}' too or remove the dependency`,
+              dep.at,
+            ),
+          );
         } else {
-          const hint = didYouMean(dep.value, live.map((x) => x.cfg.name));
-          ds.push(diag('unknown-dependency', 'error', `unknown agent '${dep.value}'; ${hint ? `did you mean '${hint}'?` : 'define it or remove the dependency'}`, dep.at));
+          const hint = didYouMean(
+            dep.value,
+            live.map((x) => x.cfg.name),
+          );
+          ds.push(
+            diag(
+              'unknown-dependency',
+              'error',
+              `unknown agent '${dep.value}'; ${hint ? `did you mean '${hint}'?` : 'define it or remove the dependency'}`,
+              dep.at,
+            ),
+          );
         }
         continue;
       }
@@ -40,11 +61,20 @@ export function resolveDependencies(live: readonly Draft[], byId: ReadonlyMap<st
     }
     edges.set(d.id, list);
   }
-  const graph = analyzeGraph(live.map((d) => ({ id: d.id, deps: edges.get(d.id)!.map((e) => e.dep.id), seconds: d.startupSeconds })));
+  const graph = analyzeGraph(
+    live.map((d) => ({ id: d.id, deps: edges.get(d.id)!.map((e) => e.dep.id), seconds: d.startupSeconds })),
+  );
   for (const cycle of graph.cycles) {
     const names = cycle.map((id) => byId.get(id)!.cfg.name);
     const first = edges.get(cycle[0]!)!.find((e) => e.dep.id === (cycle[1] ?? cycle[0]));
-    ds.push(diag('dependency-cycle', 'error', `dependency cycle: ${[...names, names[0]].join(' -> ')}; remove one of these dependencies`, first?.at ?? byId.get(cycle[0]!)!.cfg.at));
+    ds.push(
+      diag(
+        'dependency-cycle',
+        'error',
+        `dependency cycle: ${[...names, names[0]].join(' -> ')}; remove one of these dependencies`,
+        first?.at ?? byId.get(cycle[0]!)!.cfg.at,
+      ),
+    );
   }
   return { edges, graph, diagnostics: ds };
 }

@@ -54,11 +54,23 @@ export function unknownOverrides(spec: DeploymentSpec, configs: readonly Machine
     for (const key of Object.keys(spec[section]).sort(byString)) {
       if (known.has(key)) continue;
       const hint = didYouMean(key, [...known]);
-      ds.push(diag('unknown-override', 'warning', `${section}.${key} matches no ${what}${hint ? `; did you mean '${hint}'?` : '; remove it'}`));
+      ds.push(
+        diag(
+          'unknown-override',
+          'warning',
+          `${section}.${key} matches no ${what}${hint ? `; did you mean '${hint}'?` : '; remove it'}`,
+        ),
+      );
     }
   };
-  if (Object.keys(spec.agents).length) check('agents', new Set(configs.flatMap((c) => c.agents.flatMap((a) => [a.name, `${a.machine}/${a.name}`]))), 'agent');
-  if (Object.keys(spec.groups).length) check('groups', new Set(configs.flatMap((c) => c.agents.flatMap((a) => [a.group, ...a.dockerGroups]))), 'group');
+  if (Object.keys(spec.agents).length)
+    check(
+      'agents',
+      new Set(configs.flatMap((c) => c.agents.flatMap((a) => [a.name, `${a.machine}/${a.name}`]))),
+      'agent',
+    );
+  if (Object.keys(spec.groups).length)
+    check('groups', new Set(configs.flatMap((c) => c.agents.flatMap((a) => [a.group, ...a.dockerGroups]))), 'group');
   return ds;
 }
 
@@ -67,11 +79,19 @@ export function overrideFor(spec: DeploymentSpec, a: AgentConfig): Override {
   const layers: Override[] = [];
   for (const g of [a.group, ...a.dockerGroups]) if (Object.hasOwn(spec.groups, g)) layers.push(spec.groups[g]!);
   for (const k of [a.name, `${a.machine}/${a.name}`]) if (Object.hasOwn(spec.agents, k)) layers.push(spec.agents[k]!);
-  return layers.length === 0 ? NO_OVERRIDE : layers.length === 1 ? layers[0]! : (Object.assign({}, ...layers) as Override);
+  return layers.length === 0
+    ? NO_OVERRIDE
+    : layers.length === 1
+      ? layers[0]!
+      : (Object.assign({}, ...layers) as Override);
 }
 
 /** Drafts of every enabled agent, by machine then name; the names of the disabled ones. */
-export function draftAgents(spec: DeploymentSpec, configs: readonly MachineConfig[], families: Readonly<Record<string, { readonly gpu?: boolean }>>) {
+export function draftAgents(
+  spec: DeploymentSpec,
+  configs: readonly MachineConfig[],
+  families: Readonly<Record<string, { readonly gpu?: boolean }>>,
+) {
   const ds: Diagnostic[] = [];
   const drafts: Draft[] = [];
   const disabled = new Set<string>();
@@ -84,17 +104,44 @@ export function draftAgents(spec: DeploymentSpec, configs: readonly MachineConfi
         disabled.add(a.name);
         continue;
       }
-      const inferred = [a.group, ...a.dockerGroups].some((g) => GPU_GROUP_RE.test(g)) || a.cudaHint || a.vramMiBHint !== undefined;
+      const inferred =
+        [a.group, ...a.dockerGroups].some((g) => GPU_GROUP_RE.test(g)) || a.cudaHint || a.vramMiBHint !== undefined;
       let gpu = o.gpu ?? (o.family !== undefined ? families[o.family]?.gpu === true : inferred);
       if (gpu && machine.gpus.length === 0) {
-        if (o.gpu === true) ds.push(diag('gpu-unavailable', 'error', `agent '${a.name}' needs a GPU but machine '${m}' declares none; add machines.${m}.gpus or set gpu: false`, a.at));
-        else ds.push(diag('gpu-unavailable', 'info', `agent '${a.name}' looks GPU-bound but machine '${m}' declares no GPU; it is planned on the CPU`, a.at));
+        if (o.gpu === true)
+          ds.push(
+            diag(
+              'gpu-unavailable',
+              'error',
+              `agent '${a.name}' needs a GPU but machine '${m}' declares none; add machines.${m}.gpus or set gpu: false`,
+              a.at,
+            ),
+          );
+        else
+          ds.push(
+            diag(
+              'gpu-unavailable',
+              'info',
+              `agent '${a.name}' looks GPU-bound but machine '${m}' declares no GPU; it is planned on the CPU`,
+              a.at,
+            ),
+          );
         gpu = false;
       }
       const family = o.family ?? (gpu ? spec.defaults.gpuFamily : spec.defaults.cpuFamily);
-      if (!Object.hasOwn(families, family)) ds.push(diag('invalid-spec', 'error', `agent '${a.name}' uses image family '${family}', which the spec does not define; add it under 'images'`, a.at));
+      if (!Object.hasOwn(families, family))
+        ds.push(
+          diag(
+            'invalid-spec',
+            'error',
+            `agent '${a.name}' uses image family '${family}', which the spec does not define; add it under 'images'`,
+            a.at,
+          ),
+        );
       const label = dnsLabel(a.name);
-      const framework = o.framework ?? (a.framework === 'baseagent' ? 'baseagent' : a.framework === 'none' ? 'http' : spec.defaults.framework);
+      const framework =
+        o.framework ??
+        (a.framework === 'baseagent' ? 'baseagent' : a.framework === 'none' ? 'http' : spec.defaults.framework);
       drafts.push({
         cfg: a,
         id: label,
@@ -108,7 +155,15 @@ export function draftAgents(spec: DeploymentSpec, configs: readonly MachineConfi
         ports: draftPorts(m, a, o, framework),
       });
       for (const p of drafts.at(-1)!.ports) {
-        if (p.declared < 1024) ds.push(diag('invalid-value', 'error', `${p.role === 'extra' ? `${p.name} port` : `${p.role} port`} ${p.declared} of ${a.name} is below 1024: the agent runs as uid ${spec.defaults.user} without capabilities and cannot bind it; pick a port from 1024 up`, p.at));
+        if (p.declared < 1024)
+          ds.push(
+            diag(
+              'invalid-value',
+              'error',
+              `${p.role === 'extra' ? `${p.name} port` : `${p.role} port`} ${p.declared} of ${a.name} is below 1024: the agent runs as uid ${spec.defaults.user} without capabilities and cannot bind it; pick a port from 1024 up`,
+              p.at,
+            ),
+          );
       }
     }
   }
@@ -125,7 +180,14 @@ function draftPorts(m: string, a: AgentConfig, o: Override, framework: Framework
   const health = o.healthPort === 'service+1' ? a.port.value + 1 : (o.healthPort ?? a.healthCheckPort.value);
   const ports: DraftPort[] = [
     { name: 'service', key: keyOf('service'), role: 'service', declared: a.port.value, at: a.port.at },
-    { name: 'health', key: keyOf('health'), role: 'health', declared: health, at: a.healthCheckPort.at, ...(a.healthCheckPort.derived && o.healthPort === undefined ? { derived: true } : {}) },
+    {
+      name: 'health',
+      key: keyOf('health'),
+      role: 'health',
+      declared: health,
+      at: a.healthCheckPort.at,
+      ...(a.healthCheckPort.derived && o.healthPort === undefined ? { derived: true } : {}),
+    },
   ];
   const used = new Set(['service', 'health', ...(framework === 'baseagent' ? [BASEAGENT_HTTP] : [])]);
   for (const e of a.extraPorts) {
@@ -134,6 +196,14 @@ function draftPorts(m: string, a: AgentConfig, o: Override, framework: Framework
     used.add(n);
     ports.push({ name: n, key: keyOf(n), role: 'extra', declared: e.port, at: e.at });
   }
-  if (framework === 'baseagent') ports.push({ name: BASEAGENT_HTTP, key: keyOf(BASEAGENT_HTTP), role: 'extra', declared: health + 1, at: a.healthCheckPort.at, follows: 'health' });
+  if (framework === 'baseagent')
+    ports.push({
+      name: BASEAGENT_HTTP,
+      key: keyOf(BASEAGENT_HTTP),
+      role: 'extra',
+      declared: health + 1,
+      at: a.healthCheckPort.at,
+      follows: 'health',
+    });
   return ports;
 }

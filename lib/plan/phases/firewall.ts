@@ -10,7 +10,12 @@ export const PROMETHEUS = 'prometheus';
  * and health ports), the error bus, which every agent of every other machine reports to, and metrics
  * ports, which Prometheus scrapes from wherever it runs.
  */
-export function firewallRules(agents: readonly PlannedAgent[], errorBus: SystemPlan['errorBus'], machines: readonly string[], services: readonly PlannedService[] = []): FirewallRule[] {
+export function firewallRules(
+  agents: readonly PlannedAgent[],
+  errorBus: SystemPlan['errorBus'],
+  machines: readonly string[],
+  services: readonly PlannedService[] = [],
+): FirewallRule[] {
   const byId = new Map(agents.map((a) => [a.id, a]));
   const rules = new Map<string, FirewallRule>();
   const add = (from: string, target: { id: string; machine: string }, port: number, why: string) => {
@@ -27,15 +32,19 @@ export function firewallRules(agents: readonly PlannedAgent[], errorBus: SystemP
   // The scrape config names each machine: Prometheus reaches metrics ports from wherever it runs.
   for (const a of agents) if (a.metricsPort) add(PROMETHEUS, a, a.metricsPort.port, 'Prometheus scrapes its metrics');
   const bus = errorBus?.agent ? byId.get(errorBus.agent) : undefined;
-  if (bus) for (const m of machines.filter((x) => x !== bus.machine)) add(m, bus, bus.servicePort.port, 'every agent reports errors to it');
+  if (bus)
+    for (const m of machines.filter((x) => x !== bus.machine))
+      add(m, bus, bus.servicePort.port, 'every agent reports errors to it');
   // Peers found through discovery variables (SERVICE_REGISTRY_HOST...) and the infrastructure services.
   for (const a of agents) {
     for (const e of a.env) {
       if (e.kind !== 'agent-host') continue;
       const target = byId.get(e.agent);
-      if (target && target.machine !== a.machine) add(a.machine, target, target.servicePort.port, `${a.id} finds it through ${e.name}`);
+      if (target && target.machine !== a.machine)
+        add(a.machine, target, target.servicePort.port, `${a.id} finds it through ${e.name}`);
     }
-    for (const s of services) if (s.machine !== a.machine && s.clients.includes(a.id)) add(a.machine, s, s.port, `${a.id} uses ${s.kind}`);
+    for (const s of services)
+      if (s.machine !== a.machine && s.clients.includes(a.id)) add(a.machine, s, s.port, `${a.id} uses ${s.kind}`);
   }
   return [...rules.values()].sort((x, y) => byString(x.from, y.from) || byString(x.to, y.to) || x.port - y.port);
 }

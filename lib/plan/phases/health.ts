@@ -13,8 +13,15 @@ export const DEFAULT_CODES: readonly number[] = [200];
  * key is set), liveness asks HTTP `/health` on health + 1 (which answers 200 whenever the process
  * runs). `http`: one HTTP `/health` (or TCP, with `probe: tcp`) on the health port for both.
  */
-function preset(framework: FrameworkName, probe: 'http' | 'tcp'): { readonly readiness: HealthCheck; readonly liveness: HealthCheck } {
-  if (framework === 'baseagent') return { readiness: { protocol: 'zmq', port: 'health' }, liveness: { protocol: 'http', port: 'health+1', path: DEFAULT_PATH } };
+function preset(
+  framework: FrameworkName,
+  probe: 'http' | 'tcp',
+): { readonly readiness: HealthCheck; readonly liveness: HealthCheck } {
+  if (framework === 'baseagent')
+    return {
+      readiness: { protocol: 'zmq', port: 'health' },
+      liveness: { protocol: 'http', port: 'health+1', path: DEFAULT_PATH },
+    };
   const h: HealthCheck = { protocol: probe, port: 'health' };
   return { readiness: h, liveness: h };
 }
@@ -23,11 +30,29 @@ function preset(framework: FrameworkName, probe: 'http' | 'tcp'): { readonly rea
 export function resolveProbe(h: HealthCheck, ports: readonly PlannedPort[]): PlannedProbe {
   const [svc, hp] = [ports[0]!, ports[1]!];
   const where = h.port ?? 'health';
-  const shift = (p: PlannedPort, by: number) => ({ port: p.port + by, ...(p.singleHostPort !== undefined ? { singleHostPort: p.singleHostPort + by } : {}) });
-  const port = h.protocol === 'exec' ? {} : where === 'service' ? shift(svc, 0) : where === 'health' ? shift(hp, 0) : where === 'health+1' ? shift(hp, 1) : { port: where, singleHostPort: where };
+  const shift = (p: PlannedPort, by: number) => ({
+    port: p.port + by,
+    ...(p.singleHostPort !== undefined ? { singleHostPort: p.singleHostPort + by } : {}),
+  });
+  const port =
+    h.protocol === 'exec'
+      ? {}
+      : where === 'service'
+        ? shift(svc, 0)
+        : where === 'health'
+          ? shift(hp, 0)
+          : where === 'health+1'
+            ? shift(hp, 1)
+            : { port: where, singleHostPort: where };
   switch (h.protocol) {
     case 'zmq':
-      return { protocol: 'zmq', ...port, request: h.request ?? DEFAULT_ZMQ_REQUEST, status: h.status ?? DEFAULT_STATUS, ready: h.ready ?? false };
+      return {
+        protocol: 'zmq',
+        ...port,
+        request: h.request ?? DEFAULT_ZMQ_REQUEST,
+        status: h.status ?? DEFAULT_STATUS,
+        ready: h.ready ?? false,
+      };
     case 'http':
       return { protocol: 'http', ...port, path: h.path ?? DEFAULT_PATH, codes: h.codes ?? DEFAULT_CODES };
     case 'tcp':
@@ -38,7 +63,12 @@ export function resolveProbe(h: HealthCheck, ports: readonly PlannedPort[]): Pla
 }
 
 /** Readiness and liveness of one agent: its own or its group's choice, else the spec's default, else its framework's preset. */
-export function agentProbes(spec: DeploymentSpec, o: Override, framework: FrameworkName, ports: readonly PlannedPort[]): { readonly readiness: PlannedProbe; readonly liveness: PlannedProbe } {
+export function agentProbes(
+  spec: DeploymentSpec,
+  o: Override,
+  framework: FrameworkName,
+  ports: readonly PlannedPort[],
+): { readonly readiness: PlannedProbe; readonly liveness: PlannedProbe } {
   const p = preset(framework, o.probe ?? spec.defaults.probe);
   const shorthand: HealthCheck | undefined = o.probe ? { protocol: o.probe, port: 'health' } : undefined;
   const readiness = o.health ?? shorthand ?? spec.defaults.health ?? p.readiness;

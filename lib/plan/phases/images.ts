@@ -4,7 +4,12 @@ import { byString } from '../names.ts';
 import type { PlannedAgent, PlannedImage } from '../types.ts';
 
 /** `closures`: per agent (`machine/name`), the local files its code needs, when the code was read. */
-export function planImages(spec: DeploymentSpec, families: Readonly<Record<string, unknown>>, agents: readonly PlannedAgent[], closures?: ReadonlyMap<string, readonly string[]>): PlannedImage[] {
+export function planImages(
+  spec: DeploymentSpec,
+  families: Readonly<Record<string, unknown>>,
+  agents: readonly PlannedAgent[],
+  closures?: ReadonlyMap<string, readonly string[]>,
+): PlannedImage[] {
   const images: PlannedImage[] = [];
   for (const fam of [...new Set(agents.map((a) => a.family))].sort(byString)) {
     const f = ImageFamilySchema.parse(Object.hasOwn(families, fam) ? families[fam] : DEFAULT_IMAGES['cpu']);
@@ -13,7 +18,9 @@ export function planImages(spec: DeploymentSpec, families: Readonly<Record<strin
     for (const a of members) if (a.scriptPath && a.scriptPath.includes('/')) dirs.add(a.scriptPath.split('/')[0]!);
     for (const d of f.sharedDirs) dirs.add(d);
     const slowest = Math.max(...members.map((a) => a.startupSeconds), 1);
-    const files = closures ? [...new Set(members.flatMap((a) => closures.get(`${a.machine}/${a.name}`) ?? []))].sort(byString) : [];
+    const files = closures
+      ? [...new Set(members.flatMap((a) => closures.get(`${a.machine}/${a.name}`) ?? []))].sort(byString)
+      : [];
     images.push({
       family: fam,
       image: `${spec.registry}/${fam}:${spec.tag}`,

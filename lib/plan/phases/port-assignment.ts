@@ -25,11 +25,19 @@ export interface PortAssignment {
 
 /** The agent that is the error bus (the first machine's, when several are). */
 function errorBusAgent(live: readonly Draft[]): Draft | undefined {
-  return ERROR_BUS_NAMES.map((n) => live.filter((d) => d.cfg.name === n).sort((a, b) => byString(a.cfg.machine, b.cfg.machine))[0]).find(Boolean);
+  return ERROR_BUS_NAMES.map(
+    (n) => live.filter((d) => d.cfg.name === n).sort((a, b) => byString(a.cfg.machine, b.cfg.machine))[0],
+  ).find(Boolean);
 }
 
 /** `services`: ports the infrastructure services hold (fixed claims). */
-export function assignPorts(spec: DeploymentSpec, configs: readonly MachineConfig[], live: readonly Draft[], previousLock: PortLock, services: readonly PortClaim[] = []): { assignment: PortAssignment; diagnostics: Diagnostic[] } {
+export function assignPorts(
+  spec: DeploymentSpec,
+  configs: readonly MachineConfig[],
+  live: readonly Draft[],
+  previousLock: PortLock,
+  services: readonly PortClaim[] = [],
+): { assignment: PortAssignment; diagnostics: Diagnostic[] } {
   const ds: Diagnostic[] = [];
   const machineNames = Object.keys(spec.machines).sort(byString);
   const configOf = new Map(configs.map((c) => [c.machine, c]));
@@ -40,8 +48,21 @@ export function assignPorts(spec: DeploymentSpec, configs: readonly MachineConfi
   for (const m of machineNames) {
     const bus = configOf.get(m)?.settings.errorBusPort;
     if (!bus) continue;
-    const owner = live.find((d) => d.cfg.machine === m && ERROR_BUS_NAMES.includes(d.cfg.name) && d.ports.some((p) => p.declared === bus.value));
-    if (!owner) reserved.push({ machine: m, owner: 'error_bus_port', name: 'error-bus', role: 'extra', wanted: bus.value, at: bus.at, onConflict: 'error', fixed: true });
+    const owner = live.find(
+      (d) =>
+        d.cfg.machine === m && ERROR_BUS_NAMES.includes(d.cfg.name) && d.ports.some((p) => p.declared === bus.value),
+    );
+    if (!owner)
+      reserved.push({
+        machine: m,
+        owner: 'error_bus_port',
+        name: 'error-bus',
+        role: 'extra',
+        wanted: bus.value,
+        at: bus.at,
+        onConflict: 'error',
+        fixed: true,
+      });
     if (!busAgent) reservedErrorBus ??= { machine: m, port: bus.value };
   }
   const claimsOf = (m: string | undefined): PortClaim[] =>
@@ -62,7 +83,12 @@ export function assignPorts(spec: DeploymentSpec, configs: readonly MachineConfi
   const single = allocatePorts(
     claimsOf(undefined).map((c) => ({ ...c, wanted: machinePort.get(claimKeyOf(c)) ?? c.wanted })),
     previousLock,
-    { host: SINGLE_HOST, severity: 'warning', crossMachineOnly: true, consequence: '; single-host output is not generated until then' },
+    {
+      host: SINGLE_HOST,
+      severity: 'warning',
+      crossMachineOnly: true,
+      consequence: '; single-host output is not generated until then',
+    },
   );
   lock.push(...single.lock);
   ds.push(...single.diagnostics);
@@ -70,15 +96,38 @@ export function assignPorts(spec: DeploymentSpec, configs: readonly MachineConfi
   const singleHostReady = !single.unresolved && followers.single.length === 0;
   const portsOf = (d: Draft): PlannedPort[] =>
     d.ports.map((p) => {
-      const shadowed = { ...(followers.shadowed.has(`${d.cfg.machine}/${d.cfg.name}/${p.name}`) ? { shadowed: true } : {}), ...(p.follows ? { follows: p.follows } : {}) };
+      const shadowed = {
+        ...(followers.shadowed.has(`${d.cfg.machine}/${d.cfg.name}/${p.name}`) ? { shadowed: true } : {}),
+        ...(p.follows ? { follows: p.follows } : {}),
+      };
       return singleHostReady
-        ? { name: p.name, role: p.role, declared: p.declared, port: at(machinePort, d, p), singleHostPort: at(single.assigned, d, p), at: p.at, ...shadowed }
+        ? {
+            name: p.name,
+            role: p.role,
+            declared: p.declared,
+            port: at(machinePort, d, p),
+            singleHostPort: at(single.assigned, d, p),
+            at: p.at,
+            ...shadowed,
+          }
         : { name: p.name, role: p.role, declared: p.declared, port: at(machinePort, d, p), at: p.at, ...shadowed };
     });
   ds.push(...followers.diagnostics);
   ds.push(...outOfRange(configOf, live, (k) => machinePort.get(k)!));
-  lock.sort((a, b) => byString(a.host, b.host) || byString(a.machine, b.machine) || byString(a.agent, b.agent) || byString(a.port, b.port));
-  const assignment: PortAssignment = { portsOf, singleHostReady, lock: { version: 1, ports: lock }, ...(busAgent ? { errorBusAgent: busAgent } : {}), ...(reservedErrorBus ? { reservedErrorBus } : {}) };
+  lock.sort(
+    (a, b) =>
+      byString(a.host, b.host) ||
+      byString(a.machine, b.machine) ||
+      byString(a.agent, b.agent) ||
+      byString(a.port, b.port),
+  );
+  const assignment: PortAssignment = {
+    portsOf,
+    singleHostReady,
+    lock: { version: 1, ports: lock },
+    ...(busAgent ? { errorBusAgent: busAgent } : {}),
+    ...(reservedErrorBus ? { reservedErrorBus } : {}),
+  };
   return { assignment, diagnostics: ds };
 }
 
@@ -100,7 +149,8 @@ function claim(spec: DeploymentSpec, d: Draft, p: DraftPort): PortClaim {
 }
 
 /** Where a follower lands: its leader's port, plus one. */
-const at = (assigned: ReadonlyMap<string, number>, d: Draft, p: DraftPort) => (p.follows ? assigned.get(d.ports.find((q) => q.role === p.follows)!.key)! + 1 : assigned.get(p.key)!);
+const at = (assigned: ReadonlyMap<string, number>, d: Draft, p: DraftPort) =>
+  p.follows ? assigned.get(d.ports.find((q) => q.role === p.follows)!.key)! + 1 : assigned.get(p.key)!;
 
 /**
  * Followers that land on another listener's port. In one network namespace (the single host) one of
@@ -108,18 +158,26 @@ const at = (assigned: ReadonlyMap<string, number>, d: Draft, p: DraftPort) => (p
  * has its own, so the two-PC and Kubernetes outputs are unaffected, but such a port cannot be
  * published on the machine (`shadowed`).
  */
-function followerConflicts(live: readonly Draft[], machinePort: ReadonlyMap<string, number>, single: ReadonlyMap<string, number>) {
+function followerConflicts(
+  live: readonly Draft[],
+  machinePort: ReadonlyMap<string, number>,
+  single: ReadonlyMap<string, number>,
+) {
   const diagnostics: Diagnostic[] = [];
   const shadowed = new Set<string>();
   const conflicts = (assigned: ReadonlyMap<string, number>, hostOf: (d: Draft) => string) => {
     const taken = new Map<string, string>();
-    for (const d of live) for (const p of d.ports) if (!p.follows) taken.set(`${hostOf(d)}:${at(assigned, d, p)}`, `${d.cfg.name} (${p.name})`);
+    for (const d of live)
+      for (const p of d.ports)
+        if (!p.follows) taken.set(`${hostOf(d)}:${at(assigned, d, p)}`, `${d.cfg.name} (${p.name})`);
     const found: { d: Draft; p: DraftPort; port: number; other: string }[] = [];
     for (const d of live) {
       for (const p of d.ports) {
         if (!p.follows) continue;
         const port = at(assigned, d, p);
-        const other = taken.get(`${hostOf(d)}:${port}`) ?? (taken.set(`${hostOf(d)}:${port}`, `${d.cfg.name} (${p.name})`), undefined);
+        const other =
+          taken.get(`${hostOf(d)}:${port}`) ??
+          (taken.set(`${hostOf(d)}:${port}`, `${d.cfg.name} (${p.name})`), undefined);
         if (other) found.push({ d, p, port, other });
       }
     }
@@ -127,17 +185,35 @@ function followerConflicts(live: readonly Draft[], machinePort: ReadonlyMap<stri
   };
   for (const c of conflicts(machinePort, (d) => d.cfg.machine)) {
     shadowed.add(`${c.d.cfg.machine}/${c.d.cfg.name}/${c.p.name}`);
-    diagnostics.push(diag('port-conflict', 'warning', `${c.d.cfg.name} binds its ${c.p.name} port at ${c.p.follows} + 1 = ${c.port}, which ${c.other} also binds on ${c.d.cfg.machine}: harmless in containers and pods (each has its own network), but the port is not published on the machine; move one health port to end it`, c.p.at));
+    diagnostics.push(
+      diag(
+        'port-conflict',
+        'warning',
+        `${c.d.cfg.name} binds its ${c.p.name} port at ${c.p.follows} + 1 = ${c.port}, which ${c.other} also binds on ${c.d.cfg.machine}: harmless in containers and pods (each has its own network), but the port is not published on the machine; move one health port to end it`,
+        c.p.at,
+      ),
+    );
   }
   const onSingle = conflicts(single, () => SINGLE_HOST);
   for (const c of onSingle) {
-    diagnostics.push(diag('port-conflict', 'warning', `${c.d.cfg.name} binds its ${c.p.name} port at ${c.p.follows} + 1 = ${c.port}, which ${c.other} also binds on the single host, where one of them cannot bind; move one health port; single-host output is not generated until then`, c.p.at));
+    diagnostics.push(
+      diag(
+        'port-conflict',
+        'warning',
+        `${c.d.cfg.name} binds its ${c.p.name} port at ${c.p.follows} + 1 = ${c.port}, which ${c.other} also binds on the single host, where one of them cannot bind; move one health port; single-host output is not generated until then`,
+        c.p.at,
+      ),
+    );
   }
   return { diagnostics, shadowed, single: onSingle };
 }
 
 /** Ports outside a range the machine's config declares (`pc2_network`). */
-function outOfRange(configOf: ReadonlyMap<string, MachineConfig>, live: readonly Draft[], portOf: (key: string) => number): Diagnostic[] {
+function outOfRange(
+  configOf: ReadonlyMap<string, MachineConfig>,
+  live: readonly Draft[],
+  portOf: (key: string) => number,
+): Diagnostic[] {
   const ds: Diagnostic[] = [];
   for (const d of live) {
     const ranges = configOf.get(d.cfg.machine)!.settings.portRanges;
@@ -146,7 +222,14 @@ function outOfRange(configOf: ReadonlyMap<string, MachineConfig>, live: readonly
       if (!r || p.role === 'extra') continue;
       const port = portOf(p.key);
       if (port < r.start || port > r.end) {
-        ds.push(diag('port-out-of-range', 'warning', `${p.role} port ${port} of ${d.cfg.name} is outside the declared ${p.role === 'health' ? 'health_check_ports' : 'agent_ports'} range ${r.start}-${r.end} (line ${r.at.line}); move it into the range or widen the range`, p.at));
+        ds.push(
+          diag(
+            'port-out-of-range',
+            'warning',
+            `${p.role} port ${port} of ${d.cfg.name} is outside the declared ${p.role === 'health' ? 'health_check_ports' : 'agent_ports'} range ${r.start}-${r.end} (line ${r.at.line}); move it into the range or widen the range`,
+            p.at,
+          ),
+        );
       }
     }
   }
