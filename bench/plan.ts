@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { loadSystem } from '../lib/config/load.ts';
 import { plan } from '../lib/plan/plan.ts';
 import { parseDocument } from 'yaml';
-import { parseYamlSource } from '../lib/config/yaml-source.ts';
+import { parseYamlSource } from '../lib/io/yaml-source.ts';
 import { writeSyntheticSystem } from './synthetic.ts';
 
 function median(xs: number[]): number {

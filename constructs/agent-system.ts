@@ -3,7 +3,7 @@ import type { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { Diagnostic } from '../lib/diagnostics.ts';
 import { AgentSystemError, checkPlan } from './validate.ts';
-import { runPipeline, type PipelineResult } from '../lib/pipeline.ts';
+import type { PipelineResult } from '../lib/pipeline.ts';
 import type { SystemPlan } from '../lib/plan/types.ts';
 import type { AgentWorkload } from './agent-workload.ts';
 import { GpuSharingChart } from './gpu-sharing-chart.ts';
@@ -57,61 +57,36 @@ export interface AgentSystemOptions {
 }
 
 export interface AgentSystemProps extends AgentSystemOptions {
+  /** The plan every chart is built from: made by `planSystem` (or `agentSystemFromSpec` loads and plans a spec). */
+  readonly plan: SystemPlan;
   /**
-   * The system's spec (`agent-infra.yaml`), relative to `cwd`; read and planned in the constructor. A
-   * spec that names a source tree is planned with `await planSystem(...)` first and passed as `plan`
-   * (reading Python code is asynchronous).
-   * @default 'agent-infra.yaml' when `plan` is not given
+   * What planning said (warnings and notes), kept on the construct for the app to print.
+   * @default - none
    */
-  readonly spec?: string;
-  /**
-   * `name=file` pairs that replace or add machines' startup configs, as `--machine` does.
-   * @default - the spec's machines
-   */
-  readonly machines?: readonly string[];
-  /**
-   * Folder that `spec` and the messages' paths are relative to.
-   * @default process.cwd()
-   */
-  readonly cwd?: string;
-  /**
-   * A plan made by `planSystem` (or `runPipeline`); `spec`, `machines` and `cwd` are then not read.
-   * @default - planned from `spec`
-   */
-  readonly plan?: SystemPlan;
+  readonly diagnostics?: readonly Diagnostic[];
 }
 
 /**
  * A whole agent system: the system chart (Namespace, ConfigMaps, default-deny), one {@link MachineChart}
  * per machine with its agents' workloads, and the GPU sharing chart when an agent uses a GPU. Charts
  * are children of this construct, so a cdk8s app can hold several systems and its own charts beside.
- * A spec with errors throws an {@link AgentSystemError} listing them; nothing is built.
+ * A plan that is not one throws an {@link AgentSystemError} naming each field; nothing is built.
  */
 export class AgentSystem extends Construct {
   /** The plan every chart was built from. */
   readonly plan: SystemPlan;
-  /** Warnings and notes of planning (errors throw). Empty when a plan was passed in. */
+  /** Warnings and notes of planning, as given in props. */
   readonly diagnostics: readonly Diagnostic[];
   readonly systemChart: SystemChart;
   readonly machineCharts: readonly MachineChart[];
   /** @default - none when no agent uses a GPU */
   readonly gpuSharingChart?: GpuSharingChart;
 
-  constructor(scope: Construct, id: string, props: AgentSystemProps = {}) {
+  constructor(scope: Construct, id: string, props: AgentSystemProps) {
     super(scope, id);
-    if (props.plan !== undefined) {
-      checkPlan(props.plan);
-      this.plan = props.plan;
-      this.diagnostics = [];
-    } else {
-      const r = runPipeline({
-        spec: props.spec ?? 'agent-infra.yaml',
-        machines: props.machines ?? [],
-        ...(props.cwd ? { cwd: props.cwd } : {}),
-      });
-      this.plan = planOf(r);
-      this.diagnostics = r.diagnostics;
-    }
+    checkPlan(props?.plan);
+    this.plan = props.plan;
+    this.diagnostics = props.diagnostics ?? [];
     const plan = this.plan;
     const addressesConfigMap = props.addressesConfigMap ?? ADDRESSES_CONFIGMAP;
     this.systemChart = new SystemChart(this, 'system', {

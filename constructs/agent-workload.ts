@@ -5,7 +5,7 @@ import { AgentSystemError, checkProp, PlannedAgentSchema } from './validate.ts';
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { probeCommand, probeTarget, waitFor } from '../lib/emit/probe.ts';
+import { probeCommand, probeTarget, waitFor } from '../lib/contract/probe.ts';
 import { kubernetesLiteral } from '../lib/config/grammar.ts';
 import {
   DATA_PATH,

@@ -2,7 +2,7 @@
 import { checkPlan } from './validate.ts';
 import { Chart, type ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
-import { toYaml } from '../lib/emit/yaml.ts';
+import { toYaml } from '../lib/contract/yaml.ts';
 import { Construct } from 'constructs';
 import type { SystemPlan } from '../lib/plan/types.ts';
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { checkProp, PlannedServiceSchema } from './validate.ts';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { redisPing, serviceCommand } from '../lib/emit/probe.ts';
+import { redisPing, serviceCommand } from '../lib/contract/probe.ts';
 import type { PlannedService } from '../lib/plan/types.ts';
 
 export interface InfrastructureServiceProps {

@@ -11,7 +11,7 @@ export const LOCAL_STORAGE_CLASS = 'agent-infra-local';
 import { AgentWorkload, agentLabels, agentSelector, containerPortName } from './agent-workload.ts';
 import { MACHINE_LABEL } from './gpu.ts';
 import { InfrastructureService, serviceSelector } from './infrastructure.ts';
-import { startupConfigText } from '../lib/emit/startup-config.ts';
+import { startupConfigText } from '../lib/contract/startup-config.ts';
 import { checkMachine, checkPlan } from './validate.ts';
 
 export interface MachineChartProps extends ChartProps {

@@ -2,7 +2,8 @@
  * agent-infra's public API, the package's main export: constructs for a cdk8s app of one's own, and the
  * functions behind the command line (load, plan, synthesize). Everything else is internal.
  */
-import { planOf } from '../constructs/agent-system.ts';
+import type { Construct } from 'constructs';
+import { AgentSystem, planOf, type AgentSystemOptions } from '../constructs/agent-system.ts';
 import { runPipeline, runPipelineAsync, type PipelineResult } from './pipeline.ts';
 import type { LoadOptions } from './config/load.ts';
 
@@ -42,9 +43,30 @@ export async function planSystem(
   return r;
 }
 
-/** {@link planSystem} for a system without a source tree, synchronously (what `new AgentSystem(..., { spec })` runs). */
+/** {@link planSystem} for a system without a source tree, synchronously (what {@link agentSystemFromSpec} runs). */
 export function planSystemSync(options: LoadOptions & { readonly throwOnError?: boolean } = {}): PipelineResult {
   const r = runPipeline({ spec: 'agent-infra.yaml', ...options });
   if (options.throwOnError !== false) planOf(r);
   return r;
+}
+
+/**
+ * An {@link AgentSystem} from a spec: loads and plans it (synchronously: a spec without a source tree;
+ * one with a source tree is planned with `await planSystem(...)` and its plan given to `new
+ * AgentSystem`). A spec with errors throws an {@link AgentSystemError} listing them; nothing is built.
+ */
+export function agentSystemFromSpec(
+  scope: Construct,
+  id: string,
+  props: LoadOptions & AgentSystemOptions = {},
+): AgentSystem {
+  const { spec, machines, cwd, specText, source, ...options } = props;
+  const r = planSystemSync({
+    ...(spec ? { spec } : {}),
+    ...(machines ? { machines } : {}),
+    ...(cwd ? { cwd } : {}),
+    ...(specText !== undefined ? { specText } : {}),
+    ...(source ? { source } : {}),
+  });
+  return new AgentSystem(scope, id, { ...options, plan: r.plan, diagnostics: r.diagnostics });
 }

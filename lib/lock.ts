@@ -4,8 +4,8 @@
  * agents come and go. Its types, reading, comparing and writing; nothing else touches the file.
  */
 import { diag, type Diagnostic } from './diagnostics.ts';
-import { readInput } from './config/read-input.ts';
-import { parseYamlSource } from './config/yaml-source.ts';
+import { readInput } from './io/read-input.ts';
+import { parseYamlSource } from './io/yaml-source.ts';
 import { writeFileAtomic } from './write.ts';
 
 export const LOCK_FILE = 'agent-infra.lock.yaml';

@@ -1,7 +1,7 @@
 /** Synthesis: load -> plan -> every emitter -> dist/, written only when everything succeeded. */
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { readInput } from './config/read-input.ts';
+import { readInput } from './io/read-input.ts';
 import { dirname, join, relative, resolve } from 'node:path';
 import { diag, type Diagnostic } from './diagnostics.ts';
 import { writeLock } from './lock.ts';

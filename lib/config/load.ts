@@ -5,7 +5,7 @@ import { relativePathProblem } from './grammar.ts';
 import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
-import { readInput } from './read-input.ts';
+import { readInput } from '../io/read-input.ts';
 import {
   CONVENTIONAL_SPEC,
   DeploymentSpecSchema,
@@ -14,7 +14,7 @@ import {
   RESERVED_MACHINE_NAMES,
   type DeploymentSpec,
 } from './spec.ts';
-import { joinPath, parseYamlSource, type YamlSource } from './yaml-source.ts';
+import { joinPath, parseYamlSource, type YamlSource } from '../io/yaml-source.ts';
 import { EMPTY_LOCK, LOCK_FILE, readLock, type PortLock } from '../lock.ts';
 
 export interface LoadOptions {

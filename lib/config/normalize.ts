@@ -2,7 +2,7 @@
 import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import { evaluateBoolean, evaluatePort, substitute, type Variables } from './expr.ts';
 import type { AgentConfig, ExtraPort, Located, MachineConfig, MachineSettings, PortRange } from './model.ts';
-import { joinPath, YamlTimestamp, type YamlSource } from './yaml-source.ts';
+import { joinPath, YamlTimestamp, type YamlSource } from '../io/yaml-source.ts';
 import { findIPv4, isAnyOrLoopback } from '../ipv4.ts';
 import { commentText, envNameProblem, relativePathProblem } from './grammar.ts';
 

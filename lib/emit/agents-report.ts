@@ -7,7 +7,7 @@ import { oneLine } from '../diagnostics.ts';
 import type { SourceStage } from '../source/stage.ts';
 import type { SystemPlan } from '../plan/types.ts';
 import { byString } from '../plan/names.ts';
-import { xmlHeader } from './yaml.ts';
+import { xmlHeader } from '../contract/yaml.ts';
 
 /** What the image's entrypoint and the compose file set besides the plan's environment. */
 const RUNTIME_ENV = [

@@ -13,9 +13,9 @@ import {
 } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
-import { probeCommand, probeTarget, redisPing, serviceCommand, waitFor } from './probe.ts';
-import { startupConfigText } from './startup-config.ts';
-import { headerLine, toYaml, xmlHeader } from './yaml.ts';
+import { probeCommand, probeTarget, redisPing, serviceCommand, waitFor } from '../contract/probe.ts';
+import { startupConfigText } from '../contract/startup-config.ts';
+import { headerLine, toYaml, xmlHeader } from '../contract/yaml.ts';
 
 export type ComposeMode = 'two-pc' | 'single-host';
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import Handlebars from 'handlebars';
 import type { PlannedImage, SystemPlan } from '../plan/types.ts';
-import { headerLine } from './yaml.ts';
+import { headerLine } from '../contract/yaml.ts';
 
 const TEMPLATES = join(packageRoot(), 'templates');
 /** Scripts every image carries; the compose and Kubernetes outputs rely on them. */

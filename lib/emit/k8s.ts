@@ -2,7 +2,7 @@
 import { App } from 'cdk8s';
 import { AgentSystem } from '../../constructs/agent-system.ts';
 import type { SystemPlan } from '../plan/types.ts';
-import { headerLine, toYaml, toYamlDocuments } from './yaml.ts';
+import { headerLine, toYaml, toYamlDocuments } from '../contract/yaml.ts';
 
 /** `k8s/<chart>.yaml` for each chart of the {@link AgentSystem} and `k8s/kustomization.yaml`, each starting with the header line. */
 export function emitKubernetes(plan: SystemPlan, input: string): Map<string, string> {

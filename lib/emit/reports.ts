@@ -9,7 +9,7 @@ import type { SystemPlan } from '../plan/types.ts';
 import { agentIndex } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
 import { SINGLE_HOST } from '../plan/plan.ts';
-import { headerLine, xmlHeader } from './yaml.ts';
+import { headerLine, xmlHeader } from '../contract/yaml.ts';
 
 /** The JSON of `agent-infra images --json`, as far as the images report reads it. */
 export interface ImagesReportInput {

@@ -7,7 +7,7 @@
 import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join, posix, resolve, sep } from 'node:path';
 import { relativePathProblem } from '../config/grammar.ts';
-import { firstInvalidUtf8 } from '../config/read-input.ts';
+import { firstInvalidUtf8 } from '../io/read-input.ts';
 import { FactsCache } from './cache.ts';
 import {
   readPython,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { cli, ROOT } from '../helpers.ts';
 import { lockText } from '../../lib/lock.ts';
-import { parseYamlSource } from '../../lib/config/yaml-source.ts';
+import { parseYamlSource } from '../../lib/io/yaml-source.ts';
 import { writeSyntheticSystem } from '../../bench/synthetic.ts';
 
 /** A copy of the example (which check answers with a warning and notes). */

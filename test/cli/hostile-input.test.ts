@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstInvalidUtf8 } from '../../lib/config/read-input.ts';
+import { firstInvalidUtf8 } from '../../lib/io/read-input.ts';
 import { cli, exampleWithOutput, ROOT, STACK, treeHash } from '../helpers.ts';
 
 describe('inputs that would hang or grow without end', () => {

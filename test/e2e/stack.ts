@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { parse } from 'yaml';
 import { runPipeline } from '../../lib/pipeline.ts';
 import type { SystemPlan } from '../../lib/plan/types.ts';
-import { toYaml } from '../../lib/emit/yaml.ts';
+import { toYaml } from '../../lib/contract/yaml.ts';
 import { cli, exampleSpecCopy, ROOT, withStandInPackages } from '../helpers.ts';
 import { BASE_MAP, demux, docker, execIn, explain, hasImage } from '../docker-helpers.ts';
 import { labelArgs, portFree, RUN_LABEL, runLabels, type TestRun } from '../docker-run.ts';

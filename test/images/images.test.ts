@@ -172,7 +172,7 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
 
   it(
     'starts every Kubernetes container as its Deployment says (args through the image entrypoint, env, user): the right script, on the ports its probes ask',
-    { timeout: 600_000 },
+    { timeout: 1_200_000 },
     async () => {
       const out = join(dir, 'k8s-out');
       const synth = cli(['synth', '--spec', SPEC, '--out', out, '--only', 'k8s'], dir);
@@ -247,7 +247,7 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
 
   it(
     "builds the default gpu family (agent-infra's own, Python in both stages) and runs Python and the entrypoint in it",
-    { timeout: 600_000 },
+    { timeout: 1_200_000 },
     async () => {
       const d = mkdtempSync(join(tmpdir(), 'images-gpu-'));
       writeFileSync(
@@ -383,7 +383,7 @@ describe.skipIf(!HAS_ENGINE)('image families built on a real engine', () => {
 
   it(
     "with the agents' code read, copies exactly the files they import, and every agent's module imports in the image",
-    { timeout: 600_000 },
+    { timeout: 1_200_000 },
     async () => {
       const src = join(dir, 'src-closure');
       cpSync(join(ROOT, 'test', 'fixtures', 'mini-monorepo'), src, { recursive: true });

@@ -68,6 +68,44 @@ function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   return out;
 }
 
+/**
+ * The layers of the code, top to bottom (first match of a file's path wins). A file may import its own
+ * layer and the layers below it. `lib/emit/k8s.ts` builds the Kubernetes output from the constructs, so
+ * it sits with them, and it is the only file of lib/emit/ that does.
+ */
+const LAYERS: readonly { name: string; match: RegExp }[] = [
+  { name: 'entry', match: /^(main\.ts|bin\/|lib\/index\.ts$)/ },
+  { name: 'cli', match: /^lib\/cli\// },
+  { name: 'orchestration', match: /^(constructs\/|lib\/(synth|pipeline)\.ts$|lib\/init\/|lib\/emit\/k8s\.ts$)/ },
+  { name: 'emit', match: /^lib\/emit\// },
+  { name: 'stages', match: /^lib\/(source|images)\/|^lib\/scan-ips\.ts$/ },
+  { name: 'contract', match: /^lib\/contract\// },
+  { name: 'plan', match: /^lib\/plan\// },
+  { name: 'config', match: /^lib\/config\// },
+  { name: 'lock', match: /^lib\/lock\.ts$/ },
+  { name: 'io', match: /^lib\/io\// },
+  { name: 'leaves', match: /^lib\/(diagnostics|write|ipv4|package-root|text-diff)\.ts$|^imports\// },
+];
+
+const layerOf = (file: string) => {
+  const rel = relative(ROOT, file);
+  const i = LAYERS.findIndex((l) => l.match.test(rel));
+  if (i < 0) throw new Error(`${rel} is in no layer: add it to LAYERS`);
+  return i;
+};
+
+/** Every import of a file of a higher layer, as `from (layer) -> to (layer)`. */
+function upwardImports(graph: ReadonlyMap<string, readonly string[]>): string[] {
+  return [...graph].flatMap(([from, targets]) =>
+    targets
+      .filter((to) => layerOf(to) < layerOf(from))
+      .map(
+        (to) =>
+          `${relative(ROOT, from)} (${LAYERS[layerOf(from)]!.name}) -> ${relative(ROOT, to)} (${LAYERS[layerOf(to)]!.name})`,
+      ),
+  );
+}
+
 const FILES = [
   ...sources(join(ROOT, 'lib')),
   ...sources(join(ROOT, 'constructs')),
@@ -100,5 +138,20 @@ describe('the import graph', () => {
       ts.filter((t) => !existsSync(t)).map((t) => `${relative(ROOT, f)} -> ${relative(ROOT, t)}`),
     );
     expect(dangling).toEqual([]);
+  });
+
+  it('imports only downward: each layer the layers below it, never one above', () => {
+    const graph = importGraph(FILES);
+    const violations = upwardImports(graph);
+    console.log(`layers: ${LAYERS.map((l) => l.name).join(' > ')}; ${violations.length} upward imports`);
+    expect(violations).toEqual([]);
+  });
+
+  it('finds an upward import where there is one (the checker itself)', () => {
+    const g = new Map([
+      [join(ROOT, 'lib/plan/plan.ts'), [join(ROOT, 'lib/emit/compose.ts'), join(ROOT, 'lib/config/spec.ts')]],
+      [join(ROOT, 'lib/config/spec.ts'), [join(ROOT, 'lib/diagnostics.ts')]],
+    ]);
+    expect(upwardImports(g)).toEqual(['lib/plan/plan.ts (plan) -> lib/emit/compose.ts (emit)']);
   });
 });

@@ -3,7 +3,7 @@
  * every entry, duplicate keys, merge keys and anchors, and documents that must not be expanded.
  */
 import { describe, expect, it } from 'vitest';
-import { parseYamlSource } from '../../lib/config/yaml-source.ts';
+import { parseYamlSource } from '../../lib/io/yaml-source.ts';
 
 const read = (text: string) => parseYamlSource('f.yaml', text);
 

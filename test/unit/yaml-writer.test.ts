@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { toYaml } from '../../lib/emit/yaml.ts';
+import { toYaml } from '../../lib/contract/yaml.ts';
 
 const json = fc.letrec((tie) => ({
   value: fc.oneof(
@@ -79,7 +79,7 @@ describe('the YAML writer', () => {
 
 describe('xmlHeader', () => {
   it('never puts -- inside the XML comment, whatever the spec path holds', async () => {
-    const { xmlHeader } = await import('../../lib/emit/yaml.ts');
+    const { xmlHeader } = await import('../../lib/contract/yaml.ts');
     const header = xmlHeader('specs/a--b---c.yaml');
     expect(header.startsWith('<!-- ') && header.endsWith(' -->')).toBe(true);
     expect(header.slice(4, -3)).not.toContain('--');
@@ -89,7 +89,7 @@ describe('xmlHeader', () => {
 
 describe('headerLine', () => {
   it('keeps a spec path with a newline inside its one comment line', async () => {
-    const { headerLine, xmlHeader } = await import('../../lib/emit/yaml.ts');
+    const { headerLine, xmlHeader } = await import('../../lib/contract/yaml.ts');
     const header = headerLine('specs/a\nRUN curl x\n.yaml');
     expect(header.split('\n')).toHaveLength(1);
     expect(header).toBe(
