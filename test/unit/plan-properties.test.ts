@@ -137,3 +137,108 @@ describe('plan properties', () => {
     );
   });
 });
+
+/**
+ * Every option the spec allows, drawn: each machine's onConflict (error or reassign) with or without a
+ * range, health ports declared or derived (port + 1), and pc2's reserved error bus port.
+ */
+const optionsArb = fc.record({
+  agents: systemArb,
+  derived: fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+  mainpc: fc.record({
+    onConflict: fc.constantFrom('error', 'reassign'),
+    range: fc.option(fc.constant({ start: 7000, end: 7200 }), { nil: undefined }),
+  }),
+  pc2: fc.record({
+    onConflict: fc.constantFrom('error', 'reassign'),
+    range: fc.option(fc.constant({ start: 7000, end: 7200 }), { nil: undefined }),
+  }),
+  errorBus: fc.option(fc.integer({ min: 7000, max: 7030 }), { nil: undefined }),
+});
+
+describe('plan properties over every port option', () => {
+  it('moves only where a machine reassigns, keeps reserved and declared ports over derived ones, and reports every clash it leaves', () => {
+    fc.assert(
+      fc.property(optionsArb, ({ agents, derived, mainpc, pc2, errorBus }) => {
+        const drawn = agents.map((a, i) =>
+          derived[i] ? { ...a, healthCheckPort: { value: a.port.value + 1, at, derived: true } } : a,
+        );
+        const s = DeploymentSpecSchema.parse({
+          machines: {
+            mainpc: {
+              config: 'm.yaml',
+              addressEnv: 'MAIN_PC_IP',
+              ports: { onConflict: mainpc.onConflict, ...(mainpc.range ? { range: mainpc.range } : {}) },
+            },
+            pc2: {
+              config: 'p.yaml',
+              addressEnv: 'PC2_IP',
+              ports: { onConflict: pc2.onConflict, ...(pc2.range ? { range: pc2.range } : {}) },
+            },
+          },
+        });
+        const cs = configs(drawn).map((c) =>
+          c.machine === 'pc2' && errorBus !== undefined
+            ? { ...c, settings: { ...c.settings, errorBusPort: { value: errorBus, at } } }
+            : c,
+        );
+        const p = plan(s, cs, EMPTY_LOCK);
+        const byMachine = { mainpc, pc2 };
+        const rows = p.portMap.filter((r) => r.host !== SINGLE_HOST);
+        for (const machine of ['mainpc', 'pc2'] as const) {
+          const mine = rows.filter((r) => r.host === machine);
+          const conflicts = p.diagnostics.filter(
+            (d) =>
+              d.code === 'port-conflict' &&
+              d.message.includes(`machines.${machine}.ports`) &&
+              !d.message.includes('single host'),
+          );
+          if (byMachine[machine].onConflict === 'error') {
+            // No declared port moves on such a machine; a derived health port (ours to choose) may.
+            const isDerived = (r: (typeof mine)[number]) =>
+              r.role === 'health' && drawn.some((d) => d.name.toLowerCase() === r.agent && d.healthCheckPort.derived);
+            for (const r of mine.filter((x) => !isDerived(x)))
+              expect([r.agent, r.name, r.port]).toEqual([r.agent, r.name, r.declared]);
+          } else {
+            // Nothing is left clashing where ports can move, but where a range has no room.
+            expect(
+              new Set(mine.map((r) => r.port)).size === mine.length ||
+                conflicts.some((d) => /no free port is left/.test(d.message)),
+            ).toBe(true);
+          }
+          // A port two rows of the machine share is always reported.
+          const seen = new Map<number, number>();
+          for (const r of mine) seen.set(r.port, (seen.get(r.port) ?? 0) + 1);
+          const shared = [...seen]
+            .filter(([port, n]) => n > 1 && !mine.filter((r) => r.port === port).every((r) => r.shadowed))
+            .map(([port]) => port);
+          for (const port of shared) expect(conflicts.some((d) => d.message.startsWith(`port ${port} `))).toBe(true);
+        }
+        // The reserved error bus port never moves: an agent of pc2 that asks for it moves, or is reported.
+        if (errorBus !== undefined) {
+          for (const r of rows.filter((x) => x.host === 'pc2' && x.port === errorBus)) {
+            expect(pc2.onConflict).toBe('error');
+            expect(
+              p.diagnostics.some(
+                (d) =>
+                  d.code === 'port-conflict' &&
+                  d.message.startsWith(
+                    `port ${errorBus} of ${p.agents.find((a) => a.id === r.agent)!.name} (${r.name}) is also used by 'error_bus_port'`,
+                  ),
+              ),
+            ).toBe(true);
+          }
+        }
+        // A port moves only because another port of its machine (or pc2's reserved one) asks for the same number.
+        for (const r of rows) {
+          if (r.port === r.declared) continue;
+          const reservedThere = r.host === 'pc2' && r.declared === errorBus;
+          expect(reservedThere || rows.some((o) => o !== r && o.host === r.host && o.declared === r.declared)).toBe(
+            true,
+          );
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
