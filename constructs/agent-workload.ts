@@ -5,16 +5,12 @@ import { AgentSystemError, checkProp, PlannedAgentSchema } from './validate.ts';
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { probeCommand, probeTarget, waitFor } from '../lib/contract/probe.ts';
+import { waitFor } from '../lib/contract/probe.ts';
 import { kubernetesLiteral } from '../lib/config/grammar.ts';
-import {
-  DATA_PATH,
-  MODELS_PATH,
-  type PlannedAgent,
-  type PlannedEnv,
-  type PlannedProbe,
-  type PlannedService,
-} from '../lib/plan/types.ts';
+import type { PlannedAgent } from '../lib/plan/types.ts';
+import { agentEnvironment, type AgentEnvProps } from './agent-env.ts';
+import { agentProbes } from './agent-probes.ts';
+import { mountAgentVolumes, type AgentVolumesProps } from './agent-volumes.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
 
 export interface AgentWorkloadOptions {
@@ -40,20 +36,10 @@ export interface AgentWorkloadOptions {
   readonly runtimeClassName?: string;
 }
 
-export interface AgentWorkloadProps extends AgentWorkloadOptions {
+export interface AgentWorkloadProps extends AgentWorkloadOptions, AgentEnvProps, AgentVolumesProps {
   readonly agent: PlannedAgent;
-  /** The infrastructure services (Redis, NATS) its URLs name. @default - none */
-  readonly services?: readonly PlannedService[];
   /** The node the machine is: the pod is pinned to it. @default - any node of the machine's label */
   readonly node?: string;
-  /** The PersistentVolumeClaim of the machine's model cache and where the agent sees it. @default - none */
-  readonly cache?: { readonly claimName: string; readonly path: string };
-  /** The PersistentVolumeClaim of the machine's read-only models folder. @default - none mounted */
-  readonly modelsClaim?: string;
-  /** The PersistentVolumeClaim of the agent's data folder, when it keeps state. @default - an emptyDir: nothing kept */
-  readonly dataClaim?: string;
-  /** The ConfigMap with the machine's planned startup config (key `startup_config.yaml`) and the path the agent reads it at, below /app. @default - none mounted */
-  readonly startupConfig?: { readonly configMap: string; readonly path: string };
 }
 
 /** A container port's name: its number (`p7200`), unique in the pod, and what a machine's Service routes by. */
@@ -75,12 +61,6 @@ export function agentLabels(agent: PlannedAgent, system: string): Record<string,
 export function agentSelector(agent: PlannedAgent, system: string): Record<string, string> {
   return { 'app.kubernetes.io/name': agent.id, 'app.kubernetes.io/part-of': system };
 }
-
-/** Scratch folders of every pod (the logs Kubernetes keeps are stdout and stderr). */
-const SCRATCH_DIRS: readonly [string, string, number][] = [
-  ['tmp', '/tmp', 256],
-  ['logs', '/app/logs', 1024],
-];
 
 /** Deployment, Service and GPU wiring for one agent. */
 export class AgentWorkload extends Construct {
@@ -117,55 +97,7 @@ export class AgentWorkload extends Construct {
 
     const labels = agentLabels(agent, system);
     const selector = agentSelector(agent, system);
-    const addresses = kplus.ConfigMap.fromConfigMapName(this, 'Addresses', props.addressesConfigMap);
-    const secrets = kplus.Secret.fromSecretName(this, 'Secrets', props.secretName);
-    const env = (e: PlannedEnv): kplus.EnvValue => {
-      switch (e.kind) {
-        case 'literal':
-          // The kubelet expands `$(NAME)` in values; a literal keeps its `$(` as written.
-          return kplus.EnvValue.fromValue(kubernetesLiteral(e.value));
-        case 'machine-address':
-          return kplus.EnvValue.fromConfigMap(addresses, e.name);
-        case 'agent-host':
-          return kplus.EnvValue.fromValue(e.agent);
-        case 'port':
-          return kplus.EnvValue.fromValue(String(e.port));
-        case 'bind-address':
-          return kplus.EnvValue.fromValue('0.0.0.0');
-        case 'secret':
-          return kplus.EnvValue.fromSecretValue({ secret: secrets, key: e.secret }, { optional: true });
-        case 'service-host':
-          return kplus.EnvValue.fromValue(`${e.service}.${props.namespace}.svc`);
-        case 'service-url':
-          return kplus.EnvValue.fromValue(
-            `${e.scheme}://${e.service}.${props.namespace}.svc:${serviceUrlPort(e.service)}${e.path}`,
-          );
-        case 'health-target':
-          return kplus.EnvValue.fromValue(probeTarget(e.probe, '127.0.0.1', e.probe.port!)!);
-      }
-    };
-    const serviceUrlPort = (id: string) => props.services?.find((x) => x.id === id)!.port;
-    const envVariables: Record<string, kplus.EnvValue> = {};
-    for (const e of agent.env) envVariables[e.name] = env(e);
-    if (!agent.gpu) envVariables['NVIDIA_VISIBLE_DEVICES'] = kplus.EnvValue.fromValue('void');
-
-    const h = agent.health;
-    const probe = (p: PlannedProbe, o: { periodSeconds: number; failureThreshold: number; timeoutSeconds: number }) => {
-      const common = {
-        periodSeconds: Duration.seconds(o.periodSeconds),
-        failureThreshold: o.failureThreshold,
-        timeoutSeconds: Duration.seconds(o.timeoutSeconds),
-        initialDelaySeconds: Duration.seconds(0),
-        successThreshold: 1,
-      };
-      // The kubelet speaks HTTP (any 2xx/3xx) and TCP itself; ZMQ, other codes and commands run the image's probe program.
-      if (p.protocol === 'http' && p.codes!.every((c) => c >= 200 && c < 400))
-        return kplus.Probe.fromHttpGet(p.path!, { port: p.port!, ...common });
-      if (p.protocol === 'tcp') return kplus.Probe.fromTcpSocket({ port: p.port!, ...common });
-      // The probe program's own timeout is 1 s under the kubelet's, so that it reports why.
-      return kplus.Probe.fromCommand(probeCommand(p, p.port, Math.max(1, o.timeoutSeconds - 1)), common);
-    };
-    const startupPeriod = 2;
+    const envVariables = agentEnvironment(this, agent, props);
     const securityContext: kplus.ContainerSecurityContextProps = {
       user,
       group: user,
@@ -219,54 +151,12 @@ export class AgentWorkload extends Construct {
               limit: Size.mebibytes(agent.resources.memoryMiB),
             },
           },
-          startup: probe(h.readiness, {
-            periodSeconds: startupPeriod,
-            failureThreshold: Math.ceil((agent.startupSeconds * 3 + 30) / startupPeriod),
-            timeoutSeconds: h.timeoutSeconds,
-          }),
-          readiness: probe(h.readiness, {
-            periodSeconds: h.intervalSeconds,
-            failureThreshold: h.retries,
-            timeoutSeconds: h.timeoutSeconds,
-          }),
-          liveness: probe(h.liveness, {
-            periodSeconds: h.intervalSeconds * 2,
-            failureThreshold: h.retries,
-            timeoutSeconds: h.timeoutSeconds,
-          }),
+          ...agentProbes(agent),
         },
       ],
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
-    const container = this.deployment.containers[0]!;
-    for (const [name, path, mib] of SCRATCH_DIRS)
-      container.mount(
-        path,
-        kplus.Volume.fromEmptyDir(this, `Volume-${name}`, name, { sizeLimit: Size.mebibytes(mib) }),
-      );
-    const claim = (id: string, name: string) =>
-      kplus.Volume.fromPersistentVolumeClaim(
-        this,
-        `Volume-${id}`,
-        kplus.PersistentVolumeClaim.fromClaimName(this, `Claim-${id}`, name),
-        { name: id },
-      );
-    container.mount(
-      DATA_PATH,
-      props.dataClaim
-        ? claim('data', props.dataClaim)
-        : kplus.Volume.fromEmptyDir(this, 'Volume-data', 'data', { sizeLimit: Size.mebibytes(1024) }),
-    );
-    if (props.cache) container.mount(props.cache.path, claim('model-cache', props.cache.claimName));
-    if (props.modelsClaim) container.mount(MODELS_PATH, claim('models', props.modelsClaim), { readOnly: true });
-    if (props.startupConfig) {
-      const cm = kplus.ConfigMap.fromConfigMapName(this, 'StartupConfig', props.startupConfig.configMap);
-      container.mount(
-        `/app/${props.startupConfig.path}`,
-        kplus.Volume.fromConfigMap(this, 'Volume-startup-config', cm, { name: 'startup-config' }),
-        { subPath: 'startup_config.yaml', readOnly: true },
-      );
-    }
+    mountAgentVolumes(this, this.deployment.containers[0]!, props);
     if ((props.waitForDependencies ?? true) && agent.dependencies.length > 0) {
       this.deployment.addInitContainer({
         name: 'wait-for-dependencies',
