@@ -11,7 +11,7 @@ import {
   type PlannedService,
   type SystemPlan,
 } from '../plan/types.ts';
-import { agentIndex } from '../plan/agent-index.ts';
+import { agentIndex, machineOf } from '../plan/agent-index.ts';
 import { byString } from '../plan/names.ts';
 import { probeCommand, probeTarget, redisPing, serviceCommand, waitFor } from '../contract/probe.ts';
 import { startupConfigText } from '../contract/startup-config.ts';
@@ -33,7 +33,7 @@ const required = (v: string) => `\${${v}:?${v} must be set; see .env.example}`;
 
 /** The variable of a machine's address, as compose must read it (fails fast when unset). */
 function addressRef(plan: SystemPlan, machine: string, mode: ComposeMode): string {
-  const v = plan.machines.find((m) => m.name === machine)!.addressEnv;
+  const v = machineOf(plan, machine).addressEnv;
   // On one host every machine is this host; the variable may still name it (`localhost`, 127.0.0.2...).
   return mode === 'single-host' ? `\${${v}:-${LOOPBACK}}` : required(v);
 }
@@ -259,7 +259,7 @@ function infrastructure(
 
 /** The machine's read-only models folder: the spec's host folder, else `AGENT_MODELS_DIR` (default ./models). */
 function modelsSource(plan: SystemPlan, machine: string): string {
-  return plan.machines.find((m) => m.name === machine)!.models?.hostPath ?? `\${${MODELS_DIR_VAR}:-./models}`;
+  return machineOf(plan, machine).models?.hostPath ?? `\${${MODELS_DIR_VAR}:-./models}`;
 }
 
 /** The volume of a stateful agent's data folder: its own, never shared. */
@@ -269,7 +269,7 @@ function dataVolume(agent: PlannedAgent): string {
 
 /** The machine's model cache, shared by its agents: a named volume, or the host folder the spec names. */
 function cacheVolume(plan: SystemPlan, machine: string) {
-  const c = plan.machines.find((m) => m.name === machine)!.cache;
+  const c = machineOf(plan, machine).cache;
   return c.hostPath
     ? { type: 'bind', source: c.hostPath, target: c.path }
     : { type: 'volume', source: 'model-cache', target: c.path };
@@ -277,7 +277,7 @@ function cacheVolume(plan: SystemPlan, machine: string) {
 
 /** The bind of the machine's planned startup config (beside the compose file, in `config/`), when it has one. */
 function startupConfigBind(plan: SystemPlan, machine: string) {
-  const c = plan.machines.find((m) => m.name === machine)!.startupConfig;
+  const c = machineOf(plan, machine).startupConfig;
   return c
     ? [{ type: 'bind', source: `./config/${machine}/startup_config.yaml`, target: `/app/${c.path}`, read_only: true }]
     : [];
@@ -302,7 +302,7 @@ export function composeProject(
     volumes: {
       ...Object.fromEntries(agents.filter((a) => a.state && !a.state.hostPath).map((a) => [dataVolume(a), {}])),
       'agent-logs': {},
-      ...(plan.machines.find((m) => m.name === machine)!.cache.hostPath ? {} : { 'model-cache': {} }),
+      ...(machineOf(plan, machine).cache.hostPath ? {} : { 'model-cache': {} }),
       ...(infra.some((s) => s.kind === 'redis') ? { 'redis-data': {} } : {}),
     },
     ...(mode === 'two-pc' ? { networks: { agents: { name: `${plan.name}-${machine}`, driver: 'bridge' } } } : {}),
