@@ -1,4 +1,5 @@
 /** Deployment, Service and GPU wiring for one agent. */
+import { DEFAULTS } from '../lib/config/defaults.ts';
 import { z } from 'zod';
 import { diag } from '../lib/diagnostics.ts';
 import { AgentSystemError, checkProp, PlannedAgentSchema } from './validate.ts';
@@ -165,7 +166,7 @@ export class AgentWorkload extends Construct {
         command: ['agent-infra-wait'],
         envVariables: {
           WAIT_FOR: kplus.EnvValue.fromValue(waitFor(agent.dependencies, (d) => d.id, false)),
-          WAIT_TIMEOUT_SECONDS: kplus.EnvValue.fromValue('600'),
+          WAIT_TIMEOUT_SECONDS: kplus.EnvValue.fromValue(String(DEFAULTS.waitTimeoutSeconds)),
         },
         securityContext,
         resources: {

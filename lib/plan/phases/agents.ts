@@ -1,4 +1,5 @@
 /** Phase 7, agents: each draft with its ports, dependencies, placement, environment and resources, as planned. */
+import { DEFAULTS } from '../../config/defaults.ts';
 import type { MachineConfig } from '../../config/model.ts';
 import type { DeploymentSpec } from '../../config/spec.ts';
 import type { GraphAnalysis } from '../graph.ts';
@@ -94,10 +95,12 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
     const metricsPort =
       own.find((p) => p.name === 'metrics' || p.name === 'prometheus') ??
       (d.framework === 'baseagent' ? own.find((p) => p.name === BASEAGENT_HTTP) : undefined);
-    const memoryMiB = d.override.resources?.memoryMiB ?? settings.memoryMiB ?? 2048;
+    const memoryMiB = d.override.resources?.memoryMiB ?? settings.memoryMiB ?? DEFAULTS.memoryMiB;
     const cpuMillis =
       d.override.resources?.cpuMillis ??
-      (settings.cpuPercent !== undefined ? Math.max(100, Math.round(settings.cpuPercent * 10)) : 1000);
+      (settings.cpuPercent !== undefined
+        ? Math.max(DEFAULTS.minCpuMillis, Math.round(settings.cpuPercent * 10))
+        : DEFAULTS.cpuMillis);
     const hc = { ...settings.healthChecks, ...specHealthChecks };
     const maxReplicas = d.gpu ? undefined : d.override.maxReplicas;
     const replicas = d.gpu ? 1 : (d.override.replicas ?? 1);
@@ -136,9 +139,9 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
         framework: d.framework,
         readiness: probes.readiness,
         liveness: probes.liveness,
-        intervalSeconds: hc.intervalSeconds ?? 10,
-        timeoutSeconds: hc.timeoutSeconds ?? 5,
-        retries: hc.retries ?? 3,
+        intervalSeconds: hc.intervalSeconds ?? DEFAULTS.healthIntervalSeconds,
+        timeoutSeconds: hc.timeoutSeconds ?? DEFAULTS.healthTimeoutSeconds,
+        retries: hc.retries ?? DEFAULTS.healthRetries,
         startPeriodSeconds: hc.startPeriodSeconds ?? Math.ceil(d.startupSeconds * 2 + 10),
       },
       env: withStorageEnv(env, storageEnv(spec, machine, gpu)),
