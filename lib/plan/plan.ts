@@ -1,7 +1,7 @@
 /**
  * plan(): normalized machine configs + the deployment spec -> the SystemPlan every emitter reads. Pure.
- * It runs the phases in order, each a function over plain data (lib/plan/phases/): drafts -> names ->
- * dependencies -> ports -> placement -> agents (environment) -> images -> port map -> firewall.
+ * It runs the phases, each a function over plain data (lib/plan/phases/); their order is the order of
+ * the calls below, and each phase's header names what it does, not where it stands.
  */
 import { diag, sortDiagnostics } from '../diagnostics.ts';
 import type { MachineConfig } from '../config/model.ts';

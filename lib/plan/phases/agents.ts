@@ -1,4 +1,4 @@
-/** Phase 7, agents: each draft with its ports, dependencies, placement, environment and resources, as planned. */
+/** Agents: each draft with its ports, dependencies, placement, environment and resources, as planned. */
 import { DEFAULTS } from '../../config/defaults.ts';
 import type { MachineConfig } from '../../config/model.ts';
 import type { DeploymentSpec } from '../../config/spec.ts';

@@ -1,4 +1,4 @@
-/** Phase 3, dependencies: each agent's dependencies resolved to agents, the start order and the cycles. */
+/** Dependencies: each agent's dependencies resolved to agents, the start order and the cycles. */
 import { diag, type Diagnostic, type SourceRef } from '../../diagnostics.ts';
 import { analyzeGraph, type GraphAnalysis } from '../graph.ts';
 import { didYouMean } from '../names.ts';

@@ -1,4 +1,4 @@
-/** Phase 1, drafts: per agent, the facts that need nothing but the agent, its overrides and its machine. */
+/** Drafts: per agent, the facts that need nothing but the agent, its overrides and its machine. */
 import { diag, type Diagnostic } from '../../diagnostics.ts';
 import type { AgentConfig, MachineConfig } from '../../config/model.ts';
 import type { DeploymentSpec, FrameworkName, Override } from '../../config/spec.ts';

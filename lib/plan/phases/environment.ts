@@ -1,4 +1,4 @@
-/** Phase 6, environment: the variables each agent is started with, hosts and ports as references. */
+/** Environment: the variables each agent is started with, hosts and ports as references. */
 import type { MachineSettings } from '../../config/model.ts';
 import { byString, envName } from '../names.ts';
 import type {

@@ -1,4 +1,4 @@
-/** Phase 9, firewall: the ports that another machine reaches, the only ones a machine must open to the network. */
+/** Firewall: the ports that another machine reaches, the only ones a machine must open to the network. */
 import { byString } from '../names.ts';
 import type { FirewallRule, PlannedAgent, PlannedService, SystemPlan } from '../types.ts';
 

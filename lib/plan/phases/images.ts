@@ -1,4 +1,4 @@
-/** Phase 8, images: the image families in use, with the source folders their agents need. */
+/** Images: the image families in use, with the source folders their agents need. */
 import { DEFAULT_IMAGES, ImageFamilySchema, type DeploymentSpec } from '../../config/spec.ts';
 import { byString } from '../names.ts';
 import type { PlannedAgent, PlannedImage } from '../types.ts';

@@ -1,4 +1,4 @@
-/** Phase 2, names: one DNS name per agent; an agent defined on several machines gets the machine as a suffix. */
+/** Names: one DNS name per agent; an agent defined on several machines gets the machine as a suffix. */
 import { diag, type Diagnostic } from '../../diagnostics.ts';
 import { byString } from '../names.ts';
 import type { Draft } from './drafts.ts';

@@ -1,4 +1,4 @@
-/** Phase 5, placement: GPU agents onto their machine's cards, VRAM budgets checked; the machines' plans. */
+/** Placement: GPU agents onto their machine's cards, VRAM budgets checked; the machines' plans. */
 import { diag, type Diagnostic } from '../../diagnostics.ts';
 import type { MachineConfig } from '../../config/model.ts';
 import type { DeploymentSpec } from '../../config/spec.ts';

@@ -1,4 +1,4 @@
-/** Phase 4, ports: one assignment of every claimed port, per machine (two-PC) and on the single host. */
+/** Ports: one assignment of every claimed port, per machine (two-PC) and on the single host. */
 import { diag, type Diagnostic } from '../../diagnostics.ts';
 import type { MachineConfig } from '../../config/model.ts';
 import type { DeploymentSpec } from '../../config/spec.ts';

@@ -1,4 +1,4 @@
-/** Phase 9, port map: every port per host with its owner, for the reports and the firewall list. */
+/** Port map: every port per host with its owner, for the reports and the firewall list. */
 import { byString } from '../names.ts';
 import type { PlannedAgent, PortMapRow } from '../types.ts';
 import { SINGLE_HOST } from './port-assignment.ts';

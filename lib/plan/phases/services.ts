@@ -1,4 +1,4 @@
-/** Phase 3b, services: the infrastructure the agents need (Redis, NATS), where it runs, and the ports it holds. */
+/** Services: the infrastructure the agents need (Redis, NATS), where it runs, and the ports it holds. */
 import { diag, type Diagnostic } from '../../diagnostics.ts';
 import type { DeploymentSpec, NatsSpec, RedisSpec } from '../../config/spec.ts';
 import { byString } from '../names.ts';

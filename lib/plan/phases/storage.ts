@@ -1,4 +1,4 @@
-/** Phase 8b, storage: what each agent keeps across restarts and the machines' model caches, checked. */
+/** Storage: what each agent keeps across restarts and the machines' model caches, checked. */
 import { diag, type Diagnostic } from '../../diagnostics.ts';
 import type { DeploymentSpec } from '../../config/spec.ts';
 import type { MachinePlan, PlannedImage, PlannedState } from '../types.ts';
