@@ -34,6 +34,7 @@ interface Row {
   readonly lock?: PortLock;
   /** `machine/owner/name` -> port, for every claim. */
   readonly assigned: Record<string, number>;
+  /** Each diagnostic as `<severity> <file>:<line> <path>: <message> [<code>]`. */
   readonly said: readonly string[];
   readonly unresolved?: boolean;
   /** The `owner/name=wanted->assigned` entries of the lock, when it is asserted. */
@@ -54,7 +55,7 @@ const ROWS: Row[] = [
     ],
     assigned: { 'm/Bus/service': 7151, 'm/error_bus_port/error_bus_port': 7150 },
     said: [
-      "m.yaml:5 agents[5]: port 7150 of Bus (service) is taken by 'error_bus_port' on m; moved to 7151 [port-reassigned]",
+      "info m.yaml:5 agents[5]: port 7150 of Bus (service) is taken by 'error_bus_port' on m; moved to 7151 [port-reassigned]",
     ],
     locked: ['Bus/service=7150->7151'],
   },
@@ -63,7 +64,7 @@ const ROWS: Row[] = [
     claims: [claim('Alpha', 8000, 2, { role: 'health', name: 'health', soft: true }), claim('Zulu', 8000, 9)],
     assigned: { 'm/Alpha/health': 8001, 'm/Zulu/service': 8000 },
     said: [
-      'm.yaml:2 agents[2]: port 8000 of Alpha (health) is taken by Zulu (service) on m; moved to 8001 [port-reassigned]',
+      'info m.yaml:2 agents[2]: port 8000 of Alpha (health) is taken by Zulu (service) on m; moved to 8001 [port-reassigned]',
     ],
     locked: ['Alpha/health=8000->8001', 'Zulu/service=8000->8000'],
   },
@@ -72,7 +73,7 @@ const ROWS: Row[] = [
     claims: [claim('Zulu', 7000, 9, { onConflict: 'error' }), claim('Alpha', 7000, 2, { onConflict: 'error' })],
     assigned: { 'm/Alpha/service': 7000, 'm/Zulu/service': 7000 },
     said: [
-      'm.yaml:9 agents[9]: port 7000 of Zulu (service) is also used by Alpha (service) on m (m.yaml:2); pick a free port or set machines.m.ports.onConflict: reassign [port-conflict]',
+      'error m.yaml:9 agents[9]: port 7000 of Zulu (service) is also used by Alpha (service) on m (m.yaml:2); pick a free port or set machines.m.ports.onConflict: reassign [port-conflict]',
     ],
     unresolved: true,
     locked: [],
@@ -85,7 +86,7 @@ const ROWS: Row[] = [
     ],
     assigned: { 'm/A/service': 7000, 'm/A/health': 7000 },
     said: [
-      'm.yaml:4 agents[4]: port 7000 of A (health) is also used by its own service port (m.yaml:3); pick a free port or set machines.m.ports.onConflict: reassign [port-conflict]',
+      'error m.yaml:4 agents[4]: port 7000 of A (health) is also used by its own service port (m.yaml:3); pick a free port or set machines.m.ports.onConflict: reassign [port-conflict]',
     ],
     unresolved: true,
   },
@@ -98,7 +99,7 @@ const ROWS: Row[] = [
     ],
     assigned: { 'm/A/service': 7200, 'm/B/service': 7202, 'm/C/service': 7201 },
     said: [
-      'm.yaml:2 agents[2]: port 7200 of B (service) is taken by A (service) on m; moved to 7202 [port-reassigned]',
+      'info m.yaml:2 agents[2]: port 7200 of B (service) is taken by A (service) on m; moved to 7202 [port-reassigned]',
     ],
     locked: ['A/service=7200->7200', 'B/service=7200->7202', 'C/service=7201->7201'],
   },
@@ -111,7 +112,7 @@ const ROWS: Row[] = [
     ],
     assigned: { 'm/A/service': 7200, 'm/B/service': 7200, 'm/C/service': 7201 },
     said: [
-      'm.yaml:2 agents[2]: port 7200 of B (service) is also used by A (service) on m and no free port is left in the range; widen machines.m.ports.range [port-conflict]',
+      'error m.yaml:2 agents[2]: port 7200 of B (service) is also used by A (service) on m and no free port is left in the range; widen machines.m.ports.range [port-conflict]',
     ],
     unresolved: true,
   },
@@ -124,7 +125,7 @@ const ROWS: Row[] = [
     ),
     assigned: { 'm/A/service': 7305, 'm/B/service': 7300 },
     said: [
-      'm.yaml:1 agents[1]: port 7300 of A (service) stays moved to 7305, as the port lock records [port-reassigned]',
+      'info m.yaml:1 agents[1]: port 7300 of A (service) stays moved to 7305, as the port lock records [port-reassigned]',
     ],
     locked: ['A/service=7300->7305', 'B/service=7300->7300'],
   },
@@ -134,7 +135,7 @@ const ROWS: Row[] = [
     lock: lockOf({ agent: 'B', port: 'service', wanted: 7300, assigned: 7301 }),
     assigned: { 'm/A/service': 7300, 'm/B/service': 7300 },
     said: [
-      'm.yaml:2 agents[2]: port 7300 of B (service) is also used by A (service) on m (m.yaml:1); pick a free port or set machines.m.ports.onConflict: reassign [port-conflict]',
+      'error m.yaml:2 agents[2]: port 7300 of B (service) is also used by A (service) on m (m.yaml:1); pick a free port or set machines.m.ports.onConflict: reassign [port-conflict]',
     ],
     unresolved: true,
     locked: [],
@@ -145,7 +146,7 @@ const ROWS: Row[] = [
     lock: lockOf({ agent: 'A', port: 'service', wanted: 7390, assigned: 7391 }),
     assigned: { 'm/A/service': 7400, 'm/B/service': 7401 },
     said: [
-      'm.yaml:2 agents[2]: port 7400 of B (service) is taken by A (service) on m; moved to 7401 [port-reassigned]',
+      'info m.yaml:2 agents[2]: port 7400 of B (service) is taken by A (service) on m; moved to 7401 [port-reassigned]',
     ],
   },
   {
@@ -168,7 +169,7 @@ const ROWS: Row[] = [
     opts: { ...SINGLE, consequence: '; the single-host files are not written' },
     assigned: { 'm/A/service': 7500, 'pc2/B/service': 7500 },
     said: [
-      'p.yaml:2 x: port 7500 of B (service) is also used by A (service) on m (m.yaml:1) on the single host; pick a free port or set machines.pc2.ports.onConflict: reassign; the single-host files are not written [port-conflict]',
+      'warning p.yaml:2 x: port 7500 of B (service) is also used by A (service) on m (m.yaml:1) on the single host; pick a free port or set machines.pc2.ports.onConflict: reassign; the single-host files are not written [port-conflict]',
     ],
     unresolved: true,
   },
@@ -181,7 +182,7 @@ const ROWS: Row[] = [
     opts: SINGLE,
     assigned: { 'm/error_bus_port/error_bus_port': 7150, 'pc2/Bus/service': 7151 },
     said: [
-      "p.yaml:2 x: port 7150 of Bus (service) is taken by 'error_bus_port' on m on the single host; moved to 7151 [port-reassigned]",
+      "info p.yaml:2 x: port 7150 of Bus (service) is taken by 'error_bus_port' on m on the single host; moved to 7151 [port-reassigned]",
     ],
   },
 ];
@@ -190,7 +191,7 @@ describe('allocatePorts', () => {
   it.each(ROWS)('$name', (row) => {
     const r = allocatePorts(row.claims, row.lock ?? EMPTY_LOCK, row.opts ?? MACHINE);
     expect(Object.fromEntries(row.claims.map((c) => [claimKey(c), r.assigned.get(claimKey(c))]))).toEqual(row.assigned);
-    expect(r.diagnostics.map(formatDiagnostic)).toEqual(row.said);
+    expect(r.diagnostics.map((d) => `${d.severity} ${formatDiagnostic(d)}`)).toEqual(row.said);
     expect(r.unresolved).toBe(row.unresolved ?? false);
     if (row.locked)
       expect(r.lock.map((e) => `${e.agent}/${e.port}=${e.wanted}->${e.assigned}`).sort()).toEqual(
@@ -199,6 +200,6 @@ describe('allocatePorts', () => {
     // The same claims in the other order: the same ports, the same words.
     const reversed = allocatePorts([...row.claims].reverse(), row.lock ?? EMPTY_LOCK, row.opts ?? MACHINE);
     expect([...reversed.assigned].sort()).toEqual([...r.assigned].sort());
-    expect(reversed.diagnostics.map(formatDiagnostic)).toEqual(row.said);
+    expect(reversed.diagnostics.map((d) => `${d.severity} ${formatDiagnostic(d)}`)).toEqual(row.said);
   });
 });
