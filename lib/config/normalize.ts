@@ -122,7 +122,7 @@ export function normalize(
         ),
       );
   }
-  const found = findAgents(root, docker, at, ds, opts.quoteContent !== false);
+  const found = findAgents(root, docker, at, ds, opts.quoteContent !== false, src.writtenAt);
   if (!found) return { config: { ...empty, layout: 'group-lists' }, diagnostics: ds };
   const dockerGroupsOf = new Map<string, string[]>();
   for (const { group, agents } of docker.members) {
@@ -262,6 +262,7 @@ function findAgents(
   at: (p: string) => SourceRef,
   ds: Diagnostic[],
   quoteContent: boolean,
+  writtenAt: (p: string) => string | undefined,
 ): { nodes: AgentNode[]; layout: MachineConfig['layout'] } | undefined {
   const nodes: AgentNode[] = [];
   const topKeys = Object.keys(root);
@@ -276,7 +277,7 @@ function findAgents(
           diag(
             'invalid-value',
             'error',
-            `an agent needs a 'name', got ${describe(name)}; add 'name: AgentName'`,
+            `an agent needs a 'name', got ${describe(name, writtenAt(joinPath(p, 'name')))}; add 'name: AgentName'`,
             at(p),
           ),
         );
@@ -491,7 +492,9 @@ function isAgentList(v: unknown): boolean {
   return Array.isArray(v) && v.length > 0 && v.some((x) => isObj(x) && 'name' in x);
 }
 
-function describe(v: unknown): string {
+function describe(v: unknown, written?: string): string {
+  if (written !== undefined && typeof v !== 'string' && !(v instanceof YamlTimestamp))
+    return `${written} (YAML reads it unquoted as ${typeof v === 'boolean' ? 'the boolean' : typeof v === 'number' ? 'the number' : 'the value'} ${String(v)}; quote it if it is text)`;
   if (v === null || v === undefined) return 'nothing';
   if (v instanceof YamlTimestamp)
     return `the date ${v.text} (YAML reads it unquoted as a timestamp; quote it if it is text)`;
@@ -799,18 +802,31 @@ function readAgentPorts({
   }
   const portAt = src.locate(value, 'port', joinPath(path, 'port'));
   const port = evaluatePort(value['port'], vars);
+  const portWritten = src.writtenAt(joinPath(path, 'port'));
   if (!port.ok)
-    ds.push(diag('invalid-value', 'error', `${port.reason}, got ${describe(value['port'])}; ${port.fix}`, portAt));
+    ds.push(
+      diag(
+        'invalid-value',
+        'error',
+        `${port.reason}, got ${describe(value['port'], portWritten)}; ${port.fix}`,
+        portAt,
+      ),
+    );
+  else if (portWritten !== undefined) ds.push(readAs('port', portWritten, port.value, portAt));
   const params = isObj(value['params']) ? value['params'] : {};
   const own = value['health_check_port'] !== undefined;
   const hcRaw = own ? value['health_check_port'] : params['health_check_port'];
   const hcPath = own ? joinPath(path, 'health_check_port') : joinPath(joinPath(path, 'params'), 'health_check_port');
   if (hcRaw !== undefined && hcRaw !== null) {
     const h = evaluatePort(hcRaw, vars);
+    const hcWritten = src.writtenAt(hcPath);
     if (!h.ok) {
-      ds.push(diag('invalid-value', 'error', `${h.reason}, got ${describe(hcRaw)}; ${h.fix}`, src.at(hcPath)));
+      ds.push(
+        diag('invalid-value', 'error', `${h.reason}, got ${describe(hcRaw, hcWritten)}; ${h.fix}`, src.at(hcPath)),
+      );
       return undefined;
     }
+    if (hcWritten !== undefined) ds.push(readAs('health_check_port', hcWritten, h.value, src.at(hcPath)));
     return port.ok
       ? {
           port: { value: port.value, at: portAt },
@@ -831,6 +847,16 @@ function readAgentPorts({
     return undefined;
   }
   return { port: { value: port.value, at: portAt }, health: { value: port.value + 1000, at: portAt, derived: true } };
+}
+
+/** A port written in a form YAML 1.1 reads as another number (`1:30` is 90, `0x1C20` 7200), as the agents' own loader does. */
+function readAs(key: string, written: string, value: number, at: SourceRef): Diagnostic {
+  return diag(
+    'invalid-value',
+    'warning',
+    `${key} is written ${written}, which YAML 1.1 reads as ${value} (as the agents' own loader does); write ${value} if that is meant, else the port it should be`,
+    at,
+  );
 }
 
 /** `required` (default true), or undefined after an error. */
@@ -873,7 +899,7 @@ function readDependencies({ path, value, src, ds }: AgentContext): Located<strin
         diag(
           'invalid-value',
           'error',
-          `a dependency must be an agent name, got ${describe(d)}; list agents by name`,
+          `a dependency must be an agent name, got ${describe(d, src.writtenAt(dp))}; list agents by name`,
           src.at(dp),
         ),
       );

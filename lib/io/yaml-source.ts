@@ -29,6 +29,11 @@ export interface YamlSource {
    * (the fast way to locate what one holds in hand; falls back to {@link at}).
    */
   locate(container: object, key: string | number, path: string): SourceRef;
+  /**
+   * How the value at a config path was written, where YAML 1.1 read an unquoted scalar as something
+   * else than its text (`yes` as true, `1:30` as 90, `0x1C20` as 7200, `1e3` as 1000); else undefined.
+   */
+  writtenAt(path: string): string | undefined;
 }
 
 interface Position {
@@ -110,6 +115,7 @@ function source(
   data: unknown,
   positions: ContainerPositions,
   duplicates: readonly DuplicateKey[],
+  written: ReadonlyMap<string, string> = new Map(),
 ): YamlSource {
   const diagnostics = duplicates.map((d) =>
     diag(
@@ -133,7 +139,7 @@ function source(
     const found = rec && Object.prototype.hasOwnProperty.call(rec, key) ? rec[key] : undefined;
     return found ? { file, line: found.line, column: found.column, path } : at(path);
   };
-  return { file, data, diagnostics, at, locate };
+  return { file, data, diagnostics, at, locate, writtenAt: (path) => written.get(path) };
 }
 
 /** A file that yields no data, only the error that says why. */
@@ -246,14 +252,15 @@ function read(file: string, text: string, tooDeep: () => YamlSource): YamlSource
       }),
     );
   }
-  const { data, positions, duplicates } = toPlain(doc, pos);
-  return source(file, data, positions, duplicates);
+  const { data, positions, duplicates, written } = toPlain(doc, pos);
+  return source(file, data, positions, duplicates, written);
 }
 
 /** The document as plain data, with the position of every entry and the duplicate keys. */
 function toPlain(doc: Document, pos: (offset: number | undefined) => Position) {
   const positions: ContainerPositions = new Map();
   const duplicates: DuplicateKey[] = [];
+  const written = new Map<string, string>();
   let aliasBudget = ALIAS_NODE_BUDGET;
   // What one anchored node converts to, once: every alias of it shares that value.
   const resolved = new Map<Node, unknown>();
@@ -286,7 +293,17 @@ function toPlain(doc: Document, pos: (offset: number | undefined) => Position) {
       sizes.set(out, n);
       return out;
     }
-    if (isScalar(node)) return node.value;
+    if (isScalar(node)) {
+      const text = (node as { source?: unknown }).source;
+      if (
+        node.type === 'PLAIN' &&
+        typeof node.value !== 'string' &&
+        typeof text === 'string' &&
+        text !== String(node.value)
+      )
+        written.set(path, text);
+      return node.value;
+    }
     return node ?? null;
   };
 
@@ -334,5 +351,5 @@ function toPlain(doc: Document, pos: (offset: number | undefined) => Position) {
     return out;
   };
 
-  return { data: convert(doc.contents, ''), positions, duplicates };
+  return { data: convert(doc.contents, ''), positions, duplicates, written };
 }

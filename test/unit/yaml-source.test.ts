@@ -186,3 +186,39 @@ describe('timestamps in a startup config', () => {
     expect(shown.join('\n')).not.toMatch(/GMT/);
   });
 });
+
+describe('other YAML 1.1 types in a startup config', () => {
+  it('shows a name, a dependency and a port as written, and warns where a port is read as another number', async () => {
+    const { cpSync, mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { runPipeline } = await import('../../lib/pipeline.ts');
+    const { formatDiagnostic } = await import('../../lib/diagnostics.ts');
+    const { ROOT } = await import('../helpers.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'yaml11-'));
+    cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
+    const file = join(dir, 'pc2_code', 'config', 'startup_config.yaml');
+    const text = readFileSync(file, 'utf8')
+      .replace(
+        'port: ${PORT_OFFSET}+7113\n  health_check_port: ${PORT_OFFSET}+8113',
+        'port: 0x1C21\n  health_check_port: 2:17:13',
+      )
+      .replace(
+        '  dependencies: [ObservabilityHubPC2]\n- name: MemoryCachePC2',
+        '  dependencies: [ObservabilityHubPC2, yes]\n- name: 1e3',
+      );
+    writeFileSync(file, text);
+    const lineOf = (s: string) => text.slice(0, text.indexOf(s)).split('\n').length;
+    const r = runPipeline({ spec: join(dir, 'agent-infra.yaml'), machines: [], cwd: dir });
+    const f = 'pc2_code/config/startup_config.yaml';
+    // 0x1C21 is 7201; 2:17:13 in base 60 is 2 x 3600 + 17 x 60 + 13 = 8233.
+    expect(
+      r.diagnostics.filter((d) => d.code === 'invalid-value').map((d) => `${d.severity} ${formatDiagnostic(d)}`),
+    ).toEqual([
+      `warning ${f}:${lineOf('port: 0x1C21')} pc2_services[2].port: port is written 0x1C21, which YAML 1.1 reads as 7201 (as the agents' own loader does); write 7201 if that is meant, else the port it should be [invalid-value]`,
+      `warning ${f}:${lineOf('health_check_port: 2:17:13')} pc2_services[2].health_check_port: health_check_port is written 2:17:13, which YAML 1.1 reads as 8233 (as the agents' own loader does); write 8233 if that is meant, else the port it should be [invalid-value]`,
+      `error ${f}:${lineOf('dependencies: [ObservabilityHubPC2, yes]')} pc2_services[2].dependencies[1]: a dependency must be an agent name, got yes (YAML reads it unquoted as the boolean true; quote it if it is text); list agents by name [invalid-value]`,
+      `error ${f}:${lineOf('- name: 1e3')} pc2_services[3]: an agent needs a 'name', got 1e3 (YAML reads it unquoted as the number 1000; quote it if it is text); add 'name: AgentName' [invalid-value]`,
+    ]);
+  });
+});
