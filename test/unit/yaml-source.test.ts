@@ -153,72 +153,77 @@ describe('the config reader', () => {
   });
 });
 
+/**
+ * The example's pc2 startup config with `edits` (text -> replacement) made, planned: the diagnostics,
+ * each as `<severity> <formatted>`, and the line each replacement landed on.
+ */
+async function planEditedPc2(edits: readonly [string, string][]) {
+  const { cpSync, mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { runPipeline } = await import('../../lib/pipeline.ts');
+  const { formatDiagnostic } = await import('../../lib/diagnostics.ts');
+  const { ROOT } = await import('../helpers.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'yaml11-'));
+  cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
+  const file = join(dir, 'pc2_code', 'config', 'startup_config.yaml');
+  const text = edits.reduce(
+    (t, [from, to]) => {
+      if (!t.includes(from)) throw new Error(`the example's pc2 config has no '${from}'`);
+      return t.replace(from, to);
+    },
+    readFileSync(file, 'utf8'),
+  );
+  writeFileSync(file, text);
+  const r = runPipeline({ spec: join(dir, 'agent-infra.yaml'), machines: [], cwd: dir });
+  return {
+    said: r.diagnostics.filter((d) => d.code === 'invalid-value').map((d) => `${d.severity} ${formatDiagnostic(d)}`),
+    lineOf: (s: string) => text.slice(0, text.indexOf(s)).split('\n').length,
+  };
+}
+
+const F = 'pc2_code/config/startup_config.yaml';
+
 describe('timestamps in a startup config', () => {
   it('are shown as written and reported at their line: a name, a dependency, a port', async () => {
-    const { cpSync, mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { runPipeline } = await import('../../lib/pipeline.ts');
-    const { formatDiagnostic } = await import('../../lib/diagnostics.ts');
-    const { ROOT } = await import('../helpers.ts');
-    const dir = mkdtempSync(join(tmpdir(), 'timestamps-'));
-    cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
-    const file = join(dir, 'pc2_code', 'config', 'startup_config.yaml');
-    const text = readFileSync(file, 'utf8')
-      .replace(
+    const { said, lineOf } = await planEditedPc2([
+      [
         '- name: ResourceManager\n  script_path: pc2_code/agents/resource_manager.py\n  port: ${PORT_OFFSET}+7113',
         '- name: ResourceManager\n  script_path: pc2_code/agents/resource_manager.py\n  port: 2001-12-14',
-      )
-      .replace(
+      ],
+      [
         '  dependencies: [ObservabilityHubPC2]\n- name: MemoryCachePC2',
         '  dependencies: [ObservabilityHubPC2, 2024-01-01]\n- name: 2024-01-02T10:00:00Z',
-      );
-    writeFileSync(file, text);
-    const lineOf = (s: string) => text.slice(0, text.indexOf(s)).split('\n').length;
-    const r = runPipeline({ spec: join(dir, 'agent-infra.yaml'), machines: [], cwd: dir });
-    const shown = r.diagnostics.filter((d) => d.code === 'invalid-value').map(formatDiagnostic);
-    const why = (t: string) => `the date ${t} (YAML reads it unquoted as a timestamp; quote it if it is text)`;
-    expect(shown).toEqual([
-      `pc2_code/config/startup_config.yaml:${lineOf('port: 2001-12-14')} pc2_services[2].port: a port must be an integer, got ${why('2001-12-14')}; write the port as a number [invalid-value]`,
-      `pc2_code/config/startup_config.yaml:${lineOf('dependencies: [ObservabilityHubPC2, 2024-01-01]')} pc2_services[2].dependencies[1]: a dependency must be an agent name, got ${why('2024-01-01')}; list agents by name [invalid-value]`,
-      `pc2_code/config/startup_config.yaml:${lineOf('- name: 2024-01-02T10:00:00Z')} pc2_services[3]: an agent needs a 'name', got ${why('2024-01-02T10:00:00Z')}; add 'name: AgentName' [invalid-value]`,
+      ],
     ]);
-    expect(shown.join('\n')).not.toMatch(/GMT/);
+    const why = (t: string) => `the date ${t} (YAML reads it unquoted as a timestamp; quote it if it is text)`;
+    expect(said).toEqual([
+      `error ${F}:${lineOf('port: 2001-12-14')} pc2_services[2].port: a port must be an integer, got ${why('2001-12-14')}; write the port as a number [invalid-value]`,
+      `error ${F}:${lineOf('dependencies: [ObservabilityHubPC2, 2024-01-01]')} pc2_services[2].dependencies[1]: a dependency must be an agent name, got ${why('2024-01-01')}; list agents by name [invalid-value]`,
+      `error ${F}:${lineOf('- name: 2024-01-02T10:00:00Z')} pc2_services[3]: an agent needs a 'name', got ${why('2024-01-02T10:00:00Z')}; add 'name: AgentName' [invalid-value]`,
+    ]);
+    expect(said.join('\n')).not.toMatch(/GMT/);
   });
 });
 
 describe('other YAML 1.1 types in a startup config', () => {
   it('shows a name, a dependency and a port as written, and warns where a port is read as another number', async () => {
-    const { cpSync, mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { runPipeline } = await import('../../lib/pipeline.ts');
-    const { formatDiagnostic } = await import('../../lib/diagnostics.ts');
-    const { ROOT } = await import('../helpers.ts');
-    const dir = mkdtempSync(join(tmpdir(), 'yaml11-'));
-    cpSync(join(ROOT, 'examples', 'two-pc'), dir, { recursive: true });
-    const file = join(dir, 'pc2_code', 'config', 'startup_config.yaml');
-    const text = readFileSync(file, 'utf8')
-      .replace(
+    const { said, lineOf } = await planEditedPc2([
+      [
         'port: ${PORT_OFFSET}+7113\n  health_check_port: ${PORT_OFFSET}+8113',
         'port: 0x1C21\n  health_check_port: 2:17:13',
-      )
-      .replace(
+      ],
+      [
         '  dependencies: [ObservabilityHubPC2]\n- name: MemoryCachePC2',
         '  dependencies: [ObservabilityHubPC2, yes]\n- name: 1e3',
-      );
-    writeFileSync(file, text);
-    const lineOf = (s: string) => text.slice(0, text.indexOf(s)).split('\n').length;
-    const r = runPipeline({ spec: join(dir, 'agent-infra.yaml'), machines: [], cwd: dir });
-    const f = 'pc2_code/config/startup_config.yaml';
+      ],
+    ]);
     // 0x1C21 is 7201; 2:17:13 in base 60 is 2 x 3600 + 17 x 60 + 13 = 8233.
-    expect(
-      r.diagnostics.filter((d) => d.code === 'invalid-value').map((d) => `${d.severity} ${formatDiagnostic(d)}`),
-    ).toEqual([
-      `warning ${f}:${lineOf('port: 0x1C21')} pc2_services[2].port: port is written 0x1C21, which YAML 1.1 reads as 7201 (as the agents' own loader does); write 7201 if that is meant, else the port it should be [invalid-value]`,
-      `warning ${f}:${lineOf('health_check_port: 2:17:13')} pc2_services[2].health_check_port: health_check_port is written 2:17:13, which YAML 1.1 reads as 8233 (as the agents' own loader does); write 8233 if that is meant, else the port it should be [invalid-value]`,
-      `error ${f}:${lineOf('dependencies: [ObservabilityHubPC2, yes]')} pc2_services[2].dependencies[1]: a dependency must be an agent name, got yes (YAML reads it unquoted as the boolean true; quote it if it is text); list agents by name [invalid-value]`,
-      `error ${f}:${lineOf('- name: 1e3')} pc2_services[3]: an agent needs a 'name', got 1e3 (YAML reads it unquoted as the number 1000; quote it if it is text); add 'name: AgentName' [invalid-value]`,
+    expect(said).toEqual([
+      `warning ${F}:${lineOf('port: 0x1C21')} pc2_services[2].port: port is written 0x1C21, which YAML 1.1 reads as 7201 (as the agents' own loader does); write 7201 if that is meant, else the port it should be [invalid-value]`,
+      `warning ${F}:${lineOf('health_check_port: 2:17:13')} pc2_services[2].health_check_port: health_check_port is written 2:17:13, which YAML 1.1 reads as 8233 (as the agents' own loader does); write 8233 if that is meant, else the port it should be [invalid-value]`,
+      `error ${F}:${lineOf('dependencies: [ObservabilityHubPC2, yes]')} pc2_services[2].dependencies[1]: a dependency must be an agent name, got yes (YAML reads it unquoted as the boolean true; quote it if it is text); list agents by name [invalid-value]`,
+      `error ${F}:${lineOf('- name: 1e3')} pc2_services[3]: an agent needs a 'name', got 1e3 (YAML reads it unquoted as the number 1000; quote it if it is text); add 'name: AgentName' [invalid-value]`,
     ]);
   });
 });
