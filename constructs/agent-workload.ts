@@ -1,8 +1,7 @@
 /** Deployment, Service and GPU wiring for one agent. */
 import { DEFAULTS } from '../lib/config/defaults.ts';
 import { z } from 'zod';
-import { diag } from '../lib/diagnostics.ts';
-import { AgentSystemError, checkProp, PlannedAgentSchema } from './validate.ts';
+import { AgentSystemError, checkProp, PlannedAgentSchema, propProblem } from './validate.ts';
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -88,11 +87,9 @@ export class AgentWorkload extends Construct {
     this.agent = agent;
     if (agent.gpu && agent.replicas !== 1)
       throw new AgentSystemError([
-        diag(
-          'invalid-props',
-          'error',
+        propProblem(
+          'agent.replicas',
           `agent '${agent.name}' uses a GPU and runs ${agent.replicas} replicas; a GPU agent runs exactly one`,
-          { file: '', line: 0, column: 0, path: 'agent.replicas' },
         ),
       ]);
 

@@ -4,7 +4,7 @@
  * TypeError from deep inside a chart. A plan made by `planSystem` always passes.
  */
 import { z } from 'zod';
-import { diag, formatDiagnostic, type Diagnostic } from '../lib/diagnostics.ts';
+import { formatDiagnostic, type Diagnostic } from '../lib/diagnostics.ts';
 import type { SystemPlan } from '../lib/plan/types.ts';
 
 /** A system that cannot be built: its errors, each as `check` prints it. */
@@ -101,26 +101,23 @@ export const SystemPlanSchema = z.looseObject({
   }),
 });
 
-/** The problems of a zod parse, as diagnostics at the config path `where.field...`. */
+/** A problem of a prop: it has a config path (`plan.agents[0].machine`) and no file or line. */
+export function propProblem(path: string, message: string): Diagnostic {
+  return { code: 'invalid-props', severity: 'error', message, path };
+}
+
+/** The problems of a zod parse, at the config path `where.field...`. */
 function schemaProblems(schema: z.ZodType, value: unknown, where: string): Diagnostic[] {
   const r = schema.safeParse(value);
   if (r.success) return [];
-  return r.error.issues.slice(0, 20).map((i) =>
-    diag('invalid-props', 'error', i.message.toLowerCase(), {
-      file: '',
-      line: 0,
-      column: 0,
-      path: [where, ...i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))]
-        .join('')
-        .replace(/^\./, ''),
-    }),
-  );
+  const pathOf = (i: z.core.$ZodIssue) =>
+    [where, ...i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))].join('').replace(/^\./, '');
+  return r.error.issues.slice(0, 20).map((i) => propProblem(pathOf(i), i.message.toLowerCase()));
 }
 
 /** Throws an {@link AgentSystemError} when `problems` holds any. */
 function throwIf(problems: readonly Diagnostic[]): void {
-  if (problems.length > 0)
-    throw new AgentSystemError(problems.map((d) => ({ ...d, file: undefined, line: undefined, column: undefined })));
+  if (problems.length > 0) throw new AgentSystemError(problems);
 }
 
 /** A plan given to a construct: its shape, and that its agents' machines and dependencies exist. */
@@ -131,31 +128,25 @@ export function checkPlan(plan: unknown, where = 'plan'): asserts plan is System
   const machines = new Set(p.machines.map((m) => m.name));
   const ids = new Set(p.agents.map((a) => a.id));
   const problems: Diagnostic[] = [];
-  const at = (path: string) => ({ file: '', line: 0, column: 0, path: `${where}.${path}` });
   p.agents.forEach((a, i) => {
     if (!machines.has(a.machine))
       problems.push(
-        diag(
-          'invalid-props',
-          'error',
+        propProblem(
+          `${where}.agents[${i}].machine`,
           `machine '${a.machine}' of agent '${a.name}' is not a machine of the plan (it has ${[...machines].join(', ')})`,
-          at(`agents[${i}].machine`),
         ),
       );
     a.dependencies.forEach((d, j) => {
       if (!ids.has(d.id))
         problems.push(
-          diag(
-            'invalid-props',
-            'error',
+          propProblem(
+            `${where}.agents[${i}].dependencies[${j}].id`,
             `dependency '${d.id}' of agent '${a.name}' is no agent of the plan`,
-            at(`agents[${i}].dependencies[${j}].id`),
           ),
         );
     });
   });
-  if (ids.size !== p.agents.length)
-    problems.push(diag('invalid-props', 'error', 'two agents have the same id', at('agents')));
+  if (ids.size !== p.agents.length) problems.push(propProblem(`${where}.agents`, 'two agents have the same id'));
   throwIf(problems);
 }
 
@@ -163,11 +154,9 @@ export function checkPlan(plan: unknown, where = 'plan'): asserts plan is System
 export function checkMachine(plan: SystemPlan, machine: unknown): void {
   if (typeof machine === 'string' && plan.machines.some((m) => m.name === machine)) return;
   throwIf([
-    diag(
-      'invalid-props',
-      'error',
+    propProblem(
+      'machine',
       `the plan has no machine ${typeof machine === 'string' ? `'${machine}'` : String(machine)} (it has ${plan.machines.map((m) => m.name).join(', ')})`,
-      { file: '', line: 0, column: 0, path: 'machine' },
     ),
   ]);
 }

@@ -530,7 +530,7 @@ export function readPython(text: string, envHelpers: ReadonlySet<string> = new S
   try {
     const root = tree.rootNode;
     index = buildIndex(root);
-    const syntaxError = tokenProblem(text) ?? (root.hasError ? firstTreeError(root) : tooDeep());
+    const syntaxError = moduleProblem(text, root);
     const classes = readClasses(root);
     return {
       ...(syntaxError ? { syntaxError } : {}),
@@ -546,6 +546,14 @@ export function readPython(text: string, envHelpers: ReadonlySet<string> = new S
   }
 }
 
+/**
+ * The error CPython reports for a module: its tokenizer's first, else the tree's first, else that the
+ * tree is deeper than CPython compiles. `root` must have been indexed ({@link buildIndex}).
+ */
+function moduleProblem(text: string, root: Node): SyntaxProblem | undefined {
+  return tokenProblem(text) ?? (root.hasError ? firstTreeError(root) : tooDeep());
+}
+
 /** CPython's error for a tree deeper than it compiles, at the first line that deep. */
 function tooDeep(): SyntaxProblem | undefined {
   return deepest.depth >= MAX_TREE_DEPTH
@@ -556,14 +564,11 @@ function tooDeep(): SyntaxProblem | undefined {
 /** The syntax error of a module as {@link readPython} finds it, without the other facts. */
 export function syntaxProblemOf(text: string): SyntaxProblem | undefined {
   if (!parser) throw new Error('initPython() must run first');
-  const problem = tokenProblem(text);
-  if (problem) return problem;
   const tree = parser.parse(text);
   if (!tree) throw new Error('the Python parser gave no tree');
   try {
-    if (tree.rootNode.hasError) return firstTreeError(tree.rootNode);
     buildIndex(tree.rootNode);
-    return tooDeep();
+    return moduleProblem(text, tree.rootNode);
   } finally {
     tree.delete();
   }
