@@ -1,17 +1,15 @@
 /** Deployment, Service and GPU wiring for one agent. */
-import { DEFAULTS } from '../lib/config/defaults.ts';
-import { z } from 'zod';
-import { AgentSystemError, checkProp, PlannedAgentSchema, propProblem } from './validate.ts';
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { checkWorkloadProps } from './validate.ts';
+import { ApiObject, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { waitFor } from '../lib/contract/probe.ts';
-import { kubernetesLiteral } from '../lib/config/grammar.ts';
 import type { PlannedAgent } from '../lib/plan/types.ts';
+import { agentContainer, containerSecurity, deploymentStrategy, waitContainer } from './agent-container.ts';
 import { agentEnvironment, type AgentEnvProps } from './agent-env.ts';
-import { agentProbes } from './agent-probes.ts';
 import { mountAgentVolumes, type AgentVolumesProps } from './agent-volumes.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
+
+export { containerPortName } from './agent-container.ts';
 
 export interface AgentWorkloadOptions {
   /** Name of the system (`app.kubernetes.io/part-of`). */
@@ -42,11 +40,6 @@ export interface AgentWorkloadProps extends AgentWorkloadOptions, AgentEnvProps,
   readonly node?: string;
 }
 
-/** A container port's name: its number (`p7200`), unique in the pod, and what a machine's Service routes by. */
-export function containerPortName(port: number): string {
-  return `p${port}`;
-}
-
 /** The labels every object of an agent carries; the first two are its selector. */
 export function agentLabels(agent: PlannedAgent, system: string): Record<string, string> {
   return {
@@ -71,126 +64,59 @@ export class AgentWorkload extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentWorkloadProps) {
     super(scope, id);
-    checkProp(PlannedAgentSchema, props?.agent, 'agent');
-    checkProp(
-      z.looseObject({
-        system: z.string().min(1),
-        user: z.number().int().min(1),
-        addressesConfigMap: z.string().min(1),
-        secretName: z.string().min(1),
-        namespace: z.string().min(1),
-      }),
-      props,
-      'props',
-    );
+    checkWorkloadProps(props);
     const { agent, system, user } = props;
     this.agent = agent;
-    if (agent.gpu && agent.replicas !== 1)
-      throw new AgentSystemError([
-        propProblem(
-          'agent.replicas',
-          `agent '${agent.name}' uses a GPU and runs ${agent.replicas} replicas; a GPU agent runs exactly one`,
-        ),
-      ]);
-
     const labels = agentLabels(agent, system);
-    const selector = agentSelector(agent, system);
-    const envVariables = agentEnvironment(this, agent, props);
-    const securityContext: kplus.ContainerSecurityContextProps = {
-      user,
-      group: user,
-      ensureNonRoot: true,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      // Kubernetes drops every capability with the literal 'ALL', which the enum lacks.
-      capabilities: { drop: ['ALL' as kplus.Capability] },
-    };
-
+    const securityContext = containerSecurity(user);
     this.deployment = new kplus.Deployment(this, 'Deployment', {
       metadata: { name: agent.id, labels },
       podMetadata: { labels },
       select: false,
       spread: false,
       replicas: agent.replicas,
-      // A GPU or a ReadWriteOnce data volume is never held by two pods at once.
-      strategy:
-        agent.gpu || props.dataClaim
-          ? kplus.DeploymentStrategy.recreate()
-          : kplus.DeploymentStrategy.rollingUpdate({
-              maxSurge: kplus.PercentOrAbsolute.absolute(1),
-              maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
-            }),
+      strategy: deploymentStrategy(agent, Boolean(props.dataClaim)),
       automountServiceAccountToken: false,
       isolate: false,
       securityContext: { user, group: user, ensureNonRoot: true, fsGroup: user },
       terminationGracePeriod: Duration.seconds(30),
-      containers: [
-        {
-          name: 'agent',
-          image: agent.image,
-          imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-          // Named by number: the machine's Service routes each port to the one pod that declares it by this name.
-          ports: agent.ports.map((p) => ({
-            name: containerPortName(p.port),
-            number: p.port,
-            protocol: kplus.Protocol.TCP,
-          })),
-          ...(agent.command.length ? { args: [...agent.command].map(kubernetesLiteral) } : {}),
-          envVariables,
-          securityContext,
-          resources: {
-            cpu: {
-              request: kplus.Cpu.millis(agent.resources.cpuRequestMillis),
-              limit: kplus.Cpu.millis(agent.resources.cpuMillis),
-            },
-            memory: {
-              request: Size.mebibytes(agent.resources.memoryRequestMiB),
-              limit: Size.mebibytes(agent.resources.memoryMiB),
-            },
-          },
-          ...agentProbes(agent),
-        },
-      ],
+      containers: [agentContainer(agent, agentEnvironment(this, agent, props), securityContext)],
     });
-    this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
+    this.deployment.select(kplus.LabelSelector.of({ labels: agentSelector(agent, system) }));
     mountAgentVolumes(this, this.deployment.containers[0]!, props);
-    if ((props.waitForDependencies ?? true) && agent.dependencies.length > 0) {
-      this.deployment.addInitContainer({
-        name: 'wait-for-dependencies',
-        image: agent.image,
-        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-        command: ['agent-infra-wait'],
-        envVariables: {
-          WAIT_FOR: kplus.EnvValue.fromValue(waitFor(agent.dependencies, (d) => d.id, false)),
-          WAIT_TIMEOUT_SECONDS: kplus.EnvValue.fromValue(String(DEFAULTS.waitTimeoutSeconds)),
-        },
-        securityContext,
-        resources: {
-          cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) },
-          memory: { request: Size.mebibytes(32), limit: Size.mebibytes(64) },
-        },
-      });
-    }
+    if ((props.waitForDependencies ?? true) && agent.dependencies.length > 0)
+      this.deployment.addInitContainer(waitContainer(agent, securityContext));
     wireGpu(this.deployment, {
       machine: agent.machine,
       ...(agent.gpu ? { gpu: agent.gpu } : {}),
       ...(props.runtimeClassName ? { runtimeClassName: props.runtimeClassName } : {}),
     });
-    const api = ApiObject.of(this.deployment);
-    // cdk8s-plus always adds its hashed address label to the pod template; nothing here selects on it.
-    api.addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
-    api.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
-    api.addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
-    if (props.node)
-      api.addJsonPatch(JsonPatch.add('/spec/template/spec/nodeSelector', { 'kubernetes.io/hostname': props.node }));
-
-    this.service = new kplus.Service(this, 'Service', {
-      metadata: { name: agent.id, labels },
-      type: kplus.ServiceType.CLUSTER_IP,
-      // Exactly the agent's ports, each at its own number, named as the plan names them.
-      ports: agent.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: kplus.Protocol.TCP })),
-    });
-    for (const [k, v] of Object.entries(selector)) this.service.selectLabel(k, v);
+    hardenPod(ApiObject.of(this.deployment), props.node);
+    this.service = agentService(this, agent, labels, agentSelector(agent, system));
   }
+}
+
+/** What cdk8s-plus cannot say: the default seccomp profile, no service links, the pinned node, no address label. */
+function hardenPod(api: ApiObject, node: string | undefined): void {
+  // cdk8s-plus always adds its hashed address label to the pod template; nothing here selects on it.
+  api.addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
+  api.addJsonPatch(JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }));
+  api.addJsonPatch(JsonPatch.add('/spec/template/spec/enableServiceLinks', false));
+  if (node) api.addJsonPatch(JsonPatch.add('/spec/template/spec/nodeSelector', { 'kubernetes.io/hostname': node }));
+}
+
+/** Exactly the agent's ports, each at its own number, named as the plan names them. */
+function agentService(
+  scope: Construct,
+  agent: PlannedAgent,
+  labels: Record<string, string>,
+  selector: Record<string, string>,
+): kplus.Service {
+  const service = new kplus.Service(scope, 'Service', {
+    metadata: { name: agent.id, labels },
+    type: kplus.ServiceType.CLUSTER_IP,
+    ports: agent.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: kplus.Protocol.TCP })),
+  });
+  for (const [k, v] of Object.entries(selector)) service.selectLabel(k, v);
+  return service;
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { formatDiagnostic, type Diagnostic } from '../lib/diagnostics.ts';
-import type { SystemPlan } from '../lib/plan/types.ts';
+import type { PlannedAgent, SystemPlan } from '../lib/plan/types.ts';
 
 /** A system that cannot be built: its errors, each as `check` prints it. */
 export class AgentSystemError extends Error {
@@ -164,4 +164,26 @@ export function checkMachine(plan: SystemPlan, machine: unknown): void {
 /** One value of props against its schema. */
 export function checkProp(schema: z.ZodType, value: unknown, where: string): void {
   throwIf(schemaProblems(schema, value, where));
+}
+
+const WorkloadPropsSchema = z.looseObject({
+  system: z.string().min(1),
+  user: z.number().int().min(1),
+  addressesConfigMap: z.string().min(1),
+  secretName: z.string().min(1),
+  namespace: z.string().min(1),
+});
+
+/** The props of one agent's workload: the planned agent, the names it refers to, and one replica for a GPU agent. */
+export function checkWorkloadProps(props: unknown): void {
+  checkProp(PlannedAgentSchema, (props as { agent?: unknown } | undefined)?.agent, 'agent');
+  checkProp(WorkloadPropsSchema, props, 'props');
+  const { agent } = props as { agent: PlannedAgent };
+  if (agent.gpu && agent.replicas !== 1)
+    throwIf([
+      propProblem(
+        'agent.replicas',
+        `agent '${agent.name}' uses a GPU and runs ${agent.replicas} replicas; a GPU agent runs exactly one`,
+      ),
+    ]);
 }
