@@ -1,6 +1,6 @@
 /** The machines' startup configs as the agents read them, with the planned ports written in. Pure. */
 import { isPair, isScalar, parseDocument, Scalar, visit } from 'yaml';
-import { SECRET_NAME } from '../config/normalize.ts';
+import { SECRET_NAME } from '../config/secrets.ts';
 import type { MachinePlan } from '../plan/types.ts';
 
 /** A port as the configs write it: `7200`, `${PORT_OFFSET}+7200`, `$PORT_OFFSET + 7200`. */

@@ -1,0 +1,221 @@
+/** One agent's definition from a startup config: name, script, ports, requirement, dependencies, config map. */
+import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
+import { evaluateBoolean, evaluatePort, substitute, type Variables } from './expr.ts';
+import { type AgentConfig, type ExtraPort, type Located } from './model.ts';
+import { joinPath, type YamlSource } from '../io/yaml-source.ts';
+import { commentText, relativePathProblem } from './grammar.ts';
+import { AGENT_FIELDS, describe, isObj, type AgentContext, type AgentNode } from './values.ts';
+import { collectSecretRefs } from './secrets.ts';
+import { readAgentPorts } from './agent-ports.ts';
+
+/** What an agent may be called: it names DNS labels, environment values, report rows and graph nodes. */
+const AGENT_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
+
+/** `config` keys that declare an extra listener. */
+const EXTRA_PORT_KEYS = new Set([
+  'zmq_port',
+  'grpc_port',
+  'rest_port',
+  'metrics_port',
+  'prometheus_port',
+  'http_port',
+  'ws_port',
+  'pub_port',
+]);
+
+/** Why an agent may not have `name`, or undefined. */
+function agentNameProblem(name: string): string | undefined {
+  if (!AGENT_NAME.test(name))
+    return `agent name '${commentText(name).slice(0, 80)}' ${name.length > 63 ? 'is longer than 63 characters' : 'has characters an agent name may not have'}; agent names are words of letters, digits, _ . - (starting with a letter, at most 63), such as CodeGenerator`;
+  // Its DNS name keys the endpoints ConfigMap, and cdk8s cannot render an object with a key 'constructor'.
+  if (/^constructor$/i.test(name))
+    return `agent name '${name}' is reserved (the Kubernetes output cannot hold a key 'constructor'); rename the agent`;
+  return undefined;
+}
+
+export function readAgent(
+  node: AgentNode,
+  machine: string,
+  src: YamlSource,
+  vars: Variables,
+  dockerGroups: readonly string[],
+  ds: Diagnostic[],
+): AgentConfig | undefined {
+  const { name, group, value, path } = node;
+  const here = src.locate(node.container, node.key, path);
+  const nameProblem = agentNameProblem(name);
+  if (nameProblem) {
+    ds.push(diag('invalid-value', 'error', nameProblem, here));
+    return undefined;
+  }
+  if (!isObj(value)) {
+    ds.push(
+      diag(
+        'invalid-value',
+        'error',
+        `agent '${name}' must be a mapping with 'script_path' and 'port', got ${describe(value)}; write '${name}: {script_path: ..., port: ...}'`,
+        here,
+      ),
+    );
+    return undefined;
+  }
+  const ctx: AgentContext = { name, path, value, here, vars, src, ds };
+  const ports = readAgentPorts(ctx);
+  const required = readRequired(ctx);
+  const dependencies = readDependencies(ctx);
+  const scriptPath = readScriptPath(ctx);
+  for (const k of Object.keys(value)) {
+    if (!AGENT_FIELDS.has(k))
+      ds.push(diag('unknown-key', 'info', `unknown agent field '${k}' is ignored`, src.at(joinPath(path, k))));
+  }
+  const hints = readConfigMap(ctx);
+  if (!ports || required === undefined || !dependencies || !scriptPath) return undefined;
+  const ownPorts = new Set([ports.port.value, ports.health.value]);
+  const extras = hints.extraPorts
+    .filter((e) => !ownPorts.has(e.port))
+    .filter((e, i, all) => all.findIndex((x) => x.port === e.port) === i)
+    .sort((a, b) => a.port - b.port);
+  return {
+    name,
+    machine,
+    group,
+    at: here,
+    port: ports.port,
+    healthCheckPort: ports.health,
+    extraPorts: extras,
+    required,
+    dependencies,
+    dockerGroups: [...dockerGroups].sort(),
+    cudaHint: hints.cudaHint,
+    secretRefs: hints.secretRefs,
+    scriptPath,
+    ...(hints.vramMiBHint !== undefined ? { vramMiBHint: hints.vramMiBHint, vramAt: hints.vramAt! } : {}),
+  };
+}
+
+/** `required` (default true), or undefined after an error. */
+function readRequired({ path, value, vars, src, ds }: AgentContext): boolean | undefined {
+  if (value['required'] === undefined) return true;
+  const r = evaluateBoolean(value['required'], vars);
+  if (r.ok) return r.value;
+  ds.push(
+    diag(
+      'invalid-value',
+      'error',
+      `'required' must be true or false, got ${describe(value['required'])}; an expression is not evaluated: write a boolean or '\${VAR:-false}'`,
+      src.at(joinPath(path, 'required')),
+    ),
+  );
+  return undefined;
+}
+
+/** `dependencies`, each name once, or undefined after an error. */
+function readDependencies({ path, value, src, ds }: AgentContext): Located<string>[] | undefined {
+  const dependencies: Located<string>[] = [];
+  const depsRaw = value['dependencies'];
+  if (depsRaw === undefined || depsRaw === null) return dependencies;
+  if (!Array.isArray(depsRaw)) {
+    ds.push(
+      diag(
+        'invalid-value',
+        'error',
+        `'dependencies' must be a list of agent names, got ${describe(depsRaw)}; write 'dependencies: [AgentName]'`,
+        src.at(joinPath(path, 'dependencies')),
+      ),
+    );
+    return undefined;
+  }
+  let ok = true;
+  depsRaw.forEach((d, i) => {
+    const dp = joinPath(joinPath(path, 'dependencies'), i);
+    if (typeof d !== 'string' || d === '') {
+      ds.push(
+        diag(
+          'invalid-value',
+          'error',
+          `a dependency must be an agent name, got ${describe(d, src.writtenAt(dp))}; list agents by name`,
+          src.at(dp),
+        ),
+      );
+      ok = false;
+    } else if (!dependencies.some((x) => x.value === d))
+      dependencies.push({ value: d, at: src.locate(depsRaw, i, dp) });
+  });
+  return ok ? dependencies : undefined;
+}
+
+/** `script_path`, a relative path inside the source tree, or undefined after an error (an agent without one cannot start). */
+function readScriptPath({ name, path, value, here, src, ds }: AgentContext): string | undefined {
+  const scriptPath = value['script_path'];
+  if (scriptPath === undefined) {
+    // The images start an agent by its script; nothing would start this one.
+    ds.push(
+      diag(
+        'invalid-value',
+        'error',
+        `agent '${name}' has no script_path, so its container has nothing to start${value['module'] !== undefined ? " ('module' alone is not enough)" : ''}: add 'script_path', or remove the agent`,
+        here,
+      ),
+    );
+    return undefined;
+  }
+  const problem =
+    typeof scriptPath !== 'string' ? `must be a path, got ${describe(scriptPath)}` : relativePathProblem(scriptPath);
+  if (!problem) return scriptPath as string;
+  ds.push(
+    diag(
+      'invalid-value',
+      'error',
+      `'script_path' ${problem}; write the script's path from the root of the source tree`,
+      src.at(joinPath(path, 'script_path')),
+    ),
+  );
+  return undefined;
+}
+
+/** An agent's own VRAM figure in its `config` map: `vram_soft_limit_mb`, `max_vram_mb`, `vram_limit_gb`... (not a machine's `mainpc_vram_budget_mb`). */
+const VRAM_KEY = /^(max_)?vram(_[a-z]+)*_(mb|gb)$/;
+
+/** Extra listeners and hints from the agent's own `config` map: ports, `cuda:N`, VRAM figures, secret references. */
+function readConfigMap({ path, value, vars, src, ds }: AgentContext): {
+  extraPorts: ExtraPort[];
+  vramMiBHint?: number;
+  vramAt?: SourceRef & { key: string };
+  cudaHint: boolean;
+  secretRefs: string[];
+} {
+  const extraPorts: ExtraPort[] = [];
+  let vramMiBHint: number | undefined;
+  let vramAt: (SourceRef & { key: string }) | undefined;
+  let cudaHint = false;
+  const secretRefs = new Set<string>();
+  const cfg = value['config'];
+  if (isObj(cfg)) {
+    const cp = joinPath(path, 'config');
+    for (const [k, v] of Object.entries(cfg)) {
+      const kp = joinPath(cp, k);
+      if (EXTRA_PORT_KEYS.has(k)) {
+        const e = evaluatePort(v, vars);
+        if (e.ok) extraPorts.push({ name: k, port: e.value, at: src.locate(cfg, k, kp) });
+        else ds.push(diag('invalid-value', 'error', `${e.reason}, got ${describe(v)}; ${e.fix}`, src.at(kp)));
+      } else if (typeof v === 'string') {
+        const m = /^tcp:\/\/(?:\*|0\.0\.0\.0):(\d+)$/.exec(substitute(v, vars).text);
+        if (m) extraPorts.push({ name: k, port: Number(m[1]), at: src.locate(cfg, k, kp) });
+        if (/^cuda(:\d+)?$/.test(v)) cudaHint = true;
+      } else if (VRAM_KEY.test(k) && typeof v === 'number' && Number.isFinite(v) && v > 0) {
+        const mib = k.endsWith('_gb') ? v * 1024 : v;
+        if (mib > (vramMiBHint ?? 0)) {
+          vramMiBHint = mib;
+          vramAt = { ...src.locate(cfg, k, kp), key: k };
+        }
+      }
+    }
+    collectSecretRefs(cfg, (s) => secretRefs.add(s));
+  }
+  return {
+    extraPorts,
+    cudaHint,
+    secretRefs: [...secretRefs].sort(),
+    ...(vramMiBHint !== undefined ? { vramMiBHint, vramAt: vramAt! } : {}),
+  };
+}
