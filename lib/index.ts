@@ -22,7 +22,7 @@ export { AgentWorkload, type AgentWorkloadOptions, type AgentWorkloadProps } fro
 export { MachineChart, type MachineChartProps, LOCAL_STORAGE_CLASS } from '../constructs/machine-chart.ts';
 export { SystemChart, type SystemChartProps } from '../constructs/system-chart.ts';
 export { GpuSharingChart, type GpuSharingChartProps } from '../constructs/gpu-sharing-chart.ts';
-export { loadSystem, type LoadOptions, type LoadedSystem } from './config/load.ts';
+export { loadSystem, type LoadOptions, type LoadedSystem, type MachineFile } from './config/load.ts';
 export { DeploymentSpecSchema, type DeploymentSpec } from './config/spec.ts';
 export { formatDiagnostic, type Diagnostic, type DiagnosticCode, type Severity } from './diagnostics.ts';
 export type { PipelineResult } from './pipeline.ts';

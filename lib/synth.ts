@@ -1,4 +1,5 @@
 /** Synthesis: load -> plan -> every emitter -> dist/, written only when everything succeeded. */
+import type { MachineFile } from './config/load.ts';
 import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { readInput } from './io/read-input.ts';
@@ -19,7 +20,8 @@ export type Output = (typeof OUTPUTS)[number];
 
 export interface SynthOptions {
   readonly spec?: string;
-  readonly machines?: readonly string[];
+  /** Machines whose startup config is given here (what `--machine NAME=FILE` gives). */
+  readonly machines?: readonly MachineFile[];
   /** Root of the output tree. @default dist */
   readonly out?: string;
   readonly only?: readonly Output[];

@@ -27,9 +27,10 @@ if (!HAS_UPSTREAM) {
 }
 
 /** `--machine` arguments for one snapshot of the real configs. */
-export function upstreamMachines(snapshot: string): string[] {
-  const out = [`mainpc=${join(UPSTREAM, `${snapshot}_mainpc.yaml`)}`];
-  if (existsSync(join(UPSTREAM, `${snapshot}_pc2.yaml`))) out.push(`pc2=${join(UPSTREAM, `${snapshot}_pc2.yaml`)}`);
+export function upstreamMachines(snapshot: string): { name: string; file: string }[] {
+  const out = [{ name: 'mainpc', file: join(UPSTREAM, `${snapshot}_mainpc.yaml`) }];
+  const pc2 = join(UPSTREAM, `${snapshot}_pc2.yaml`);
+  if (existsSync(pc2)) out.push({ name: 'pc2', file: pc2 });
   return out;
 }
 

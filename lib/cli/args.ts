@@ -1,7 +1,8 @@
 /** Argument parsing shared by the commands: one error type for bad usage, the load options. */
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { LoadOptions } from '../config/load.ts';
+import { machineNameProblem, type LoadOptions, type MachineFile } from '../config/load.ts';
+import { MACHINE_NAME } from '../config/spec.ts';
 
 /** Bad usage: the CLI prints it with `[usage]` and exits 2. */
 export class UsageError extends Error {}
@@ -28,14 +29,32 @@ export function loadArgs(values: {
   spec?: string | boolean | (string | boolean)[];
   machine?: string | boolean | (string | boolean)[];
   source?: string | boolean | (string | boolean)[];
-}): LoadOptions & { machines: readonly string[] } {
+}): LoadOptions & { machines: readonly MachineFile[] } {
   const spec =
     typeof values.spec === 'string' ? values.spec : existsSync('agent-infra.yaml') ? 'agent-infra.yaml' : undefined;
   return {
     ...(spec ? { spec } : {}),
     ...(typeof values.source === 'string' ? { source: values.source } : {}),
-    machines: (values.machine as string[] | undefined) ?? [],
+    machines: machineArgs((values.machine as string[] | undefined) ?? []),
   };
+}
+
+/** `--machine NAME=FILE ...`: each name once, a name a machine may have, a file. */
+export function machineArgs(pairs: readonly string[]): MachineFile[] {
+  const seen = new Set<string>();
+  return pairs.map((pair) => {
+    const m = /^([^=]+)=(.+)$/s.exec(pair);
+    if (!m || !MACHINE_NAME.test(m[1]!))
+      throw new UsageError(
+        `--machine takes NAME=FILE, got '${pair}'; NAME is a lowercase word of at most 31 characters, for example --machine pc2=pc2_code/config/startup_config.yaml`,
+      );
+    const [, name, file] = m as unknown as [string, string, string];
+    const problem = machineNameProblem(name);
+    if (problem) throw new UsageError(`--machine ${name}: ${problem}`);
+    if (seen.has(name)) throw new UsageError(`--machine ${name} is given twice; give each machine once`);
+    seen.add(name);
+    return { name, file };
+  });
 }
 
 /** `--format text|json` and `--quiet`, which every command that prints more than a line takes. */

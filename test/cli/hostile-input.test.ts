@@ -187,13 +187,13 @@ describe('dangerous choices refused', () => {
       '--machine named kustomization',
       (t) => t,
       ['--machine', 'kustomization=pc2_code/config/startup_config.yaml'],
-      "--machine kustomization: the name is one of the system's own outputs (system, gpu-sharing, kustomization, single-host, redis, nats); name the machine otherwise [invalid-spec]",
+      "--machine kustomization: the name is one of the system's own outputs (system, gpu-sharing, kustomization, single-host, redis, nats); name the machine otherwise [usage]",
     ],
     [
       '--machine given twice',
       (t) => t,
       ['--machine', 'pc2=pc2_code/config/startup_config.yaml', '--machine', 'pc2=pc2_code/config/startup_config.yaml'],
-      '--machine pc2 is given twice; give each machine once [invalid-spec]',
+      '--machine pc2 is given twice; give each machine once [usage]',
     ],
   ];
   it.each(cases)('refuses %s with exit 2, writing nothing', (_name, edit, extra, message) => {

@@ -261,7 +261,7 @@ const WARNINGS = new Set(['port-out-of-range', 'hardcoded-ip', 'misplaced-group'
 describe('invalid input', () => {
   it.each(rows)('fails %s with %s at line %i', (fixture, code, line, path, message) => {
     const file = join(dir, `${fixture}.yaml`);
-    const r = runPipeline({ machines: [`mainpc=${file}`], cwd: ROOT });
+    const r = runPipeline({ machines: [{ name: 'mainpc', file }], cwd: ROOT });
     const found = r.diagnostics.filter((d) => d.code === code);
     expect(found.map((d) => ({ line: d.line, path: d.path, message: d.message }))).toContainEqual({
       line,

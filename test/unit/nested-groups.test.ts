@@ -7,7 +7,7 @@ import { runInProcess } from '../in-process.ts';
 
 const DIR = join(ROOT, 'test', 'fixtures', 'nested-groups');
 const fixture = (name: string) => join(DIR, `${name}.yaml`);
-const planOf = (name: string) => runPipeline({ machines: [`mainpc=${fixture(name)}`], cwd: DIR });
+const planOf = (name: string) => runPipeline({ machines: [{ name: 'mainpc', file: fixture(name) }], cwd: DIR });
 /** name -> group of every planned agent. */
 const groups = (name: string) => Object.fromEntries(planOf(name).plan.agents.map((a) => [a.name, a.group]));
 const misplaced = (name: string) =>
@@ -82,7 +82,7 @@ describe('nested groups', () => {
   it('still fails a member that is neither an agent nor a group of agents', () => {
     // A PascalCase member with an empty definition is an agent without a port, as before.
     const r = runPipeline({
-      machines: [`mainpc=${join(ROOT, 'test', 'fixtures', 'invalid', '13-agent-without-port.yaml')}`],
+      machines: [{ name: 'mainpc', file: join(ROOT, 'test', 'fixtures', 'invalid', '13-agent-without-port.yaml') }],
       cwd: DIR,
     });
     expect(r.diagnostics.map((d) => d.code)).toContain('invalid-value');

@@ -142,7 +142,7 @@ describe.skipIf(!HAS_UPSTREAM)('real configs', () => {
       const res = await runInProcess([
         'check',
         '--machine',
-        `mainpc=${upstreamMachines('20250809_9c83ebbd')[0]!.split('=')[1]}`,
+        `mainpc=${upstreamMachines('20250809_9c83ebbd')[0]!.file}`,
       ]);
       expect(res.code).toBe(2);
       expect(res.stderr).toMatch(
