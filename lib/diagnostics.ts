@@ -33,6 +33,7 @@ export type DiagnosticCode =
   | 'unreadable-script'
   | 'script-syntax-error'
   | 'missing-module'
+  | 'relative-import'
   | 'health-port-drift'
   | 'port-drift'
   | 'undeclared-dependency'

@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../write.ts';
 import type { PythonFacts } from './python.ts';
 
 /** Bumped whenever what the reader finds in a file changes. */
-const READER_VERSION = 3;
+const READER_VERSION = 4;
 
 export function cacheDir(cwd: string): string {
   if (existsSync(join(cwd, 'node_modules'))) return join(cwd, 'node_modules', '.cache', 'agent-infra');

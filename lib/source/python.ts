@@ -20,8 +20,12 @@ export interface ImportFact {
   /** For `import a.b as c`: the name the module is bound to (`c`, or `a` without `as`). */
   readonly bound?: string;
   readonly line: number;
-  /** Inside a `try` whose handler catches ImportError (or any exception): the module may be absent. */
+  /** Inside a `try` whose handler catches ImportError (or any exception) and goes on: the module may be absent. */
   readonly optional: boolean;
+  /** Inside a `try` whose handler catches every Exception (SyntaxError too) and goes on. */
+  readonly catchesAll: boolean;
+  /** Inside a function: it runs when the function is called, not when the module is imported. */
+  readonly deferred: boolean;
 }
 
 /** A value passed as an argument: an integer literal, a string literal, or the expression's text. */
@@ -129,6 +133,7 @@ const INDEXED = new Set([
   'call',
   'subscript',
   'assignment',
+  'raise_statement',
 ]);
 let index: Map<string, Node[]> | undefined;
 
@@ -176,25 +181,48 @@ function descendants(within: Node, types: ReadonlySet<string>): Node[] {
   return types.size > 1 ? out.sort((a, b) => a.startIndex - b.startIndex) : out;
 }
 
-/** Whether `n` sits in the body of a `try` that catches ImportError, ModuleNotFoundError, Exception or anything. */
-function guarded(n: Node): boolean {
+/** What an `except` clause catches of a failed import, when its body goes on (no `raise`, no exit). */
+function handlerCatches(h: Node): 'all' | 'import' | undefined {
+  const m = /^except\s*(:|\(?([^:]*))/.exec(h.text);
+  if (!m) return undefined;
+  const types = m[1] === ':' ? 'BaseException' : (m[2] ?? '');
+  const all = /\b(Exception|BaseException|SyntaxError)\b/.test(types);
+  if (!all && !/\b(ImportError|ModuleNotFoundError)\b/.test(types)) return undefined;
+  // A handler that raises again or exits stops the agent all the same.
+  const body = h.namedChildren.find((c) => c?.type === 'block');
+  if (body && descendants(body, new Set(['raise_statement'])).length > 0) return undefined;
+  if (
+    body &&
+    descendants(body, new Set(['call'])).some((c) =>
+      /^(sys\.exit|exit|os\._exit|quit)$/.test(c.childForFieldName('function')?.text ?? ''),
+    )
+  )
+    return undefined;
+  return all ? 'all' : 'import';
+}
+
+/** Where an import runs: inside a function (when called), and which enclosing `try` handlers let a failure pass. */
+function guardOf(n: Node): { optional: boolean; catchesAll: boolean; deferred: boolean } {
+  let optional = false;
+  let catchesAll = false;
   for (let p: Node | null = n.parent; p; p = p.parent) {
+    if (p.type === 'function_definition' || p.type === 'lambda') {
+      // A try around the def does not guard its body, which runs later.
+      return { optional, catchesAll, deferred: true };
+    }
     if (
       p.type === 'block' &&
       p.parent?.type === 'try_statement' &&
       p.parent.childForFieldName('body')?.startIndex === p.startIndex
     ) {
-      const handlers = kids(p.parent).filter((c) => c.type === 'except_clause');
-      if (
-        handlers.some((h) =>
-          /^except\s*(:|\(?[^:]*\b(ImportError|ModuleNotFoundError|Exception|BaseException)\b)/.test(h.text),
-        )
-      )
-        return true;
+      for (const h of kids(p.parent).filter((c) => c.type === 'except_clause')) {
+        const c = handlerCatches(h);
+        if (c) optional = true;
+        if (c === 'all') catchesAll = true;
+      }
     }
-    if (p.type === 'function_definition' || p.type === 'class_definition') return false;
   }
-  return false;
+  return { optional, catchesAll, deferred: false };
 }
 
 function readImports(root: Node): ImportFact[] {
@@ -210,7 +238,7 @@ function readImports(root: Node): ImportFact[] {
           names: new Map(),
           bound: alias ?? dotted.text.split('.')[0]!,
           line: line(n),
-          optional: guarded(n),
+          ...guardOf(n),
         });
       }
       continue;
@@ -228,7 +256,7 @@ function readImports(root: Node): ImportFact[] {
       if (c.type === 'aliased_import') names.set(c.childForFieldName('alias')!.text, c.childForFieldName('name')!.text);
       else names.set(c.text, c.text);
     }
-    out.push({ level, module, names, line: line(n), optional: guarded(n) });
+    out.push({ level, module, names, line: line(n), ...guardOf(n) });
   }
   return out;
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { SystemPlan } from '../plan/types.ts';
-import type { SourceStage } from './stage.ts';
+import type { ScriptFacts } from './tree.ts';
 import { STDLIB } from './stdlib.ts';
 
 /** Import name -> the distribution that provides it, where the two differ. */
@@ -48,10 +48,10 @@ export const DISTRIBUTION_OF: Readonly<Record<string, string>> = {
 };
 
 /** A distribution name as PEP 503 compares them. */
-const normal = (name: string) => name.toLowerCase().replace(/[-_.]+/g, '-');
+export const normalName = (name: string) => name.toLowerCase().replace(/[-_.]+/g, '-');
 
 /** Distributions a requirement file installs (following `-r other.txt` inside the root), by normal name. */
-function installed(root: string, file: string, seen = new Set<string>()): Set<string> {
+export function installedBy(root: string, file: string, seen = new Set<string>()): Set<string> {
   const out = new Set<string>();
   if (seen.has(file) || file.split('/').includes('..')) return out;
   seen.add(file);
@@ -64,9 +64,10 @@ function installed(root: string, file: string, seen = new Set<string>()): Set<st
   for (const raw of text.split('\n')) {
     const lineText = raw.replace(/(^|\s)#.*$/, '').trim();
     const include = /^(?:-r|--requirement)\s*=?\s*(\S+)$/.exec(lineText);
-    if (include) for (const d of installed(root, join(file, '..', include[1]!).split('\\').join('/'), seen)) out.add(d);
+    if (include)
+      for (const d of installedBy(root, join(file, '..', include[1]!).split('\\').join('/'), seen)) out.add(d);
     const name = /^([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(lineText)?.[1];
-    if (name && !lineText.startsWith('-')) out.add(normal(name));
+    if (name && !lineText.startsWith('-')) out.add(normalName(name));
   }
   return out;
 }
@@ -74,25 +75,25 @@ function installed(root: string, file: string, seen = new Set<string>()): Set<st
 /** One warning per agent and module its family does not install (imports guarded by `except ImportError` are left out). */
 export function requirementWarnings(
   plan: SystemPlan,
-  source: SourceStage,
+  source: { readonly facts: ReadonlyMap<string, ScriptFacts> },
   sourceRoot: string,
   cwd: string,
 ): Diagnostic[] {
   const ds: Diagnostic[] = [];
   const byFamily = new Map(plan.images.map((i) => [i.family, i]));
-  const installedBy = new Map<string, Set<string>>();
+  const byFamilyInstalled = new Map<string, Set<string>>();
   for (const a of plan.agents) {
     const f = source.facts.get(`${a.machine}/${a.name}`);
     const image = byFamily.get(a.family);
     if (!f || !image) continue;
-    if (!installedBy.has(a.family))
-      installedBy.set(a.family, new Set(image.requirements.flatMap((r) => [...installed(sourceRoot, r)])));
-    const have = installedBy.get(a.family)!;
+    if (!byFamilyInstalled.has(a.family))
+      byFamilyInstalled.set(a.family, new Set(image.requirements.flatMap((r) => [...installedBy(sourceRoot, r)])));
+    const have = byFamilyInstalled.get(a.family)!;
     const warned = new Set<string>();
     for (const imp of f.externalImports) {
       if (imp.optional || STDLIB.has(imp.module) || warned.has(imp.module)) continue;
       const dist = DISTRIBUTION_OF[imp.module] ?? imp.module;
-      if (have.has(normal(dist))) continue;
+      if (have.has(normalName(dist))) continue;
       warned.add(imp.module);
       const files = image.requirements.length ? image.requirements.join(', ') : 'no requirement files';
       ds.push(

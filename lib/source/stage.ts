@@ -9,7 +9,9 @@ import { diag, type Diagnostic } from '../diagnostics.ts';
 import type { AgentConfig, MachineConfig } from '../config/model.ts';
 import type { DeploymentSpec } from '../config/spec.ts';
 import { cacheDir, FactsCache } from './cache.ts';
-import { readScript, SourceTree, type ScriptFacts } from './tree.ts';
+import { DISTRIBUTION_OF, installedBy, normalName } from './requirements.ts';
+import { STDLIB } from './stdlib.ts';
+import { readScript, SourceTree, type Outcome, type ScriptFacts, type SourceProblem } from './tree.ts';
 
 export interface SourceStage {
   readonly configs: readonly MachineConfig[];
@@ -31,6 +33,54 @@ function codeHealthPort(f: ScriptFacts, configPort: number): number | undefined 
   return undefined;
 }
 
+/** What to do about a problem of the code. */
+function fixOf(p: SourceProblem, a: AgentConfig): string {
+  switch (p.code) {
+    case 'missing-script':
+      return `fix script_path of ${a.name} (${a.at.file}:${a.at.line}) or the source root`;
+    case 'missing-module':
+      return 'add the module to the source tree or fix the import';
+    case 'relative-import':
+      return 'import it absolutely (from package.module import name)';
+    case 'script-syntax-error':
+      return 'the agent cannot start until it compiles';
+    default:
+      return 'fix the file';
+  }
+}
+
+const OUTCOME_ORDER: readonly Outcome[] = ['fatal', 'when-called', 'handled'];
+
+/**
+ * One diagnostic per problem of the code, naming the agents it reaches: an error where it stops an
+ * agent's start, a warning where it fails only when a function is called, a note where a `try` lets
+ * the agent go on.
+ */
+function causeDiagnostic(
+  p: SourceProblem,
+  agents: readonly { agent: AgentConfig; outcome?: Outcome }[],
+  shown: (file: string) => string,
+): Diagnostic {
+  const at = { file: shown(p.file), line: p.line, column: 1, path: '' };
+  if (p.code === 'namespace-package') return diag(p.code, 'info', p.message, at);
+  const worst = OUTCOME_ORDER.find((o) => agents.some((x) => (x.outcome ?? 'fatal') === o)) ?? 'fatal';
+  const own = agents.length === 1 && agents[0]!.agent.scriptPath === p.file;
+  const names = agents.map((x) => `${x.agent.name}'s ${x.agent.scriptPath}`).sort();
+  const whose = own
+    ? ''
+    : ` (imported by ${names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0]})`;
+  const first = agents[0]!.agent;
+  if (worst === 'fatal') return diag(p.code, 'error', `${p.message}${whose}; ${fixOf(p, first)}`, at);
+  if (worst === 'when-called')
+    return diag(
+      p.code,
+      'warning',
+      `${p.message}${whose}; the import is inside a function: it fails when that function is called, not at start; ${fixOf(p, first).replace('the agent cannot start until it compiles', 'fix it')}`,
+      at,
+    );
+  return diag(p.code, 'info', `${p.message}${whose}; a try around the import lets the agent go on without it`, at);
+}
+
 export function readSources(
   spec: DeploymentSpec,
   configs: readonly MachineConfig[],
@@ -44,7 +94,8 @@ export function readSources(
   const facts = new Map<string, ScriptFacts>();
   const undeclared = new Map<string, string[]>();
   const healthDrift = new Map<string, { config: number; code: number }>();
-  const reported = new Set<string>();
+  // Each problem of the code once, with every agent it reaches and what it does to each.
+  const causes = new Map<string, { problem: SourceProblem; agents: { agent: AgentConfig; outcome?: Outcome }[] }>();
   const trustCode = spec.trust === 'code';
   // Which agent holds each port, per machine and over all machines.
   const owners = new Map<number, AgentConfig[]>();
@@ -52,37 +103,29 @@ export function readSources(
     for (const a of c.agents)
       for (const p of [a.port.value, a.healthCheckPort.value, ...a.extraPorts.map((e) => e.port)])
         owners.set(p, [...(owners.get(p) ?? []), a]);
+  // A top-level name the standard library has, or a distribution some requirement file installs, is not
+  // shadowed by a local folder without __init__.py.
+  const installed = new Set(
+    Object.values(spec.images ?? {}).flatMap((f) => f.requirements.flatMap((r) => [...installedBy(sourceRoot, r)])),
+  );
+  const elsewhere = (top: string) => STDLIB.has(top) || installed.has(normalName(DISTRIBUTION_OF[top] ?? top));
+  const scripts = configs.flatMap((c) => c.agents).filter((a) => a.scriptPath);
+  const readAll = () => new Map(scripts.map((a) => [a, readScript(tree, a.scriptPath!, elsewhere)] as const));
+  let read = readAll();
+  // CPython judges every file read; where it changes what compiles, the walks run again (at most a few times).
+  for (let i = 0; i < 5 && tree.judgeWithPython(); i++) read = readAll();
   const adjusted = configs.map((c) => ({
     ...c,
     agents: c.agents.map((a) => {
       if (!a.scriptPath) return a;
-      const f = readScript(tree, a.scriptPath);
+      const f = read.get(a)!;
       facts.set(`${a.machine}/${a.name}`, f);
       const scriptAt = { file: shown(a.scriptPath), line: 1, column: 1, path: '' };
       for (const p of f.problems) {
-        const key = `${p.code} ${p.file}:${p.line} ${p.file === a.scriptPath ? a.name : ''}`;
-        if (reported.has(key)) continue;
-        reported.add(key);
-        const whose = p.file === a.scriptPath ? '' : ` (imported by ${a.name}'s ${a.scriptPath})`;
-        const fix =
-          p.code === 'missing-script'
-            ? `fix script_path of ${a.name} (${a.at.file}:${a.at.line}) or the source root`
-            : p.code === 'missing-module'
-              ? 'add the module to the source tree or fix the import'
-              : p.code === 'script-syntax-error'
-                ? 'the agent cannot start until it compiles'
-                : 'fix the file';
-        if (p.code === 'namespace-package')
-          ds.push(diag(p.code, 'info', p.message, { file: shown(p.file), line: p.line, column: 1, path: '' }));
-        else
-          ds.push(
-            diag(p.code, 'error', `${p.message}${whose}; ${fix}`, {
-              file: shown(p.file),
-              line: p.line,
-              column: 1,
-              path: '',
-            }),
-          );
+        const key = `${p.code} ${p.file}:${p.line}`;
+        const cause = causes.get(key) ?? { problem: p, agents: [] };
+        cause.agents.push({ agent: a, outcome: p.outcome });
+        causes.set(key, cause);
       }
       let health = a.healthCheckPort;
       const code = codeHealthPort(f, a.port.value);
@@ -163,6 +206,7 @@ export function readSources(
       return trustCode ? { ...a, healthCheckPort: health, dependencies: deps, ...known } : { ...a, ...known };
     }),
   }));
+  for (const { problem, agents } of causes.values()) ds.push(causeDiagnostic(problem, agents, shown));
   cache.save();
   return { configs: adjusted, facts, undeclared, healthDrift, diagnostics: ds };
 }

@@ -5,10 +5,22 @@
  * the file and the line.
  */
 import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
-import { join, posix, resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { relativePathProblem } from '../config/grammar.ts';
 import { firstInvalidUtf8 } from '../io/read-input.ts';
 import { FactsCache } from './cache.ts';
+import {
+  absoluteName,
+  findIn,
+  mainModule,
+  resolveName,
+  scriptPath,
+  type ModuleRef,
+  type Resolution,
+} from './finder.ts';
+import { STDLIB } from './stdlib.ts';
+import { compileWithPython } from './cpython.ts';
+import type { SyntaxProblem } from './tokens.ts';
 import {
   readPython,
   type ArgValue,
@@ -22,7 +34,12 @@ import {
 export const MAX_SCRIPT_BYTES = 4 * 2 ** 20;
 
 export type SourceProblemCode =
-  'missing-script' | 'unreadable-script' | 'script-syntax-error' | 'missing-module' | 'namespace-package';
+  | 'missing-script'
+  | 'unreadable-script'
+  | 'script-syntax-error'
+  | 'missing-module'
+  | 'relative-import'
+  | 'namespace-package';
 
 export interface SourceProblem {
   readonly code: SourceProblemCode;
@@ -30,7 +47,15 @@ export interface SourceProblem {
   readonly file: string;
   readonly line: number;
   readonly message: string;
+  /**
+   * What the failure does to the agent: it stops the start (`fatal`), it fails only when the function
+   * holding the import is called (`when-called`), or a `try` around the import lets the agent go on
+   * (`handled`). Absent for notes that are no failure.
+   */
+  readonly outcome?: Outcome;
 }
+
+export type Outcome = 'fatal' | 'when-called' | 'handled';
 
 /** Which health protocol the agent speaks: the BaseAgent family's, or its own server's. */
 export type Framework = 'BaseAgent' | 'EnhancedBaseAgent' | 'none';
@@ -71,6 +96,12 @@ export interface ScriptFacts {
 export class SourceTree {
   private readonly realRoot: string;
   private readonly modules = new Map<string, { facts?: PythonFacts; problem?: SourceProblem }>();
+  /** The text of each file read, for CPython to judge. */
+  private readonly texts = new Map<string, string>();
+  /** CPython's verdict on each file it judged: its first error, or null when it compiles. */
+  private readonly verdicts = new Map<string, SyntaxProblem | null>();
+  /** The version of the python3 that judged, when one did. */
+  judgedBy: string | undefined;
 
   constructor(
     readonly root: string,
@@ -85,9 +116,39 @@ export class SourceTree {
     const cached = this.modules.get(rel);
     if (cached) return cached;
     const read = this.read(rel);
+    if (read.text !== undefined) this.texts.set(rel, read.text);
     const entry = read.text === undefined ? { problem: read.problem! } : { facts: this.facts(read.text) };
     this.modules.set(rel, entry);
     return entry;
+  }
+
+  /**
+   * CPython as the parser of record: `python3` compiles every file read so far that it has not judged
+   * (one process), and its first error, at its line in its words, replaces what agent-infra's own
+   * reader found. True when a verdict differs from the own reader's (the walks must run again);
+   * false too when no python3 can be run (the own reader's findings stand).
+   */
+  judgeWithPython(python = 'python3'): boolean {
+    const pending = [...this.texts.keys()].filter((f) => !this.verdicts.has(f)).sort();
+    if (pending.length === 0) return false;
+    const r = compileWithPython(
+      pending.map((f) => ({ name: f, bytes: Buffer.from(this.texts.get(f)!, 'utf8') })),
+      python,
+    );
+    if (!r) return false;
+    this.judgedBy = r.version;
+    let changed = false;
+    pending.forEach((f, i) => {
+      const verdict = r.results[i] ?? null;
+      this.verdicts.set(f, verdict);
+      const entry = this.modules.get(f);
+      if (!entry?.facts) return;
+      const ours = entry.facts.syntaxError;
+      if (ours?.line !== verdict?.line || ours?.message !== verdict?.message) changed = true;
+      const { syntaxError: _ours, ...rest } = entry.facts;
+      this.modules.set(f, { facts: { ...rest, ...(verdict ? { syntaxError: verdict } : {}) } });
+    });
+    return changed;
   }
 
   private facts(text: string): PythonFacts {
@@ -178,41 +239,18 @@ export class SourceTree {
     }
   }
 
-  /**
-   * The local file of module `dotted` imported from `from` (relative, `level` dots), or undefined
-   * when it is not local. `local` says whether its top-level package is part of the tree.
-   */
-  resolve(from: string, level: number, dotted: string): { file?: string; local: boolean } {
-    const parts = dotted ? dotted.split('.') : [];
-    const bases: string[] = [];
-    if (level > 0) {
-      let dir = posix.dirname(from);
-      for (let i = 1; i < level; i++) dir = posix.dirname(dir);
-      bases.push(dir === '.' ? '' : dir);
-    } else {
-      // The root is on PYTHONPATH; Python puts the script's own folder first on sys.path.
-      bases.push('', posix.dirname(from) === '.' ? '' : posix.dirname(from));
-    }
-    for (const base of bases) {
-      const stem = posix.join(base, ...parts);
-      for (const f of parts.length ? [`${stem}.py`, `${stem}/__init__.py`] : [`${stem}/__init__.py`]) {
-        const rel = posix.normalize(f).replace(/^\.\//, '');
-        if (this.exists(rel)) return { file: rel, local: true };
-      }
-    }
-    const top = parts[0];
-    const local = level > 0 || (top !== undefined && (this.exists(`${top}.py`) || this.isDir(top)));
-    return { local };
-  }
-
-  private isDir(rel: string): boolean {
+  /** Whether `rel` is a folder inside the root, its links resolved. */
+  isDirectory(rel: string): boolean {
     return this.kind(rel) === 'dir';
   }
 }
 
+/** The local file of module `dotted` (`level` leading dots) imported by `file`, as the started script's Python finds it. */
+type FileOf = (file: string, level: number, dotted: string) => string | undefined;
+
 /** The local file a class `name` of module `file` comes from, following `from m import name` and module aliases. */
 function classOrigin(
-  tree: SourceTree,
+  fileOf: FileOf,
   file: string,
   facts: PythonFacts,
   written: string,
@@ -226,7 +264,7 @@ function classOrigin(
       : undefined;
   if (alias) {
     for (const a of alias) {
-      const o = classOrigin(tree, file, facts, a, depth + 1);
+      const o = classOrigin(fileOf, file, facts, a, depth + 1);
       if (o) return o;
     }
   }
@@ -235,39 +273,40 @@ function classOrigin(
     for (const imp of facts.imports) {
       const imported = imp.names.get(head!);
       if (imported === undefined) continue;
-      const r = tree.resolve(file, imp.level, imp.module);
-      if (r.file) return { file: r.file, name: imported };
+      const r = fileOf(file, imp.level, imp.module);
+      if (r) return { file: r, name: imported };
     }
     return undefined;
   }
   // `module.Class` through `import a.b as m` or `from a import b`.
   for (const imp of facts.imports) {
     if (imp.bound === head && imp.names.size === 0) {
-      const r = tree.resolve(
-        file,
-        imp.level,
-        rest.length > 1 ? `${imp.module}.${rest.slice(0, -1).join('.')}` : imp.module,
-      );
-      if (r.file) return { file: r.file, name: rest[rest.length - 1]! };
+      const r = fileOf(file, imp.level, rest.length > 1 ? `${imp.module}.${rest.slice(0, -1).join('.')}` : imp.module);
+      if (r) return { file: r, name: rest[rest.length - 1]! };
     }
     const sub = imp.names.get(head!);
     if (sub !== undefined) {
-      const r = tree.resolve(file, imp.level, [imp.module, sub, ...rest.slice(0, -1)].filter(Boolean).join('.'));
-      if (r.file) return { file: r.file, name: rest[rest.length - 1]! };
+      const r = fileOf(file, imp.level, [imp.module, sub, ...rest.slice(0, -1)].filter(Boolean).join('.'));
+      if (r) return { file: r, name: rest[rest.length - 1]! };
     }
   }
   return undefined;
 }
 
 /** The class and its local bases, first base first, up to one with no local base (at most 20 steps). */
-function classChain(tree: SourceTree, file: string, cls: ClassFact): { name: string; file: string; cls: ClassFact }[] {
+function classChain(
+  tree: SourceTree,
+  fileOf: FileOf,
+  file: string,
+  cls: ClassFact,
+): { name: string; file: string; cls: ClassFact }[] {
   const chain = [{ name: cls.name, file, cls }];
   let current = chain[0]!;
   for (let i = 0; i < 20; i++) {
     const facts = tree.module(current.file).facts;
     const base = current.cls.bases[0];
     if (!facts || !base) break;
-    const origin = classOrigin(tree, current.file, facts, base);
+    const origin = classOrigin(fileOf, current.file, facts, base);
     const baseFacts = origin ? tree.module(origin.file).facts : undefined;
     const baseCls = baseFacts?.classes.find((c) => c.name === origin!.name);
     if (!origin || !baseCls || chain.some((c) => c.file === origin.file && c.name === origin.name)) break;
@@ -289,68 +328,152 @@ function healthPort(cls: ClassFact): HealthPort | undefined {
   return port ? { kind: 'port+1', port, line: init.line } : { kind: 'free-port', line: init.line };
 }
 
-/** Everything agent-infra reads of one agent's script and its local import closure. */
+/** How a module is reached from the script: what the `try`s on the way catch, and whether it runs at start. */
+interface Reach {
+  /** 0: nothing; 1: ImportError; 2: every Exception (a SyntaxError too). */
+  readonly protect: 0 | 1 | 2;
+  /** Through an import inside a function: it runs when the function is called. */
+  readonly deferred: boolean;
+}
+
+const AT_START: Reach = { protect: 0, deferred: false };
+const reachKey = (r: Reach) => r.protect * 2 + (r.deferred ? 1 : 0);
+
+function through(r: Reach, imp: PythonFacts['imports'][number]): Reach {
+  const own = imp.catchesAll ? 2 : imp.optional ? 1 : 0;
+  return { protect: Math.max(r.protect, own) as Reach['protect'], deferred: r.deferred || imp.deferred };
+}
+
+/** What a failure that only a handler of level `needs` catches (1: ImportError, 2: SyntaxError) does when reached so. */
+function outcomeOf(r: Reach, needs: 1 | 2): Outcome {
+  return r.protect >= needs ? 'handled' : r.deferred ? 'when-called' : 'fatal';
+}
+
+const SEVERITY: Readonly<Record<Outcome, number>> = { handled: 0, 'when-called': 1, fatal: 2 };
+
 /** What the walk over a script's closure gathers. */
 interface Walk {
   readonly tree: SourceTree;
-  readonly problems: SourceProblem[];
+  /** The local folders of the script's `sys.path`. */
+  readonly path: readonly string[];
+  /** Whether a top-level name is the standard library's or an installed distribution's. */
+  readonly elsewhere: (top: string) => boolean;
+  /** Each problem once (by code, file, line), with the worst outcome of the ways it is reached. */
+  readonly problems: Map<string, SourceProblem>;
   readonly closure: Set<string>;
-  readonly queue: string[];
+  /** Each file of the closure as it is first imported. */
+  readonly refs: Map<string, ModuleRef>;
+  /** The ways each file was reached (a file is walked again only when reached in a new way). */
+  readonly reached: Map<string, Set<number>>;
+  readonly queue: { ref: ModuleRef; reach: Reach }[];
   readonly external: Set<string>;
   readonly externalImports: ScriptFacts['externalImports'][number][];
   readonly namespaces: Set<string>;
 }
 
-/** Follows one import of `file`: a local file is queued, a missing one reported, any other recorded. */
-function follow(w: Walk, file: string, imp: PythonFacts['imports'][number]): void {
-  const base = w.tree.resolve(file, imp.level, imp.module);
-  if (!base.local) {
-    w.external.add(imp.module.split('.')[0]!);
-    w.externalImports.push({ module: imp.module.split('.')[0]!, file, line: imp.line, optional: imp.optional });
+/** The module `file` is, as imported in this walk (a file never imported: its name from the root). */
+function refOf(w: Walk, file: string): ModuleRef {
+  const known = w.refs.get(file);
+  if (known) return known;
+  const parts = file.replace(/\.py$/, '').split('/');
+  const isInit = parts[parts.length - 1] === '__init__';
+  const name = (isInit ? parts.slice(0, -1) : parts).join('.');
+  return { file, name, package: isInit ? name : parts.slice(0, -1).join('.') };
+}
+
+/** Records a problem; reached again, it keeps the worse outcome. */
+function report(w: Walk, p: SourceProblem): void {
+  const key = `${p.code} ${p.file}:${p.line}`;
+  const before = w.problems.get(key);
+  if (!before || (p.outcome && before.outcome && SEVERITY[p.outcome] > SEVERITY[before.outcome]))
+    w.problems.set(key, p);
+}
+
+/** Resolves an import written in `importer`. */
+function resolveImport(w: Walk, importer: ModuleRef, level: number, module: string): Resolution {
+  const abs = absoluteName(importer, level, module);
+  if ('error' in abs) return { kind: 'relative-error', message: abs.error };
+  return resolveName(w.tree, w.path, abs.name, w.elsewhere);
+}
+
+/** Follows one import of `importer`: local modules are queued, a missing one reported, any other recorded. */
+function follow(w: Walk, importer: ModuleRef, reach: Reach, imp: PythonFacts['imports'][number], first: boolean): void {
+  const file = importer.file;
+  const next = through(reach, imp);
+  const written = `${'.'.repeat(imp.level)}${imp.module}`;
+  const r = resolveImport(w, importer, imp.level, imp.module);
+  if (r.kind === 'external') {
+    if (first) {
+      w.external.add(r.top);
+      w.externalImports.push({ module: r.top, file, line: imp.line, optional: imp.optional });
+    }
     return;
   }
-  if (!base.file && imp.module) {
-    w.problems.push({
-      code: 'missing-module',
+  if (r.kind === 'relative-error') {
+    report(w, {
+      code: 'relative-import',
       file,
       line: imp.line,
-      message: `imports ${'.'.repeat(imp.level)}${imp.module}, which is no file under the source root`,
+      message: `'from ${written} import' fails: ${r.message} (the file is started as a script, not imported from a package)`,
+      outcome: outcomeOf(next, 1),
     });
     return;
   }
-  // A package's __init__ and each imported submodule that is a file.
-  if (base.file) w.queue.push(base.file);
+  for (const m of r.modules) w.queue.push({ ref: m, reach: next });
+  if (r.kind === 'missing') {
+    report(w, {
+      code: 'missing-module',
+      file,
+      line: imp.line,
+      message: `imports ${written}, but no module ${r.name} is under the source root (No module named '${r.name}')`,
+      outcome: outcomeOf(next, 1),
+    });
+    return;
+  }
   // A folder of the import's path without __init__.py: Python 3 imports it as a namespace package.
-  if (base.file && imp.level === 0) {
-    const parts = imp.module.split('.');
-    for (let i = 1; i < parts.length; i++) {
-      const dir = parts.slice(0, i).join('/');
-      if (!base.file.startsWith(`${dir}/`) || w.tree.exists(`${dir}/__init__.py`) || w.namespaces.has(dir)) continue;
-      w.namespaces.add(dir);
-      w.problems.push({
-        code: 'namespace-package',
-        file,
-        line: imp.line,
-        message: `imports ${imp.module}, whose folder ${dir}/ has no __init__.py: Python 3 imports it as a namespace package, which works, but packaging tools and some loaders miss it; add an empty ${dir}/__init__.py`,
-      });
-    }
+  const parts = r.modules.length ? r.modules[r.modules.length - 1]!.name.split('.') : [];
+  for (let i = 1; i < parts.length; i++) {
+    const name = parts.slice(0, i).join('.');
+    if (r.modules.some((m) => m.name === name) || w.namespaces.has(name)) continue;
+    w.namespaces.add(name);
+    report(w, {
+      code: 'namespace-package',
+      file,
+      line: imp.line,
+      message: `imports ${written}, whose package ${name} is a folder without __init__.py: Python 3 imports it as a namespace package, which works, but packaging tools and some loaders miss it; add an empty __init__.py`,
+    });
   }
+  // `from package import name`: a submodule of that name is imported too.
+  const last = r.last;
+  if (last.kind === 'module') return;
+  const base = r.modules.length ? r.modules[r.modules.length - 1]! : undefined;
+  const pkgName = base && last.kind === 'package' ? base.name : undefined;
   for (const n of imp.names.values()) {
-    const r = w.tree.resolve(file, imp.level, imp.module ? `${imp.module}.${n}` : n);
-    if (r.file) w.queue.push(r.file);
+    const sub = findIn(w.tree, n, last.locations);
+    if (!sub || sub.kind === 'namespace') continue;
+    const prefix = pkgName ?? resolvedName(w, importer, imp);
+    const name = `${prefix}.${n}`;
+    w.queue.push({ ref: { file: sub.file, name, package: sub.kind === 'package' ? name : prefix }, reach: next });
   }
+}
+
+/** The absolute name an import resolved to (for a namespace package, which has no module file). */
+function resolvedName(w: Walk, importer: ModuleRef, imp: PythonFacts['imports'][number]): string {
+  const abs = absoluteName(importer, imp.level, imp.module);
+  return 'name' in abs ? abs.name : imp.module;
 }
 
 /** The class the script starts, its chain of bases, its framework and where its health socket is. */
 function frameworkOf(
   tree: SourceTree,
+  fileOf: FileOf,
   script: string,
   facts: PythonFacts,
 ): Pick<ScriptFacts, 'framework' | 'classChain' | 'health'> {
   const startedName =
     facts.started.find((n) => facts.classes.some((c) => c.name === n)) ?? facts.classes[facts.classes.length - 1]?.name;
   const started = facts.classes.find((c) => c.name === startedName);
-  const names = started ? classChain(tree, script, started).map((c) => c.name) : [];
+  const names = started ? classChain(tree, fileOf, script, started).map((c) => c.name) : [];
   const framework: Framework = names.includes('EnhancedBaseAgent')
     ? 'EnhancedBaseAgent'
     : names.includes('BaseAgent')
@@ -360,13 +483,25 @@ function frameworkOf(
   return { framework, classChain: names, ...(health ? { health } : {}) };
 }
 
-/** Everything agent-infra reads of one agent's script and its local import closure. */
-export function readScript(tree: SourceTree, script: string): ScriptFacts {
+/**
+ * Everything agent-infra reads of one agent's script and its local import closure. `elsewhere` tells
+ * a top-level name the standard library or an installed distribution has (default: the standard library).
+ */
+export function readScript(
+  tree: SourceTree,
+  script: string,
+  elsewhere: (top: string) => boolean = (top) => STDLIB.has(top),
+): ScriptFacts {
+  const main = mainModule(script);
   const w: Walk = {
     tree,
-    problems: [],
+    path: scriptPath(script),
+    elsewhere,
+    problems: new Map(),
     closure: new Set(),
-    queue: [script],
+    refs: new Map(),
+    reached: new Map(),
+    queue: [{ ref: main, reach: AT_START }],
     external: new Set(),
     externalImports: [],
     namespaces: new Set(),
@@ -374,8 +509,8 @@ export function readScript(tree: SourceTree, script: string): ScriptFacts {
   const binds: ScriptFacts['binds'][number][] = [];
   const connects: ScriptFacts['connects'][number][] = [];
   const envReads: ScriptFacts['envReads'][number][] = [];
-  const main = tree.module(script);
-  if (main.problem)
+  const mainFacts = tree.module(script);
+  if (mainFacts.problem)
     return {
       script,
       compiles: false,
@@ -387,55 +522,70 @@ export function readScript(tree: SourceTree, script: string): ScriptFacts {
       closure: [],
       external: [],
       externalImports: [],
-      problems: [main.problem],
+      problems: [{ ...mainFacts.problem, outcome: 'fatal' }],
     };
   while (w.queue.length) {
-    const file = w.queue.shift()!;
-    if (w.closure.has(file)) continue;
-    // Every file of the closure is a COPY source: its name must be one a Dockerfile can write.
-    const badName = relativePathProblem(file);
-    if (badName) {
-      w.problems.push({
-        code: 'unreadable-script',
-        file,
-        line: 1,
-        message: `its path ${badName}, so no image can copy it; rename it`,
-      });
-      continue;
-    }
-    w.closure.add(file);
-    // Importing a module runs the __init__.py of each package around it.
-    for (let dir = posix.dirname(file); dir !== '.'; dir = posix.dirname(dir))
-      if (tree.exists(`${dir}/__init__.py`)) w.queue.push(`${dir}/__init__.py`);
+    const { ref, reach } = w.queue.shift()!;
+    const file = ref.file;
+    const ways = w.reached.get(file) ?? new Set<number>();
+    if (ways.has(reachKey(reach))) continue;
+    const first = ways.size === 0;
+    ways.add(reachKey(reach));
+    w.reached.set(file, ways);
+    if (first) {
+      // Every file of the closure is a COPY source: its name must be one a Dockerfile can write.
+      const badName = relativePathProblem(file);
+      if (badName) {
+        report(w, {
+          code: 'unreadable-script',
+          file,
+          line: 1,
+          message: `its path ${badName}, so no image can copy it; rename it`,
+        });
+        continue;
+      }
+      w.closure.add(file);
+      w.refs.set(file, ref);
+    } else if (!w.closure.has(file)) continue;
     const { facts, problem } = tree.module(file);
     if (!facts) {
-      if (problem) w.problems.push(problem);
+      if (problem) report(w, { ...problem, outcome: outcomeOf(reach, 2) });
       continue;
     }
-    if (facts.syntaxError)
-      w.problems.push({
+    if (facts.syntaxError) {
+      // Python runs nothing of a file that does not compile: its imports, binds and connects never happen.
+      report(w, {
         code: 'script-syntax-error',
         file,
         line: facts.syntaxError.line,
         message: facts.syntaxError.message,
+        outcome: outcomeOf(reach, 2),
       });
-    for (const b of facts.binds) binds.push({ ...b, file });
-    for (const c of facts.connects) connects.push({ ...c, file });
-    for (const e of facts.envReads) envReads.push({ ...e, file });
-    for (const imp of facts.imports) follow(w, file, imp);
+      continue;
+    }
+    if (first) {
+      for (const b of facts.binds) binds.push({ ...b, file });
+      for (const c of facts.connects) connects.push({ ...c, file });
+      for (const e of facts.envReads) envReads.push({ ...e, file });
+    }
+    for (const imp of facts.imports) follow(w, ref, reach, imp, first);
   }
+  const fileOf: FileOf = (file, level, dotted) => {
+    const r = resolveImport(w, refOf(w, file), level, dotted);
+    return r.kind === 'local' && r.last.kind !== 'namespace' ? r.modules[r.modules.length - 1]!.file : undefined;
+  };
   const byFileLine = <T extends { file: string; line: number }>(a: T, b: T) =>
     a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line;
   return {
     script,
-    compiles: !w.problems.some((p) => p.code === 'script-syntax-error' && p.file === script),
-    ...frameworkOf(tree, script, main.facts!),
+    compiles: ![...w.problems.values()].some((p) => p.code === 'script-syntax-error' && p.file === script),
+    ...frameworkOf(tree, fileOf, script, mainFacts.facts!),
     binds: binds.sort(byFileLine),
     connects: connects.sort(byFileLine),
     envReads: envReads.sort(byFileLine),
     closure: [...w.closure].sort(),
     external: [...w.external].sort(),
     externalImports: w.externalImports.sort(byFileLine),
-    problems: w.problems.sort(byFileLine),
+    problems: [...w.problems.values()].sort(byFileLine),
   };
 }

@@ -98,9 +98,11 @@ describe('the framework, the ports and the environment of a script', () => {
       'common/core/__init__.py': '',
       'common/core/base_agent.py': BASE_AGENT,
       'agents/__init__.py': '',
-      'agents/mid.py': 'from common.core.base_agent import BaseAgent as BA\nclass Mid(BA):\n    pass\n',
+      // Imported as agents.mid (package agents), so its relative import is agents.aliases.
+      'agents/aliases.py': 'from common.core.base_agent import BaseAgent as BA\n',
+      'agents/mid.py': 'from .aliases import BA\nclass Mid(BA):\n    pass\n',
       'agents/leaf.py':
-        'from .mid import Mid\nclass Leaf(Mid):\n    def __init__(self):\n        super().__init__(name="Leaf", port=7100)\nif __name__ == "__main__":\n    Leaf().run()\n',
+        'from agents.mid import Mid\nclass Leaf(Mid):\n    def __init__(self):\n        super().__init__(name="Leaf", port=7100)\nif __name__ == "__main__":\n    Leaf().run()\n',
     });
     const f = readScript(t, 'agents/leaf.py');
     expect(f.framework).toBe('BaseAgent');
@@ -109,6 +111,7 @@ describe('the framework, the ports and the environment of a script', () => {
     expect(f.health).toEqual({ kind: 'port+1', port: { kind: 'int', value: 7100 }, line: 4 });
     expect(f.closure).toEqual([
       'agents/__init__.py',
+      'agents/aliases.py',
       'agents/leaf.py',
       'agents/mid.py',
       'common/__init__.py',
@@ -190,7 +193,7 @@ describe('bad input in the source tree', () => {
     expect(problem('../x.py')).toEqual(['unreadable-script ../x.py:1 the path leaves the source tree']);
     expect(problem('nope.py')).toEqual(['missing-script nope.py:1 no such file under the source root']);
     expect(problem('uses_missing.py')).toEqual([
-      'missing-module uses_missing.py:1 imports common.gone, which is no file under the source root',
+      "missing-module uses_missing.py:1 imports common.gone, but no module common.gone is under the source root (No module named 'common.gone')",
     ]);
     const { tree: ns } = tree({ 'pkg/mod.py': 'X = 1\n', 'main.py': 'import pkg.mod\n' });
     expect(readScript(ns, 'main.py').problems.map((p) => `${p.code} ${p.file}:${p.line}`)).toEqual([
@@ -220,6 +223,7 @@ describe.skipIf(!HAS_UPSTREAM)('the real code at 9ff5bdfb', () => {
         file: 'pc2_code/agents/cache_manager.py',
         line: 395,
         message: "closing parenthesis '}' does not match opening parenthesis '(' on line 394",
+        outcome: 'fatal',
       },
     ]);
     const tiny = readScript(t, 'main_pc_code/FORMAINPC/tiny_llama_service_enhanced.py');
