@@ -157,6 +157,46 @@ describe('plan phases', () => {
     ]);
   });
 
+  it('dependencies: a name on both machines is the own machine’s, a dependency listed twice is one edge', () => {
+    const s = spec();
+    // Hub exists on both machines; each Client gets its own machine's, whichever machine comes first.
+    const configs = [
+      machine('a', [agent('a', 'Hub', 5000), agent('a', 'Client', 5010, { deps: ['Hub', 'Hub'] })]),
+      machine('b', [agent('b', 'Hub', 7000), agent('b', 'Client', 7010, { deps: ['Hub'] })]),
+    ];
+    const { live, byId } = nameAgents(draftAgents(s, configs, DEFAULT_IMAGES).drafts);
+    const { edges, diagnostics } = resolveDependencies(live, byId, new Set());
+    expect(edges.get('client-a')!.map((e) => e.dep.id)).toEqual(['hub-a']);
+    expect(edges.get('client-b')!.map((e) => e.dep.id)).toEqual(['hub-b']);
+    expect(diagnostics).toEqual([]);
+  });
+
+  it('dependencies: a disabled agent, an unknown one with and without a near name, and where a cycle is reported', () => {
+    const s = spec();
+    const configs = [
+      machine('a', [
+        agent('a', 'Worker', 5000, { deps: ['Gone', 'Wroker2', 'Nothing'] }),
+        agent('a', 'Worker2', 5010),
+        agent('a', 'P', 5020, { deps: ['Q'] }),
+        agent('a', 'Q', 5030, { deps: ['P'] }),
+      ]),
+    ];
+    const { live, byId } = nameAgents(draftAgents(s, configs, DEFAULT_IMAGES).drafts);
+    const { diagnostics } = resolveDependencies(live, byId, new Set(['Gone']));
+    expect(diagnostics.map((d) => [d.severity, d.code, d.line, d.message])).toEqual([
+      [
+        'error',
+        'unknown-dependency',
+        4,
+        "agent 'Gone' is disabled in the spec but 'Worker' depends on it; disable 'Worker' too or remove the dependency",
+      ],
+      ['error', 'unknown-dependency', 4, "unknown agent 'Wroker2'; did you mean 'Worker2'?"],
+      ['error', 'unknown-dependency', 4, "unknown agent 'Nothing'; define it or remove the dependency"],
+      // At the dependency line of the cycle's first edge, not at the agent's own line (20 or 30).
+      ['error', 'dependency-cycle', 4, 'dependency cycle: P -> Q -> P; remove one of these dependencies'],
+    ]);
+  });
+
   it('ports: a clash on a reassigning machine moves the later agent into its range; the single host keeps both machines apart', () => {
     const s = spec();
     // On b, Q wants P's port; on one host, b's P wants a's port 7000 as well.
