@@ -21,6 +21,87 @@ const quantity = (q: string) => k8s.Quantity.fromString(q);
 /** A memory quantity as Kubernetes writes it: `1Gi` for whole gibibytes, else `NMi`. */
 const mebibytes = (mib: number) => (mib % 1024 === 0 ? `${mib / 1024}Gi` : `${mib}Mi`);
 
+/** The ports of a service: its client port, and NATS's monitoring port. */
+function servicePorts(s: PlannedService) {
+  return [
+    { name: s.kind, containerPort: s.port, protocol: 'TCP' },
+    ...(s.monitorPort !== undefined ? [{ name: 'monitor', containerPort: s.monitorPort, protocol: 'TCP' }] : []),
+  ];
+}
+
+/** The service's one container: its command, probes, resources, a numeric non-root user and no capability. */
+function serviceContainer(s: PlannedService): k8s.Container {
+  const redis = s.kind === 'redis';
+  const probe = (period: number) => ({ periodSeconds: period, timeoutSeconds: 3, failureThreshold: 3 });
+  return {
+    name: s.kind,
+    image: s.image,
+    imagePullPolicy: 'IfNotPresent',
+    command: serviceCommand(s, '0.0.0.0'),
+    ports: servicePorts(s),
+    readinessProbe: redis
+      ? { exec: { command: ['sh', '-c', redisPing(s)] }, ...probe(5) }
+      : { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(s.monitorPort!) }, ...probe(5) },
+    livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(s.port) }, ...probe(10) },
+    resources: {
+      requests: {
+        cpu: quantity(`${s.resources.cpuRequestMillis}m`),
+        memory: quantity(mebibytes(s.resources.memoryRequestMiB)),
+      },
+      limits: { cpu: quantity(`${s.resources.cpuMillis}m`), memory: quantity(mebibytes(s.resources.memoryMiB)) },
+    },
+    securityContext: {
+      runAsUser: s.user,
+      runAsGroup: s.user,
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+    },
+    ...(redis ? { volumeMounts: [{ name: 'data', mountPath: '/data' }] } : {}),
+  };
+}
+
+/** The pod: no service account token, no service links, the default seccomp profile. */
+function servicePod(s: PlannedService): k8s.PodSpec {
+  return {
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    securityContext: {
+      runAsUser: s.user,
+      runAsGroup: s.user,
+      runAsNonRoot: true,
+      fsGroup: s.user,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    terminationGracePeriodSeconds: 30,
+    containers: [serviceContainer(s)],
+  };
+}
+
+/** Exactly the agents that use the service, on its client port; it reaches nothing. */
+function servicePolicy(s: PlannedService, system: string, selector: Record<string, string>): k8s.NetworkPolicySpec {
+  return {
+    podSelector: { matchLabels: selector },
+    policyTypes: ['Ingress', 'Egress'],
+    ingress: [
+      {
+        from: [
+          {
+            podSelector: {
+              matchLabels: { 'app.kubernetes.io/part-of': system },
+              matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: [...s.clients] }],
+            },
+          },
+        ],
+        ports: [{ port: k8s.IntOrString.fromNumber(s.port), protocol: 'TCP' }],
+      },
+    ],
+    egress: [],
+  };
+}
+
 /** Redis (append-only file on a PersistentVolumeClaim) or NATS, locked down as the agents are. */
 export class InfrastructureService extends Construct {
   constructor(scope: Construct, id: string, props: InfrastructureServiceProps) {
@@ -34,56 +115,8 @@ export class InfrastructureService extends Construct {
       'app.kubernetes.io/component': 'infrastructure',
       'app.kubernetes.io/managed-by': 'agent-infra',
     };
-    const redis = s.kind === 'redis';
-    const uid = s.user;
-    const ports = [
-      { name: s.kind, containerPort: s.port, protocol: 'TCP' },
-      ...(s.monitorPort !== undefined ? [{ name: 'monitor', containerPort: s.monitorPort, protocol: 'TCP' }] : []),
-    ];
-    const probe = (period: number) => ({ periodSeconds: period, timeoutSeconds: 3, failureThreshold: 3 });
-    const container: k8s.Container = {
-      name: s.kind,
-      image: s.image,
-      imagePullPolicy: 'IfNotPresent',
-      command: serviceCommand(s, '0.0.0.0'),
-      ports,
-      readinessProbe: redis
-        ? { exec: { command: ['sh', '-c', redisPing(s)] }, ...probe(5) }
-        : { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(s.monitorPort!) }, ...probe(5) },
-      livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(s.port) }, ...probe(10) },
-      resources: {
-        requests: {
-          cpu: quantity(`${s.resources.cpuRequestMillis}m`),
-          memory: quantity(mebibytes(s.resources.memoryRequestMiB)),
-        },
-        limits: { cpu: quantity(`${s.resources.cpuMillis}m`), memory: quantity(mebibytes(s.resources.memoryMiB)) },
-      },
-      securityContext: {
-        runAsUser: uid,
-        runAsGroup: uid,
-        runAsNonRoot: true,
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-        privileged: false,
-        capabilities: { drop: ['ALL'] },
-      },
-      ...(redis ? { volumeMounts: [{ name: 'data', mountPath: '/data' }] } : {}),
-    };
-    const podSpec: k8s.PodSpec = {
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      securityContext: {
-        runAsUser: uid,
-        runAsGroup: uid,
-        runAsNonRoot: true,
-        fsGroup: uid,
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
-      terminationGracePeriodSeconds: 30,
-      containers: [container],
-    };
-    const template = { metadata: { labels }, spec: podSpec };
-    if (redis) {
+    const template = { metadata: { labels }, spec: servicePod(s) };
+    if (s.kind === 'redis')
       new k8s.KubeStatefulSet(this, 'StatefulSet', {
         metadata: { name: s.id, labels },
         spec: {
@@ -103,18 +136,17 @@ export class InfrastructureService extends Construct {
           ],
         },
       });
-    } else {
+    else
       new k8s.KubeDeployment(this, 'Deployment', {
         metadata: { name: s.id, labels },
         spec: { replicas: 1, selector: { matchLabels: selector }, strategy: { type: 'Recreate' }, template },
       });
-    }
     new k8s.KubeService(this, 'Service', {
       metadata: { name: s.id, labels },
       spec: {
         type: 'ClusterIP',
         selector,
-        ports: ports.map((p) => ({
+        ports: servicePorts(s).map((p) => ({
           name: p.name,
           port: p.containerPort,
           targetPort: k8s.IntOrString.fromNumber(p.containerPort),
@@ -122,27 +154,9 @@ export class InfrastructureService extends Construct {
         })),
       },
     });
-    // Exactly the agents that use it, on its client port; it reaches nothing.
     new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
       metadata: { name: s.id, labels },
-      spec: {
-        podSelector: { matchLabels: selector },
-        policyTypes: ['Ingress', 'Egress'],
-        ingress: [
-          {
-            from: [
-              {
-                podSelector: {
-                  matchLabels: { 'app.kubernetes.io/part-of': system },
-                  matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: [...s.clients] }],
-                },
-              },
-            ],
-            ports: [{ port: k8s.IntOrString.fromNumber(s.port), protocol: 'TCP' }],
-          },
-        ],
-        egress: [],
-      },
+      spec: servicePolicy(s, system, selector),
     });
   }
 }
