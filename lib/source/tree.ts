@@ -306,7 +306,13 @@ function classChain(
     const facts = tree.module(current.file).facts;
     const base = current.cls.bases[0];
     if (!facts || !base) break;
-    const origin = classOrigin(fileOf, current.file, facts, base);
+    let origin = classOrigin(fileOf, current.file, facts, base);
+    // A name a module imports and passes on (`from x import Base as B` in a module of aliases): follow it.
+    for (let hop = 0; origin && hop < 5; hop++) {
+      const there = tree.module(origin.file).facts;
+      if (!there || there.classes.some((c) => c.name === origin!.name)) break;
+      origin = classOrigin(fileOf, origin.file, there, origin.name);
+    }
     const baseFacts = origin ? tree.module(origin.file).facts : undefined;
     const baseCls = baseFacts?.classes.find((c) => c.name === origin!.name);
     if (!origin || !baseCls || chain.some((c) => c.file === origin.file && c.name === origin.name)) break;
