@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../write.ts';
 import type { PythonFacts } from './python.ts';
+import type { SyntaxProblem } from './tokens.ts';
 
 /** Bumped whenever what the reader finds in a file changes. */
 const READER_VERSION = 4;
@@ -24,16 +25,22 @@ const replacer = (_k: string, v: unknown) => (v instanceof Map ? { $map: [...v.e
 const reviver = (_k: string, v: unknown) =>
   v && typeof v === 'object' && '$map' in v ? new Map((v as { $map: [unknown, unknown][] }).$map) : v;
 
+/** What CPython said of one source: its first error, or null; and its version. */
+export interface Verdict {
+  readonly verdict: SyntaxProblem | null;
+  readonly version: string;
+}
+
 export class FactsCache {
   private readonly file: string;
-  private readonly entries = new Map<string, PythonFacts>();
+  private readonly entries = new Map<string, PythonFacts | Verdict>();
   private readonly used = new Set<string>();
   private changed = false;
 
   constructor(dir: string) {
     this.file = join(dir, `python-facts-v${READER_VERSION}.json`);
     try {
-      const data = JSON.parse(readFileSync(this.file, 'utf8'), reviver) as Record<string, PythonFacts>;
+      const data = JSON.parse(readFileSync(this.file, 'utf8'), reviver) as Record<string, PythonFacts | Verdict>;
       for (const [k, v] of Object.entries(data)) this.entries.set(k, v);
     } catch {
       // No cache yet, or one that cannot be read: start empty.
@@ -46,8 +53,23 @@ export class FactsCache {
 
   get(key: string): PythonFacts | undefined {
     const f = this.entries.get(key);
-    if (f) this.used.add(key);
+    if (!f || 'verdict' in f) return undefined;
+    this.used.add(key);
     return f;
+  }
+
+  /** CPython's verdict on a source, cached under a key that names the python3 that judged. */
+  getVerdict(key: string): Verdict | undefined {
+    const v = this.entries.get(key);
+    if (!v || !('verdict' in v)) return undefined;
+    this.used.add(key);
+    return v;
+  }
+
+  setVerdict(key: string, v: Verdict): void {
+    this.entries.set(key, v);
+    this.used.add(key);
+    this.changed = true;
   }
 
   set(key: string, facts: PythonFacts): void {

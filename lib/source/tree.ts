@@ -92,6 +92,21 @@ export interface ScriptFacts {
   readonly problems: readonly SourceProblem[];
 }
 
+/** The python3 that `python` names on PATH: its real path, size and modification time; undefined when there is none. */
+function executableId(python: string): string | undefined {
+  const dirs = python.includes('/') ? [''] : (process.env['PATH'] ?? '').split(':').filter(Boolean);
+  for (const d of dirs) {
+    try {
+      const real = realpathSync.native(d ? join(d, python) : python);
+      const st = statSync(real);
+      if (st.isFile() && st.mode & 0o111) return `${real}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      // Not in this folder.
+    }
+  }
+  return undefined;
+}
+
 /** One tree: files are read and parsed once however many scripts import them. */
 export class SourceTree {
   private readonly realRoot: string;
@@ -131,23 +146,30 @@ export class SourceTree {
   judgeWithPython(python = 'python3'): boolean {
     const pending = [...this.texts.keys()].filter((f) => !this.verdicts.has(f)).sort();
     if (pending.length === 0) return false;
+    const id = executableId(python);
+    if (!id) return false;
+    // A verdict is cached under the source and the python3 that gave it (its path, size and time).
+    const keyOf = (f: string) => FactsCache.key(`cpython\0${id}\0${this.texts.get(f)!}`);
+    const fresh = pending.filter((f) => !this.cache?.getVerdict(keyOf(f)));
     const r = compileWithPython(
-      pending.map((f) => ({ name: f, bytes: Buffer.from(this.texts.get(f)!, 'utf8') })),
+      fresh.map((f) => ({ name: f, bytes: Buffer.from(this.texts.get(f)!, 'utf8') })),
       python,
     );
     if (!r) return false;
-    this.judgedBy = r.version;
+    fresh.forEach((f, i) => this.cache?.setVerdict(keyOf(f), { verdict: r.results[i] ?? null, version: r.version }));
     let changed = false;
-    pending.forEach((f, i) => {
-      const verdict = r.results[i] ?? null;
+    for (const f of pending) {
+      const cached = this.cache?.getVerdict(keyOf(f));
+      const verdict = cached ? cached.verdict : (r.results[fresh.indexOf(f)] ?? null);
+      this.judgedBy = cached?.version ?? r.version;
       this.verdicts.set(f, verdict);
       const entry = this.modules.get(f);
-      if (!entry?.facts) return;
+      if (!entry?.facts) continue;
       const ours = entry.facts.syntaxError;
       if (ours?.line !== verdict?.line || ours?.message !== verdict?.message) changed = true;
       const { syntaxError: _ours, ...rest } = entry.facts;
       this.modules.set(f, { facts: { ...rest, ...(verdict ? { syntaxError: verdict } : {}) } });
-    });
+    }
     return changed;
   }
 
