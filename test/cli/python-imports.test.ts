@@ -7,13 +7,13 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { runPipelineAsync } from '../../lib/pipeline.ts';
 import { initPython } from '../../lib/source/python.ts';
 import { readScript, SourceTree, type ScriptFacts } from '../../lib/source/tree.ts';
-import { ROOT } from '../helpers.ts';
+import { HAS_UPSTREAM, ROOT, UPSTREAM } from '../helpers.ts';
 
 beforeAll(() => initPython());
 
@@ -221,5 +221,40 @@ describe('in check: one diagnostic per cause, its severity from what it does', (
       "warning agents/deferred.py:2 imports core.gone, but no module core.gone is under the source root (No module named 'core.gone'); the import is inside a function: it fails when that function is called, not at start; add the module to the source tree or fix the import [missing-module]",
       "info agents/optional.py:2 imports core.nothere, but no module core.nothere is under the source root (No module named 'core.nothere'); a try around the import lets the agent go on without it [missing-module]",
     ]);
+  });
+});
+
+describe.skipIf(!HAS_UPSTREAM || !HAS_PYTHON)('the real slice (../shared/upstream/src-9ff5bdfb)', () => {
+  it('every agent script present: the closure and the broken imports CPython’s path finder gives', () => {
+    const slice = join(UPSTREAM, 'src-9ff5bdfb');
+    const scripts = [
+      ...new Set(
+        ['20250814_9ff5bdfb_mainpc.yaml', '20250814_9ff5bdfb_pc2.yaml'].flatMap((f) =>
+          [...readFileSync(join(UPSTREAM, f), 'utf8').matchAll(/script_path:\s*["']?([^\s"']+\.py)/g)].map(
+            (m) => m[1]!,
+          ),
+        ),
+      ),
+    ]
+      .filter((s) => existsSync(join(slice, s)))
+      .sort();
+    expect(scripts.length).toBe(13);
+    const r = spawnSync('python3', [join(ROOT, 'test', 'oracle', 'closure.py')], {
+      input: JSON.stringify({ root: slice, scripts }),
+      encoding: 'utf8',
+    });
+    const oracle = JSON.parse(r.stdout) as Record<string, { closure: string[]; missing: [string, number, string][] }>;
+    const t = new SourceTree(slice);
+    for (const s of scripts) {
+      const f = readScript(t, s);
+      const missing = f.problems
+        .filter((p) => p.code === 'missing-module' || p.code === 'relative-import')
+        .map((p) => `${p.file}:${p.line}`);
+      expect([s, f.closure, missing]).toEqual([
+        s,
+        oracle[s]!.closure,
+        oracle[s]!.missing.map((m) => `${m[0]}:${m[1]}`),
+      ]);
+    }
   });
 });
