@@ -21,9 +21,13 @@ export interface AgentConfig {
   readonly group: string;
   readonly at: SourceRef;
   readonly scriptPath?: string;
-  readonly port: Located<number>;
-  /** The declared health port, or `port + 1000` (the system's convention) when none is declared. */
-  readonly healthCheckPort: Located<number> & { readonly derived: boolean };
+  /** The service port; `byCode`: the agent's code decides it (the source stage read it there). */
+  readonly port: Located<number> & { readonly byCode?: boolean };
+  /**
+   * The declared health port, or `port + 1000` (the system's convention) when none is declared;
+   * `byCode`: the agent's code decides it (a literal, or its port + 1).
+   */
+  readonly healthCheckPort: Located<number> & { readonly derived: boolean; readonly byCode?: boolean };
   readonly extraPorts: readonly ExtraPort[];
   readonly required: boolean;
   readonly dependencies: readonly Located<string>[];

@@ -24,6 +24,12 @@ export interface PortClaim {
   readonly fixed?: boolean;
   /** A port nobody declared (a derived health port): it yields to every declared one. */
   readonly soft?: boolean;
+  /**
+   * The agent's code decides this port (a literal it binds, or one computed from another, such as a
+   * BaseAgent's health socket at port + 1): it is never moved, since the agent would not follow. A
+   * movable port that collides with it moves instead.
+   */
+  readonly byCode?: boolean;
 }
 
 export interface Allocation {
@@ -43,6 +49,7 @@ const roleOrder: Record<PortRole, number> = { service: 0, health: 1, extra: 2 };
 
 function compareClaims(a: PortClaim, b: PortClaim): number {
   if (!!a.fixed !== !!b.fixed) return a.fixed ? -1 : 1;
+  if (!!a.byCode !== !!b.byCode) return a.byCode ? -1 : 1;
   if (!!a.soft !== !!b.soft) return a.soft ? 1 : -1;
   return (
     byString(a.machine, b.machine) ||
@@ -60,6 +67,8 @@ export interface AllocateOptions {
   readonly crossMachineOnly?: boolean;
   /** Text added to an unresolved conflict's message. */
   readonly consequence?: string;
+  /** Ports a moved claim is never given: listeners that are no claim, such as one the code binds at a port it decides + 1. */
+  readonly avoid?: ReadonlySet<number>;
 }
 
 /**
@@ -80,12 +89,15 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
 
   // Locked claims first: a port a previous run settled stays with the claim it went to; a move only
   // while the claim may still move (a machine set back to `onConflict: error` has its conflicts reported).
+  // A port the code decides is never the lock's to give to another claim.
+  const byCode = new Set(sorted.filter((c) => c.byCode).map((c) => c.wanted));
   const locked = sorted.filter((c) => {
     const e = lockFor.get(claimKeyOf(c));
     return (
       e !== undefined &&
       e.wanted === c.wanted &&
-      (e.assigned === c.wanted || (c.onConflict === 'reassign' && !c.fixed && inRange(c, e.assigned)))
+      (c.byCode || !byCode.has(e.assigned)) &&
+      (e.assigned === c.wanted || (canMoveClaim(c) && inRange(c, e.assigned)))
     );
   });
   for (const c of locked) {
@@ -105,7 +117,7 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
       );
     }
   }
-  const wantedPorts = new Set(sorted.map((c) => c.wanted));
+  const wantedPorts = new Set([...sorted.map((c) => c.wanted), ...(opts.avoid ?? [])]);
   for (const c of sorted) {
     if (assigned.has(claimKeyOf(c))) continue;
     const keeper = holder.get(c.wanted);
@@ -119,12 +131,23 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
       assigned.set(claimKeyOf(c), c.wanted);
       continue;
     }
-    if (c.onConflict === 'reassign' && !c.fixed) {
+    if (canMoveClaim(c)) {
       toMove.push({ claim: c, keeper });
       continue;
     }
     unresolved = true;
     assigned.set(claimKeyOf(c), c.wanted);
+    if (c.byCode && (keeper.byCode || keeper.fixed)) {
+      ds.push(
+        diag(
+          'port-conflict',
+          opts.severity,
+          `port ${c.wanted} of ${describeOwner(c)} is bound by its code (${c.at.file}:${c.at.line}) and ${keeper.byCode ? `by the code of ${describeOwner(keeper)} (${keeper.at.file}:${keeper.at.line})` : `by ${describeOwner(keeper)}`}${keeper.machine !== c.machine || opts.crossMachineOnly ? ` on ${keeper.machine}` : ''}${opts.crossMachineOnly ? ' on the single host' : ''}: the code decides ${keeper.byCode ? 'both' : 'it'}, so moving ${keeper.byCode ? 'either' : 'it'} would send probes where nothing listens; pass the port to the base constructor (health_check_port=, port=) or read it from the config${opts.consequence ?? ''}`,
+          c.at,
+        ),
+      );
+      continue;
+    }
     const what =
       c.owner === keeper.owner && c.machine === keeper.machine
         ? `its own ${keeper.name} port`
@@ -168,9 +191,9 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
     );
   }
   // Where ports can move, every claim is locked: a new agent then never takes a port an existing one holds.
-  const canMove = toMove.length > 0 || sorted.some((c) => c.onConflict === 'reassign' && !c.soft && !c.fixed);
+  const canMove = toMove.length > 0 || sorted.some((c) => canMoveClaim(c) && !c.soft);
   for (const c of sorted) {
-    if (c.fixed || !(canMove || contested.has(claimKeyOf(c)))) continue;
+    if (c.fixed || c.byCode || !(canMove || contested.has(claimKeyOf(c)))) continue;
     lock.push({
       host,
       machine: c.machine,
@@ -181,6 +204,11 @@ export function allocatePorts(claims: readonly PortClaim[], previous: PortLock, 
     });
   }
   return { assigned, lock, diagnostics: ds, unresolved };
+}
+
+/** Whether the allocator may give the claim another port than it wants. */
+function canMoveClaim(c: PortClaim): boolean {
+  return c.onConflict === 'reassign' && !c.fixed && !c.byCode;
 }
 
 function describeOwner(c: PortClaim): string {

@@ -145,9 +145,16 @@ export function readSources(
             { ...scriptAt, line: f.health.line },
           ),
         );
-        if (trustCode) health = { value: code, at: { ...scriptAt, line: f.health.line }, derived: false };
         healthDrift.set(`${a.machine}/${a.name}`, { config: a.healthCheckPort.value, code });
       }
+      // Ports the code decides are planned where the code binds them, and never moved (trust: code).
+      if (trustCode && f.health && code !== undefined)
+        health = { value: code, at: { ...scriptAt, line: f.health.line }, derived: false, byCode: true };
+      let port: AgentConfig['port'] = a.port;
+      const literal = f.servicePort?.value.kind === 'int' ? f.servicePort.value.value : undefined;
+      if (trustCode && f.servicePort && (literal !== undefined || f.health?.kind === 'port+1'))
+        // A literal port, or the port its health socket is computed from: moving it would leave the health port behind.
+        port = { value: literal ?? a.port.value, at: { ...scriptAt, line: f.servicePort.line }, byCode: true };
       if (f.health?.kind === 'free-port')
         ds.push(
           diag(
@@ -162,7 +169,7 @@ export function readSources(
           diag(
             'port-drift',
             'warning',
-            `${a.name} binds port ${f.health.port.value} (line ${f.health.line}) but its config says ${a.port.value}; ${trustCode ? 'the plan follows the code only for the health port: fix one of them' : 'fix one of them'}`,
+            `${a.name} binds port ${f.health.port.value} (line ${f.health.line}) but its config says ${a.port.value}; ${trustCode ? `the plan binds ${f.health.port.value}, as the code does (trust: code)` : 'fix one of them'}`,
             { ...scriptAt, line: f.health.line },
           ),
         );
@@ -203,7 +210,7 @@ export function readSources(
           ? 'none'
           : 'baseagent';
       const known = { codeReads, ...(framework ? { framework } : {}) } as const;
-      return trustCode ? { ...a, healthCheckPort: health, dependencies: deps, ...known } : { ...a, ...known };
+      return trustCode ? { ...a, port, healthCheckPort: health, dependencies: deps, ...known } : { ...a, ...known };
     }),
   }));
   for (const { problem, agents } of causes.values()) ds.push(causeDiagnostic(problem, agents, shown));

@@ -75,6 +75,8 @@ export interface ScriptFacts {
   /** The started class and its bases up to the framework's, e.g. `NLUAgent -> EnhancedBaseAgent -> BaseAgent`. */
   readonly classChain: readonly string[];
   readonly health?: HealthPort;
+  /** The `port=` the started class passes its base constructor, and the line of that call. */
+  readonly servicePort?: { readonly value: ArgValue; readonly line: number };
   readonly binds: readonly (EndpointFact & { readonly file: string })[];
   readonly connects: readonly (EndpointFact & { readonly file: string })[];
   readonly envReads: readonly (EnvRead & { readonly file: string })[];
@@ -497,7 +499,7 @@ function frameworkOf(
   fileOf: FileOf,
   script: string,
   facts: PythonFacts,
-): Pick<ScriptFacts, 'framework' | 'classChain' | 'health'> {
+): Pick<ScriptFacts, 'framework' | 'classChain' | 'health' | 'servicePort'> {
   const startedName =
     facts.started.find((n) => facts.classes.some((c) => c.name === n)) ?? facts.classes[facts.classes.length - 1]?.name;
   const started = facts.classes.find((c) => c.name === startedName);
@@ -508,7 +510,14 @@ function frameworkOf(
       ? 'BaseAgent'
       : 'none';
   const health = started && framework !== 'none' ? healthPort(started) : undefined;
-  return { framework, classChain: names, ...(health ? { health } : {}) };
+  const init = started && framework !== 'none' ? started.baseInits[0] : undefined;
+  const port = init?.keywords.get('port');
+  return {
+    framework,
+    classChain: names,
+    ...(health ? { health } : {}),
+    ...(init && port ? { servicePort: { value: port, line: init.line } } : {}),
+  };
 }
 
 /**

@@ -192,8 +192,40 @@ describe('check with the source tree', () => {
         .map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`),
     ).toEqual([
       'src/agents/ghost.py:4 Ghost passes no port to its base constructor (line 4), which then binds the first free port from 5000, not 7400; pass port=',
-      'src/agents/registry.py:4 Registry binds port 7100 (line 4) but its config says 7200; the plan follows the code only for the health port: fix one of them',
+      'src/agents/registry.py:4 Registry binds port 7100 (line 4) but its config says 7200; the plan binds 7100, as the code does (trust: code)',
     ]);
+  });
+
+  it('never moves a port the code decides: the health port a BaseAgent computes stays, the declared port that clashes moves', () => {
+    const dir = system('code', {
+      'agent-infra.yaml':
+        'name: small\nnamespace: small\nsource: src\ntrust: code\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP, ports: {onConflict: reassign}}\n',
+      'main.yaml': [
+        'agent_groups:',
+        '  core:',
+        '    Registry: {script_path: agents/registry.py, port: 7200, health_check_port: 8200}',
+        '    Worker: {script_path: agents/worker.py, port: 7300, health_check_port: 8300}',
+        // Declares the port the worker's code binds its health socket at (7300 + 1); its own code says nothing of ports.
+        '    Clash: {script_path: agents/plain.py, port: 7301, health_check_port: 8301}',
+        '',
+      ].join('\n'),
+      'src/agents/plain.py': 'import time\nwhile True:\n    time.sleep(60)\n',
+    });
+    const { j } = json(dir);
+    const ports = Object.fromEntries(
+      j.plan.agents.map((a: { name: string; port: number; healthCheckPort: number }) => [
+        a.name,
+        [a.port, a.healthCheckPort],
+      ]),
+    );
+    expect(ports['Worker']).toEqual([7300, 7301]);
+    // Clash's service port moves to the first free one above it: 7302 is the worker's HTTP (health + 1).
+    expect(ports['Clash']).toEqual([7303, 8301]);
+    expect(
+      j.diagnostics
+        .filter((d: { code: string }) => d.code === 'port-reassigned')
+        .map((d: { message: string }) => d.message),
+    ).toEqual(['port 7301 of Clash (service) is taken by Worker (health) on main; moved to 7303']);
   });
 
   it('refuses a --source that is not a folder, with exit 2', () => {

@@ -185,6 +185,59 @@ const ROWS: Row[] = [
       "info p.yaml:2 x: port 7150 of Bus (service) is taken by 'error_bus_port' on m on the single host; moved to 7151 [port-reassigned]",
     ],
   },
+  {
+    name: 'a port the code decides keeps it; the movable one moves, even of an agent sorted before it',
+    claims: [claim('Alpha', 5710, 2), claim('Nlu', 5710, 60, { role: 'health', name: 'health', byCode: true })],
+    assigned: { 'm/Alpha/service': 5711, 'm/Nlu/health': 5710 },
+    said: [
+      'info m.yaml:2 agents[2]: port 5710 of Alpha (service) is taken by Nlu (health) on m; moved to 5711 [port-reassigned]',
+    ],
+    locked: ['Alpha/service=5710->5711'],
+  },
+  {
+    name: 'two ports the code decides: an error naming both lines, and neither moves',
+    claims: [
+      claim('Alpha', 5710, 3, { role: 'health', name: 'health', byCode: true }),
+      claim('Beta', 5710, 7, { role: 'health', name: 'health', byCode: true }),
+    ],
+    assigned: { 'm/Alpha/health': 5710, 'm/Beta/health': 5710 },
+    said: [
+      'error m.yaml:7 agents[7]: port 5710 of Beta (health) is bound by its code (m.yaml:7) and by the code of Alpha (health) (m.yaml:3): the code decides both, so moving either would send probes where nothing listens; pass the port to the base constructor (health_check_port=, port=) or read it from the config [port-conflict]',
+    ],
+    unresolved: true,
+    locked: [],
+  },
+  {
+    name: 'a lock that gave a movable claim the port the code now decides: the code keeps it, the other returns to its own',
+    claims: [claim('Alpha', 7000, 2), claim('Nlu', 7001, 5, { role: 'health', name: 'health', byCode: true })],
+    lock: lockOf({ agent: 'Alpha', port: 'service', wanted: 7000, assigned: 7001 }),
+    assigned: { 'm/Alpha/service': 7000, 'm/Nlu/health': 7001 },
+    said: [],
+    locked: ['Alpha/service=7000->7000'],
+  },
+  {
+    name: 'on a machine that does not reassign, the movable port is the one in error, naming the code’s',
+    claims: [
+      claim('Alpha', 5710, 2, { onConflict: 'error' }),
+      claim('Nlu', 5710, 60, { role: 'health', name: 'health', byCode: true, onConflict: 'error' }),
+    ],
+    assigned: { 'm/Alpha/service': 5710, 'm/Nlu/health': 5710 },
+    said: [
+      'error m.yaml:2 agents[2]: port 5710 of Alpha (service) is also used by Nlu (health) on m (m.yaml:60); pick a free port or set machines.m.ports.onConflict: reassign [port-conflict]',
+    ],
+    unresolved: true,
+    locked: [],
+  },
+  {
+    name: 'a moved port skips a listener that follows a port the code decides (its HTTP at health + 1)',
+    claims: [claim('Alpha', 5710, 2), claim('Nlu', 5710, 60, { role: 'health', name: 'health', byCode: true })],
+    opts: { ...MACHINE, avoid: new Set([5711]) },
+    assigned: { 'm/Alpha/service': 5712, 'm/Nlu/health': 5710 },
+    said: [
+      'info m.yaml:2 agents[2]: port 5710 of Alpha (service) is taken by Nlu (health) on m; moved to 5712 [port-reassigned]',
+    ],
+    locked: ['Alpha/service=5710->5712'],
+  },
 ];
 
 describe('allocatePorts', () => {

@@ -14,6 +14,8 @@ export interface DraftPort {
   readonly declared: number;
   readonly at: AgentConfig['at'];
   readonly derived?: boolean;
+  /** The agent's code decides the port: it never moves. */
+  readonly byCode?: boolean;
   /** A port at a fixed distance from another of the agent's (a BaseAgent's HTTP at health + 1): it moves with it and never alone. */
   readonly follows?: 'health';
 }
@@ -179,7 +181,14 @@ function draftPorts(m: string, a: AgentConfig, o: Override, framework: Framework
   const keyOf = (name: string) => claimKey({ machine: m, owner: a.name, name });
   const health = o.healthPort === 'service+1' ? a.port.value + 1 : (o.healthPort ?? a.healthCheckPort.value);
   const ports: DraftPort[] = [
-    { name: 'service', key: keyOf('service'), role: 'service', declared: a.port.value, at: a.port.at },
+    {
+      name: 'service',
+      key: keyOf('service'),
+      role: 'service',
+      declared: a.port.value,
+      at: a.port.at,
+      ...(a.port.byCode ? { byCode: true } : {}),
+    },
     {
       name: 'health',
       key: keyOf('health'),
@@ -187,6 +196,7 @@ function draftPorts(m: string, a: AgentConfig, o: Override, framework: Framework
       declared: health,
       at: a.healthCheckPort.at,
       ...(a.healthCheckPort.derived && o.healthPort === undefined ? { derived: true } : {}),
+      ...(a.healthCheckPort.byCode && o.healthPort === undefined ? { byCode: true } : {}),
     },
   ];
   const used = new Set(['service', 'health', ...(framework === 'baseagent' ? [BASEAGENT_HTTP] : [])]);

@@ -71,10 +71,19 @@ export function assignPorts(
       // A follower (a BaseAgent's HTTP at health + 1) is not allocated: it is wherever its leader lands.
       .flatMap((d) => d.ports.filter((p) => !p.follows).map((p) => claim(spec, d, p)))
       .concat(reserved.filter((r) => m === undefined || r.machine === m));
+  // A follower of a port the code decides is where it is: no moved port may land on it.
+  const avoidOf = (m: string | undefined) =>
+    new Set(
+      live
+        .filter((d) => m === undefined || d.cfg.machine === m)
+        .flatMap((d) =>
+          d.ports.filter((p) => p.follows && d.ports.find((q) => q.role === p.follows)?.byCode).map((p) => p.declared),
+        ),
+    );
   const machinePort = new Map<string, number>();
   const lock: PortLockEntry[] = [];
   for (const m of machineNames) {
-    const a = allocatePorts(claimsOf(m), previousLock, { host: m, severity: 'error' });
+    const a = allocatePorts(claimsOf(m), previousLock, { host: m, severity: 'error', avoid: avoidOf(m) });
     a.assigned.forEach((v, k) => machinePort.set(k, v));
     lock.push(...a.lock);
     ds.push(...a.diagnostics);
@@ -87,6 +96,7 @@ export function assignPorts(
       host: SINGLE_HOST,
       severity: 'warning',
       crossMachineOnly: true,
+      avoid: avoidOf(undefined),
       consequence: '; single-host output is not generated until then',
     },
   );
@@ -144,6 +154,7 @@ function claim(spec: DeploymentSpec, d: Draft, p: DraftPort): PortClaim {
     // A health port the config does not declare is ours to choose: it never blocks.
     onConflict: p.derived ? 'reassign' : ms.ports.onConflict,
     soft: p.derived === true,
+    ...(p.byCode ? { byCode: true } : {}),
     ...(ms.ports.range ? { range: ms.ports.range } : {}),
   };
 }
