@@ -34,6 +34,7 @@ export type DiagnosticCode =
   | 'script-syntax-error'
   | 'missing-module'
   | 'relative-import'
+  | 'code-probe'
   | 'health-port-drift'
   | 'port-drift'
   | 'undeclared-dependency'

@@ -1,5 +1,6 @@
 /** The normalized input: every upstream layout becomes these plain, readonly records. */
 import type { SourceRef } from '../diagnostics.ts';
+import type { HealthCheck } from './spec.ts';
 
 /** A value with the place it was read from. */
 export interface Located<T> {
@@ -12,6 +13,8 @@ export interface ExtraPort {
   readonly name: string;
   readonly port: number;
   readonly at: SourceRef;
+  /** The agent's code decides it (read by the source stage): it never moves. */
+  readonly byCode?: boolean;
 }
 
 /** One agent as its startup config declares it, layout differences removed. */
@@ -45,6 +48,8 @@ export interface AgentConfig {
   readonly codeReads?: readonly string[];
   /** The framework its code shows, when its code was read: a BaseAgent subclass, or none. */
   readonly framework?: 'baseagent' | 'none';
+  /** How the code says the agent can be probed when it has no health server of its own (source stage). */
+  readonly codeHealth?: HealthCheck;
 }
 
 /** A declared port range (`pc2_network.agent_ports`). */

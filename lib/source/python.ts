@@ -75,6 +75,8 @@ export interface PythonFacts {
   readonly binds: readonly EndpointFact[];
   readonly connects: readonly EndpointFact[];
   readonly envReads: readonly EnvRead[];
+  /** HTTP servers the module starts (`start_http_server(9105)` of prometheus_client): their port where it can be told. */
+  readonly httpServers: readonly { readonly port?: number; readonly line: number }[];
   /** Module-level names bound to other names (`Base = EnhancedBaseAgent if ok else BaseAgent`): the candidates, first first. */
   readonly aliases: ReadonlyMap<string, readonly string[]>;
 }
@@ -447,6 +449,7 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
   const binds: EndpointFact[] = [];
   const connects: EndpointFact[] = [];
   const envReads: EnvRead[] = [];
+  const httpServers: { port?: number; line: number }[] = [];
   for (const n of descendants(root, new Set(['call', 'subscript']))) {
     if (n.type === 'subscript') {
       const name =
@@ -468,12 +471,17 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
       continue;
     }
     const method = f.type === 'attribute' ? f.childForFieldName('attribute')?.text : undefined;
+    if (f.text === 'start_http_server' || method === 'start_http_server') {
+      const port = args[0] && args[0].type !== 'keyword_argument' ? evaluate(args[0]) : undefined;
+      httpServers.push({ ...(typeof port === 'number' && Number.isInteger(port) ? { port } : {}), line: line(n) });
+      continue;
+    }
     if (method === 'bind' || method === 'connect') {
       const e = endpoint(args[0]);
       if (e) (method === 'bind' ? binds : connects).push({ ...e, line: line(n) });
     }
   }
-  return { binds, connects, envReads };
+  return { binds, connects, envReads, httpServers };
 }
 
 /** Module-level assignments of a name, or of `A if cond else B`, to a name (also inside top-level if/try blocks). */

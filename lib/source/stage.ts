@@ -6,8 +6,8 @@
  */
 import { join, relative } from 'node:path';
 import { diag, type Diagnostic } from '../diagnostics.ts';
-import type { AgentConfig, MachineConfig } from '../config/model.ts';
-import type { DeploymentSpec } from '../config/spec.ts';
+import type { AgentConfig, ExtraPort, MachineConfig } from '../config/model.ts';
+import type { DeploymentSpec, HealthCheck } from '../config/spec.ts';
 import { cacheDir, FactsCache } from './cache.ts';
 import { DISTRIBUTION_OF, installedBy, normalName } from './requirements.ts';
 import { STDLIB } from './stdlib.ts';
@@ -30,6 +30,53 @@ function codeHealthPort(f: ScriptFacts, configPort: number): number | undefined 
   if (!h) return undefined;
   if (h.kind === 'passed') return h.value.kind === 'int' ? h.value.value : undefined;
   if (h.kind === 'port+1') return (h.port.kind === 'int' ? h.port.value : configPort) + 1;
+  return undefined;
+}
+
+/**
+ * How to probe an agent whose code has no health server (no BaseAgent): the HTTP server it starts (a
+ * Prometheus exporter answers `GET /metrics`), else a TCP connect to the port it binds that is its
+ * service port. Undefined when the code says neither (the spec's default or the preset then applies).
+ */
+function codeProbe(
+  a: AgentConfig,
+  f: ScriptFacts,
+  shown: (file: string) => string,
+):
+  | {
+      check: HealthCheck;
+      extraPorts: ExtraPort[];
+      servicePortByCode: boolean;
+      why: string;
+      file: string;
+      line: number;
+    }
+  | undefined {
+  if (!f.compiles || f.framework !== 'none') return undefined;
+  const server = f.httpServers.find((h) => h.port !== undefined);
+  if (server) {
+    const port = server.port!;
+    const declared = port === a.port.value || a.extraPorts.some((e) => e.port === port);
+    const at = { file: shown(server.file), line: server.line, column: 1, path: '' };
+    return {
+      check: { protocol: 'http', port, path: '/metrics' },
+      extraPorts: declared ? [] : [{ name: 'metrics', port, at, byCode: true }],
+      servicePortByCode: false,
+      why: `the plan probes the HTTP server its code starts on ${port} (GET /metrics, line ${server.line}) and lists that port`,
+      file: server.file,
+      line: server.line,
+    };
+  }
+  const bind = f.binds.find((b) => b.port === a.port.value);
+  if (bind)
+    return {
+      check: { protocol: 'tcp', port: 'service' },
+      extraPorts: [],
+      servicePortByCode: true,
+      why: `the plan probes a TCP connect to port ${bind.port}, which its code binds (line ${bind.line})`,
+      file: bind.file,
+      line: bind.line,
+    };
   return undefined;
 }
 
@@ -203,6 +250,17 @@ export function readSources(
         if (trustCode) deps.push({ value: target.name, at });
         undeclared.set(`${a.machine}/${a.name}`, [...(undeclared.get(`${a.machine}/${a.name}`) ?? []), target.name]);
       }
+      const probe = trustCode ? codeProbe(a, f, shown) : undefined;
+      if (probe)
+        ds.push(
+          diag('code-probe', 'info', `${a.name} has no health server of its own; ${probe.why}`, {
+            file: shown(probe.file),
+            line: probe.line,
+            column: 1,
+            path: '',
+          }),
+        );
+      if (probe?.servicePortByCode) port = { ...port, byCode: true };
       const codeReads = [...new Set(f.envReads.map((e) => e.name))].sort();
       const framework: AgentConfig['framework'] = !f.compiles
         ? undefined
@@ -210,7 +268,16 @@ export function readSources(
           ? 'none'
           : 'baseagent';
       const known = { codeReads, ...(framework ? { framework } : {}) } as const;
-      return trustCode ? { ...a, port, healthCheckPort: health, dependencies: deps, ...known } : { ...a, ...known };
+      return trustCode
+        ? {
+            ...a,
+            port,
+            healthCheckPort: health,
+            dependencies: deps,
+            ...(probe ? { codeHealth: probe.check, extraPorts: [...a.extraPorts, ...probe.extraPorts] } : {}),
+            ...known,
+          }
+        : { ...a, ...known };
     }),
   }));
   for (const { problem, agents } of causes.values()) ds.push(causeDiagnostic(problem, agents, shown));

@@ -80,6 +80,8 @@ export interface ScriptFacts {
   readonly binds: readonly (EndpointFact & { readonly file: string })[];
   readonly connects: readonly (EndpointFact & { readonly file: string })[];
   readonly envReads: readonly (EnvRead & { readonly file: string })[];
+  /** HTTP servers the code starts (a Prometheus exporter), where: a port no config may name. */
+  readonly httpServers: readonly { readonly port?: number; readonly line: number; readonly file: string }[];
   /** Local files the script needs (itself included), sorted. */
   readonly closure: readonly string[];
   /** Top-level names of imports that are not local (standard library or third-party), sorted. */
@@ -546,6 +548,7 @@ export function readScript(
   const binds: ScriptFacts['binds'][number][] = [];
   const connects: ScriptFacts['connects'][number][] = [];
   const envReads: ScriptFacts['envReads'][number][] = [];
+  const httpServers: ScriptFacts['httpServers'][number][] = [];
   const mainFacts = tree.module(script);
   if (mainFacts.problem)
     return {
@@ -556,6 +559,7 @@ export function readScript(
       binds,
       connects,
       envReads,
+      httpServers,
       closure: [],
       external: [],
       externalImports: [],
@@ -604,6 +608,7 @@ export function readScript(
       for (const b of facts.binds) binds.push({ ...b, file });
       for (const c of facts.connects) connects.push({ ...c, file });
       for (const e of facts.envReads) envReads.push({ ...e, file });
+      for (const h of facts.httpServers ?? []) httpServers.push({ ...h, file });
     }
     for (const imp of facts.imports) follow(w, ref, reach, imp, first);
   }
@@ -620,6 +625,7 @@ export function readScript(
     binds: binds.sort(byFileLine),
     connects: connects.sort(byFileLine),
     envReads: envReads.sort(byFileLine),
+    httpServers: httpServers.sort(byFileLine),
     closure: [...w.closure].sort(),
     external: [...w.external].sort(),
     externalImports: w.externalImports.sort(byFileLine),

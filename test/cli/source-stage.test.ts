@@ -196,6 +196,37 @@ describe('check with the source tree', () => {
     ]);
   });
 
+  it('probes an agent with no health server where its code serves: its HTTP exporter, else the port it binds', () => {
+    const dir = system('code', {
+      // No BaseAgent: a PUB socket on its port and a Prometheus exporter on 9105, as the error bus has.
+      'src/agents/ghost.py':
+        'import os\nfrom prometheus_client import start_http_server\nimport zmq\nPORT = int(os.getenv("BUS_PORT", "7400"))\npub = zmq.Context().socket(zmq.PUB)\npub.bind(f"tcp://*:{PORT}")\nstart_http_server(9105)\n',
+      // No BaseAgent, no exporter: a REP socket on its own port.
+      'src/agents/registry.py':
+        'import zmq\nrep = zmq.Context().socket(zmq.REP)\nrep.bind("tcp://*:7200")\nwhile True:\n    rep.send(rep.recv())\n',
+    });
+    const { j } = json(dir);
+    const agent = (name: string) => j.plan.agents.find((a: { name: string }) => a.name === name);
+    expect(
+      j.diagnostics
+        .filter((d: { code: string }) => d.code === 'code-probe')
+        .map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`),
+    ).toEqual([
+      'src/agents/ghost.py:7 Ghost has no health server of its own; the plan probes the HTTP server its code starts on 9105 (GET /metrics, line 7) and lists that port',
+      'src/agents/registry.py:3 Registry has no health server of its own; the plan probes a TCP connect to port 7200, which its code binds (line 3)',
+    ]);
+    const r = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--only', 'compose'], dir);
+    expect(r.code).toBe(0);
+    const compose = readFileSync(join(dir, 'dist', 'compose', 'docker-compose.main.yml'), 'utf8');
+    // One service of the file: every line indented below its name.
+    const block = (name: string) => new RegExp(`\\n  ${name}:\\n((?: {4}.*\\n)*)`).exec(compose)?.[1] ?? '';
+    expect(block('ghost')).toContain('http://127.0.0.1:9105/metrics');
+    // Published for Prometheus, like every metrics port.
+    expect(block('ghost')).toContain('- "9105:9105/tcp"');
+    expect(block('registry')).toContain('tcp://127.0.0.1:7200');
+    expect(agent('Ghost')).toBeDefined();
+  });
+
   it('never moves a port the code decides: the health port a BaseAgent computes stays, the declared port that clashes moves', () => {
     const dir = system('code', {
       'agent-infra.yaml':

@@ -58,7 +58,7 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
     });
   const agents = x.live.map((d): PlannedAgent => {
     const own = ports.get(d.id)!;
-    const probes = agentProbes(spec, d.override, d.framework, own);
+    const probes = agentProbes(spec, d.override, d.framework, own, d.cfg.codeHealth);
     const settings = configOf.get(d.cfg.machine)!.settings;
     const dependencies = x.edges
       .get(d.id)!
@@ -195,7 +195,7 @@ function dependency(spec: DeploymentSpec, d: Draft, dep: Draft, depPorts: readon
     envPrefix: dep.envPrefix,
     port: svc.port,
     healthPort: hp.port,
-    readiness: agentProbes(spec, dep.override, dep.framework, depPorts).readiness,
+    readiness: agentProbes(spec, dep.override, dep.framework, depPorts, dep.cfg.codeHealth).readiness,
     ...(svc.singleHostPort !== undefined
       ? { singleHostPort: svc.singleHostPort, singleHostHealthPort: hp.singleHostPort! }
       : {}),

@@ -204,7 +204,14 @@ function draftPorts(m: string, a: AgentConfig, o: Override, framework: Framework
     let n = portName(e.name);
     for (let i = 2; used.has(n); i++) n = `${portName(e.name).slice(0, 13)}-${i}`;
     used.add(n);
-    ports.push({ name: n, key: keyOf(n), role: 'extra', declared: e.port, at: e.at });
+    ports.push({
+      name: n,
+      key: keyOf(n),
+      role: 'extra',
+      declared: e.port,
+      at: e.at,
+      ...(e.byCode ? { byCode: true } : {}),
+    });
   }
   if (framework === 'baseagent')
     ports.push({

@@ -62,16 +62,21 @@ export function resolveProbe(h: HealthCheck, ports: readonly PlannedPort[]): Pla
   }
 }
 
-/** Readiness and liveness of one agent: its own or its group's choice, else the spec's default, else its framework's preset. */
+/**
+ * Readiness and liveness of one agent: its own or its group's choice, else what its code serves when it
+ * has no health server (`fromCode`, read by the source stage), else the spec's default, else its
+ * framework's preset.
+ */
 export function agentProbes(
   spec: DeploymentSpec,
   o: Override,
   framework: FrameworkName,
   ports: readonly PlannedPort[],
+  fromCode?: HealthCheck,
 ): { readonly readiness: PlannedProbe; readonly liveness: PlannedProbe } {
   const p = preset(framework, o.probe ?? spec.defaults.probe);
   const shorthand: HealthCheck | undefined = o.probe ? { protocol: o.probe, port: 'health' } : undefined;
-  const readiness = o.health ?? shorthand ?? spec.defaults.health ?? p.readiness;
+  const readiness = o.health ?? shorthand ?? fromCode ?? spec.defaults.health ?? p.readiness;
   const liveness = o.liveness ?? spec.defaults.liveness ?? (framework === 'baseagent' ? p.liveness : readiness);
   return { readiness: resolveProbe(readiness, ports), liveness: resolveProbe(liveness, ports) };
 }
