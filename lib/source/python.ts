@@ -55,6 +55,8 @@ export interface ClassFact {
 /** A `bind(...)` or `connect(...)` of a ZMQ-style endpoint `tcp://HOST:PORT` (port undefined when not a literal). */
 export interface EndpointFact {
   readonly host: string;
+  /** The host as written, before any name in it is evaluated (`{PC2_IP}`), when it differs. */
+  readonly hostWritten?: string;
   readonly port?: number;
   readonly text: string;
   readonly line: number;
@@ -440,7 +442,13 @@ function endpoint(arg: Node | undefined): Omit<EndpointFact, 'line'> | undefined
   if (text === undefined) return undefined;
   const m = /^tcp:\/\/([^:/]+):(.+)$/.exec(text);
   if (!m) return undefined;
-  return { host: m[1]!, text, ...(/^\d+$/.test(m[2]!) ? { port: Number(m[2]) } : {}) };
+  const hostWritten = written ? /^tcp:\/\/([^:/]+):/.exec(written)?.[1] : undefined;
+  return {
+    host: m[1]!,
+    ...(hostWritten !== undefined && hostWritten !== m[1] ? { hostWritten } : {}),
+    text,
+    ...(/^\d+$/.test(m[2]!) ? { port: Number(m[2]) } : {}),
+  };
 }
 
 const ENV_GETTERS = new Set(['os.environ.get', 'environ.get', 'os.getenv', 'getenv']);

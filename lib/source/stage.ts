@@ -80,6 +80,21 @@ function codeProbe(
   return undefined;
 }
 
+/**
+ * The machine an endpoint's host names: its address variable or a helper named after it
+ * (`{PC2_IP}`, `get_pc2_ip()`, `MAINPC_IP` for `MAIN_PC_IP`), or one of its old address literals.
+ * Undefined for any other host (loopback, a service name, a value the code computes).
+ */
+function machineOfHost(spec: DeploymentSpec, host: string): string | undefined {
+  const squash = (s: string) => s.toUpperCase().replace(/_/g, '');
+  const h = squash(host);
+  for (const [name, m] of Object.entries(spec.machines)) {
+    if (m.legacyAddresses.includes(host)) return name;
+    if (m.addressEnv && h.includes(squash(m.addressEnv))) return name;
+  }
+  return undefined;
+}
+
 /** What to do about a problem of the code. */
 function fixOf(p: SourceProblem, a: AgentConfig): string {
   switch (p.code) {
@@ -224,8 +239,21 @@ export function readSources(
       const deps = [...a.dependencies];
       for (const c of f.connects) {
         if (c.port === undefined) continue;
-        const to = (owners.get(c.port) ?? []).filter((o) => o !== a);
+        const named = machineOfHost(spec, c.hostWritten ?? c.host) ?? machineOfHost(spec, c.host);
+        // An address that names a machine (`{PC2_IP}`, `get_pc2_ip()`) is an edge to that machine's agent only.
+        const to = (owners.get(c.port) ?? []).filter((o) => o !== a && (named === undefined || o.machine === named));
         const at = { file: shown(c.file), line: c.line, column: 1, path: '' };
+        if (to.length === 0 && named !== undefined) {
+          ds.push(
+            diag(
+              'unknown-endpoint',
+              'warning',
+              `${a.name} connects to ${c.text} (line ${c.line}), port ${c.port} on ${named}, where no agent binds it; fix the endpoint or add the agent`,
+              at,
+            ),
+          );
+          continue;
+        }
         if (to.length === 0) {
           ds.push(
             diag(

@@ -227,6 +227,29 @@ describe('check with the source tree', () => {
     expect(agent('Ghost')).toBeDefined();
   });
 
+  it('an endpoint at another machine’s address is an edge to that machine’s agent, not to one with the same port here', () => {
+    const dir = system('code', {
+      'agent-infra.yaml':
+        'name: small\nnamespace: small\nsource: src\ntrust: code\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP}\n  pc2: {config: pc2.yaml, addressEnv: PC2_IP}\n',
+      'pc2.yaml':
+        'agent_groups:\n  core:\n    Peer: {script_path: agents/peer.py, port: 7300, health_check_port: 8310}\n',
+      'src/agents/peer.py': 'import time\nwhile True:\n    time.sleep(60)\n',
+      'src/agents/ghost.py':
+        'import os\nimport zmq\nPC2_IP = os.getenv("PC2_IP", "pc2")\ns = zmq.Context().socket(zmq.REQ)\ns.connect(f"tcp://{PC2_IP}:7300")\ns.connect(f"tcp://{PC2_IP}:7999")\n',
+    });
+    const { j } = json(dir);
+    const said = (code: string) =>
+      j.diagnostics
+        .filter((d: { code: string; file: string }) => d.code === code && d.file === 'src/agents/ghost.py')
+        .map((d: { line: number; message: string }) => `${d.line} ${d.message}`);
+    expect(said('undeclared-dependency')).toEqual([
+      '5 Ghost connects to port 7300 (Peer) at line 5 but does not list it in its dependencies; the plan adds the edge (trust: code)',
+    ]);
+    expect(said('unknown-endpoint')).toEqual([
+      '6 Ghost connects to tcp://pc2:7999 (line 6), port 7999 on pc2, where no agent binds it; fix the endpoint or add the agent',
+    ]);
+  });
+
   it('never moves a port the code decides: the health port a BaseAgent computes stays, the declared port that clashes moves', () => {
     const dir = system('code', {
       'agent-infra.yaml':

@@ -145,7 +145,8 @@ describe('the framework, the ports and the environment of a script', () => {
     );
     expect(f.binds).toEqual([{ host: '*', port: 7150, text: 'tcp://*:7150', line: 4 }]);
     expect(f.connects).toEqual([
-      { host: 'mainpc', port: 5562, text: 'tcp://mainpc:5562', line: 7 },
+      // The host as written is kept beside its value: `{PC2_IP}` names a machine where its default may not.
+      { host: 'mainpc', hostWritten: '{host}', port: 5562, text: 'tcp://mainpc:5562', line: 7 },
       { host: 'localhost', text: 'tcp://localhost:{self.port}', line: 8 },
     ]);
   });
