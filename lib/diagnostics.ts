@@ -35,6 +35,7 @@ export type DiagnosticCode =
   | 'missing-module'
   | 'relative-import'
   | 'code-probe'
+  | 'docker-engine'
   | 'health-port-drift'
   | 'port-drift'
   | 'undeclared-dependency'

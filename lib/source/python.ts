@@ -77,6 +77,8 @@ export interface PythonFacts {
   readonly binds: readonly EndpointFact[];
   readonly connects: readonly EndpointFact[];
   readonly envReads: readonly EnvRead[];
+  /** Where the module talks to the Docker engine (`docker.from_env()`, `DockerClient(...)`, the socket's path). */
+  readonly dockerEngine: readonly { readonly text: string; readonly line: number }[];
   /** HTTP servers the module starts (`start_http_server(9105)` of prometheus_client): their port where it can be told. */
   readonly httpServers: readonly { readonly port?: number; readonly line: number }[];
   /** Module-level names bound to other names (`Base = EnhancedBaseAgent if ok else BaseAgent`): the candidates, first first. */
@@ -453,11 +455,15 @@ function endpoint(arg: Node | undefined): Omit<EndpointFact, 'line'> | undefined
 
 const ENV_GETTERS = new Set(['os.environ.get', 'environ.get', 'os.getenv', 'getenv']);
 
+/** The Docker SDK's ways to reach the engine, as scripts write them. */
+const DOCKER_CLIENTS = /^(docker\.)?(from_env|DockerClient|APIClient)$|^docker\.client\.from_env$/;
+
 function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
   const binds: EndpointFact[] = [];
   const connects: EndpointFact[] = [];
   const envReads: EnvRead[] = [];
   const httpServers: { port?: number; line: number }[] = [];
+  const dockerEngine: { text: string; line: number }[] = [];
   for (const n of descendants(root, new Set(['call', 'subscript']))) {
     if (n.type === 'subscript') {
       const name =
@@ -479,6 +485,15 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
       continue;
     }
     const method = f.type === 'attribute' ? f.childForFieldName('attribute')?.text : undefined;
+    const method0 = f.type === 'attribute' ? f.childForFieldName('attribute')?.text : undefined;
+    // A client of the SDK, or a socket connected to the engine's path (a mere existence check is neither).
+    if (
+      DOCKER_CLIENTS.test(f.text) ||
+      (method0 === 'connect' && /docker\.sock$/.test(stringValue(args[0] ?? null) ?? ''))
+    ) {
+      dockerEngine.push({ text: `${f.text}()`, line: line(n) });
+      continue;
+    }
     if (f.text === 'start_http_server' || method === 'start_http_server') {
       const port = args[0] && args[0].type !== 'keyword_argument' ? evaluate(args[0]) : undefined;
       httpServers.push({ ...(typeof port === 'number' && Number.isInteger(port) ? { port } : {}), line: line(n) });
@@ -489,7 +504,7 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
       if (e) (method === 'bind' ? binds : connects).push({ ...e, line: line(n) });
     }
   }
-  return { binds, connects, envReads, httpServers };
+  return { binds, connects, envReads, httpServers, dockerEngine };
 }
 
 /** Module-level assignments of a name, or of `A if cond else B`, to a name (also inside top-level if/try blocks). */

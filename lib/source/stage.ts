@@ -278,6 +278,15 @@ export function readSources(
         if (trustCode) deps.push({ value: target.name, at });
         undeclared.set(`${a.machine}/${a.name}`, [...(undeclared.get(`${a.machine}/${a.name}`) ?? []), target.name]);
       }
+      for (const d of f.dockerEngine.slice(0, 1))
+        ds.push(
+          diag(
+            'docker-engine',
+            'warning',
+            `${a.name} talks to the Docker engine (${d.text}, line ${d.line}), whose socket no container gets: it fails when that line runs; mounting /var/run/docker.sock gives the agent root on the host, so agent-infra never does it for you`,
+            { file: shown(d.file), line: d.line, column: 1, path: '' },
+          ),
+        );
       const probe = trustCode ? codeProbe(a, f, shown) : undefined;
       if (probe)
         ds.push(

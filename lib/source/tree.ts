@@ -80,6 +80,8 @@ export interface ScriptFacts {
   readonly binds: readonly (EndpointFact & { readonly file: string })[];
   readonly connects: readonly (EndpointFact & { readonly file: string })[];
   readonly envReads: readonly (EnvRead & { readonly file: string })[];
+  /** Where the code talks to the Docker engine: it fails there without the engine's socket. */
+  readonly dockerEngine: readonly { readonly text: string; readonly line: number; readonly file: string }[];
   /** HTTP servers the code starts (a Prometheus exporter), where: a port no config may name. */
   readonly httpServers: readonly { readonly port?: number; readonly line: number; readonly file: string }[];
   /** Local files the script needs (itself included), sorted. */
@@ -549,6 +551,7 @@ export function readScript(
   const connects: ScriptFacts['connects'][number][] = [];
   const envReads: ScriptFacts['envReads'][number][] = [];
   const httpServers: ScriptFacts['httpServers'][number][] = [];
+  const dockerEngine: ScriptFacts['dockerEngine'][number][] = [];
   const mainFacts = tree.module(script);
   if (mainFacts.problem)
     return {
@@ -560,6 +563,7 @@ export function readScript(
       connects,
       envReads,
       httpServers,
+      dockerEngine,
       closure: [],
       external: [],
       externalImports: [],
@@ -609,6 +613,7 @@ export function readScript(
       for (const c of facts.connects) connects.push({ ...c, file });
       for (const e of facts.envReads) envReads.push({ ...e, file });
       for (const h of facts.httpServers ?? []) httpServers.push({ ...h, file });
+      for (const d of facts.dockerEngine ?? []) dockerEngine.push({ ...d, file });
     }
     for (const imp of facts.imports) follow(w, ref, reach, imp, first);
   }
@@ -626,6 +631,7 @@ export function readScript(
     connects: connects.sort(byFileLine),
     envReads: envReads.sort(byFileLine),
     httpServers: httpServers.sort(byFileLine),
+    dockerEngine: dockerEngine.sort(byFileLine),
     closure: [...w.closure].sort(),
     external: [...w.external].sort(),
     externalImports: w.externalImports.sort(byFileLine),

@@ -250,6 +250,21 @@ describe('check with the source tree', () => {
     ]);
   });
 
+  it('names an agent that talks to the Docker engine, whose socket no container gets', () => {
+    const dir = system('code', { 'src/agents/ghost.py': 'import docker\nclient = docker.from_env()\n' });
+    const { j } = json(dir);
+    expect(
+      j.diagnostics
+        .filter((d: { code: string }) => d.code === 'docker-engine')
+        .map(
+          (d: { severity: string; file: string; line: number; message: string }) =>
+            `${d.severity} ${d.file}:${d.line} ${d.message}`,
+        ),
+    ).toEqual([
+      'warning src/agents/ghost.py:2 Ghost talks to the Docker engine (docker.from_env(), line 2), whose socket no container gets: it fails when that line runs; mounting /var/run/docker.sock gives the agent root on the host, so agent-infra never does it for you',
+    ]);
+  });
+
   it('never moves a port the code decides: the health port a BaseAgent computes stays, the declared port that clashes moves', () => {
     const dir = system('code', {
       'agent-infra.yaml':

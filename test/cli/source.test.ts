@@ -151,6 +151,18 @@ describe('the framework, the ports and the environment of a script', () => {
     ]);
   });
 
+  it('finds where the code talks to the Docker engine, not where it only looks for the socket', () => {
+    const f = readPython(
+      'import docker, os, socket\nclient = docker.from_env()\nc2 = docker.DockerClient(base_url="unix://var/run/docker.sock")\nif os.path.exists("/var/run/docker.sock"):\n    pass\ns = socket.socket(socket.AF_UNIX)\ns.connect("/var/run/docker.sock")\nfrom docker import APIClient\napi = APIClient()\n',
+    );
+    expect(f.dockerEngine).toEqual([
+      { text: 'docker.from_env()', line: 2 },
+      { text: 'docker.DockerClient()', line: 3 },
+      { text: 's.connect()', line: 7 },
+      { text: 'APIClient()', line: 9 },
+    ]);
+  });
+
   it('lists the variables read, with literal defaults, through os.environ, os.getenv and the get_env helper', () => {
     const f = readPython(
       'import os\na = os.environ["A"]\nb = os.environ.get("B", 3)\nc = os.getenv("C")\nd = get_env("D", "x")\ne = os.getenv(name)\n',
