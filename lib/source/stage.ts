@@ -222,7 +222,7 @@ export function readSources(
           diag(
             'port-drift',
             'warning',
-            `${a.name} passes no port to its base constructor (line ${f.health.line}), which then binds the first free port from 5000, not ${a.port.value}; pass port=`,
+            `${a.name} passes no port to its base constructor (line ${f.health.line}), which then binds the first free port from 5000, not ${a.port.value}, and its health socket one above it: no probe can find it and no other agent can reach it; pass port= (and health_check_port=)`,
             { ...scriptAt, line: f.health.line },
           ),
         );

@@ -191,7 +191,7 @@ describe('check with the source tree', () => {
         .filter((d: { code: string }) => d.code === 'port-drift')
         .map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`),
     ).toEqual([
-      'src/agents/ghost.py:4 Ghost passes no port to its base constructor (line 4), which then binds the first free port from 5000, not 7400; pass port=',
+      'src/agents/ghost.py:4 Ghost passes no port to its base constructor (line 4), which then binds the first free port from 5000, not 7400, and its health socket one above it: no probe can find it and no other agent can reach it; pass port= (and health_check_port=)',
       'src/agents/registry.py:4 Registry binds port 7100 (line 4) but its config says 7200; the plan binds 7100, as the code does (trust: code)',
     ]);
   });
