@@ -238,6 +238,33 @@ const ROWS: Row[] = [
     ],
     locked: ['Alpha/service=5710->5712'],
   },
+  {
+    name: 'a port the code decides against a reserved listener: an error, since neither moves',
+    claims: [
+      claim('error_bus_port', 7150, 1, { name: 'error_bus_port', role: 'extra', fixed: true }),
+      claim('Bus', 7150, 5, { byCode: true }),
+    ],
+    assigned: { 'm/error_bus_port/error_bus_port': 7150, 'm/Bus/service': 7150 },
+    said: [
+      "error m.yaml:5 agents[5]: port 7150 of Bus (service) is bound by its code (m.yaml:5) and by 'error_bus_port': the code decides it, so moving it would send probes where nothing listens; pass the port to the base constructor (health_check_port=, port=) or read it from the config [port-conflict]",
+    ],
+    unresolved: true,
+    locked: [],
+  },
+  {
+    name: 'on the single host, two machines’ ports the code decides: a warning naming the other machine',
+    opts: SINGLE,
+    claims: [
+      claim('Alpha', 5710, 3, { machine: 'a', role: 'health', name: 'health', byCode: true }),
+      claim('Beta', 5710, 7, { machine: 'b', role: 'health', name: 'health', byCode: true }),
+    ],
+    assigned: { 'a/Alpha/health': 5710, 'b/Beta/health': 5710 },
+    said: [
+      'warning m.yaml:7 agents[7]: port 5710 of Beta (health) is bound by its code (m.yaml:7) and by the code of Alpha (health) (m.yaml:3) on a on the single host: the code decides both, so moving either would send probes where nothing listens; pass the port to the base constructor (health_check_port=, port=) or read it from the config [port-conflict]',
+    ],
+    unresolved: true,
+    locked: [],
+  },
 ];
 
 describe('allocatePorts', () => {
