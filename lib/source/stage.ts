@@ -5,7 +5,7 @@
  * really binds and the agents it really connects to.
  */
 import { join, relative } from 'node:path';
-import { diag, type Diagnostic } from '../diagnostics.ts';
+import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import type { AgentConfig, ExtraPort, MachineConfig } from '../config/model.ts';
 import type { DeploymentSpec, HealthCheck } from '../config/spec.ts';
 import { cacheDir, FactsCache } from './cache.ts';
@@ -143,6 +143,164 @@ function causeDiagnostic(
   return diag(p.code, 'info', `${p.message}${whose}; a try around the import lets the agent go on without it`, at);
 }
 
+/** What the per-agent readers of the stage share. */
+interface StageContext {
+  readonly spec: DeploymentSpec;
+  readonly trustCode: boolean;
+  readonly shown: (file: string) => string;
+  readonly ds: Diagnostic[];
+  /** Which agents declare each port, over all machines. */
+  readonly owners: ReadonlyMap<number, readonly AgentConfig[]>;
+  readonly undeclared: Map<string, string[]>;
+  readonly healthDrift: Map<string, { config: number; code: number }>;
+}
+
+/** The agent's service and health ports as its code decides them (trust: code), with the drifts reported. */
+function codePorts(
+  { trustCode, ds, healthDrift }: StageContext,
+  a: AgentConfig,
+  f: ScriptFacts,
+  scriptAt: SourceRef,
+): { port: AgentConfig['port']; health: AgentConfig['healthCheckPort'] } {
+  let health = a.healthCheckPort;
+  const code = codeHealthPort(f, a.port.value);
+  if (f.health && code !== undefined && code !== a.healthCheckPort.value) {
+    const why =
+      f.health.kind === 'port+1'
+        ? 'port + 1: its base constructor gets no health_check_port'
+        : 'the health_check_port it passes its base constructor';
+    const plan = trustCode
+      ? `the plan probes ${code} (trust: code)`
+      : `the plan keeps ${a.healthCheckPort.value} (trust: config), where nothing answers`;
+    ds.push(
+      diag(
+        'health-port-drift',
+        'warning',
+        `${a.name} binds its health socket at ${code} (${why}, line ${f.health.line}) but its config says ${a.healthCheckPort.value}; ${plan}`,
+        { ...scriptAt, line: f.health.line },
+      ),
+    );
+    healthDrift.set(`${a.machine}/${a.name}`, { config: a.healthCheckPort.value, code });
+  }
+  // Ports the code decides are planned where the code binds them, and never moved (trust: code).
+  if (trustCode && f.health && code !== undefined)
+    health = { value: code, at: { ...scriptAt, line: f.health.line }, derived: false, byCode: true };
+  let port: AgentConfig['port'] = a.port;
+  const literal = f.servicePort?.value.kind === 'int' ? f.servicePort.value.value : undefined;
+  if (trustCode && f.servicePort && (literal !== undefined || f.health?.kind === 'port+1'))
+    // A literal port, or the port its health socket is computed from: moving it would leave the health port behind.
+    port = { value: literal ?? a.port.value, at: { ...scriptAt, line: f.servicePort.line }, byCode: true };
+  if (f.health?.kind === 'free-port')
+    ds.push(
+      diag(
+        'port-drift',
+        'warning',
+        `${a.name} passes no port to its base constructor (line ${f.health.line}), which then binds the first free port from 5000, not ${a.port.value}, and its health socket one above it: no probe can find it and no other agent can reach it; pass port= (and health_check_port=)`,
+        { ...scriptAt, line: f.health.line },
+      ),
+    );
+  else if (f.health?.kind === 'port+1' && f.health.port.kind === 'int' && f.health.port.value !== a.port.value)
+    ds.push(
+      diag(
+        'port-drift',
+        'warning',
+        `${a.name} binds port ${f.health.port.value} (line ${f.health.line}) but its config says ${a.port.value}; ${trustCode ? `the plan binds ${f.health.port.value}, as the code does (trust: code)` : 'fix one of them'}`,
+        { ...scriptAt, line: f.health.line },
+      ),
+    );
+  return { port, health };
+}
+
+/** The agent's dependencies with the connections its code makes (trust: code), each difference reported. */
+function codeEdges({ spec, trustCode, shown, ds, owners, undeclared }: StageContext, a: AgentConfig, f: ScriptFacts) {
+  // Connections the config does not list.
+  const deps = [...a.dependencies];
+  for (const c of f.connects) {
+    if (c.port === undefined) continue;
+    const named = machineOfHost(spec, c.hostWritten ?? c.host) ?? machineOfHost(spec, c.host);
+    // An address that names a machine (`{PC2_IP}`, `get_pc2_ip()`) is an edge to that machine's agent only.
+    const to = (owners.get(c.port) ?? []).filter((o) => o !== a && (named === undefined || o.machine === named));
+    const at = { file: shown(c.file), line: c.line, column: 1, path: '' };
+    if (to.length === 0 && named !== undefined) {
+      ds.push(
+        diag(
+          'unknown-endpoint',
+          'warning',
+          `${a.name} connects to ${c.text} (line ${c.line}), port ${c.port} on ${named}, where no agent binds it; fix the endpoint or add the agent`,
+          at,
+        ),
+      );
+      continue;
+    }
+    if (to.length === 0) {
+      ds.push(
+        diag(
+          'unknown-endpoint',
+          'warning',
+          `${a.name} connects to ${c.text} (line ${c.line}), a port no agent binds; fix the endpoint or add the agent`,
+          at,
+        ),
+      );
+      continue;
+    }
+    const target = to.find((o) => o.machine === a.machine) ?? to[0]!;
+    if (deps.some((d) => d.value === target.name)) continue;
+    ds.push(
+      diag(
+        'undeclared-dependency',
+        'warning',
+        `${a.name} connects to port ${c.port} (${target.name}) at line ${c.line} but does not list it in its dependencies${trustCode ? '; the plan adds the edge (trust: code)' : ''}`,
+        at,
+      ),
+    );
+    if (trustCode) deps.push({ value: target.name, at });
+    undeclared.set(`${a.machine}/${a.name}`, [...(undeclared.get(`${a.machine}/${a.name}`) ?? []), target.name]);
+  }
+  return deps;
+}
+
+/** One agent's config as its code says it runs: ports, edges, probe, framework, what it reads. */
+function adjustAgent(ctx: StageContext, a: AgentConfig, f: ScriptFacts, scriptAt: SourceRef): AgentConfig {
+  const { trustCode, shown, ds } = ctx;
+  const ports = codePorts(ctx, a, f, scriptAt);
+  let port = ports.port;
+  const health = ports.health;
+  const deps = codeEdges(ctx, a, f);
+  for (const d of f.dockerEngine.slice(0, 1))
+    ds.push(
+      diag(
+        'docker-engine',
+        'warning',
+        `${a.name} talks to the Docker engine (${d.text}, line ${d.line}), whose socket no container gets: it fails when that line runs; mounting /var/run/docker.sock gives the agent root on the host, so agent-infra never does it for you`,
+        { file: shown(d.file), line: d.line, column: 1, path: '' },
+      ),
+    );
+  const probe = trustCode ? codeProbe(a, f, shown) : undefined;
+  if (probe)
+    ds.push(
+      diag('code-probe', 'info', `${a.name} has no health server of its own; ${probe.why}`, {
+        file: shown(probe.file),
+        line: probe.line,
+        column: 1,
+        path: '',
+      }),
+    );
+  if (probe?.servicePortByCode) port = { ...port, byCode: true };
+  const codeReads = [...new Set(f.envReads.map((e) => e.name))].sort();
+  const framework: AgentConfig['framework'] = !f.compiles ? undefined : f.framework === 'none' ? 'none' : 'baseagent';
+  const known = { codeReads, ...(framework ? { framework } : {}) } as const;
+  return trustCode
+    ? {
+        ...a,
+        port,
+        healthCheckPort: health,
+        dependencies: deps,
+        ...(probe ? { codeHealth: probe.check, extraPorts: [...a.extraPorts, ...probe.extraPorts] } : {}),
+        ...known,
+      }
+    : { ...a, ...known };
+}
+
 export function readSources(
   spec: DeploymentSpec,
   configs: readonly MachineConfig[],
@@ -158,7 +316,6 @@ export function readSources(
   const healthDrift = new Map<string, { config: number; code: number }>();
   // Each problem of the code once, with every agent it reaches and what it does to each.
   const causes = new Map<string, { problem: SourceProblem; agents: { agent: AgentConfig; outcome?: Outcome }[] }>();
-  const trustCode = spec.trust === 'code';
   // Which agent holds each port, per machine and over all machines.
   const owners = new Map<number, AgentConfig[]>();
   for (const c of configs)
@@ -176,145 +333,20 @@ export function readSources(
   let read = readAll();
   // CPython judges every file read; where it changes what compiles, the walks run again (at most a few times).
   for (let i = 0; i < 5 && tree.judgeWithPython(); i++) read = readAll();
+  const ctx: StageContext = { spec, trustCode: spec.trust === 'code', shown, ds, owners, undeclared, healthDrift };
   const adjusted = configs.map((c) => ({
     ...c,
     agents: c.agents.map((a) => {
       if (!a.scriptPath) return a;
       const f = read.get(a)!;
       facts.set(`${a.machine}/${a.name}`, f);
-      const scriptAt = { file: shown(a.scriptPath), line: 1, column: 1, path: '' };
       for (const p of f.problems) {
         const key = `${p.code} ${p.file}:${p.line}`;
         const cause = causes.get(key) ?? { problem: p, agents: [] };
         cause.agents.push({ agent: a, outcome: p.outcome });
         causes.set(key, cause);
       }
-      let health = a.healthCheckPort;
-      const code = codeHealthPort(f, a.port.value);
-      if (f.health && code !== undefined && code !== a.healthCheckPort.value) {
-        const why =
-          f.health.kind === 'port+1'
-            ? 'port + 1: its base constructor gets no health_check_port'
-            : 'the health_check_port it passes its base constructor';
-        const plan = trustCode
-          ? `the plan probes ${code} (trust: code)`
-          : `the plan keeps ${a.healthCheckPort.value} (trust: config), where nothing answers`;
-        ds.push(
-          diag(
-            'health-port-drift',
-            'warning',
-            `${a.name} binds its health socket at ${code} (${why}, line ${f.health.line}) but its config says ${a.healthCheckPort.value}; ${plan}`,
-            { ...scriptAt, line: f.health.line },
-          ),
-        );
-        healthDrift.set(`${a.machine}/${a.name}`, { config: a.healthCheckPort.value, code });
-      }
-      // Ports the code decides are planned where the code binds them, and never moved (trust: code).
-      if (trustCode && f.health && code !== undefined)
-        health = { value: code, at: { ...scriptAt, line: f.health.line }, derived: false, byCode: true };
-      let port: AgentConfig['port'] = a.port;
-      const literal = f.servicePort?.value.kind === 'int' ? f.servicePort.value.value : undefined;
-      if (trustCode && f.servicePort && (literal !== undefined || f.health?.kind === 'port+1'))
-        // A literal port, or the port its health socket is computed from: moving it would leave the health port behind.
-        port = { value: literal ?? a.port.value, at: { ...scriptAt, line: f.servicePort.line }, byCode: true };
-      if (f.health?.kind === 'free-port')
-        ds.push(
-          diag(
-            'port-drift',
-            'warning',
-            `${a.name} passes no port to its base constructor (line ${f.health.line}), which then binds the first free port from 5000, not ${a.port.value}, and its health socket one above it: no probe can find it and no other agent can reach it; pass port= (and health_check_port=)`,
-            { ...scriptAt, line: f.health.line },
-          ),
-        );
-      else if (f.health?.kind === 'port+1' && f.health.port.kind === 'int' && f.health.port.value !== a.port.value)
-        ds.push(
-          diag(
-            'port-drift',
-            'warning',
-            `${a.name} binds port ${f.health.port.value} (line ${f.health.line}) but its config says ${a.port.value}; ${trustCode ? `the plan binds ${f.health.port.value}, as the code does (trust: code)` : 'fix one of them'}`,
-            { ...scriptAt, line: f.health.line },
-          ),
-        );
-      // Connections the config does not list.
-      const deps = [...a.dependencies];
-      for (const c of f.connects) {
-        if (c.port === undefined) continue;
-        const named = machineOfHost(spec, c.hostWritten ?? c.host) ?? machineOfHost(spec, c.host);
-        // An address that names a machine (`{PC2_IP}`, `get_pc2_ip()`) is an edge to that machine's agent only.
-        const to = (owners.get(c.port) ?? []).filter((o) => o !== a && (named === undefined || o.machine === named));
-        const at = { file: shown(c.file), line: c.line, column: 1, path: '' };
-        if (to.length === 0 && named !== undefined) {
-          ds.push(
-            diag(
-              'unknown-endpoint',
-              'warning',
-              `${a.name} connects to ${c.text} (line ${c.line}), port ${c.port} on ${named}, where no agent binds it; fix the endpoint or add the agent`,
-              at,
-            ),
-          );
-          continue;
-        }
-        if (to.length === 0) {
-          ds.push(
-            diag(
-              'unknown-endpoint',
-              'warning',
-              `${a.name} connects to ${c.text} (line ${c.line}), a port no agent binds; fix the endpoint or add the agent`,
-              at,
-            ),
-          );
-          continue;
-        }
-        const target = to.find((o) => o.machine === a.machine) ?? to[0]!;
-        if (deps.some((d) => d.value === target.name)) continue;
-        ds.push(
-          diag(
-            'undeclared-dependency',
-            'warning',
-            `${a.name} connects to port ${c.port} (${target.name}) at line ${c.line} but does not list it in its dependencies${trustCode ? '; the plan adds the edge (trust: code)' : ''}`,
-            at,
-          ),
-        );
-        if (trustCode) deps.push({ value: target.name, at });
-        undeclared.set(`${a.machine}/${a.name}`, [...(undeclared.get(`${a.machine}/${a.name}`) ?? []), target.name]);
-      }
-      for (const d of f.dockerEngine.slice(0, 1))
-        ds.push(
-          diag(
-            'docker-engine',
-            'warning',
-            `${a.name} talks to the Docker engine (${d.text}, line ${d.line}), whose socket no container gets: it fails when that line runs; mounting /var/run/docker.sock gives the agent root on the host, so agent-infra never does it for you`,
-            { file: shown(d.file), line: d.line, column: 1, path: '' },
-          ),
-        );
-      const probe = trustCode ? codeProbe(a, f, shown) : undefined;
-      if (probe)
-        ds.push(
-          diag('code-probe', 'info', `${a.name} has no health server of its own; ${probe.why}`, {
-            file: shown(probe.file),
-            line: probe.line,
-            column: 1,
-            path: '',
-          }),
-        );
-      if (probe?.servicePortByCode) port = { ...port, byCode: true };
-      const codeReads = [...new Set(f.envReads.map((e) => e.name))].sort();
-      const framework: AgentConfig['framework'] = !f.compiles
-        ? undefined
-        : f.framework === 'none'
-          ? 'none'
-          : 'baseagent';
-      const known = { codeReads, ...(framework ? { framework } : {}) } as const;
-      return trustCode
-        ? {
-            ...a,
-            port,
-            healthCheckPort: health,
-            dependencies: deps,
-            ...(probe ? { codeHealth: probe.check, extraPorts: [...a.extraPorts, ...probe.extraPorts] } : {}),
-            ...known,
-          }
-        : { ...a, ...known };
+      return adjustAgent(ctx, a, f, { file: shown(a.scriptPath), line: 1, column: 1, path: '' });
     }),
   }));
   for (const { problem, agents } of causes.values()) ds.push(causeDiagnostic(problem, agents, shown));
