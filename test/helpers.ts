@@ -114,3 +114,7 @@ export function withStandInPackages(specText: string): string {
     throw new Error('the spec has no runtimePackages line to add the stand-in packages to');
   return out;
 }
+
+/** Whether a python3 of 3.10 or later runs here: the tests that ask CPython itself need it. */
+export const HAS_PYTHON =
+  spawnSync('python3', ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)']).status === 0;

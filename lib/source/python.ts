@@ -485,11 +485,10 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
       continue;
     }
     const method = f.type === 'attribute' ? f.childForFieldName('attribute')?.text : undefined;
-    const method0 = f.type === 'attribute' ? f.childForFieldName('attribute')?.text : undefined;
     // A client of the SDK, or a socket connected to the engine's path (a mere existence check is neither).
     if (
       DOCKER_CLIENTS.test(f.text) ||
-      (method0 === 'connect' && /docker\.sock$/.test(stringValue(args[0] ?? null) ?? ''))
+      (method === 'connect' && /docker\.sock$/.test(stringValue(args[0] ?? null) ?? ''))
     ) {
       dockerEngine.push({ text: `${f.text}()`, line: line(n) });
       continue;

@@ -162,11 +162,12 @@ export class SourceTree {
       python,
     );
     if (!r) return false;
+    const judged = new Map(fresh.map((f, i) => [f, r.results[i]] as const));
     fresh.forEach((f, i) => this.cache?.setVerdict(keyOf(f), { verdict: r.results[i] ?? null, version: r.version }));
     let changed = false;
     for (const f of pending) {
       const cached = this.cache?.getVerdict(keyOf(f));
-      const verdict = cached ? cached.verdict : (r.results[fresh.indexOf(f)] ?? null);
+      const verdict = cached ? cached.verdict : (judged.get(f) ?? null);
       this.judgedBy = cached?.version ?? r.version;
       this.verdicts.set(f, verdict);
       const entry = this.modules.get(f);

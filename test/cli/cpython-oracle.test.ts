@@ -6,18 +6,16 @@
  * every file of the slice.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { compileWithPython } from '../../lib/source/cpython.ts';
 import { initPython, syntaxProblemOf } from '../../lib/source/python.ts';
 import { readScript, SourceTree } from '../../lib/source/tree.ts';
-import { HAS_UPSTREAM, ROOT, UPSTREAM } from '../helpers.ts';
+import { HAS_PYTHON, HAS_UPSTREAM, ROOT, UPSTREAM } from '../helpers.ts';
 
 beforeAll(() => initPython());
 
-const HAS_PYTHON = spawnSync('python3', ['-c', 'pass']).status === 0;
-if (!HAS_PYTHON) console.warn('python3 is not installed: the CPython oracle tests are skipped');
+if (!HAS_PYTHON) console.warn('python3 (3.10 or later) is not installed: the CPython oracle tests are skipped');
 if (!HAS_UPSTREAM) console.warn('../shared/upstream is absent: the oracle runs on our fixtures only');
 
 /** Every .py file below `root`, relative, sorted. */

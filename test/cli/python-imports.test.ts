@@ -13,12 +13,10 @@ import { dirname, join, relative } from 'node:path';
 import { runPipelineAsync } from '../../lib/pipeline.ts';
 import { initPython } from '../../lib/source/python.ts';
 import { readScript, SourceTree, type ScriptFacts } from '../../lib/source/tree.ts';
-import { HAS_UPSTREAM, ROOT, UPSTREAM } from '../helpers.ts';
+import { HAS_PYTHON, HAS_UPSTREAM, ROOT, UPSTREAM } from '../helpers.ts';
 
 beforeAll(() => initPython());
 
-const HAS_PYTHON =
-  spawnSync('python3', ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)']).status === 0;
 if (!HAS_PYTHON)
   console.warn(
     'python3 (3.10 or later) is not installed: the import rules are checked against the expected values only',

@@ -11,12 +11,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { initPython, readPython } from '../../lib/source/python.ts';
 import { readScript, SourceTree } from '../../lib/source/tree.ts';
-import { HAS_UPSTREAM, UPSTREAM } from '../helpers.ts';
+import { HAS_PYTHON, HAS_UPSTREAM, UPSTREAM } from '../helpers.ts';
 
 beforeAll(() => initPython());
 
-const HAS_PYTHON =
-  spawnSync('python3', ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)']).status === 0;
 if (!HAS_PYTHON)
   console.warn(
     'python3 (3.10 or later) is not installed: the syntax-error lines are checked against the expected values only, not against CPython',
