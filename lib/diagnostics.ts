@@ -36,6 +36,7 @@ export type DiagnosticCode =
   | 'relative-import'
   | 'code-probe'
   | 'docker-engine'
+  | 'left-out'
   | 'health-port-drift'
   | 'port-drift'
   | 'undeclared-dependency'
@@ -59,6 +60,11 @@ export interface Diagnostic {
   readonly line?: number;
   readonly column?: number;
   readonly path?: string;
+  /**
+   * The agents (`machine/name`) this problem stops, when it stops only them: without `--strict` they are
+   * left out of what is deployed and the problem is reported as a warning.
+   */
+  readonly stops?: readonly string[];
 }
 
 /** Where a value came from. */

@@ -1,8 +1,8 @@
 /** load -> source (when a source tree is given) -> normalize -> plan, as one call for the CLI, the cdk8s app and the tests. */
-import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
+import { diag, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSystem, type LoadedSystem, type LoadOptions } from './config/load.ts';
 import { plan } from './plan/plan.ts';
-import type { SystemPlan } from './plan/types.ts';
+import type { LeftOutAgent, SystemPlan } from './plan/types.ts';
 import type { SourceStage } from './source/stage.ts';
 
 export interface PipelineResult {
@@ -56,12 +56,19 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
   const closures = source
     ? new Map([...source.facts].filter(([, f]) => f.compiles).map(([k, f]) => [k, f.closure]))
     : undefined;
-  const p = plan(loaded.spec, source?.configs ?? loaded.configs, loaded.lock, closures);
+  const strict = opts.strict ?? loaded.spec.strict;
+  const p = plan(
+    loaded.spec,
+    source?.configs ?? loaded.configs,
+    loaded.lock,
+    closures,
+    strict ? undefined : source?.cannotStart,
+  );
   const requirements =
     source && modules ? modules.requirementWarnings(p, source, loaded.sourceRoot!, opts.cwd ?? process.cwd()) : [];
   const diagnostics = sortDiagnostics([
     ...loaded.diagnostics,
-    ...(source?.diagnostics ?? []),
+    ...leftOutDiagnostics(source?.diagnostics ?? [], p),
     ...requirements,
     ...p.diagnostics,
   ]);
@@ -74,3 +81,40 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
     ok: !loaded.unusable && !hasErrors(diagnostics),
   };
 }
+
+/**
+ * Without `--strict`: a problem that stops only agents the plan leaves out is a warning (what is
+ * deployed can run), and one more warning names the left-out agents, grouped by what stops them.
+ * Every agent left out is an error: nothing would be deployed.
+ */
+function leftOutDiagnostics(ds: readonly Diagnostic[], p: SystemPlan): Diagnostic[] {
+  if (p.leftOut.length === 0) return [...ds];
+  const out = new Set(p.leftOut.map((l) => l.key));
+  const downgraded = ds.map((d) =>
+    d.severity === 'error' && d.stops?.length && d.stops.every((k) => out.has(k))
+      ? { ...d, severity: 'warning' as const }
+      : d,
+  );
+  const none = p.agents.length === 0;
+  return [...downgraded, diag('left-out', none ? 'error' : 'warning', leftOutMessage(p.leftOut, none))];
+}
+
+/** `N agents left out: ...`, one clause per problem code, the blocked ones with what blocks them. */
+export function leftOutMessage(leftOut: readonly LeftOutAgent[], none: boolean): string {
+  const cannot = leftOut.filter((l) => l.reason === 'cannot-start');
+  const blocked = leftOut.filter((l) => l.reason === 'blocked');
+  const byCode = new Map<string, string[]>();
+  for (const l of cannot) byCode.set(l.problem.code, [...(byCode.get(l.problem.code) ?? []), l.name]);
+  const clauses = [...byCode]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([code, names]) => `${code}: ${list(names)}`);
+  if (blocked.length)
+    clauses.push(`blocked (a dependency is left out): ${list(blocked.map((l) => `${l.name} (needs ${l.chain[0]})`))}`);
+  const head = none
+    ? `every agent (${leftOut.length}) is left out: nothing can be deployed`
+    : `${leftOut.length} agent${leftOut.length === 1 ? '' : 's'} left out of what is deployed, ${cannot.length} that cannot start and ${blocked.length} blocked by them`;
+  return `${head}; ${clauses.join('; ')}; fix the problems above (reports/agents.md lists each with its line), or pass --strict to make any of them block everything`;
+}
+
+const list = (names: readonly string[]) =>
+  names.length > 8 ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more` : names.join(', ');

@@ -30,6 +30,8 @@ export interface SynthOptions {
   readonly cwd?: string;
   /** The system's source tree, overriding the spec's `source`. */
   readonly source?: string;
+  /** Any agent that cannot start blocks everything (overrides the spec's `strict`). */
+  readonly strict?: boolean;
 }
 
 /** Every synchronous emitter's files for a plan (all but reports), keyed by path below the output root. Pure. */
@@ -142,6 +144,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const r = await runPipelineAsync({
     ...(opts.spec ? { spec: opts.spec } : {}),
     ...(opts.source ? { source: opts.source } : {}),
+    ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
     machines: opts.machines ?? [],
     cwd,
   });
@@ -233,12 +236,13 @@ export interface ReportResult {
 
 /** The reports alone, written even when the configs have errors (cycles show red); not when unusable. */
 export async function writeReports(
-  opts: Pick<SynthOptions, 'spec' | 'machines' | 'out' | 'cwd' | 'source'>,
+  opts: Pick<SynthOptions, 'spec' | 'machines' | 'out' | 'cwd' | 'source' | 'strict'>,
 ): Promise<ReportResult> {
   const cwd = opts.cwd ?? process.cwd();
   const r = await runPipelineAsync({
     ...(opts.spec ? { spec: opts.spec } : {}),
     ...(opts.source ? { source: opts.source } : {}),
+    ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
     machines: opts.machines ?? [],
     cwd,
   });

@@ -227,6 +227,7 @@ export function handPlan(): SystemPlan {
       prometheusNamespace: 'watchers',
     },
     cycles: [],
+    leftOut: [],
     lock: { version: 1, ports: [] },
     diagnostics: [],
   };

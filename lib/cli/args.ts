@@ -22,6 +22,7 @@ export const LOAD_OPTIONS = {
   spec: { type: 'string' },
   machine: { type: 'string', multiple: true },
   source: { type: 'string' },
+  strict: { type: 'boolean' },
 } as const;
 
 /** The load options of `--spec` / `--machine` (an `agent-infra.yaml` in the working folder when neither is given). */
@@ -29,12 +30,14 @@ export function loadArgs(values: {
   spec?: string | boolean | (string | boolean)[];
   machine?: string | boolean | (string | boolean)[];
   source?: string | boolean | (string | boolean)[];
+  strict?: string | boolean | (string | boolean)[];
 }): LoadOptions & { machines: readonly MachineFile[] } {
   const spec =
     typeof values.spec === 'string' ? values.spec : existsSync('agent-infra.yaml') ? 'agent-infra.yaml' : undefined;
   return {
     ...(spec ? { spec } : {}),
     ...(typeof values.source === 'string' ? { source: values.source } : {}),
+    ...(values.strict === true ? { strict: true } : {}),
     machines: machineArgs((values.machine as string[] | undefined) ?? []),
   };
 }

@@ -30,6 +30,7 @@ export function diagnosticJson(d: Diagnostic) {
     line: d.line ?? null,
     column: d.column ?? null,
     path: d.path === undefined ? null : visible(d.path),
+    ...(d.stops ? { stops: d.stops } : {}),
   };
 }
 
@@ -38,7 +39,11 @@ export function summary(r: PipelineResult): string {
   const p = r.plan;
   const lines: string[] = [];
   const counts = (sev: string) => r.diagnostics.filter((d) => d.severity === sev).length;
-  lines.push(`${onStdout('bold', p.name)}: ${p.agents.length} agents on ${p.machines.length} machines`);
+  const out = p.leftOut.length;
+  const blocked = p.leftOut.filter((l) => l.reason === 'blocked').length;
+  lines.push(
+    `${onStdout('bold', p.name)}: ${p.agents.length} agents on ${p.machines.length} machines${out ? `; ${out} left out (${out - blocked} cannot start, ${blocked} blocked)` : ''}`,
+  );
   for (const m of p.machines) {
     const gpu = m.gpus.map((g) => `GPU ${g.device} ${g.model} ${g.usedGiB}/${g.vramGiB} GiB`).join(', ');
     lines.push(
@@ -76,6 +81,16 @@ export function checkJson(r: PipelineResult) {
         startLevel: a.startLevel,
         gpu: a.gpu ? { device: a.gpu.device, vramGiB: a.gpu.vramGiB } : null,
         ...(r.source ? { code: codeFacts(r, a.machine, a.name) } : {}),
+      })),
+      leftOut: p.leftOut.map((l) => ({
+        name: l.name,
+        machine: l.machine,
+        reason: l.reason,
+        code: l.problem.code,
+        message: visible(l.problem.message),
+        file: visible(l.problem.file),
+        line: l.problem.line,
+        chain: l.chain,
       })),
       startLevels: p.startLevels,
       criticalPathSeconds: p.criticalPath.seconds,

@@ -31,6 +31,8 @@ export interface LoadOptions {
   readonly source?: string;
   /** The spec's text, read instead of the file `spec` (which still says where it is: paths are relative to its folder). */
   readonly specText?: string;
+  /** Any agent that cannot start blocks everything (overrides the spec's `strict`). */
+  readonly strict?: boolean;
 }
 
 /** A machine and its startup config file (relative to `cwd`), as `--machine NAME=FILE` gives them. */

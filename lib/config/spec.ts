@@ -409,6 +409,11 @@ export const DeploymentSpecSchema = z.strictObject({
   source: z.string().min(1).optional(),
   /** Where config and code disagree on a port, which one the plan follows. */
   trust: z.enum(['code', 'config']).default('code'),
+  /**
+   * Whether an agent that cannot start blocks everything (for CI). Without it such an agent, and every
+   * agent that needs it, is left out of what is deployed, and named.
+   */
+  strict: z.boolean().default(false),
   /** Functions the agents read variables through, as `os.environ.get(NAME, DEFAULT)` does. */
   envHelpers: z.array(z.string().regex(/^[A-Za-z_][\w.]*$/, 'is not a Python name')).default(['get_env']),
   /** The images' repository prefix: `<registry>/<family>:<tag>`. */

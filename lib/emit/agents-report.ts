@@ -32,6 +32,24 @@ export function agentsReport(plan: SystemPlan, source: SourceStage, input: strin
     '',
   ];
   const details: string[] = [];
+  if (plan.leftOut.length) {
+    out.push(
+      '## Left out',
+      '',
+      `Not deployed: ${plan.leftOut.length} agent${plan.leftOut.length === 1 ? '' : 's'} that cannot start, or need one that cannot (\`--strict\` makes any of them block everything). Fix the line named, then synthesize again.`,
+      '',
+      '| agent | machine | why | where to fix |',
+      '|---|---|---|---|',
+    );
+    for (const l of plan.leftOut) {
+      const why =
+        l.reason === 'blocked'
+          ? `blocked: needs ${l.chain.join(' -> ')}, which cannot start (${l.problem.code})`
+          : `${l.problem.code}: ${l.problem.message}`;
+      out.push(`| ${cell(l.name)} | ${l.machine} | ${cell(why)} | ${cell(`${l.problem.file}:${l.problem.line}`)} |`);
+    }
+    out.push('');
+  }
   for (const m of plan.machines) {
     out.push(
       `## ${m.name}`,

@@ -5,6 +5,7 @@ import type { SystemPlan } from '../plan/types.ts';
 import { machineOf } from '../plan/agent-index.ts';
 import { startupConfigText } from '../contract/startup-config.ts';
 import { headerLine, toYaml, xmlHeader } from '../contract/yaml.ts';
+import { oneLine } from '../diagnostics.ts';
 import { envExample, prometheus, readme } from './compose/files.ts';
 import { infrastructureService } from './compose/infrastructure.ts';
 import { agentService, dataVolume } from './compose/service.ts';
@@ -40,11 +41,27 @@ export function composeProject(
   };
 }
 
+/** Comment lines naming the machine's agents that are not deployed, and why (none when all are). */
+function leftOutComment(plan: SystemPlan, machine: string): string {
+  const here = plan.leftOut.filter((l) => l.machine === machine);
+  if (!here.length) return '';
+  const why = (l: SystemPlan['leftOut'][number]) =>
+    l.reason === 'blocked'
+      ? `blocked: needs ${l.chain[0]}`
+      : `${l.problem.code} at ${l.problem.file}:${l.problem.line}`;
+  return [
+    `# Left out, not deployed (${here.length}): they cannot start, or need an agent that cannot; reports/agents.md says why.`,
+    ...here.map((l) => `#   ${oneLine(l.name)}: ${oneLine(why(l))}`),
+    '',
+  ].join('\n');
+}
+
 /** Every compose file for the plan, keyed by path below the output root. */
 export function emitCompose(plan: SystemPlan, input: string, opts: ComposeOptions = {}): Map<string, string> {
   const header = headerLine(input);
   const files = new Map<string, string>();
-  const project = (m: string, mode: ComposeMode) => `${header}\n${toYaml(composeProject(plan, m, mode, opts))}`;
+  const project = (m: string, mode: ComposeMode) =>
+    `${header}\n${leftOutComment(plan, m)}${toYaml(composeProject(plan, m, mode, opts))}`;
   for (const m of plan.machines) files.set(`compose/docker-compose.${m.name}.yml`, project(m.name, 'two-pc'));
   if (plan.singleHostReady)
     for (const m of plan.machines)

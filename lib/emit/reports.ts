@@ -49,11 +49,23 @@ export function graphDot(plan: SystemPlan, input: string): string {
       if (inCycle.has(a.id)) attrs.push('color="red"', 'penwidth=2');
       lines.push(`    ${q(a.id)} [${attrs.join(', ')}];`);
     }
+    for (const l of plan.leftOut.filter((x) => x.machine === m.name)) {
+      const why = l.reason === 'blocked' ? 'blocked' : `cannot start: ${l.problem.code}`;
+      lines.push(
+        `    ${q(`left-out:${l.key}`)} [label=${q(`${l.name}\\n(${why})`).replace(/\\\\n/g, '\\n')}, style="rounded,filled,dashed", ${LEFT_OUT_STYLE[l.reason]}];`,
+      );
+    }
     lines.push('  }');
   }
   // One rank per start level keeps the picture in startup order.
   for (const [i, level] of plan.startLevels.entries())
     lines.push(`  { rank=same; ${level.map(q).join('; ')}; } // level ${i}`);
+  // A blocked agent hangs from the left-out agent it needs (of its own machine first, as the plan resolves it).
+  for (const l of plan.leftOut.filter((x) => x.reason === 'blocked')) {
+    const by = plan.leftOut.filter((x) => x.name === l.chain[0]);
+    const dep = by.find((x) => x.machine === l.machine) ?? by[0];
+    if (dep) lines.push(`  ${q(`left-out:${dep.key}`)} -> ${q(`left-out:${l.key}`)} [style=dotted, color="#b00020"];`);
+  }
   for (const a of plan.agents) {
     for (const d of a.dependencies) {
       const attrs: string[] = [];
@@ -62,8 +74,40 @@ export function graphDot(plan: SystemPlan, input: string): string {
       lines.push(`  ${q(d.id)} -> ${q(a.id)}${attrs.length ? ` [${attrs.join(', ')}]` : ''};`);
     }
   }
-  lines.push('}');
+  lines.push(...legend(plan, inCycle.size > 0), '}');
   return `${lines.join('\n')}\n`;
+}
+
+const LEFT_OUT_STYLE = {
+  'cannot-start': 'fillcolor="#fde2e4", color="#b00020"',
+  blocked: 'fillcolor="#eeeeee", color="#777777"',
+} as const;
+
+/** A legend of every colour and line style the graph uses (none when it has only plain boxes and arrows). */
+function legend(plan: SystemPlan, cycles: boolean): string[] {
+  const nodes: [string, string][] = [];
+  const edges: [string, string][] = [];
+  if (plan.agents.some((a) => a.gpu)) nodes.push(['GPU agent', 'fillcolor="#dff3df"']);
+  if (plan.leftOut.some((l) => l.reason === 'cannot-start'))
+    nodes.push(['left out: cannot start', `style="rounded,filled,dashed", ${LEFT_OUT_STYLE['cannot-start']}`]);
+  if (plan.leftOut.some((l) => l.reason === 'blocked'))
+    nodes.push(['left out: blocked', `style="rounded,filled,dashed", ${LEFT_OUT_STYLE.blocked}`]);
+  if (cycles) nodes.push(['in a dependency cycle', 'color="red", penwidth=2']);
+  if (plan.agents.some((a) => a.dependencies.some((d) => !d.crossMachine))) edges.push(['needs (starts after)', '']);
+  if (plan.agents.some((a) => a.dependencies.some((d) => d.crossMachine)))
+    edges.push(['needs, on another machine', 'style=dashed, color="#1f6feb", penwidth=1.6']);
+  if (plan.leftOut.some((l) => l.reason === 'blocked')) edges.push(['blocks', 'style=dotted, color="#b00020"']);
+  if (nodes.length === 0 && !edges.some(([, attrs]) => attrs)) return [];
+  const out = ['  subgraph "cluster_legend" {', '    label="legend"; style="rounded"; color="#cccccc"; fontsize=10;'];
+  for (const [i, [label, attrs]] of nodes.entries())
+    out.push(`    ${q(`legend:n${i}`)} [label=${q(label)}${attrs ? `, ${attrs}` : ''}];`);
+  for (const [i, [label, attrs]] of edges.entries())
+    out.push(
+      `    ${q(`legend:e${i}a`)} [label="", shape=point, width=0.05]; ${q(`legend:e${i}b`)} [label="", shape=point, width=0.05];`,
+      `    ${q(`legend:e${i}a`)} -> ${q(`legend:e${i}b`)} [label=${q(label)}, fontsize=8${attrs ? `, ${attrs}` : ''}];`,
+    );
+  out.push('  }');
+  return out;
 }
 
 /** Above this many agents the in-process layout takes longer than the rest of a synth run: graph.dot is left for `dot -Tsvg`. */

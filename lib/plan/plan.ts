@@ -17,6 +17,7 @@ import { nameAgents } from './phases/names.ts';
 import { placeGpus } from './phases/placement.ts';
 import { assignPorts } from './phases/port-assignment.ts';
 import { firewallRules } from './phases/firewall.ts';
+import { leaveOut, type StartProblem } from './phases/left-out.ts';
 import { portMap } from './phases/port-map.ts';
 import { planServices } from './phases/services.ts';
 import { replicatedState, storageProblems } from './phases/storage.ts';
@@ -59,9 +60,11 @@ export function plan(
   configs: readonly MachineConfig[],
   previousLock: PortLock,
   closures?: ReadonlyMap<string, readonly string[]>,
+  cannotStart: ReadonlyMap<string, StartProblem> = new Map(),
 ): SystemPlan {
   const families = { ...DEFAULT_IMAGES, ...(spec.images ?? {}) };
-  const drafted = draftAgents(spec, configs, families);
+  const leftOut = leaveOut(spec, configs, cannotStart);
+  const drafted = draftAgents(spec, configs, families, new Set(leftOut.map((l) => l.key)));
   const named = nameAgents(drafted.drafts);
   const { live, byId } = named;
   const deps = resolveDependencies(live, byId, drafted.disabled);
@@ -112,6 +115,7 @@ export function plan(
     portOffset: spec.variables['PORT_OFFSET'] ?? '0',
     machines: withStartupConfigs(placed.machines, configs, agents),
     agents,
+    leftOut,
     startLevels: deps.graph.levels,
     criticalPath: deps.graph.criticalPath,
     sequentialSeconds: deps.graph.sequentialSeconds,

@@ -6,6 +6,27 @@ import type { FrameworkName } from '../config/spec.ts';
 
 export type { PortRole } from './ports.ts';
 
+/** Why an agent cannot start: the first problem it dies of, where its code says so. */
+export interface StartProblem {
+  readonly code: string;
+  readonly message: string;
+  readonly file: string;
+  readonly line: number;
+}
+
+export interface LeftOutAgent {
+  readonly machine: string;
+  readonly name: string;
+  /** `machine/name`. */
+  readonly key: string;
+  /** It cannot start itself, or it needs an agent that is left out. */
+  readonly reason: 'cannot-start' | 'blocked';
+  /** Cannot start: the problem. Blocked: the problem of the agent at the end of the chain. */
+  readonly problem: StartProblem;
+  /** Blocked: the agents from this one's dependency to the one that cannot start (names). */
+  readonly chain: readonly string[];
+}
+
 /** One listener of an agent, with its port on its machine (two-PC) and on the single host. */
 export interface PlannedPort {
   /** Container port name: `service`, `health`, `zmq`, `grpc`, `metrics`... */
@@ -300,6 +321,8 @@ export interface SystemPlan {
     readonly prometheusNamespace: string;
   };
   readonly cycles: readonly (readonly string[])[];
+  /** The agents not deployed: they cannot start, or need one that cannot (sorted by machine, name). */
+  readonly leftOut: readonly LeftOutAgent[];
   readonly lock: PortLock;
   readonly diagnostics: readonly Diagnostic[];
 }

@@ -21,7 +21,18 @@ export interface SourceStage {
   readonly healthDrift: ReadonlyMap<string, { readonly config: number; readonly code: number }>;
   /** Per agent (`machine/name`), the agents its code connects to that its config does not list. */
   readonly undeclared: ReadonlyMap<string, readonly string[]>;
+  /** Per agent (`machine/name`) whose start its code stops: the first problem it dies of. */
+  readonly cannotStart: ReadonlyMap<string, CannotStart>;
   readonly diagnostics: readonly Diagnostic[];
+}
+
+/** The problem an agent's start dies of, as the code says it. */
+export interface CannotStart {
+  readonly code: SourceProblem['code'];
+  readonly message: string;
+  /** Relative to the source root, `/`-separated (generated files do not depend on the working folder). */
+  readonly file: string;
+  readonly line: number;
 }
 
 /** The health port the code binds, when it can be told: a literal it passes, or its port + 1. */
@@ -111,6 +122,17 @@ function fixOf(p: SourceProblem, a: AgentConfig): string {
   }
 }
 
+const agentKey = (a: AgentConfig) => `${a.machine}/${a.name}`;
+
+/**
+ * The problem an agent dies of: one of its own script (it does not compile, or is missing) before any
+ * in a module it imports, else the first the walk of its imports meets, as Python meets them.
+ */
+function fatalProblem(f: ScriptFacts): SourceProblem | undefined {
+  const fatal = f.problems.filter((p) => p.code !== 'namespace-package' && (p.outcome ?? 'fatal') === 'fatal');
+  return fatal.find((p) => p.file === f.script) ?? fatal[0];
+}
+
 const OUTCOME_ORDER: readonly Outcome[] = ['fatal', 'when-called', 'handled'];
 
 /**
@@ -132,7 +154,13 @@ function causeDiagnostic(
     ? ''
     : ` (imported by ${names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0]})`;
   const first = agents[0]!.agent;
-  if (worst === 'fatal') return diag(p.code, 'error', `${p.message}${whose}; ${fixOf(p, first)}`, at);
+  if (worst === 'fatal') {
+    const stops = agents.filter((x) => (x.outcome ?? 'fatal') === 'fatal').map((x) => agentKey(x.agent));
+    return {
+      ...diag(p.code, 'error', `${p.message}${whose}; ${fixOf(p, first)}`, at),
+      stops: [...new Set(stops)].sort(),
+    };
+  }
   if (worst === 'when-called')
     return diag(
       p.code,
@@ -314,6 +342,7 @@ export function readSources(
   const facts = new Map<string, ScriptFacts>();
   const undeclared = new Map<string, string[]>();
   const healthDrift = new Map<string, { config: number; code: number }>();
+  const cannotStart = new Map<string, CannotStart>();
   // Each problem of the code once, with every agent it reaches and what it does to each.
   const causes = new Map<string, { problem: SourceProblem; agents: { agent: AgentConfig; outcome?: Outcome }[] }>();
   // Which agent holds each port, per machine and over all machines.
@@ -339,7 +368,10 @@ export function readSources(
     agents: c.agents.map((a) => {
       if (!a.scriptPath) return a;
       const f = read.get(a)!;
-      facts.set(`${a.machine}/${a.name}`, f);
+      facts.set(agentKey(a), f);
+      const dies = fatalProblem(f);
+      if (dies)
+        cannotStart.set(agentKey(a), { code: dies.code, message: dies.message, file: dies.file, line: dies.line });
       for (const p of f.problems) {
         const key = `${p.code} ${p.file}:${p.line}`;
         const cause = causes.get(key) ?? { problem: p, agents: [] };
@@ -351,5 +383,5 @@ export function readSources(
   }));
   for (const { problem, agents } of causes.values()) ds.push(causeDiagnostic(problem, agents, shown));
   cache.save();
-  return { configs: adjusted, facts, undeclared, healthDrift, diagnostics: ds };
+  return { configs: adjusted, facts, undeclared, healthDrift, cannotStart, diagnostics: ds };
 }

@@ -212,8 +212,19 @@ describe('in check: one diagnostic per cause, its severity from what it does', (
     const shown = (d: { file?: string; line?: number; severity: string; code: string; message: string }) =>
       `${d.severity} ${relative(root, join(dir, d.file ?? ''))}:${d.line} ${d.message} [${d.code}]`;
     const of = (code: string) => r.diagnostics.filter((d) => d.code === code).map(shown);
+    // Both agents it stops are left out; the two others are deployed.
+    expect(
+      r.plan.leftOut.map((l) => `${l.name} ${l.reason} ${l.problem.code} ${l.problem.file}:${l.problem.line}`),
+    ).toEqual([
+      'AlsoBroken cannot-start script-syntax-error broken.py:1',
+      'UsesBroken cannot-start script-syntax-error broken.py:1',
+    ]);
+    expect(r.diagnostics.find((d) => d.code === 'script-syntax-error')!.stops).toEqual([
+      'main/AlsoBroken',
+      'main/UsesBroken',
+    ]);
     expect(of('script-syntax-error')).toEqual([
-      "error broken.py:1 invalid syntax (imported by AlsoBroken's agents/also_broken.py and UsesBroken's agents/uses_broken.py); the agent cannot start until it compiles [script-syntax-error]",
+      "warning broken.py:1 invalid syntax (imported by AlsoBroken's agents/also_broken.py and UsesBroken's agents/uses_broken.py); the agent cannot start until it compiles [script-syntax-error]",
     ]);
     expect(of('missing-module')).toEqual([
       "warning agents/deferred.py:2 imports core.gone, but no module core.gone is under the source root (No module named 'core.gone'); the import is inside a function: it fails when that function is called, not at start; add the module to the source tree or fix the import [missing-module]",

@@ -4,7 +4,8 @@
  * health port is passed), and the real configs with the real slice of code.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse, parseAllDocuments } from 'yaml';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cli, HAS_UPSTREAM, ROOT, STACK } from '../helpers.ts';
@@ -52,8 +53,28 @@ describe('check with the source tree', () => {
   it('reports what the code does against the config, and plans by the code (trust: code)', () => {
     const dir = system('code');
     const { code, j } = json(dir);
-    // Ghost has no script: an error, the agent cannot start.
-    expect(code).toBe(1);
+    // Ghost has no script: it cannot start, so it is left out and the rest is deployed (exit 0); with
+    // --strict the same problem is an error that blocks everything.
+    expect(code).toBe(0);
+    const ghost = j.diagnostics.find((d: { code: string }) => d.code === 'missing-script');
+    expect([ghost.severity, ghost.stops]).toEqual(['warning', ['main/Ghost']]);
+    expect(j.plan.leftOut).toEqual([
+      {
+        name: 'Ghost',
+        machine: 'main',
+        reason: 'cannot-start',
+        code: 'missing-script',
+        message: 'no such file under the source root',
+        file: 'agents/ghost.py',
+        line: 1,
+        chain: [],
+      },
+    ]);
+    expect(j.plan.agents.map((a: { name: string }) => a.name).sort()).toEqual(['Registry', 'Worker']);
+    const strict = json(dir, ['--strict']);
+    expect(strict.code).toBe(1);
+    expect(strict.j.plan.leftOut).toEqual([]);
+    expect(strict.j.diagnostics.find((d: { code: string }) => d.code === 'missing-script').severity).toBe('error');
     const by = (c: string) =>
       j.diagnostics
         .filter((d: { code: string }) => d.code === c)
@@ -106,12 +127,60 @@ describe('check with the source tree', () => {
     );
   });
 
+  it('synth deploys what can start: the agent that cannot and the one that needs it are left out and named', () => {
+    const dir = system('code', {
+      'main.yaml': [
+        'agent_groups:',
+        '  core:',
+        '    Registry: {script_path: agents/registry.py, port: 7200, health_check_port: 8200}',
+        '    Worker: {script_path: agents/worker.py, port: 7300, health_check_port: 8300}',
+        '    Ghost: {script_path: agents/ghost.py, port: 7400, health_check_port: 8400}',
+        '    Haunted: {script_path: agents/registry.py, port: 7500, health_check_port: 8500, dependencies: [Ghost]}',
+        '',
+      ].join('\n'),
+    });
+    const out = join(dir, 'dist');
+    const r = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', out], dir);
+    expect(r.stderr + r.stdout).not.toMatch(STACK);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      'warning 2 agents left out of what is deployed, 1 that cannot start and 1 blocked by them; missing-script: Ghost; blocked (a dependency is left out): Haunted (needs Ghost); ',
+    );
+    expect(r.stdout).toContain('wrote');
+    const compose = readFileSync(join(out, 'compose', 'docker-compose.main.yml'), 'utf8');
+    expect(compose).toContain(
+      '# Left out, not deployed (2): they cannot start, or need an agent that cannot; reports/agents.md says why.\n#   Ghost: missing-script at agents/ghost.py:1\n#   Haunted: blocked: needs Ghost\n',
+    );
+    const services = Object.keys((parse(compose) as { services: Record<string, unknown> }).services);
+    expect(services.filter((s) => !['redis', 'nats'].includes(s)).sort()).toEqual(['registry', 'worker']);
+    const md = readFileSync(join(out, 'reports', 'agents.md'), 'utf8');
+    expect(md).toContain('| Ghost | main | missing-script: no such file under the source root | agents/ghost.py:1 |');
+    expect(md).toContain(
+      '| Haunted | main | blocked: needs Ghost, which cannot start (missing-script) | agents/ghost.py:1 |',
+    );
+    // The Kubernetes side deploys the same two.
+    const k8s = parseAllDocuments(readFileSync(join(out, 'k8s', 'main.yaml'), 'utf8')).map(
+      (d) => d.toJS() as { kind: string; metadata: { name: string } },
+    );
+    const infra = ['redis', 'nats'];
+    const deployments = k8s.filter((o) => o.kind === 'Deployment' && !infra.includes(o.metadata.name));
+    expect(deployments.map((o) => o.metadata.name).sort()).toEqual(['registry', 'worker']);
+    // --strict: the same problem blocks everything and nothing is written.
+    const strictOut = join(dir, 'strict');
+    const s2 = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', strictOut, '--strict'], dir);
+    expect(s2.code).toBe(1);
+    expect(s2.stderr).toMatch(
+      /^error src\/agents\/ghost\.py:1: no such file under the source root; .*\[missing-script\]$/m,
+    );
+    expect(existsSync(strictOut)).toBe(false);
+  });
+
   it('fails a script that does not compile at the line Python reports', () => {
     const dir = system('code', {
       'src/agents/ghost.py':
         'from common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400\nGhost()\n',
     });
-    const { code, j } = json(dir);
+    const { code, j } = json(dir, ['--strict']);
     expect(code).toBe(1);
     expect(
       j.diagnostics
@@ -318,6 +387,7 @@ describe('check with the source tree', () => {
           '../shared/upstream/src-9ff5bdfb',
           '--format',
           'json',
+          '--strict',
         ],
         ROOT,
       );
@@ -339,6 +409,48 @@ describe('check with the source tree', () => {
       );
       const nlu = j.plan.agents.find((a: { name: string }) => a.name === 'NLUAgent');
       expect(nlu.code.framework).toBe('EnhancedBaseAgent');
+      // Without --strict: of the slice's 13 scripts, two do not compile, two import pc2_code.agents.utils
+      // (not in the tree), and seven need an agent whose script is not in the slice (SystemDigitalTwin...).
+      // ServiceRegistry and CentralErrorBus need nothing: they are what is deployed.
+      const partial = cli(
+        [
+          'check',
+          '--spec',
+          'test/fixtures/upstream-20250814/agent-infra.yaml',
+          '--source',
+          '../shared/upstream/src-9ff5bdfb',
+          '--format',
+          'json',
+        ],
+        ROOT,
+      );
+      expect(partial.code).toBe(0);
+      const p = JSON.parse(partial.stdout);
+      expect(p.plan.agents.map((a: { machine: string; name: string }) => `${a.machine}/${a.name}`)).toEqual([
+        'mainpc/ServiceRegistry',
+        'pc2/CentralErrorBus',
+      ]);
+      const why = (name: string) => {
+        const l = p.plan.leftOut.find((x: { name: string }) => x.name === name);
+        return `${l.reason} ${l.code} ${l.file}:${l.line}${l.chain.length ? ` via ${l.chain.join('>')}` : ''}`;
+      };
+      expect(
+        [
+          'TinyLlamaServiceEnhanced',
+          'CacheManager',
+          'AdvancedRouter',
+          'TaskScheduler',
+          'NLUAgent',
+          'SpeechRelayService',
+        ].map(why),
+      ).toEqual([
+        'cannot-start script-syntax-error main_pc_code/FORMAINPC/tiny_llama_service_enhanced.py:73',
+        'cannot-start script-syntax-error pc2_code/agents/cache_manager.py:395',
+        'cannot-start missing-module pc2_code/agents/advanced_router.py:37',
+        'cannot-start missing-module pc2_code/agents/task_scheduler.py:12',
+        'blocked missing-script main_pc_code/agents/system_digital_twin.py:1 via SystemDigitalTwin',
+        'blocked missing-script pc2_code/agents/VisionProcessingAgent.py:1 via VisionProcessingAgent',
+      ]);
     },
   );
 });

@@ -6,7 +6,9 @@ import { EMPTY_LOCK } from '../../lib/lock.ts';
 import { resolveDependencies } from '../../lib/plan/phases/dependencies.ts';
 import { draftAgents, overrideFor, unknownOverrides } from '../../lib/plan/phases/drafts.ts';
 import { agentEnvironment } from '../../lib/plan/phases/environment.ts';
+import { leaveOut } from '../../lib/plan/phases/left-out.ts';
 import { nameAgents } from '../../lib/plan/phases/names.ts';
+import { plan } from '../../lib/plan/plan.ts';
 import { placeGpus } from '../../lib/plan/phases/placement.ts';
 import { assignPorts } from '../../lib/plan/phases/port-assignment.ts';
 
@@ -136,6 +138,51 @@ describe('plan phases', () => {
     const named = nameAgents(drafts);
     expect(named.live.map((d) => d.id)).toEqual(['hub-a', 'hub-b']);
     expect(named.diagnostics.map((d) => d.code)).toEqual(['shared-agent-name']);
+  });
+
+  it('left out: what cannot start, and, to a fixed point, what needs it (resolved as the plan resolves names)', () => {
+    const s = spec({ agents: { Off: { disabled: true } } });
+    const configs = [
+      machine('a', [
+        agent('a', 'Broken', 7000),
+        agent('a', 'NeedsBroken', 7002, { deps: ['Fine', 'Broken'] }),
+        agent('a', 'NeedsNeeds', 7004, { deps: ['NeedsBroken'] }),
+        agent('a', 'Fine', 7006),
+        agent('a', 'Twin', 7008),
+        agent('a', 'NeedsTwinA', 7010, { deps: ['Twin'] }),
+        agent('a', 'Off', 7012, { deps: ['Broken'] }),
+      ]),
+      machine('b', [
+        agent('b', 'Twin', 7100),
+        agent('b', 'NeedsTwinB', 7102, { deps: ['Twin'] }),
+        agent('b', 'Remote', 7104, { deps: ['NeedsNeeds'] }),
+      ]),
+    ];
+    const dies = (file: string) => ({ code: 'script-syntax-error', message: 'invalid syntax', file, line: 3 });
+    const cannot = new Map([
+      ['a/Broken', dies('broken.py')],
+      ['a/Twin', dies('twin.py')],
+    ]);
+    const out = leaveOut(s, configs, cannot);
+    // By hand: a/Twin cannot start, but b/NeedsTwinB resolves Twin on its own machine (b/Twin starts);
+    // b/Remote has no NeedsNeeds on b, so it needs a/NeedsNeeds, blocked two steps from a/Broken. Off is disabled.
+    expect(out.map((l) => [l.key, l.reason, l.chain.join('>'), l.problem.file])).toEqual([
+      ['a/Broken', 'cannot-start', '', 'broken.py'],
+      ['a/NeedsBroken', 'blocked', 'Broken', 'broken.py'],
+      ['a/NeedsNeeds', 'blocked', 'NeedsBroken>Broken', 'broken.py'],
+      ['a/NeedsTwinA', 'blocked', 'Twin', 'twin.py'],
+      ['a/Twin', 'cannot-start', '', 'twin.py'],
+      ['b/Remote', 'blocked', 'NeedsNeeds>NeedsBroken>Broken', 'broken.py'],
+    ]);
+    // The plan deploys the rest, with no error about the left-out ones (a disabled agent still may not be needed).
+    const p = plan(s, configs, EMPTY_LOCK, undefined, cannot);
+    expect(p.agents.map((a) => `${a.machine}/${a.name}`).sort()).toEqual(['a/Fine', 'b/NeedsTwinB', 'b/Twin']);
+    expect(p.leftOut).toEqual(out);
+    expect(p.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    // Nothing can start: nothing is deployed.
+    const all = new Map(configs.flatMap((c) => c.agents).map((a) => [`${a.machine}/${a.name}`, dies('x.py')]));
+    expect(leaveOut(s, configs, all).every((l) => l.reason === 'cannot-start')).toBe(true);
+    expect(plan(s, configs, EMPTY_LOCK, undefined, all).agents).toEqual([]);
   });
 
   it('dependencies: the same machine first, else the other; levels; a cycle named whole', () => {

@@ -88,11 +88,12 @@ export function overrideFor(spec: DeploymentSpec, a: AgentConfig): Override {
       : (Object.assign({}, ...layers) as Override);
 }
 
-/** Drafts of every enabled agent, by machine then name; the names of the disabled ones. */
+/** Drafts of every enabled agent that is not left out (`leftOut`: `machine/name`), by machine then name; the names of the disabled ones. */
 export function draftAgents(
   spec: DeploymentSpec,
   configs: readonly MachineConfig[],
   families: Readonly<Record<string, { readonly gpu?: boolean }>>,
+  leftOut: ReadonlySet<string> = new Set(),
 ) {
   const ds: Diagnostic[] = [];
   const drafts: Draft[] = [];
@@ -101,6 +102,7 @@ export function draftAgents(
   for (const m of Object.keys(spec.machines).sort(byString)) {
     const machine = spec.machines[m]!;
     for (const a of [...(configOf.get(m)?.agents ?? [])].sort((x, y) => byString(x.name, y.name))) {
+      if (leftOut.has(`${m}/${a.name}`)) continue;
       const o = overrideFor(spec, a);
       if (o.disabled) {
         disabled.add(a.name);
