@@ -2,6 +2,7 @@
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSystem, type LoadedSystem, type LoadOptions } from './config/load.ts';
 import { plan } from './plan/plan.ts';
+import { DEFAULT_IMAGES } from './config/spec.ts';
 import type { LeftOutAgent, SystemPlan } from './plan/types.ts';
 import type { SourceStage } from './source/stage.ts';
 
@@ -19,7 +20,7 @@ export interface PipelineResult {
 /** The source stage's modules, loaded (with the Python parser) only when a system names a source tree. */
 type SourceModules = {
   readSources: typeof import('./source/stage.ts').readSources;
-  requirementWarnings: typeof import('./source/requirements.ts').requirementWarnings;
+  requirementCauses: typeof import('./source/requirements.ts').requirementCauses;
 };
 
 /** Every stage after the io of loading, for a system without a source tree ({@link runPipelineAsync} reads one). */
@@ -44,7 +45,7 @@ export async function runPipelineAsync(opts: LoadOptions): Promise<PipelineResul
   await python.initPython();
   return afterLoad(loaded, opts, {
     readSources: stage.readSources,
-    requirementWarnings: requirements.requirementWarnings,
+    requirementCauses: requirements.requirementCauses,
   });
 }
 
@@ -57,19 +58,22 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
     ? new Map([...source.facts].filter(([, f]) => f.compiles).map(([k, f]) => [k, f.closure]))
     : undefined;
   const strict = opts.strict ?? loaded.spec.strict;
-  const p = plan(
-    loaded.spec,
-    source?.configs ?? loaded.configs,
-    loaded.lock,
-    closures,
-    strict ? undefined : source?.cannotStart,
-  );
+  const configs = source?.configs ?? loaded.configs;
+  const cwd = opts.cwd ?? process.cwd();
+  // Every agent planned (its image family decided), to know what its image installs; then, without
+  // --strict, planned again without the agents that cannot start and those that need them.
+  const all = plan(loaded.spec, configs, loaded.lock, closures);
+  const families = { ...DEFAULT_FAMILIES, ...(loaded.spec.images ?? {}) };
   const requirements =
-    source && modules ? modules.requirementWarnings(p, source, loaded.sourceRoot!, opts.cwd ?? process.cwd()) : [];
+    source && modules ? modules.requirementCauses(all, families, source, loaded.sourceRoot!, cwd) : undefined;
+  const cannotStart = new Map(source?.cannotStart ?? []);
+  // An agent dies of the first failure of its start: a problem of its code or a module its image lacks.
+  for (const [key, r] of requirements?.cannotStart ?? [])
+    if ((r.step ?? Infinity) < (cannotStart.get(key)?.step ?? Infinity)) cannotStart.set(key, r);
+  const p = strict || cannotStart.size === 0 ? all : plan(loaded.spec, configs, loaded.lock, closures, cannotStart);
   const diagnostics = sortDiagnostics([
     ...loaded.diagnostics,
-    ...leftOutDiagnostics(source?.diagnostics ?? [], p),
-    ...requirements,
+    ...leftOutDiagnostics([...(source?.diagnostics ?? []), ...(requirements?.diagnostics ?? [])], p),
     ...p.diagnostics,
   ]);
   return {
@@ -87,6 +91,11 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
  * deployed can run), and one more warning names the left-out agents, grouped by what stops them.
  * Every agent left out is an error: nothing would be deployed.
  */
+/** The default families as the spec's schema completes them (no packages, no system site packages). */
+const DEFAULT_FAMILIES = Object.fromEntries(
+  Object.keys(DEFAULT_IMAGES).map((k) => [k, { runtimePackages: [] as string[], systemSitePackages: false }]),
+);
+
 function leftOutDiagnostics(ds: readonly Diagnostic[], p: SystemPlan): Diagnostic[] {
   if (p.leftOut.length === 0) return [...ds];
   const out = new Set(p.leftOut.map((l) => l.key));

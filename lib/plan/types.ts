@@ -12,6 +12,8 @@ export interface StartProblem {
   readonly message: string;
   readonly file: string;
   readonly line: number;
+  /** Where in the agent's start it happens (lower: earlier); the first one is what the agent dies of. */
+  readonly step?: number;
 }
 
 export interface LeftOutAgent {

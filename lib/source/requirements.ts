@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { diag, type Diagnostic } from '../diagnostics.ts';
-import type { SystemPlan } from '../plan/types.ts';
-import type { ScriptFacts } from './tree.ts';
+import type { StartProblem, SystemPlan } from '../plan/types.ts';
+import { startStep, type ScriptFacts } from './tree.ts';
 import { STDLIB } from './stdlib.ts';
 
 /** Import name -> the distribution that provides it, where the two differ. */
@@ -47,6 +47,17 @@ export const DISTRIBUTION_OF: Readonly<Record<string, string>> = {
   huggingface_hub: 'huggingface-hub',
 };
 
+/** Debian's python3-<name> packages whose <name> is not the module they provide. */
+export const DEBIAN_MODULES: Readonly<Record<string, string>> = {
+  opencv: 'cv2',
+  pil: 'PIL',
+  grpcio: 'grpc',
+  protobuf: 'google',
+  serial: 'serial',
+  dotenv: 'dotenv',
+  levenshtein: 'Levenshtein',
+};
+
 /** A distribution name as PEP 503 compares them. */
 export const normalName = (name: string) => name.toLowerCase().replace(/[-_.]+/g, '-');
 
@@ -72,39 +83,112 @@ export function installedBy(root: string, file: string, seen = new Set<string>()
   return out;
 }
 
-/** One warning per agent and module its family does not install (imports guarded by `except ImportError` are left out). */
-export function requirementWarnings(
+/** What an image family installs: its requirement files' distributions and, when its virtual environment sees them, Debian's `python3-*` packages. */
+function familyInstalls(
+  image: SystemPlan['images'][number],
+  family: { readonly runtimePackages: readonly string[]; readonly systemSitePackages: boolean } | undefined,
+  sourceRoot: string,
+) {
+  const have = new Set(image.requirements.flatMap((r) => [...installedBy(sourceRoot, r)]));
+  const debian = family?.systemSitePackages ? (family.runtimePackages ?? []).filter((p) => /^python3-./.test(p)) : [];
+  // Debian names a module's package python3-<name>: python3-zmq is import zmq, python3-prometheus-client
+  // prometheus_client; the few that differ are in DEBIAN_MODULES.
+  for (const p of debian) {
+    const name = p.slice('python3-'.length);
+    have.add(normalName(DEBIAN_MODULES[name] ?? name));
+  }
+  const what = [
+    image.requirements.length ? image.requirements.join(', ') : 'no requirement files',
+    ...(debian.length ? [`Debian's ${debian.join(', ')}`] : []),
+  ].join('; ');
+  return { have, what, declared: image.requirements.length > 0 || debian.length > 0 };
+}
+
+const names = (xs: readonly string[]) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}` : xs[0]!);
+
+/**
+ * Third-party modules the agents import that their image family does not install, one diagnostic per
+ * import line and family naming every agent it reaches. Where the family says what it installs
+ * (requirement files, or Debian's python3 packages it sees) and nothing guards or defers the import,
+ * the agent cannot start: an error that stops those agents (`cannotStart`). A family that says nothing
+ * gets warnings: what it will install is not known yet.
+ */
+export function requirementCauses(
   plan: SystemPlan,
+  families: Readonly<
+    Record<string, { readonly runtimePackages: readonly string[]; readonly systemSitePackages: boolean }>
+  >,
   source: { readonly facts: ReadonlyMap<string, ScriptFacts> },
   sourceRoot: string,
   cwd: string,
-): Diagnostic[] {
-  const ds: Diagnostic[] = [];
-  const byFamily = new Map(plan.images.map((i) => [i.family, i]));
-  const byFamilyInstalled = new Map<string, Set<string>>();
+): { diagnostics: Diagnostic[]; cannotStart: Map<string, StartProblem> } {
+  const byFamily = new Map(plan.images.map((i) => [i.family, familyInstalls(i, families[i.family], sourceRoot)]));
+  const causes = new Map<
+    string,
+    {
+      module: string;
+      dist: string;
+      family: string;
+      file: string;
+      line: number;
+      fatal: boolean;
+      agents: string[];
+      keys: string[];
+    }
+  >();
+  const cannotStart = new Map<string, StartProblem>();
   for (const a of plan.agents) {
     const f = source.facts.get(`${a.machine}/${a.name}`);
-    const image = byFamily.get(a.family);
-    if (!f || !image) continue;
-    if (!byFamilyInstalled.has(a.family))
-      byFamilyInstalled.set(a.family, new Set(image.requirements.flatMap((r) => [...installedBy(sourceRoot, r)])));
-    const have = byFamilyInstalled.get(a.family)!;
-    const warned = new Set<string>();
+    const installs = byFamily.get(a.family);
+    if (!f || !installs) continue;
+    const seen = new Set<string>();
     for (const imp of f.externalImports) {
-      if (imp.optional || STDLIB.has(imp.module) || warned.has(imp.module)) continue;
+      if (imp.optional || imp.outcome === 'handled' || STDLIB.has(imp.module) || seen.has(imp.module)) continue;
       const dist = DISTRIBUTION_OF[imp.module] ?? imp.module;
-      if (have.has(normalName(dist))) continue;
-      warned.add(imp.module);
-      const files = image.requirements.length ? image.requirements.join(', ') : 'no requirement files';
-      ds.push(
-        diag(
-          'missing-requirement',
-          'warning',
-          `${a.name} imports ${imp.module}${dist !== imp.module ? ` (${dist})` : ''}, which image family '${a.family}' does not install (${files}); add ${dist} to its requirements`,
-          { file: relative(cwd, join(sourceRoot, imp.file)) || imp.file, line: imp.line, column: 1, path: '' },
-        ),
-      );
+      if (installs.have.has(normalName(dist)) || installs.have.has(normalName(imp.module))) continue;
+      seen.add(imp.module);
+      const fatal = installs.declared && imp.outcome === 'fatal';
+      const key = `${imp.module} ${a.family} ${imp.file}:${imp.line}`;
+      const c = causes.get(key) ?? {
+        module: imp.module,
+        dist,
+        family: a.family,
+        file: imp.file,
+        line: imp.line,
+        fatal,
+        agents: [],
+        keys: [],
+      };
+      c.agents.push(a.name);
+      c.keys.push(`${a.machine}/${a.name}`);
+      causes.set(key, c);
+      const step = startStep(f, imp);
+      const before = cannotStart.get(`${a.machine}/${a.name}`);
+      if (fatal && (!before || step < (before.step ?? Number.MAX_SAFE_INTEGER)))
+        cannotStart.set(`${a.machine}/${a.name}`, {
+          step,
+          code: 'missing-requirement',
+          message: `No module named '${imp.module}': image family '${a.family}' does not install ${dist}`,
+          file: imp.file,
+          line: imp.line,
+        });
     }
   }
-  return ds;
+  const diagnostics = [...causes.values()].map((c) => {
+    const at = { file: relative(cwd, join(sourceRoot, c.file)) || c.file, line: c.line, column: 1, path: '' };
+    const who = names([...new Set(c.agents)].sort());
+    const verb = c.agents.length > 1 ? 'import' : 'imports';
+    const head = `${who} ${verb} ${c.module}${c.dist !== c.module ? ` (${c.dist})` : ''}, which image family '${c.family}' does not install (${byFamily.get(c.family)!.what})`;
+    if (!c.fatal) return diag('missing-requirement', 'warning', `${head}; add ${c.dist} to its requirements`, at);
+    return {
+      ...diag(
+        'missing-requirement',
+        'error',
+        `${head}: ${c.agents.length > 1 ? 'they cannot' : 'it cannot'} start without it; add ${c.dist} to the family's requirements`,
+        at,
+      ),
+      stops: [...new Set(c.keys)].sort(),
+    };
+  });
+  return { diagnostics, cannotStart };
 }

@@ -8,10 +8,11 @@ import { join, relative } from 'node:path';
 import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import type { AgentConfig, ExtraPort, MachineConfig } from '../config/model.ts';
 import type { DeploymentSpec, HealthCheck } from '../config/spec.ts';
+import type { StartProblem } from '../plan/types.ts';
 import { cacheDir, FactsCache } from './cache.ts';
 import { DISTRIBUTION_OF, installedBy, normalName } from './requirements.ts';
 import { STDLIB } from './stdlib.ts';
-import { readScript, SourceTree, type Outcome, type ScriptFacts, type SourceProblem } from './tree.ts';
+import { readScript, SourceTree, startStep, type Outcome, type ScriptFacts, type SourceProblem } from './tree.ts';
 
 export interface SourceStage {
   readonly configs: readonly MachineConfig[];
@@ -26,14 +27,8 @@ export interface SourceStage {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-/** The problem an agent's start dies of, as the code says it. */
-export interface CannotStart {
-  readonly code: SourceProblem['code'];
-  readonly message: string;
-  /** Relative to the source root, `/`-separated (generated files do not depend on the working folder). */
-  readonly file: string;
-  readonly line: number;
-}
+/** The problem an agent's start dies of, as the code says it (`file` relative to the source root). */
+export type CannotStart = StartProblem;
 
 /** The health port the code binds, when it can be told: a literal it passes, or its port + 1. */
 function codeHealthPort(f: ScriptFacts, configPort: number): number | undefined {
@@ -124,13 +119,10 @@ function fixOf(p: SourceProblem, a: AgentConfig): string {
 
 const agentKey = (a: AgentConfig) => `${a.machine}/${a.name}`;
 
-/**
- * The problem an agent dies of: one of its own script (it does not compile, or is missing) before any
- * in a module it imports, else the first the walk of its imports meets, as Python meets them.
- */
+/** The problem an agent dies of: the first fatal one in the order Python runs the start. */
 function fatalProblem(f: ScriptFacts): SourceProblem | undefined {
   const fatal = f.problems.filter((p) => p.code !== 'namespace-package' && (p.outcome ?? 'fatal') === 'fatal');
-  return fatal.find((p) => p.file === f.script) ?? fatal[0];
+  return [...fatal].sort((a, b) => startStep(f, a) - startStep(f, b))[0];
 }
 
 const OUTCOME_ORDER: readonly Outcome[] = ['fatal', 'when-called', 'handled'];
@@ -371,7 +363,13 @@ export function readSources(
       facts.set(agentKey(a), f);
       const dies = fatalProblem(f);
       if (dies)
-        cannotStart.set(agentKey(a), { code: dies.code, message: dies.message, file: dies.file, line: dies.line });
+        cannotStart.set(agentKey(a), {
+          code: dies.code,
+          message: dies.message,
+          file: dies.file,
+          line: dies.line,
+          step: startStep(f, dies),
+        });
       for (const p of f.problems) {
         const key = `${p.code} ${p.file}:${p.line}`;
         const cause = causes.get(key) ?? { problem: p, agents: [] };

@@ -94,8 +94,16 @@ export interface ScriptFacts {
     readonly file: string;
     readonly line: number;
     readonly optional: boolean;
+    /** What a failure of this import does to the agent (the worst of the ways the file is reached). */
+    readonly outcome: Outcome;
   }[];
   readonly problems: readonly SourceProblem[];
+  /**
+   * Where each step of the start happens, in the order Python runs them (`file:line`): a module compiled
+   * (its syntax error's line) or an import statement executed, each module once, at its first import.
+   * The first fatal failure in this order is the one the agent dies of.
+   */
+  readonly startOrder: readonly string[];
 }
 
 /** The python3 that `python` names on PATH: its real path, size and modification time; undefined when there is none. */
@@ -386,6 +394,39 @@ function outcomeOf(r: Reach, needs: 1 | 2): Outcome {
 
 const SEVERITY: Readonly<Record<Outcome, number>> = { handled: 0, 'when-called': 1, fatal: 2 };
 
+/** Where in the start (ScriptFacts.startOrder) a failure at `file:line` happens; the end when it is not on the way. */
+export function startStep(f: ScriptFacts, at: { readonly file: string; readonly line: number }): number {
+  const i = f.startOrder.indexOf(`${at.file}:${at.line}`);
+  return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+}
+
+/**
+ * The start as Python runs it: the script's module-level imports in line order, each local module run
+ * at its first import (its own imports first, depth first), deferred ones (inside functions) not at all.
+ */
+function startOrder(w: Walk, tree: SourceTree, script: ModuleRef): string[] {
+  const steps: string[] = [];
+  const ran = new Set<string>();
+  const run = (ref: ModuleRef, depth: number) => {
+    if (ran.has(ref.file) || depth > 200) return;
+    ran.add(ref.file);
+    const { facts } = tree.module(ref.file);
+    if (!facts) return;
+    if (facts.syntaxError) {
+      steps.push(`${ref.file}:${facts.syntaxError.line}`);
+      return;
+    }
+    for (const imp of [...facts.imports].filter((i) => !i.deferred).sort((a, b) => a.line - b.line)) {
+      steps.push(`${ref.file}:${imp.line}`);
+      const r = resolveImport(w, ref, imp.level, imp.module);
+      if (r.kind === 'missing') for (const m of r.modules) run(m, depth + 1);
+      if (r.kind === 'local') for (const m of [...r.modules, ...submodules(w, ref, imp, r)]) run(m, depth + 1);
+    }
+  };
+  run(script, 0);
+  return steps;
+}
+
 /** What the walk over a script's closure gathers. */
 interface Walk {
   readonly tree: SourceTree;
@@ -432,16 +473,19 @@ function resolveImport(w: Walk, importer: ModuleRef, level: number, module: stri
 }
 
 /** Follows one import of `importer`: local modules are queued, a missing one reported, any other recorded. */
-function follow(w: Walk, importer: ModuleRef, reach: Reach, imp: PythonFacts['imports'][number], first: boolean): void {
+function follow(w: Walk, importer: ModuleRef, reach: Reach, imp: PythonFacts['imports'][number]): void {
   const file = importer.file;
   const next = through(reach, imp);
   const written = `${'.'.repeat(imp.level)}${imp.module}`;
   const r = resolveImport(w, importer, imp.level, imp.module);
   if (r.kind === 'external') {
-    if (first) {
+    const outcome = outcomeOf(next, 1);
+    const same = w.externalImports.findIndex((e) => e.module === r.top && e.file === file && e.line === imp.line);
+    if (same < 0) {
       w.external.add(r.top);
-      w.externalImports.push({ module: r.top, file, line: imp.line, optional: imp.optional });
-    }
+      w.externalImports.push({ module: r.top, file, line: imp.line, optional: imp.optional, outcome });
+    } else if (SEVERITY[outcome] > SEVERITY[w.externalImports[same]!.outcome])
+      w.externalImports[same] = { ...w.externalImports[same]!, outcome };
     return;
   }
   if (r.kind === 'relative-error') {
@@ -478,18 +522,29 @@ function follow(w: Walk, importer: ModuleRef, reach: Reach, imp: PythonFacts['im
       message: `imports ${written}, whose package ${name} is a folder without __init__.py: Python 3 imports it as a namespace package, which works, but packaging tools and some loaders miss it; add an empty __init__.py`,
     });
   }
-  // `from package import name`: a submodule of that name is imported too.
+  for (const ref of submodules(w, importer, imp, r)) w.queue.push({ ref, reach: next });
+}
+
+/** `from package import name`: the submodules of those names, which the import runs too (after the package). */
+function submodules(
+  w: Walk,
+  importer: ModuleRef,
+  imp: PythonFacts['imports'][number],
+  r: Extract<Resolution, { kind: 'local' }>,
+): ModuleRef[] {
   const last = r.last;
-  if (last.kind === 'module') return;
+  if (last.kind === 'module') return [];
   const base = r.modules.length ? r.modules[r.modules.length - 1]! : undefined;
   const pkgName = base && last.kind === 'package' ? base.name : undefined;
+  const out: ModuleRef[] = [];
   for (const n of imp.names.values()) {
     const sub = findIn(w.tree, n, last.locations);
     if (!sub || sub.kind === 'namespace') continue;
     const prefix = pkgName ?? resolvedName(w, importer, imp);
     const name = `${prefix}.${n}`;
-    w.queue.push({ ref: { file: sub.file, name, package: sub.kind === 'package' ? name : prefix }, reach: next });
+    out.push({ file: sub.file, name, package: sub.kind === 'package' ? name : prefix });
   }
+  return out;
 }
 
 /** The absolute name an import resolved to (for a namespace package, which has no module file). */
@@ -557,6 +612,7 @@ export function readScript(
   if (mainFacts.problem)
     return {
       script,
+      startOrder: [],
       compiles: false,
       framework: 'none',
       classChain: [],
@@ -616,7 +672,7 @@ export function readScript(
       for (const h of facts.httpServers ?? []) httpServers.push({ ...h, file });
       for (const d of facts.dockerEngine ?? []) dockerEngine.push({ ...d, file });
     }
-    for (const imp of facts.imports) follow(w, ref, reach, imp, first);
+    for (const imp of facts.imports) follow(w, ref, reach, imp);
   }
   const fileOf: FileOf = (file, level, dotted) => {
     const r = resolveImport(w, refOf(w, file), level, dotted);
@@ -626,6 +682,7 @@ export function readScript(
     a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line;
   return {
     script,
+    startOrder: startOrder(w, tree, refOf(w, script)),
     compiles: ![...w.problems.values()].some((p) => p.code === 'script-syntax-error' && p.file === script),
     ...frameworkOf(tree, fileOf, script, mainFacts.facts!),
     binds: binds.sort(byFileLine),

@@ -149,7 +149,8 @@ describe('agent-infra check', () => {
       { name: 'mainpc', file: 'examples/two-pc/main_pc_code/config/startup_config.yaml', agents: 56 },
       { name: 'pc2', file: 'examples/two-pc/pc2_code/config/startup_config.yaml', agents: 26 },
     ]);
-    expect(Object.keys(j.plan)).toEqual(['agents', 'startLevels', 'criticalPathSeconds']);
+    expect(Object.keys(j.plan)).toEqual(['agents', 'leftOut', 'startLevels', 'criticalPathSeconds']);
+    expect(j.plan.leftOut).toEqual([]);
     expect(j.plan.criticalPathSeconds).toBe(31);
     expect(j.plan.startLevels.flat()).toHaveLength(82);
     for (const d of j.diagnostics)

@@ -96,7 +96,7 @@ describe('check --source on nested and odd scripts', () => {
     const lines = readFileSync(script, 'utf8').split('\n').length;
     writeFileSync(script, `${readFileSync(script, 'utf8')}x = ${'('.repeat(5000)}1${')'.repeat(5000)}\n`);
     writeFileSync(join(dir, 'common', 'odd.py'), Buffer.from([0x78, 0x3d, 0xff, 0xfe, 0x00, 0x0c, 0x0d, 0x0a]));
-    const r = cli(['check', '--spec', 'agent-infra.yaml', '--source', '.', '--quiet'], dir);
+    const r = cli(['check', '--spec', 'agent-infra.yaml', '--source', '.', '--quiet', '--strict'], dir);
     expect(r.code).toBe(1);
     expect(r.stderr).not.toMatch(STACK);
     expect(r.stderr).toContain(

@@ -267,3 +267,54 @@ describe.skipIf(!HAS_UPSTREAM || !HAS_PYTHON)('the real slice (../shared/upstrea
     }
   });
 });
+
+describe('the failure an agent dies of is the first of its start, as Python runs it', () => {
+  // first.py: line 1 imports pkg (whose __init__ imports pkg.inner, which imports a third-party module
+  // the image lacks, at its line 2), line 2 a local module that does not exist, line 3 a file that does
+  // not compile. Python runs line 1 first, depth first: it dies in pkg/inner.py at line 2. By hand.
+  const tree: Record<string, string> = {
+    'requirements.txt': 'pyyaml\n',
+    'pkg/__init__.py': 'from . import inner\n',
+    'pkg/inner.py': 'import os\nimport not_installed_anywhere\n',
+    'agents/first.py': 'import pkg\nimport core_gone.mod\nimport bad_syntax\n',
+    'bad_syntax.py': 'def f(:\n',
+    // second.py reaches the broken file first.
+    'agents/second.py': 'import bad_syntax\nimport pkg\n',
+  };
+  it('names pkg/inner.py:2 for one and bad_syntax.py:1 for the other, as python3 dies', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'first-failure-'));
+    for (const [rel, text] of Object.entries(tree)) {
+      mkdirSync(dirname(join(root, rel)), { recursive: true });
+      writeFileSync(join(root, rel), text);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'first-failure-spec-'));
+    writeFileSync(
+      join(dir, 'agent-infra.yaml'),
+      `name: first\nnamespace: first\nsource: ${root}\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP}\nimages:\n  cpu: {builderBase: python:3.11-slim-bookworm, runtimeBase: python:3.11-slim-bookworm, requirements: [requirements.txt]}\n`,
+    );
+    writeFileSync(
+      join(dir, 'main.yaml'),
+      'agent_groups:\n  core:\n    First: {script_path: agents/first.py, port: 7200, health_check_port: 8200}\n    Second: {script_path: agents/second.py, port: 7300, health_check_port: 8300}\n    Fine: {script_path: requirements.txt, port: 7400, health_check_port: 8400}\n',
+    );
+    const r = await runPipelineAsync({ spec: join(dir, 'agent-infra.yaml'), cwd: dir });
+    const dies = r.plan.leftOut.map((l) => `${l.name} ${l.problem.code} ${l.problem.file}:${l.problem.line}`);
+    expect(dies).toEqual(['First missing-requirement pkg/inner.py:2', 'Second script-syntax-error bad_syntax.py:1']);
+    if (!HAS_PYTHON) return;
+    for (const [name, script] of [
+      ['First', 'agents/first.py'],
+      ['Second', 'agents/second.py'],
+    ] as const) {
+      const p = spawnSync('python3', [script], {
+        cwd: root,
+        env: { ...process.env, PYTHONPATH: root },
+        encoding: 'utf8',
+      });
+      expect(p.status).not.toBe(0);
+      const frames = [...p.stderr.matchAll(/File "([^"]+)", line (\d+)/g)].map(
+        (m) => `${relative(root, m[1]!)}:${m[2]}`,
+      );
+      const l = r.plan.leftOut.find((x) => x.name === name)!;
+      expect(frames.at(-1), p.stderr).toBe(`${l.problem.file}:${l.problem.line}`);
+    }
+  });
+});

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { parse, parseAllDocuments } from 'yaml';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cli, HAS_UPSTREAM, ROOT, STACK } from '../helpers.ts';
+import { cli, HAS_UPSTREAM, ROOT, STACK, withStandInPackages } from '../helpers.ts';
 
 const BASE_AGENT =
   'class BaseAgent:\n    def __init__(self, name=None, port=None, health_check_port=None, **kwargs):\n        self.port = port\n        self.health_check_port = health_check_port or port + 1\n';
@@ -209,23 +209,45 @@ describe('check with the source tree', () => {
     );
   });
 
-  it('warns of third-party imports the image family does not install, not of guarded or standard ones', () => {
-    const dir = system('code', {
-      'agent-infra.yaml':
-        'name: small\nnamespace: small\nsource: src\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP}\nimages:\n  cpu: {builderBase: python:3.11-slim-bookworm, runtimeBase: python:3.11-slim-bookworm, requirements: [requirements/base.txt]}\n',
+  it('a third-party import its image lacks stops the agent at start, warns inside a function, never for guarded or standard ones', () => {
+    const ghost =
+      'import json, yaml, cv2\ntry:\n    import torch\nexcept ImportError:\n    torch = None\nfrom common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\n    def speak(self):\n        import sounddevice\nGhost()\n';
+    const files = (family: string) => ({
+      'agent-infra.yaml': `name: small\nnamespace: small\nsource: src\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP}\nimages:\n  cpu: {builderBase: python:3.11-slim-bookworm, runtimeBase: python:3.11-slim-bookworm${family}}\n`,
       'src/requirements/base.txt': "# the agents' packages\n-r common.txt\npyzmq==25.1.2\n",
       'src/requirements/common.txt': 'PyYAML>=6\n',
-      'src/agents/ghost.py':
-        'import json, yaml, cv2\ntry:\n    import torch\nexcept ImportError:\n    torch = None\nfrom common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\nGhost()\n',
+      'src/agents/ghost.py': ghost,
     });
-    const { j } = json(dir);
-    expect(
+    const shown = (j: {
+      diagnostics: { code: string; severity: string; file: string; line: number; message: string; stops?: string[] }[];
+    }) =>
       j.diagnostics
-        .filter((d: { code: string }) => d.code === 'missing-requirement')
-        .map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`),
-    ).toEqual([
-      "src/agents/ghost.py:1 Ghost imports cv2 (opencv-python), which image family 'cpu' does not install (requirements/base.txt); add opencv-python to its requirements",
+        .filter((d) => d.code === 'missing-requirement')
+        .map((d) => `${d.severity} ${d.file}:${d.line} ${d.message}${d.stops ? ` stops ${d.stops.join(',')}` : ''}`);
+    // The family says what it installs (pyzmq, PyYAML): cv2 at line 1 stops Ghost; sounddevice only when speak() runs.
+    const listed = json(system('code', files(', requirements: [requirements/base.txt]')));
+    expect(shown(listed.j)).toEqual([
+      "warning src/agents/ghost.py:1 Ghost imports cv2 (opencv-python), which image family 'cpu' does not install (requirements/base.txt): it cannot start without it; add opencv-python to the family's requirements stops main/Ghost",
+      "warning src/agents/ghost.py:11 Ghost imports sounddevice, which image family 'cpu' does not install (requirements/base.txt); add sounddevice to its requirements",
     ]);
+    expect(listed.code).toBe(0);
+    expect(
+      listed.j.plan.leftOut.map(
+        (l: { name: string; code: string; message: string }) => `${l.name} ${l.code}: ${l.message}`,
+      ),
+    ).toEqual(["Ghost missing-requirement: No module named 'cv2': image family 'cpu' does not install opencv-python"]);
+    // Debian's python3-opencv, seen through the system site packages, provides cv2 (and python3-zmq, python3-yaml the rest).
+    const debian = json(
+      system('code', files(', runtimePackages: [python3-zmq, python3-yaml, python3-opencv], systemSitePackages: true')),
+    );
+    expect(shown(debian.j)).toEqual([
+      "warning src/agents/ghost.py:11 Ghost imports sounddevice, which image family 'cpu' does not install (no requirement files; Debian's python3-zmq, python3-yaml, python3-opencv); add sounddevice to its requirements",
+    ]);
+    expect(debian.j.plan.leftOut).toEqual([]);
+    // A family that lists nothing yet: what its image will hold is not known, so nothing is left out for it.
+    const none = json(system('code', files('')));
+    expect(none.j.plan.leftOut.map((l: { name: string }) => l.name)).toEqual([]);
+    expect(shown(none.j).every((d: string) => d.startsWith('warning ') && !d.includes(' stops '))).toBe(true);
   });
 
   it("gives an agent the other agents' hosts and ports its code reads, under the names it reads them by", () => {
@@ -461,8 +483,9 @@ describe("the example with the mini monorepo's code: the plan follows what the c
     const { exampleSpecCopy } = await import('../helpers.ts');
     // Without the spec's healthPort overrides and with the framework left at its default (http):
     // only the code can tell.
+    // Debian's packages stand in for the PyPI ones the mini monorepo's agents import (zmq, redis, yaml).
     const spec = exampleSpecCopy(dir, (t) =>
-      t.replace(/, healthPort: service\+1/g, '').replace(/^ {2}framework: baseagent.*$/m, ''),
+      withStandInPackages(t.replace(/, healthPort: service\+1/g, '').replace(/^ {2}framework: baseagent.*$/m, '')),
     );
     expect(readFileSync(spec, 'utf8')).not.toMatch(/healthPort|framework/);
     const src = join(ROOT, 'test', 'fixtures', 'mini-monorepo');
