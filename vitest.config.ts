@@ -38,6 +38,17 @@ export default defineConfig({
           globalSetup: ['test/docker-global-setup.ts'],
         },
       },
+      {
+        test: {
+          // The real agents' code (../shared/upstream/src-9ff5bdfb) run as the generated compose files say.
+          name: 'realcode',
+          include: ['test/realcode/**/*.test.ts'],
+          testTimeout: 1_800_000,
+          hookTimeout: 1_800_000,
+          fileParallelism: false,
+          globalSetup: ['test/docker-global-setup.ts'],
+        },
+      },
     ],
   },
 });

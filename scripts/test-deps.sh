@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the tests use besides Node: pyzmq (a real ZMQ REP socket for the probe tests),
-# and the Redis and NATS servers the end-to-end suite's local images are built from. Needs root.
+# the Redis and NATS servers the end-to-end suite's local images are built from, and the python3
+# packages that stand in for the real agents' PyPI dependencies in the real-code suite (RUNTIME.md).
+# Needs root.
 set -euo pipefail
-PACKAGES=(python3-zmq python3-redis redis-server redis-tools nats-server)
+PACKAGES=(python3-zmq python3-redis redis-server redis-tools nats-server
+  python3-pydantic python3-prometheus-client python3-psutil python3-yaml python3-aiohttp python3-numpy)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
