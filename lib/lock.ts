@@ -124,7 +124,7 @@ function parseLock(shown: string, text: string): unknown {
       // Not JSON (a flow mapping in YAML's own syntax): the YAML reader says.
     }
   }
-  const src = parseYamlSource(shown, text);
+  const src = parseYamlSource(shown, text, '1.2');
   return src.diagnostics.some((d) => d.severity === 'error') ? undefined : src.data;
 }
 

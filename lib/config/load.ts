@@ -149,7 +149,7 @@ function readSpec(opts: LoadOptions, ctx: LoadContext): ReadSpec | undefined {
         ctx.ds,
       );
     if (text === undefined) return undefined;
-    specSource = parseYamlSource(ctx.show(specFile), text);
+    specSource = parseYamlSource(ctx.show(specFile), text, '1.2');
     ctx.ds.push(...specSource.diagnostics);
     if (specSource.diagnostics.some((d) => d.severity === 'error')) return undefined;
     raw = specSource.data;

@@ -77,9 +77,11 @@ class AliasBudgetExceeded extends Error {}
 /**
  * Parses `text` as YAML 1.1 (the dialect of the Python loader the configs were written for): `yes`,
  * `on` and `off` are booleans, `0755` is octal, merge keys (`<<: *defaults`) merge. Duplicate keys are
- * kept as that loader kept them (the last wins) and each one is reported.
+ * kept as that loader kept them (the last wins) and each one is reported. agent-infra's own files (the
+ * spec, the lock) are YAML 1.2 (`version`), as cdk8s, Kubernetes and compose read YAML: `source: .` is a
+ * path there, `yes` a word; merge keys still merge.
  */
-export function parseYamlSource(file: string, text: string): YamlSource {
+export function parseYamlSource(file: string, text: string, version: YamlVersion = '1.1'): YamlSource {
   const tooDeep = () =>
     unreadable(
       file,
@@ -91,7 +93,7 @@ export function parseYamlSource(file: string, text: string): YamlSource {
       ),
     );
   try {
-    return read(file, text, tooDeep);
+    return read(file, text, tooDeep, version);
   } catch (e) {
     if (e instanceof AliasBudgetExceeded) {
       return unreadable(
@@ -207,7 +209,10 @@ export class YamlTimestamp {
   }
 }
 
-function read(file: string, text: string, tooDeep: () => YamlSource): YamlSource {
+/** The YAML dialect a file is read in: the system's configs 1.1 (PyYAML's), agent-infra's own files 1.2. */
+export type YamlVersion = '1.1' | '1.2';
+
+function read(file: string, text: string, tooDeep: () => YamlSource, version: YamlVersion): YamlSource {
   const lineCounter = new LineCounter();
   // A timestamp keeps the text it was written as (a date is no name, port or path: the message shows it as written).
   const customTags = (tags: Tags): Tags =>
@@ -217,7 +222,7 @@ function read(file: string, text: string, tooDeep: () => YamlSource): YamlSource
         : t,
     );
   const doc = parseDocument(text, {
-    version: '1.1',
+    version,
     uniqueKeys: false,
     lineCounter,
     prettyErrors: false,
