@@ -115,7 +115,7 @@ const files = pythonFiles(join(scaled, 'src')).length;
 const facts = JSON.parse(
   spawnSync(
     process.execPath,
-    [join(root, 'bin', 'agent-infra.mjs'), 'check', '--spec', scaledSpec, '--format', 'json'],
+    [join(root, 'bin', 'agent-infra.mjs'), 'check', '--spec', scaledSpec, '--format', 'json', '--strict'],
     { cwd: root, encoding: 'utf8', maxBuffer: 1 << 30 },
   ).stdout,
 ) as { plan: { agents: { code: { closure: string[] } | null }[] } };

@@ -19,7 +19,8 @@ export interface PipelineResult {
 
 /** The source stage's modules, loaded (with the Python parser) only when a system names a source tree. */
 type SourceModules = {
-  readSources: typeof import('./source/stage.ts').readSources;
+  /** The stage, already read. */
+  source: SourceStage;
   requirementCauses: typeof import('./source/requirements.ts').requirementCauses;
 };
 
@@ -43,17 +44,17 @@ export async function runPipelineAsync(opts: LoadOptions): Promise<PipelineResul
     import('./source/requirements.ts'),
   ]);
   await python.initPython();
-  return afterLoad(loaded, opts, {
-    readSources: stage.readSources,
-    requirementCauses: requirements.requirementCauses,
-  });
+  const source = await stage.readSourcesAsync(
+    loaded.spec,
+    loaded.configs,
+    loaded.sourceRoot,
+    opts.cwd ?? process.cwd(),
+  );
+  return afterLoad(loaded, opts, { source, requirementCauses: requirements.requirementCauses });
 }
 
 function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModules): PipelineResult {
-  const source =
-    modules && loaded.sourceRoot
-      ? modules.readSources(loaded.spec, loaded.configs, loaded.sourceRoot, opts.cwd ?? process.cwd())
-      : undefined;
+  const source = modules?.source;
   const closures = source
     ? new Map([...source.facts].filter(([, f]) => f.compiles).map(([k, f]) => [k, f.closure]))
     : undefined;

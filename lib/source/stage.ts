@@ -321,14 +321,57 @@ function adjustAgent(ctx: StageContext, a: AgentConfig, f: ScriptFacts, scriptAt
     : { ...a, ...known };
 }
 
+/** The stage's tree and the reading of every agent's script, before CPython's verdicts are in. */
+function openStage(spec: DeploymentSpec, configs: readonly MachineConfig[], sourceRoot: string, cwd: string) {
+  const cache = new FactsCache(cacheDir(cwd));
+  const tree = new SourceTree(sourceRoot, cache, new Set(spec.envHelpers));
+  // A top-level name the standard library has, or a distribution some requirement file installs, is not
+  // shadowed by a local folder without __init__.py.
+  const installed = new Set(
+    Object.values(spec.images ?? {}).flatMap((f) => f.requirements.flatMap((r) => [...installedBy(sourceRoot, r)])),
+  );
+  const elsewhere = (top: string) => STDLIB.has(top) || installed.has(normalName(DISTRIBUTION_OF[top] ?? top));
+  const scripts = configs.flatMap((c) => c.agents).filter((a) => a.scriptPath);
+  const readAll = () => new Map(scripts.map((a) => [a, readScript(tree, a.scriptPath!, elsewhere)] as const));
+  return { cache, tree, readAll };
+}
+
 export function readSources(
   spec: DeploymentSpec,
   configs: readonly MachineConfig[],
   sourceRoot: string,
   cwd: string,
 ): SourceStage {
-  const cache = new FactsCache(cacheDir(cwd));
-  const tree = new SourceTree(sourceRoot, cache, new Set(spec.envHelpers));
+  const opened = openStage(spec, configs, sourceRoot, cwd);
+  return closeStage(spec, configs, sourceRoot, cwd, opened, opened.readAll());
+}
+
+/**
+ * {@link readSources}, with CPython judging the tree's files in a process of its own while the scripts
+ * are read: with a second core free, the judging adds no time of its own when nothing is cached.
+ */
+export async function readSourcesAsync(
+  spec: DeploymentSpec,
+  configs: readonly MachineConfig[],
+  sourceRoot: string,
+  cwd: string,
+): Promise<SourceStage> {
+  const opened = openStage(spec, configs, sourceRoot, cwd);
+  const judging = opened.tree.prejudge();
+  const read = opened.readAll();
+  await judging;
+  return closeStage(spec, configs, sourceRoot, cwd, opened, read);
+}
+
+/** CPython's verdicts applied (the scripts read again where they change what compiles), then the facts turned into the stage. */
+function closeStage(
+  spec: DeploymentSpec,
+  configs: readonly MachineConfig[],
+  sourceRoot: string,
+  cwd: string,
+  { cache, tree, readAll }: ReturnType<typeof openStage>,
+  firstRead: ReadonlyMap<AgentConfig, ScriptFacts>,
+): SourceStage {
   const shown = (file: string) => relative(cwd, join(sourceRoot, file)) || file;
   const ds: Diagnostic[] = [];
   const facts = new Map<string, ScriptFacts>();
@@ -343,15 +386,7 @@ export function readSources(
     for (const a of c.agents)
       for (const p of [a.port.value, a.healthCheckPort.value, ...a.extraPorts.map((e) => e.port)])
         owners.set(p, [...(owners.get(p) ?? []), a]);
-  // A top-level name the standard library has, or a distribution some requirement file installs, is not
-  // shadowed by a local folder without __init__.py.
-  const installed = new Set(
-    Object.values(spec.images ?? {}).flatMap((f) => f.requirements.flatMap((r) => [...installedBy(sourceRoot, r)])),
-  );
-  const elsewhere = (top: string) => STDLIB.has(top) || installed.has(normalName(DISTRIBUTION_OF[top] ?? top));
-  const scripts = configs.flatMap((c) => c.agents).filter((a) => a.scriptPath);
-  const readAll = () => new Map(scripts.map((a) => [a, readScript(tree, a.scriptPath!, elsewhere)] as const));
-  let read = readAll();
+  let read = firstRead;
   // CPython judges every file read; where it changes what compiles, the walks run again (at most a few times).
   for (let i = 0; i < 5 && tree.judgeWithPython(); i++) read = readAll();
   const ctx: StageContext = { spec, trustCode: spec.trust === 'code', shown, ds, owners, undeclared, healthDrift };
