@@ -251,6 +251,13 @@ export const OverrideSchema = z.strictObject({
   /** Its data folder (/app/data) on a volume of its own, or `false` for none. @default - defaults.state (agents of one replica) */
   state: z.union([z.literal(false), StateSchema]).optional(),
   disabled: z.boolean().optional(),
+  /**
+   * Mount the Docker engine's socket (`/var/run/docker.sock`) into the agent's compose container, with
+   * the group `DOCKER_GID` names. It gives the agent root on the host: only for code that must drive the
+   * engine. Kubernetes pods never get it (a hostPath socket breaks the restricted Pod Security level).
+   * @default false
+   */
+  dockerSocket: z.boolean().optional(),
   secrets: z
     .array(
       z

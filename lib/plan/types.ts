@@ -140,6 +140,8 @@ export interface PlannedAgent {
   readonly scriptPath?: string;
   /** How the agent starts, from the code root (`python3 <script_path> [args]`): the same in every target. */
   readonly command: readonly string[];
+  /** The spec mounts the Docker engine's socket into its compose container (`dockerSocket: true`). */
+  readonly dockerSocket?: true;
   readonly required: boolean;
   readonly ports: readonly PlannedPort[];
   readonly servicePort: PlannedPort;

@@ -9,6 +9,7 @@ import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import type { AgentConfig, ExtraPort, MachineConfig } from '../config/model.ts';
 import type { DeploymentSpec, HealthCheck } from '../config/spec.ts';
 import type { StartProblem } from '../plan/types.ts';
+import { overrideFor } from '../plan/phases/drafts.ts';
 import { cacheDir, FactsCache } from './cache.ts';
 import { DISTRIBUTION_OF, installedBy, normalName } from './requirements.ts';
 import { STDLIB } from './stdlib.ts';
@@ -286,12 +287,15 @@ function adjustAgent(ctx: StageContext, a: AgentConfig, f: ScriptFacts, scriptAt
   let port = ports.port;
   const health = ports.health;
   const deps = codeEdges(ctx, a, f);
+  const mounted = overrideFor(ctx.spec, a).dockerSocket === true;
   for (const d of f.dockerEngine.slice(0, 1))
     ds.push(
       diag(
         'docker-engine',
         'warning',
-        `${a.name} talks to the Docker engine (${d.text}, line ${d.line}), whose socket no container gets: it fails when that line runs; mounting /var/run/docker.sock gives the agent root on the host, so agent-infra never does it for you`,
+        mounted
+          ? `${a.name} talks to the Docker engine (${d.text}, line ${d.line}) and the spec mounts its socket (dockerSocket: true): in compose the agent can do anything root can on the host; its Kubernetes pod gets no socket and fails when that line runs`
+          : `${a.name} talks to the Docker engine (${d.text}, line ${d.line}), whose socket no container gets: it fails when that line runs; mounting /var/run/docker.sock gives the agent root on the host, so agent-infra does it only where the spec says dockerSocket: true for the agent`,
         { file: shown(d.file), line: d.line, column: 1, path: '' },
       ),
     );

@@ -341,19 +341,51 @@ describe('check with the source tree', () => {
     ]);
   });
 
-  it('names an agent that talks to the Docker engine, whose socket no container gets', () => {
-    const dir = system('code', { 'src/agents/ghost.py': 'import docker\nclient = docker.from_env()\n' });
-    const { j } = json(dir);
-    expect(
+  it('names an agent that talks to the Docker engine; mounts the socket in compose only where the spec says so', () => {
+    const ghost = { 'src/agents/ghost.py': 'import docker\nclient = docker.from_env()\n' };
+    const shown = (j: {
+      diagnostics: { code: string; severity: string; file: string; line: number; message: string }[];
+    }) =>
       j.diagnostics
-        .filter((d: { code: string }) => d.code === 'docker-engine')
-        .map(
-          (d: { severity: string; file: string; line: number; message: string }) =>
-            `${d.severity} ${d.file}:${d.line} ${d.message}`,
-        ),
-    ).toEqual([
-      'warning src/agents/ghost.py:2 Ghost talks to the Docker engine (docker.from_env(), line 2), whose socket no container gets: it fails when that line runs; mounting /var/run/docker.sock gives the agent root on the host, so agent-infra never does it for you',
+        .filter((d) => d.code === 'docker-engine')
+        .map((d) => `${d.severity} ${d.file}:${d.line} ${d.message}`);
+    const dir = system('code', ghost);
+    expect(shown(json(dir).j)).toEqual([
+      'warning src/agents/ghost.py:2 Ghost talks to the Docker engine (docker.from_env(), line 2), whose socket no container gets: it fails when that line runs; mounting /var/run/docker.sock gives the agent root on the host, so agent-infra does it only where the spec says dockerSocket: true for the agent',
     ]);
+    const socketOf = (out: string) => {
+      const compose = parse(readFileSync(join(out, 'compose', 'docker-compose.main.yml'), 'utf8')) as {
+        services: Record<string, { volumes: { source: string; target: string }[]; group_add?: string[] }>;
+      };
+      return Object.entries(compose.services)
+        .filter(([, s]) => s.volumes?.some((v) => v.target === '/var/run/docker.sock'))
+        .map(
+          ([id, s]) =>
+            `${id} ${s.volumes.find((v) => v.target === '/var/run/docker.sock')!.source} ${s.group_add?.join(',')}`,
+        );
+    };
+    // Never by default.
+    expect(
+      cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'compose'], dir)
+        .code,
+    ).toBe(0);
+    expect(socketOf(join(dir, 'dist'))).toEqual([]);
+    // The spec's opt-in: the socket and the docker group for Ghost only, the warning says what it costs.
+    const opted = system('code', {
+      ...ghost,
+      'agent-infra.yaml':
+        'name: small\nnamespace: small\nsource: src\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP}\nagents: {Ghost: {dockerSocket: true}}\n',
+    });
+    expect(shown(json(opted).j)).toEqual([
+      'warning src/agents/ghost.py:2 Ghost talks to the Docker engine (docker.from_env(), line 2) and the spec mounts its socket (dockerSocket: true): in compose the agent can do anything root can on the host; its Kubernetes pod gets no socket and fails when that line runs',
+    ]);
+    const out = join(opted, 'dist');
+    expect(cli(['synth', '--spec', join(opted, 'agent-infra.yaml'), '--out', out], opted).code).toBe(0);
+    expect(socketOf(out)).toEqual([
+      "ghost /var/run/docker.sock ${DOCKER_GID:?DOCKER_GID must be set to the docker group's id (getent group docker)}",
+    ]);
+    expect(readFileSync(join(out, 'compose', '.env.example'), 'utf8')).toMatch(/\nDOCKER_GID=\n/);
+    expect(readFileSync(join(out, 'k8s', 'main.yaml'), 'utf8')).not.toContain('docker.sock');
   });
 
   it('never moves a port the code decides: the health port a BaseAgent computes stays, the declared port that clashes moves', () => {

@@ -5,7 +5,8 @@ import Handlebars from 'handlebars';
 import { packageRoot } from '../../package-root.ts';
 import type { SystemPlan } from '../../plan/types.ts';
 import { toYaml } from '../../contract/yaml.ts';
-import { IMAGE_REGISTRY_VAR, IMAGE_TAG_VAR, MODELS_DIR_VAR } from './service.ts';
+import { oneLine } from '../../diagnostics.ts';
+import { DOCKER_GID_VAR, IMAGE_REGISTRY_VAR, IMAGE_TAG_VAR, MODELS_DIR_VAR } from './service.ts';
 
 export function envExample(plan: SystemPlan, header: string): string {
   const lines = [header, '# Values for docker-compose: copy to .env beside the compose files and fill in.'];
@@ -21,6 +22,12 @@ export function envExample(plan: SystemPlan, header: string): string {
   lines.push(`PORT_OFFSET=${offset}`);
   lines.push('# Where the images come from.', `${IMAGE_REGISTRY_VAR}=${plan.registry}`, `${IMAGE_TAG_VAR}=${plan.tag}`);
   lines.push('# Host folder with the models, mounted read-only at /app/models.', `${MODELS_DIR_VAR}=./models`);
+  const socket = plan.agents.filter((a) => a.dockerSocket).map((a) => oneLine(a.name));
+  if (socket.length)
+    lines.push(
+      `# The docker group's id (getent group docker): ${socket.join(', ')} get the engine's socket (dockerSocket: true), which is root on the host.`,
+      `${DOCKER_GID_VAR}=`,
+    );
   if (plan.secrets.length > 0) {
     lines.push('# Secrets: set them in the environment of docker-compose or here, never in a generated file.');
     for (const s of plan.secrets) lines.push(`${s}=`);

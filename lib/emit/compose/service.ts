@@ -59,8 +59,14 @@ function agentVolumes(plan: SystemPlan, agent: PlannedAgent) {
     { type: 'volume', source: 'agent-logs', target: '/app/logs' },
     // The machine's startup config with the planned ports, where the agents' config loader reads it.
     ...startupConfigBind(plan, agent.machine),
+    // Only where the spec asks (dockerSocket: true): the engine's socket is root on the host.
+    ...(agent.dockerSocket ? [{ type: 'bind', source: DOCKER_SOCKET, target: DOCKER_SOCKET }] : []),
   ];
 }
+
+export const DOCKER_SOCKET = '/var/run/docker.sock';
+/** The host's docker group, which may use the socket; the agent's user joins it where the socket is mounted. */
+export const DOCKER_GID_VAR = 'DOCKER_GID';
 
 /** One agent's service in its machine's project. */
 export function agentService(plan: SystemPlan, t: Topology, agent: PlannedAgent): ComposeService {
@@ -97,6 +103,13 @@ export function agentService(plan: SystemPlan, t: Topology, agent: PlannedAgent)
     // A stateless agent's data folder is scratch space; a stateful one's is its own volume.
     tmpfs: ['/tmp', ...(agent.state ? [] : [DATA_PATH])],
     volumes: agentVolumes(plan, agent),
+    ...(agent.dockerSocket
+      ? {
+          group_add: [
+            `\${${DOCKER_GID_VAR}:?${DOCKER_GID_VAR} must be set to the docker group's id (getent group docker)}`,
+          ],
+        }
+      : {}),
     ...LOCKED_DOWN,
     ...t.attached,
   };

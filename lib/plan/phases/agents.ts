@@ -115,6 +115,7 @@ export function planAgents(x: AgentsInput): PlannedAgent[] {
       dockerGroups: d.cfg.dockerGroups,
       ...(d.cfg.scriptPath !== undefined ? { scriptPath: d.cfg.scriptPath } : {}),
       command: d.cfg.scriptPath !== undefined ? ['python3', d.cfg.scriptPath, ...(d.override.args ?? [])] : [],
+      ...(d.override.dockerSocket ? { dockerSocket: true as const } : {}),
       required: d.cfg.required,
       ports: own,
       servicePort: own[0]!,
