@@ -32,7 +32,9 @@ export interface ImportFact {
 export type ArgValue =
   | { readonly kind: 'int'; readonly value: number }
   | { readonly kind: 'str'; readonly value: string }
-  | { readonly kind: 'expr'; readonly text: string };
+  | { readonly kind: 'expr'; readonly text: string }
+  /** A variable the code reads (`int(os.getenv("X", "5642"))`), with the default it falls back to. */
+  | { readonly kind: 'env'; readonly name: string; readonly default?: number; readonly text: string };
 
 /** A call to the base class's constructor (`super().__init__(...)` or `Base.__init__(self, ...)`). */
 export interface BaseInit {
@@ -116,7 +118,7 @@ const line = (n: Node) => n.startPosition.row + 1;
 const kids = (n: Node | null | undefined): Node[] => (n ? n.namedChildren.filter((c): c is Node => c !== null) : []);
 
 /** The value of a string literal without interpolation, or undefined. */
-function stringValue(n: Node | null): string | undefined {
+function stringValue(n: Node | null | undefined): string | undefined {
   if (!n || n.type !== 'string') return undefined;
   if (kids(n).some((c) => c.type === 'interpolation')) return undefined;
   return kids(n)
@@ -129,6 +131,36 @@ function argValue(n: Node): ArgValue {
   if (n.type === 'integer' && /^\d+$/.test(n.text)) return { kind: 'int', value: Number(n.text) };
   const s = stringValue(n);
   return s !== undefined ? { kind: 'str', value: s } : { kind: 'expr', text: n.text };
+}
+
+/**
+ * A port passed to the base constructor, as far as the code decides it: a literal (also through names
+ * assigned before, `int()`, and `d.get("port", N)` of a dict literal), or the variable it reads with its
+ * default (through names and `int()` too), else the expression's text.
+ */
+function portArg(n: Node): ArgValue {
+  const literal = argValue(n);
+  if (literal.kind !== 'expr') return literal;
+  const env = envOf(n, 0);
+  if (env) return { kind: 'env', ...env, text: n.text };
+  const v = evaluate(n);
+  return v !== undefined && /^\d+$/.test(String(v)) ? { kind: 'int', value: Number(v) } : literal;
+}
+
+/** The variable an expression reads through `os.getenv`/`os.environ.get` (under `int()`, names, parentheses), and its default. */
+function envOf(n: Node | null | undefined, depth: number): { name: string; default?: number } | undefined {
+  if (!n || depth > 12) return undefined;
+  if (n.type === 'parenthesized_expression') return envOf(kids(n)[0], depth + 1);
+  if (n.type === 'identifier') return envOf(assignedValue(n, n.text), depth + 1);
+  if (n.type !== 'call') return undefined;
+  const f = n.childForFieldName('function')?.text;
+  const args = kids(n.childForFieldName('arguments'));
+  if (f === 'int' || f === 'str') return envOf(args[0], depth + 1);
+  if (!f || !ENV_GETTERS.has(f)) return undefined;
+  const name = stringValue(args[0]);
+  if (name === undefined) return undefined;
+  const d = args[1] && args[1].type !== 'keyword_argument' ? evaluate(args[1]) : undefined;
+  return d !== undefined && /^\d+$/.test(String(d)) ? { name, default: Number(d) } : { name };
 }
 
 /** The types of node the readers look at, gathered in one pass of a cursor over the tree. */
@@ -291,7 +323,7 @@ function readClasses(root: Node): ClassFact[] {
       let splat = false;
       for (const a of kids(call.childForFieldName('arguments'))) {
         if (a.type === 'keyword_argument')
-          keywords.set(a.childForFieldName('name')!.text, argValue(a.childForFieldName('value')!));
+          keywords.set(a.childForFieldName('name')!.text, portArg(a.childForFieldName('value')!));
         if (a.type === 'dictionary_splat') splat = true;
       }
       baseInits.push({ keywords, splat, line: line(call) });
@@ -354,6 +386,18 @@ function evaluate(n: Node | null | undefined, depth = 0): string | number | unde
       }
       if (f && ENV_GETTERS.has(f))
         return args[1] && args[1].type !== 'keyword_argument' ? evaluate(args[1], depth + 1) : undefined;
+      // `d.get("key", default)` of a dict literal the code assigned: the key's value, else the default.
+      const obj = n.childForFieldName('function');
+      if (obj?.type === 'attribute' && obj.childForFieldName('attribute')?.text === 'get') {
+        const target = obj.childForFieldName('object');
+        const dict = target?.type === 'identifier' ? assignedValue(target, target.text) : undefined;
+        const key = stringValue(args[0]);
+        if (dict?.type !== 'dictionary' || key === undefined) return undefined;
+        if (kids(dict).some((c) => c.type === 'dictionary_splat')) return undefined;
+        const pair = kids(dict).find((c) => c.type === 'pair' && stringValue(c.childForFieldName('key')) === key);
+        if (pair) return evaluate(pair.childForFieldName('value'), depth + 1);
+        return args[1] && args[1].type !== 'keyword_argument' ? evaluate(args[1], depth + 1) : undefined;
+      }
       return undefined;
     }
     default:

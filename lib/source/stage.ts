@@ -13,6 +13,7 @@ import { overrideFor } from '../plan/phases/drafts.ts';
 import { cacheDir, FactsCache } from './cache.ts';
 import { DISTRIBUTION_OF, installedBy, normalName } from './requirements.ts';
 import { STDLIB } from './stdlib.ts';
+import type { ArgValue } from './python.ts';
 import { readScript, SourceTree, startStep, type Outcome, type ScriptFacts, type SourceProblem } from './tree.ts';
 
 export interface SourceStage {
@@ -31,12 +32,24 @@ export interface SourceStage {
 /** The problem an agent's start dies of, as the code says it (`file` relative to the source root). */
 export type CannotStart = StartProblem;
 
-/** The health port the code binds, when it can be told: a literal it passes, or its port + 1. */
+/**
+ * The port a constructor argument binds when the code decides it: a literal, or the default of a variable
+ * the plan does not set (`int(os.getenv("X", "5642"))` with X unset binds 5642). Undefined where the
+ * plan's port reaches the code: through `planned` (AGENT_PORT, HEALTH_CHECK_PORT, which the plan sets
+ * to the agent's ports), or a value only the running code knows.
+ */
+export function argPort(v: ArgValue, planned: 'AGENT_PORT' | 'HEALTH_CHECK_PORT'): number | undefined {
+  if (v.kind === 'int') return v.value;
+  if (v.kind === 'env' && v.name !== planned) return v.default;
+  return undefined;
+}
+
+/** The health port the code binds, when it can be told: a port it passes, or its port + 1. */
 function codeHealthPort(f: ScriptFacts, configPort: number): number | undefined {
   const h = f.health;
   if (!h) return undefined;
-  if (h.kind === 'passed') return h.value.kind === 'int' ? h.value.value : undefined;
-  if (h.kind === 'port+1') return (h.port.kind === 'int' ? h.port.value : configPort) + 1;
+  if (h.kind === 'passed') return argPort(h.value, 'HEALTH_CHECK_PORT');
+  if (h.kind === 'port+1') return (argPort(h.port, 'AGENT_PORT') ?? configPort) + 1;
   return undefined;
 }
 
@@ -207,7 +220,7 @@ function codePorts(
   if (trustCode && f.health && code !== undefined)
     health = { value: code, at: { ...scriptAt, line: f.health.line }, derived: false, byCode: true };
   let port: AgentConfig['port'] = a.port;
-  const literal = f.servicePort?.value.kind === 'int' ? f.servicePort.value.value : undefined;
+  const literal = f.servicePort ? argPort(f.servicePort.value, 'AGENT_PORT') : undefined;
   if (trustCode && f.servicePort && (literal !== undefined || f.health?.kind === 'port+1'))
     // A literal port, or the port its health socket is computed from: moving it would leave the health port behind.
     port = { value: literal ?? a.port.value, at: { ...scriptAt, line: f.servicePort.line }, byCode: true };
@@ -220,15 +233,17 @@ function codePorts(
         { ...scriptAt, line: f.health.line },
       ),
     );
-  else if (f.health?.kind === 'port+1' && f.health.port.kind === 'int' && f.health.port.value !== a.port.value)
+  else if (f.health?.kind === 'port+1' && literal !== undefined && literal !== a.port.value) {
+    const how = f.health.port.kind === 'env' ? ` (${f.health.port.name} is not set, so its default)` : '';
     ds.push(
       diag(
         'port-drift',
         'warning',
-        `${a.name} binds port ${f.health.port.value} (line ${f.health.line}) but its config says ${a.port.value}; ${trustCode ? `the plan binds ${f.health.port.value}, as the code does (trust: code)` : 'fix one of them'}`,
+        `${a.name} binds port ${literal}${how} (line ${f.health.line}) but its config says ${a.port.value}; ${trustCode ? `the plan binds ${literal}, as the code does (trust: code)` : 'fix one of them'}`,
         { ...scriptAt, line: f.health.line },
       ),
     );
+  }
   return { port, health };
 }
 

@@ -4,11 +4,12 @@
  * health port is passed), and the real configs with the real slice of code.
  */
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { parse, parseAllDocuments } from 'yaml';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cli, HAS_UPSTREAM, ROOT, STACK, withStandInPackages } from '../helpers.ts';
+import { cli, HAS_PYTHON, HAS_UPSTREAM, ROOT, STACK, withStandInPackages } from '../helpers.ts';
 
 const BASE_AGENT =
   'class BaseAgent:\n    def __init__(self, name=None, port=None, health_check_port=None, **kwargs):\n        self.port = port\n        self.health_check_port = health_check_port or port + 1\n';
@@ -549,5 +550,59 @@ describe("the example with the mini monorepo's code: the plan follows what the c
     expect(policy.spec.ingress.flatMap((x: { ports: { port: number }[] }) => x.ports.map((p) => p.port))).toContain(
       5651,
     );
+  });
+});
+
+describe('ports the code takes from a variable or a dict, as python3 computes them', () => {
+  it('binds the default of a variable the plan does not set, the planned port of one it sets, and a dict’s value or default', () => {
+    // By hand: A reads A_PORT, which nothing sets: 25642 (health 25643). B's config dict has no port:
+    // 25652. C reads AGENT_PORT, which the plan sets to its port, 7600. D's dict says 25672.
+    const base =
+      'class BaseAgent:\n    def __init__(self, name=None, port=None, health_check_port=None, **kwargs):\n        print("BIND", port, health_check_port or port + 1, flush=True)\n';
+    const agent = (cls: string, pre: string, arg: string) =>
+      `import os\nfrom common.core.base_agent import BaseAgent\n${pre}class ${cls}(BaseAgent):\n    def __init__(self):\n        super().__init__(name="${cls}", port=${arg})\n${cls}()\n`;
+    const dir = system('code', {
+      'main.yaml': [
+        'agent_groups:',
+        '  core:',
+        '    A: {script_path: agents/a.py, port: 7400, health_check_port: 8400}',
+        '    B: {script_path: agents/b.py, port: 7500, health_check_port: 8500}',
+        '    C: {script_path: agents/c.py, port: 7600, health_check_port: 8600}',
+        '    D: {script_path: agents/d.py, port: 7700, health_check_port: 8700}',
+        '',
+      ].join('\n'),
+      'src/common/core/base_agent.py': base,
+      'src/agents/a.py': agent('A', '', 'int(os.getenv("A_PORT", "25642"))'),
+      'src/agents/b.py': agent('B', 'config = {}\n', 'config.get("port", 25652)'),
+      'src/agents/c.py': agent('C', '', 'int(os.getenv("AGENT_PORT", "25662"))'),
+      'src/agents/d.py': agent('D', 'CONF = {"port": 25672, "name": "D"}\n', 'CONF.get("port", 1)'),
+    });
+    const { j } = json(dir);
+    const planned = Object.fromEntries(
+      j.plan.agents.map((a: { name: string; port: number; healthCheckPort: number }) => [
+        a.name,
+        [a.port, a.healthCheckPort],
+      ]),
+    );
+    expect(planned).toEqual({ A: [25642, 25643], B: [25652, 25653], C: [7600, 7601], D: [25672, 25673] });
+    if (!HAS_PYTHON) return;
+    // Each script started as the compose file says: from the root, with the environment it gives the agent.
+    const out = join(dir, 'dist');
+    expect(cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', out, '--only', 'compose'], dir).code).toBe(
+      0,
+    );
+    const compose = parse(readFileSync(join(out, 'compose', 'docker-compose.main.yml'), 'utf8')) as {
+      services: Record<string, { command: string[]; environment: Record<string, string> }>;
+    };
+    for (const name of ['A', 'B', 'C', 'D']) {
+      const svc = compose.services[name.toLowerCase()]!;
+      const env = Object.fromEntries(Object.entries(svc.environment).filter(([, v]) => !v.includes('${')));
+      const r = spawnSync(svc.command[0]!, svc.command.slice(1), {
+        cwd: join(dir, 'src'),
+        env: { PATH: process.env['PATH'], ...env, PYTHONPATH: join(dir, 'src') },
+        encoding: 'utf8',
+      });
+      expect(r.stdout.trim(), `${name}: ${r.stderr}`).toBe(`BIND ${planned[name][0]} ${planned[name][1]}`);
+    }
   });
 });
