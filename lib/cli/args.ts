@@ -64,19 +64,23 @@ export function machineArgs(pairs: readonly string[]): MachineFile[] {
 export const OUTPUT_OPTIONS = {
   format: { type: 'string', default: 'text' },
   quiet: { type: 'boolean', short: 'q', default: false },
+  verbose: { type: 'boolean', default: false },
 } as const;
 
 export interface OutputArgs {
   readonly json: boolean;
   /** Print errors only (and, in JSON, everything: JSON is for programs). */
   readonly quiet: boolean;
+  /** Print every error and warning, however many (the default fits them on a screen). */
+  readonly verbose?: boolean;
 }
 
 export function outputArgs(values: {
   format?: string | boolean | (string | boolean)[];
   quiet?: string | boolean | (string | boolean)[];
+  verbose?: string | boolean | (string | boolean)[];
 }): OutputArgs {
   if (values.format !== undefined && values.format !== 'text' && values.format !== 'json')
     throw new UsageError(`--format takes text or json, got '${String(values.format)}'`);
-  return { json: values.format === 'json', quiet: values.quiet === true };
+  return { json: values.format === 'json', quiet: values.quiet === true, verbose: values.verbose === true };
 }

@@ -29,7 +29,7 @@ export async function checkCommand(args: readonly string[]): Promise<number> {
   if (out.json) {
     console.log(JSON.stringify(checkJson(r), null, 2));
   } else {
-    printDiagnostics(r.diagnostics, out.quiet);
+    printDiagnostics(r.diagnostics, out.quiet, out.verbose);
     if (!r.unusable && !out.quiet) console.log(summary(r));
   }
   if (r.unusable) return 2;

@@ -78,7 +78,7 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
   const load = loadArgs(values);
   const r = await runPipelineAsync(load);
   if (!r.ok) {
-    printDiagnostics(r.diagnostics, output.quiet);
+    printDiagnostics(r.diagnostics, output.quiet, output.verbose);
     return r.unusable ? 2 : 1;
   }
   const spec = load.spec;

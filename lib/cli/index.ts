@@ -7,11 +7,11 @@ import { UsageError } from './args.ts';
 const USAGE = `usage: agent-infra <command> [options]   (agent-infra --version prints the version)
 
 commands:
-  check      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--format text|json] [--quiet] [--frozen-lock]
+  check      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--strict] [--format text|json] [--quiet|--verbose] [--frozen-lock]
              load every machine's startup config, report problems, print the plan summary
-  synth      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--out DIR] [--only k8s|compose|docker|reports] [--format text|json] [--quiet]
+  synth      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--strict] [--out DIR] [--only k8s|compose|docker|reports] [--format text|json] [--quiet|--verbose]
              write Kubernetes manifests, compose files, Dockerfiles and reports to DIR (default dist)
-  report     [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--out DIR] [--format text|json] [--quiet]
+  report     [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--strict] [--out DIR] [--format text|json] [--quiet|--verbose]
              write the reports (dependency graph, ports, startup plan, GPUs) even when the configs have errors
   images     --context DIR [--spec FILE] [--source DIR] [--base-map IMAGE=LOCAL ...] [--naive] [--no-cache] [--family NAME ...]
              [--label KEY=VALUE ...] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE] [--format text|json] [--quiet]

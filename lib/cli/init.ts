@@ -26,7 +26,7 @@ export async function initCommand(args: readonly string[]): Promise<number> {
       ),
     );
   else {
-    printDiagnostics(r.diagnostics, output.quiet);
+    printDiagnostics(r.diagnostics, output.quiet, output.verbose);
     if (r.written && !output.quiet) console.log(describe(r.written));
   }
   return r.code;

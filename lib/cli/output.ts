@@ -10,14 +10,47 @@ const styled = (stream: NodeJS.WriteStream) => (style: Style, s: string) => styl
 const onStderr = styled(process.stderr);
 const onStdout = styled(process.stdout);
 
-/** Prints diagnostics for people on stderr, errors first; with `quiet`, the errors alone. */
-export function printDiagnostics(ds: readonly Diagnostic[], quiet = false): void {
+/** Warnings shown one by one up to this many; above it, one line per code (`--verbose` shows each). */
+export const WARNINGS_SHOWN = 15;
+/** Errors shown one by one up to this many; the rest are counted. */
+export const ERRORS_SHOWN = 15;
+
+/**
+ * Prints diagnostics for people on stderr, errors first, so that they fit a screen: every error (up to
+ * {@link ERRORS_SHOWN}), the warnings one by one when they are few, else one line per code with its count
+ * and first instance, the `left-out` summary always whole; then where the full list is. `verbose`:
+ * every error and warning. `quiet`: the errors alone.
+ */
+export function printDiagnostics(ds: readonly Diagnostic[], quiet = false, verbose = false): void {
   const tag = { error: onStderr('red', 'error'), warning: onStderr('yellow', 'warning') };
-  for (const sev of quiet ? (['error'] as const) : (['error', 'warning'] as const)) {
-    for (const d of ds.filter((x) => x.severity === sev)) console.error(`${tag[sev]} ${formatDiagnostic(d)}`);
+  const errors = ds.filter((d) => d.severity === 'error');
+  const warnings = quiet ? [] : ds.filter((d) => d.severity === 'warning');
+  const shownErrors = verbose ? errors : errors.slice(0, ERRORS_SHOWN);
+  for (const d of shownErrors) console.error(`${tag.error} ${formatDiagnostic(d)}`);
+  if (shownErrors.length < errors.length)
+    console.error(`${tag.error} ... and ${errors.length - shownErrors.length} more errors`);
+  const hidden: string[] = [];
+  if (verbose || warnings.length <= WARNINGS_SHOWN) {
+    for (const d of warnings) console.error(`${tag.warning} ${formatDiagnostic(d)}`);
+  } else {
+    const byCode = new Map<string, Diagnostic[]>();
+    for (const d of warnings) if (d.code !== 'left-out') byCode.set(d.code, [...(byCode.get(d.code) ?? []), d]);
+    const groups = [...byCode].sort(([a, x], [b, y]) => y.length - x.length || (a < b ? -1 : 1));
+    for (const [code, list] of groups) {
+      const first = formatDiagnostic(list[0]!).replace(` [${code}]`, '');
+      const short = first.length > 150 ? `${first.slice(0, 149)}…` : first;
+      console.error(`${tag.warning} ${String(list.length).padStart(3)} × [${code}] e.g. ${short}`);
+    }
+    for (const d of warnings.filter((x) => x.code === 'left-out'))
+      console.error(`${tag.warning} ${formatDiagnostic(d)}`);
+    hidden.push(
+      `${warnings.length} warnings in ${groups.length + (warnings.some((d) => d.code === 'left-out') ? 1 : 0)} groups`,
+    );
   }
-  const infos = ds.filter((d) => d.severity === 'info').length;
-  if (infos > 0 && !quiet) console.error(onStderr('dim', `(${infos} notes not shown; --format json lists them)`));
+  const infos = quiet ? 0 : ds.filter((d) => d.severity === 'info').length;
+  if (infos > 0) hidden.push(`${infos} notes`);
+  if (hidden.length)
+    console.error(onStderr('dim', `(${hidden.join(', ')}: --verbose shows each, --format json lists them all)`));
 }
 
 /** A diagnostic in the commands' JSON. */

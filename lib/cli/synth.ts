@@ -30,7 +30,7 @@ export function printSynthResult(
     );
     return r.code;
   }
-  printDiagnostics(r.diagnostics, out.quiet);
+  printDiagnostics(r.diagnostics, out.quiet, out.verbose);
   if (r.code === 1) console.error(`agent-infra: nothing written: fix the errors above first`);
   if (r.written && !out.quiet)
     console.log(
@@ -79,7 +79,7 @@ export async function reportCommand(args: readonly string[]): Promise<number> {
     );
     return r.code;
   }
-  printDiagnostics(r.diagnostics, output.quiet);
+  printDiagnostics(r.diagnostics, output.quiet, output.verbose);
   if (r.written && !output.quiet) console.log(`agent-infra: wrote ${r.written.files} reports to ${dir}`);
   return r.code;
 }

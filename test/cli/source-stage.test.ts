@@ -510,6 +510,38 @@ describe('check with the source tree', () => {
   );
 });
 
+describe.skipIf(!HAS_UPSTREAM)('check of the real configs with the real slice, for people', () => {
+  const args = [
+    'check',
+    '--spec',
+    'test/fixtures/upstream-20250814/agent-infra.yaml',
+    '--source',
+    '../shared/upstream/src-9ff5bdfb',
+  ];
+  it('fits a screen: at most 40 lines, a line per warning code, the left-out agents whole, where the rest is', () => {
+    const r = cli(args, ROOT);
+    expect(r.code).toBe(0);
+    const lines = `${r.stderr}${r.stdout}`.trimEnd().split('\n');
+    expect(lines.length).toBeLessThanOrEqual(40);
+    const j = JSON.parse(cli([...args, '--format', 'json'], ROOT).stdout) as {
+      diagnostics: { code: string; severity: string }[];
+    };
+    const warnings = j.diagnostics.filter((d) => d.severity === 'warning');
+    const codes = new Set(warnings.map((d) => d.code));
+    codes.delete('left-out');
+    // One line per code, with its count, then the left-out agents whole, then the pointer to the rest.
+    for (const c of codes) {
+      const n = warnings.filter((d) => d.code === c).length;
+      expect(r.stderr).toMatch(new RegExp(`^warning +${n} × \\[${c}\\] e\\.g\\. `, 'm'));
+    }
+    expect(r.stderr).toMatch(/^warning \d+ agents left out of what is deployed, .*\[left-out\]$/m);
+    expect(r.stderr).toContain(`(${warnings.length} warnings in ${codes.size + 1} groups, `);
+    // --verbose: every warning on its own line.
+    const verbose = cli([...args, '--verbose'], ROOT);
+    expect(verbose.stderr.split('\n').filter((l) => l.startsWith('warning ')).length).toBe(warnings.length);
+  });
+});
+
 describe("the example with the mini monorepo's code: the plan follows what the code binds and answers", () => {
   it('probes a BaseAgent that passes no health_check_port at port + 1 because its code says so, and every agent by ZMQ because its code is a BaseAgent', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'source-example-'));
