@@ -65,38 +65,59 @@ export function compileWithPython(
   };
 }
 
-/** {@link compileWithPython} in a process of its own, while this one goes on (undefined when no python3 can be run). */
-export function compileWithPythonAsync(
-  sources: readonly { readonly name: string; readonly bytes: Uint8Array }[],
-  python = 'python3',
-): Promise<CompileResults | undefined> {
-  if (sources.length === 0) return Promise.resolve({ version: '', results: [] });
-  const input = JSON.stringify(sources.map((s) => ({ name: s.name, b64: Buffer.from(s.bytes).toString('base64') })));
-  return new Promise((resolve) => {
-    let out = '';
-    let done = false;
-    const finish = (r: CompileResults | undefined) => {
-      if (!done) resolve(r);
-      done = true;
-    };
-    const child = spawn(python, ['-I', '-S', '-c', COMPILE_ALL], { stdio: ['pipe', 'pipe', 'ignore'] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
-    child.on('error', () => finish(undefined));
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stdin.on('error', () => finish(undefined));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return finish(undefined);
-      try {
-        const parsed = JSON.parse(out) as { version: string; results: ({ line: number; message: string } | null)[] };
-        finish({
-          version: parsed.version,
-          results: parsed.results.map((x) => (x ? { line: x.line, message: x.message } : undefined)),
-        });
-      } catch {
-        finish(undefined);
-      }
-    });
-    child.stdin.end(input);
-  });
+const COMPILE_STREAM = `
+import base64, json, sys
+for line in sys.stdin:
+    f = json.loads(line)
+    try:
+        compile(base64.b64decode(f["b64"]), f["name"], "exec", dont_inherit=True)
+        r = None
+    except SyntaxError as e:
+        r = {"line": e.lineno or 1, "message": e.msg}
+    except (ValueError, RecursionError, MemoryError) as e:
+        r = {"line": 1, "message": type(e).__name__ + ": " + str(e)}
+    sys.stdout.write(json.dumps({"name": f["name"], "r": r}) + "\\n")
+sys.stdout.write(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3]}) + "\\n")
+`;
+
+/**
+ * CPython judging sources as they are handed to it, in a process of its own: a file submitted while this
+ * process goes on reading others is compiled meanwhile (the write reaches the pipe at once), and
+ * {@link finish} gives every verdict. Undefined verdicts where no python3 could be run.
+ */
+export class StreamingJudge {
+  private readonly child;
+  private out = '';
+  private failed = false;
+  private readonly done: Promise<void>;
+
+  constructor(python = 'python3') {
+    this.child = spawn(python, ['-I', '-S', '-u', '-c', COMPILE_STREAM], { stdio: ['pipe', 'pipe', 'ignore'] });
+    this.child.on('error', () => (this.failed = true));
+    this.child.stdin.on('error', () => (this.failed = true));
+    this.child.stdout.setEncoding('utf8').on('data', (d: string) => (this.out += d));
+    this.done = new Promise((resolve) => this.child.on('close', (code) => ((this.failed ||= code !== 0), resolve())));
+  }
+
+  submit(name: string, text: string): void {
+    if (this.failed) return;
+    this.child.stdin.write(`${JSON.stringify({ name, b64: Buffer.from(text, 'utf8').toString('base64') })}\n`);
+  }
+
+  /** Every verdict by file name, and the python3's version; undefined when it could not judge. */
+  async finish(): Promise<{ version: string; verdicts: Map<string, SyntaxProblem | undefined> } | undefined> {
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 600_000);
+    await this.done;
+    clearTimeout(timer);
+    if (this.failed) return undefined;
+    const verdicts = new Map<string, SyntaxProblem | undefined>();
+    let version = '';
+    for (const line of this.out.split('\n').filter(Boolean)) {
+      const x = JSON.parse(line) as { name?: string; r?: { line: number; message: string } | null; version?: string };
+      if (x.version !== undefined) version = x.version;
+      else if (x.name !== undefined) verdicts.set(x.name, x.r ? { line: x.r.line, message: x.r.message } : undefined);
+    }
+    return version ? { version, verdicts } : undefined;
+  }
 }

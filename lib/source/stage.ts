@@ -11,6 +11,7 @@ import type { DeploymentSpec, HealthCheck } from '../config/spec.ts';
 import type { StartProblem } from '../plan/types.ts';
 import { overrideFor } from '../plan/phases/drafts.ts';
 import { cacheDir, FactsCache } from './cache.ts';
+import { StreamingJudge } from './cpython.ts';
 import { DISTRIBUTION_OF, installedBy, normalName } from './requirements.ts';
 import { STDLIB } from './stdlib.ts';
 import type { ArgValue } from './python.ts';
@@ -366,8 +367,8 @@ export function readSources(
 }
 
 /**
- * {@link readSources}, with CPython judging the tree's files in a process of its own while the scripts
- * are read: with a second core free, the judging adds no time of its own when nothing is cached.
+ * {@link readSources}, with CPython compiling each file in a process of its own as soon as it is read,
+ * while this one parses the next: its verdicts are in when the reading ends.
  */
 export async function readSourcesAsync(
   spec: DeploymentSpec,
@@ -376,9 +377,12 @@ export async function readSourcesAsync(
   cwd: string,
 ): Promise<SourceStage> {
   const opened = openStage(spec, configs, sourceRoot, cwd);
-  const judging = opened.tree.prejudge();
+  const judge = opened.tree.pythonId ? new StreamingJudge() : undefined;
+  if (judge) opened.tree.onUnjudged = (rel, text) => judge.submit(rel, text);
   const read = opened.readAll();
-  await judging;
+  opened.tree.onUnjudged = undefined;
+  const judged = await judge?.finish();
+  if (judged) opened.tree.addVerdicts(judged.version, judged.verdicts);
   return closeStage(spec, configs, sourceRoot, cwd, opened, read);
 }
 

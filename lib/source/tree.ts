@@ -4,7 +4,7 @@
  * from, and what it really binds, connects to and reads. Problems are diagnostics-to-be: each names
  * the file and the line.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { relativePathProblem } from '../config/grammar.ts';
 import { firstInvalidUtf8 } from '../io/read-input.ts';
@@ -19,7 +19,7 @@ import {
   type Resolution,
 } from './finder.ts';
 import { STDLIB } from './stdlib.ts';
-import { compileWithPython, compileWithPythonAsync } from './cpython.ts';
+import { compileWithPython } from './cpython.ts';
 import type { SyntaxProblem } from './tokens.ts';
 import {
   readPython,
@@ -121,9 +121,6 @@ function executableId(python: string): string | undefined {
   return undefined;
 }
 
-/** Folders {@link SourceTree.prejudge} does not look into: installed packages and caches, not the system's code. */
-const SKIPPED_DIRS = new Set(['node_modules', '__pycache__', 'site-packages', 'dist-packages', 'venv', 'env']);
-
 /** One tree: files are read and parsed once however many scripts import them. */
 export class SourceTree {
   private readonly realRoot: string;
@@ -132,10 +129,10 @@ export class SourceTree {
   private readonly texts = new Map<string, string>();
   /** CPython's verdict on each file it judged: its first error, or null when it compiles. */
   private readonly verdicts = new Map<string, SyntaxProblem | null>();
-  /** Verdicts CPython gave ahead of the walk ({@link prejudge}), by the key of the file's text and the python3. */
-  private readonly early = new Map<string, { verdict: SyntaxProblem | null; version: string }>();
   /** The version of the python3 that judged, when one did. */
   judgedBy: string | undefined;
+  /** Called with each file read whose verdict no cache holds (a judge can start on it at once). */
+  onUnjudged: ((rel: string, text: string) => void) | undefined;
 
   constructor(
     readonly root: string,
@@ -150,7 +147,11 @@ export class SourceTree {
     const cached = this.modules.get(rel);
     if (cached) return cached;
     const read = this.read(rel);
-    if (read.text !== undefined) this.texts.set(rel, read.text);
+    if (read.text !== undefined) {
+      this.texts.set(rel, read.text);
+      if (this.onUnjudged && this.pythonId && !this.cache?.getVerdict(this.verdictKey(read.text)))
+        this.onUnjudged(rel, read.text);
+    }
     const entry = read.text === undefined ? { problem: read.problem! } : { facts: this.facts(read.text) };
     this.modules.set(rel, entry);
     return entry;
@@ -165,11 +166,11 @@ export class SourceTree {
   judgeWithPython(python = 'python3'): boolean {
     const pending = [...this.texts.keys()].filter((f) => !this.verdicts.has(f)).sort();
     if (pending.length === 0) return false;
-    const id = executableId(python);
+    const id = python === 'python3' ? this.pythonId : executableId(python);
     if (!id) return false;
     // A verdict is cached under the source and the python3 that gave it (its path, size and time).
     const keyOf = (f: string) => FactsCache.key(`cpython\0${id}\0${this.texts.get(f)!}`);
-    const known = (f: string) => this.cache?.getVerdict(keyOf(f)) ?? this.early.get(keyOf(f));
+    const known = (f: string) => this.cache?.getVerdict(keyOf(f));
     const fresh = pending.filter((f) => !known(f));
     const r = compileWithPython(
       fresh.map((f) => ({ name: f, bytes: Buffer.from(this.texts.get(f)!, 'utf8') })),
@@ -194,49 +195,24 @@ export class SourceTree {
     return changed;
   }
 
-  /**
-   * Starts CPython judging every Python file of the tree that no cache holds a verdict for, in a process
-   * of its own, so that it works while this process reads the scripts; {@link judgeWithPython} then finds
-   * the verdicts. Bounded: virtual environments, `node_modules`, hidden and `__pycache__` folders are not
-   * looked into, and at most 5,000 files (64 MiB) are sent; the rest is judged when read.
-   */
-  async prejudge(python = 'python3'): Promise<void> {
-    const id = executableId(python);
-    if (!id) return;
-    const files: { key: string; name: string; bytes: Buffer }[] = [];
-    let bytes = 0;
-    const walk = (dir: string, depth: number) => {
-      if (depth > 30 || files.length >= 5000) return;
-      let entries: Dirent[];
-      try {
-        entries = readdirSync(join(this.realRoot, dir), { withFileTypes: true });
-      } catch {
-        return;
-      }
-      if (entries.some((e) => e.name === 'pyvenv.cfg')) return;
-      for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-        const rel = dir ? `${dir}/${e.name}` : e.name;
-        if (e.isDirectory()) {
-          if (!e.name.startsWith('.') && !SKIPPED_DIRS.has(e.name)) walk(rel, depth + 1);
-        } else if (e.isFile() && e.name.endsWith('.py') && files.length < 5000 && bytes < 64 << 20) {
-          const { text } = this.read(rel);
-          if (text === undefined) continue;
-          const key = FactsCache.key(`cpython\0${id}\0${text}`);
-          if (this.cache?.getVerdict(key)) continue;
-          const b = Buffer.from(text, 'utf8');
-          bytes += b.length;
-          files.push({ key, name: rel, bytes: b });
-        }
-      }
-    };
-    walk('', 0);
-    const r = await compileWithPythonAsync(files, python);
-    if (!r) return;
-    files.forEach((f, i) => {
-      const v = { verdict: r.results[i] ?? null, version: r.version };
-      this.early.set(f.key, v);
-      this.cache?.setVerdict(f.key, v);
-    });
+  /** The python3 on PATH (path, size, time), which judges; undefined when there is none. */
+  get pythonId(): string | undefined {
+    if (this.pythonIdMemo === undefined) this.pythonIdMemo = executableId('python3') ?? null;
+    return this.pythonIdMemo ?? undefined;
+  }
+
+  private pythonIdMemo: string | null | undefined;
+
+  private verdictKey(text: string): string {
+    return FactsCache.key(`cpython\0${this.pythonId}\0${text}`);
+  }
+
+  /** Verdicts a judge gave on files read (by file), kept as if {@link judgeWithPython} had given them. */
+  addVerdicts(version: string, verdicts: ReadonlyMap<string, SyntaxProblem | undefined>): void {
+    for (const [rel, v] of verdicts) {
+      const text = this.texts.get(rel);
+      if (text !== undefined) this.cache?.setVerdict(this.verdictKey(text), { verdict: v ?? null, version });
+    }
   }
 
   private facts(text: string): PythonFacts {
@@ -256,13 +232,17 @@ export class SourceTree {
   private kind(rel: string): 'file' | 'dir' | undefined {
     if (this.kinds.has(rel)) return this.kinds.get(rel);
     let k: 'file' | 'dir' | undefined;
-    try {
-      const real = realpathSync.native(join(this.realRoot, rel));
-      const st = this.inside(real) ? statSync(real) : undefined;
-      k = st?.isFile() ? 'file' : st?.isDirectory() ? 'dir' : undefined;
-    } catch {
-      k = undefined;
-    }
+    // Most paths asked about do not exist (a module looked for in each folder of the path): a stat that
+    // throws nothing answers those without the cost of an exception.
+    if (!statSync(join(this.realRoot, rel), { throwIfNoEntry: false })) k = undefined;
+    else
+      try {
+        const real = realpathSync.native(join(this.realRoot, rel));
+        const st = this.inside(real) ? statSync(real) : undefined;
+        k = st?.isFile() ? 'file' : st?.isDirectory() ? 'dir' : undefined;
+      } catch {
+        k = undefined;
+      }
     this.kinds.set(rel, k);
     return k;
   }
