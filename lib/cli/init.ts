@@ -46,7 +46,8 @@ function describe(w: NonNullable<InitResult['written']>): string {
     lines.push(`  VRAM from the configs: ${w.vram.map((v) => `${v.agent} ${v.vramGiB} GiB`).join(', ')}`);
   if (w.source !== undefined) lines.push(`  source: ${w.source}${w.framework ? `, framework ${w.framework}` : ''}`);
   lines.push(
-    `  ${w.todos} TODO${w.todos === 1 ? '' : 's'} to confirm; check finds ${w.check.errors} errors and ${w.check.warnings} warnings in the configs: run agent-infra check --spec ${w.spec}`,
+    `  ${w.todos} TODO${w.todos === 1 ? '' : 's'} to confirm; check finds ${w.check.errors} errors and ${w.check.warnings} warnings in the configs`,
+    `  next: npx agent-infra check --spec ${w.spec}, then npx agent-infra synth --spec ${w.spec} (writes dist/)`,
   );
   return lines.join('\n');
 }

@@ -173,7 +173,9 @@ interface Draft {
 function render(d: Draft): string {
   const out: string[] = [];
   out.push(`# agent-infra deployment spec, written by 'agent-infra init' from what this repository holds.`);
-  out.push(`# Next: agent-infra check (the configs' own problems), then npx cdk8s synth or agent-infra synth.`);
+  out.push(
+    `# Next: npx agent-infra check (the configs' own problems), then npx agent-infra synth (writes dist/: Kubernetes, compose, Dockerfiles, reports).`,
+  );
   out.push(`# The spec reference is in agent-infra's README. Lines marked TODO are guesses to confirm.`);
   out.push(`name: ${d.name}`);
   out.push(`namespace: ${d.name}`);

@@ -116,6 +116,15 @@ describe('the installed package', () => {
     const init = run(['init', 'repo']);
     expect(init.code).toBe(0);
     expect(init.stdout).toContain('agent-infra: wrote repo/agent-infra.yaml');
+    // The next step it prints runs, as printed, in the user's folder (npx finds the installed package).
+    const next = /^ {2}next: (.+), then (.+) \(writes dist\/\)$/m.exec(init.stdout);
+    expect(next, init.stdout).not.toBeNull();
+    for (const command of [next![1]!, next![2]!]) {
+      expect(command).toMatch(/^npx agent-infra (check|synth) --spec repo\/agent-infra\.yaml$/);
+      const r = spawnSync('sh', ['-c', `${command} --quiet`], { cwd: u.dir, encoding: 'utf8' });
+      expect([r.status, r.stderr], command).toEqual([0, '']);
+    }
+    expect(existsSync(join(u.dir, 'dist', 'k8s', 'mainpc.yaml'))).toBe(true);
     const check = run(['check', '--spec', 'repo/agent-infra.yaml', '--quiet']);
     expect(check).toMatchObject({ code: 0, stdout: '' });
     const synth = run(['synth', '--spec', 'repo/agent-infra.yaml', '--out', 'dist', '--format', 'json']);
