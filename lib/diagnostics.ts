@@ -37,6 +37,7 @@ export type DiagnosticCode =
   | 'code-probe'
   | 'docker-engine'
   | 'left-out'
+  | 'renamed-field'
   | 'health-port-drift'
   | 'port-drift'
   | 'undeclared-dependency'

@@ -19,7 +19,7 @@ export const ERRORS_SHOWN = 15;
  * Prints diagnostics for people on stderr, errors first, so that they fit a screen: every error (up to
  * {@link ERRORS_SHOWN}), the warnings one by one when they are few, else one line per code with its count
  * and first instance, the `left-out` summary always whole; then where the full list is. `verbose`:
- * every error and warning. `quiet`: the errors alone.
+ * every error, warning and note. `quiet`: the errors alone.
  */
 export function printDiagnostics(ds: readonly Diagnostic[], quiet = false, verbose = false): void {
   const tag = { error: onStderr('red', 'error'), warning: onStderr('yellow', 'warning') };
@@ -47,8 +47,9 @@ export function printDiagnostics(ds: readonly Diagnostic[], quiet = false, verbo
       `${warnings.length} warnings in ${groups.length + (warnings.some((d) => d.code === 'left-out') ? 1 : 0)} groups`,
     );
   }
-  const infos = quiet ? 0 : ds.filter((d) => d.severity === 'info').length;
-  if (infos > 0) hidden.push(`${infos} notes`);
+  const infos = quiet ? [] : ds.filter((d) => d.severity === 'info');
+  if (verbose) for (const d of infos) console.error(`${onStderr('dim', 'note')} ${formatDiagnostic(d)}`);
+  else if (infos.length > 0) hidden.push(`${infos.length} notes`);
   if (hidden.length)
     console.error(onStderr('dim', `(${hidden.join(', ')}: --verbose shows each, --format json lists them all)`));
 }

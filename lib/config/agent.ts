@@ -59,13 +59,52 @@ export function readAgent(
     );
     return undefined;
   }
-  const ctx: AgentContext = { name, path, value, here, vars, src, ds };
+  // Names older layouts of the system used for a field, read as that field where it is absent.
+  const renamed = Object.entries(RENAMED).filter(
+    ([old, field]) => value[old] !== undefined && value[field] === undefined,
+  );
+  const fields = renamed.length
+    ? { ...value, ...Object.fromEntries(renamed.map(([old, f]) => [f, value[old]])) }
+    : value;
+  for (const [old, field] of renamed)
+    ds.push(
+      diag(
+        'renamed-field',
+        'warning',
+        `agent '${name}' has '${old}' and no '${field}': read as its ${field}, as older layouts of the system wrote it; rename it`,
+        src.at(joinPath(path, old)),
+      ),
+    );
+  const ctx: AgentContext = { name, path, value: fields, here, vars, src, ds };
   const ports = readAgentPorts(ctx);
   const required = readRequired(ctx);
   const dependencies = readDependencies(ctx);
   const scriptPath = readScriptPath(ctx);
   for (const k of Object.keys(value)) {
-    if (!AGENT_FIELDS.has(k))
+    if (AGENT_FIELDS.has(k) || renamed.some(([old]) => old === k)) continue;
+    // A near miss of a field the agent lacks is said where it bites: a health port the plan derives.
+    const near = ['health_check_port', 'script_path', 'dependencies', 'port'].find(
+      (f) => value[f] === undefined && nearMiss(k, f),
+    );
+    if (near === 'health_check_port' && ports?.health.derived)
+      ds.push(
+        diag(
+          'renamed-field',
+          'warning',
+          `agent '${name}' has no health_check_port, so the plan uses port + 1000 = ${ports.health.value}; it has '${k}': rename it to health_check_port if that is its health port`,
+          src.at(joinPath(path, k)),
+        ),
+      );
+    else if (near !== undefined && near !== 'script_path')
+      ds.push(
+        diag(
+          'unknown-key',
+          'warning',
+          `unknown agent field '${k}' is ignored; did you mean '${near}'?`,
+          src.at(joinPath(path, k)),
+        ),
+      );
+    else if (near === undefined)
       ds.push(diag('unknown-key', 'info', `unknown agent field '${k}' is ignored`, src.at(joinPath(path, k))));
   }
   const hints = readConfigMap(ctx);
@@ -153,7 +192,7 @@ function readScriptPath({ name, path, value, here, src, ds }: AgentContext): str
       diag(
         'invalid-value',
         'error',
-        `agent '${name}' has no script_path, so its container has nothing to start${value['module'] !== undefined ? " ('module' alone is not enough)" : ''}: add 'script_path', or remove the agent`,
+        `agent '${name}' has no script_path, so its container has nothing to start${value['module'] !== undefined ? " ('module' alone is not enough)" : ''}: ${nearKey(value, 'script_path') ? `it has '${nearKey(value, 'script_path')}': rename it to script_path` : "add 'script_path', or remove the agent"}`,
         here,
       ),
     );
@@ -218,4 +257,28 @@ function readConfigMap({ path, value, vars, src, ds }: AgentContext): {
     secretRefs: [...secretRefs].sort(),
     ...(vramMiBHint !== undefined ? { vramMiBHint, vramAt: vramAt! } : {}),
   };
+}
+
+/** Field names older layouts of the system used, read as today's where today's is absent. */
+const RENAMED: Readonly<Record<string, string>> = { script: 'script_path', health_port: 'health_check_port' };
+
+/** Whether `key` is a near miss of `field`: the same letters but for case and separators, or at most two edits away. */
+function nearMiss(key: string, field: string): boolean {
+  const squash = (x: string) => x.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (squash(key) === squash(field)) return true;
+  const [a, b] = [key.toLowerCase(), field];
+  if (Math.abs(a.length - b.length) > 2) return false;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]! <= 2;
+}
+
+/** A key of the agent that is a near miss of `field`, when the agent lacks `field`. */
+function nearKey(value: Readonly<Record<string, unknown>>, field: string): string | undefined {
+  return value[field] === undefined ? Object.keys(value).find((k) => k !== field && nearMiss(k, field)) : undefined;
 }
