@@ -61,17 +61,27 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
   const strict = opts.strict ?? loaded.spec.strict;
   const configs = source?.configs ?? loaded.configs;
   const cwd = opts.cwd ?? process.cwd();
-  // Every agent planned (its image family decided), to know what its image installs; then, without
-  // --strict, planned again without the agents that cannot start and those that need them.
-  const all = plan(loaded.spec, configs, loaded.lock, closures);
   const families = { ...DEFAULT_FAMILIES, ...(loaded.spec.images ?? {}) };
+  // Where a family says what it installs, a module its image lacks can stop an agent: every agent is
+  // planned (its family decided) to know which, and the first failure of each start wins. Where none
+  // says, missing modules are only warnings, and one plan without what the code stops is enough.
+  const declared = Object.values(families).some(
+    (f) =>
+      ('requirements' in f && (f.requirements?.length ?? 0) > 0) ||
+      (f.systemSitePackages === true && (f.runtimePackages ?? []).some((x) => x.startsWith('python3-'))),
+  );
+  const plainStops = strict || !source ? undefined : source.cannotStart;
+  const first = plan(loaded.spec, configs, loaded.lock, closures, declared ? undefined : plainStops);
   const requirements =
-    source && modules ? modules.requirementCauses(all, families, source, loaded.sourceRoot!, cwd) : undefined;
+    source && modules ? modules.requirementCauses(first, families, source, loaded.sourceRoot!, cwd) : undefined;
   const cannotStart = new Map(source?.cannotStart ?? []);
   // An agent dies of the first failure of its start: a problem of its code or a module its image lacks.
   for (const [key, r] of requirements?.cannotStart ?? [])
     if ((r.step ?? Infinity) < (cannotStart.get(key)?.step ?? Infinity)) cannotStart.set(key, r);
-  const p = strict || cannotStart.size === 0 ? all : plan(loaded.spec, configs, loaded.lock, closures, cannotStart);
+  const p =
+    strict || !declared || cannotStart.size === 0
+      ? first
+      : plan(loaded.spec, configs, loaded.lock, closures, cannotStart);
   const diagnostics = sortDiagnostics([
     ...loaded.diagnostics,
     ...leftOutDiagnostics([...(source?.diagnostics ?? []), ...(requirements?.diagnostics ?? [])], p),

@@ -3,7 +3,7 @@
  * (`compile(bytes, name, 'exec')`, which honours each source's encoding declaration) and reports the
  * first error of each, at its line, in its own words.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { SyntaxProblem } from './tokens.ts';
 
 const COMPILE_ALL = `
@@ -86,32 +86,38 @@ sys.stdout.write(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3]}) + "\
  * {@link finish} gives every verdict. Undefined verdicts where no python3 could be run.
  */
 export class StreamingJudge {
-  private readonly child;
+  private child: ChildProcessWithoutNullStreams | undefined;
   private out = '';
   private failed = false;
-  private readonly done: Promise<void>;
+  private done: Promise<void> = Promise.resolve();
 
-  constructor(python = 'python3') {
-    this.child = spawn(python, ['-I', '-S', '-u', '-c', COMPILE_STREAM], { stdio: ['pipe', 'pipe', 'ignore'] });
-    this.child.on('error', () => (this.failed = true));
-    this.child.stdin.on('error', () => (this.failed = true));
-    this.child.stdout.setEncoding('utf8').on('data', (d: string) => (this.out += d));
-    this.done = new Promise((resolve) => this.child.on('close', (code) => ((this.failed ||= code !== 0), resolve())));
-  }
+  constructor(private readonly python = 'python3') {}
 
+  /** Hands a file to the judge; the process starts with the first (none when every verdict is cached). */
   submit(name: string, text: string): void {
     if (this.failed) return;
+    if (!this.child) {
+      const child = spawn(this.python, ['-I', '-S', '-u', '-c', COMPILE_STREAM], { stdio: ['pipe', 'pipe', 'pipe'] });
+      this.child = child;
+      child.on('error', () => (this.failed = true));
+      child.stdin.on('error', () => (this.failed = true));
+      child.stderr.resume();
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (this.out += d));
+      this.done = new Promise((resolve) => child.on('close', (code) => ((this.failed ||= code !== 0), resolve())));
+    }
     this.child.stdin.write(`${JSON.stringify({ name, b64: Buffer.from(text, 'utf8').toString('base64') })}\n`);
   }
 
   /** Every verdict by file name, and the python3's version; undefined when it could not judge. */
   async finish(): Promise<{ version: string; verdicts: Map<string, SyntaxProblem | undefined> } | undefined> {
+    const verdicts = new Map<string, SyntaxProblem | undefined>();
+    if (!this.child) return this.failed ? undefined : { version: '', verdicts };
     this.child.stdin.end();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 600_000);
+    const child = this.child;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
     await this.done;
     clearTimeout(timer);
     if (this.failed) return undefined;
-    const verdicts = new Map<string, SyntaxProblem | undefined>();
     let version = '';
     for (const line of this.out.split('\n').filter(Boolean)) {
       const x = JSON.parse(line) as { name?: string; r?: { line: number; message: string } | null; version?: string };
