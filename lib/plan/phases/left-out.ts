@@ -46,7 +46,8 @@ export function leaveOut(
   // so every chain is a shortest one.
   for (;;) {
     const round: LeftOutAgent[] = [];
-    for (const a of [...agents].sort((x, y) => byString(keyOf(x), keyOf(y)))) {
+    // Each round sees only what earlier rounds left out: the order within a round changes nothing.
+    for (const a of agents) {
       if (out.has(keyOf(a))) continue;
       const dep = [...a.dependencies]
         .map((d) => resolve(a, d.value))
