@@ -8,6 +8,7 @@ const USAGE = `usage: agent-infra <command> [options]   (agent-infra --version p
 
 commands:
   check      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--strict] [--format text|json] [--quiet|--verbose] [--frozen-lock]
+             [--write-baseline | --no-baseline] [--baseline FILE]
              load every machine's startup config, report problems, print the plan summary
   synth      [--spec FILE] [--machine NAME=FILE ...] [--source DIR] [--strict] [--out DIR] [--only k8s|compose|docker|reports] [--format text|json] [--quiet|--verbose]
              write Kubernetes manifests, compose files, Dockerfiles and reports to DIR (default dist)

@@ -638,3 +638,38 @@ describe('ports the code takes from a variable or a dict, as python3 computes th
     }
   });
 });
+
+describe('a baseline of known problems', () => {
+  it('check --write-baseline records today’s problems; later runs show only new ones and count the known', () => {
+    const dir = system('code');
+    const spec = join(dir, 'agent-infra.yaml');
+    const w = cli(['check', '--spec', spec, '--write-baseline'], dir);
+    expect(w.stderr).toMatch(/^agent-infra: wrote agent-infra\.baseline\.json: (\d+) known problems$/m);
+    const known = Number(/wrote agent-infra\.baseline\.json: (\d+) known/.exec(w.stderr)![1]);
+    // By hand: Ghost's missing script, Worker's health port, its undeclared edge, its unknown endpoint, its
+    // zmq import no requirement installs, and the left-out line.
+    expect(known).toBe(6);
+    const again = cli(['check', '--spec', spec], dir);
+    expect(again.code).toBe(w.code);
+    expect(again.stderr.split('\n').filter((l) => /^(error|warning) /.test(l))).toEqual([]);
+    expect(again.stderr).toContain(
+      `(${known} known problems of the baseline agent-infra.baseline.json not shown: --no-baseline shows them)`,
+    );
+    // A new problem: only it is shown, the known ones still counted.
+    writeFileSync(
+      join(dir, 'main.yaml'),
+      `${readFileSync(join(dir, 'main.yaml'), 'utf8')}    Phantom: {script_path: agents/phantom.py, port: 7500, health_check_port: 8500}\n`,
+    );
+    const next = cli(['check', '--spec', spec], dir);
+    const shown = next.stderr.split('\n').filter((l) => /^(error|warning) /.test(l));
+    expect(shown.some((l) => l.includes('agents/phantom.py') && l.endsWith('[missing-script]'))).toBe(true);
+    expect(shown.every((l) => /phantom|Phantom|left-out/i.test(l))).toBe(true);
+    // --no-baseline shows everything; the JSON always lists everything.
+    expect(cli(['check', '--spec', spec, '--no-baseline'], dir).stderr).toContain('[health-port-drift]');
+    // A file of that name that is no baseline of ours is never replaced.
+    writeFileSync(join(dir, 'agent-infra.baseline.json'), '{"mine": true}\n');
+    const refused = cli(['check', '--spec', spec, '--write-baseline'], dir);
+    expect(refused.code).toBe(2);
+    expect(readFileSync(join(dir, 'agent-infra.baseline.json'), 'utf8')).toBe('{"mine": true}\n');
+  });
+});
