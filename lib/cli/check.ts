@@ -1,4 +1,4 @@
-/** `agent-infra check`: loads and plans the system, reports every problem, prints the plan summary. Writes nothing. */
+/** `agent-infra check`: loads and plans the system, reports every problem, prints the plan summary. Writes nothing but the baseline it is asked for (`--write-baseline`). */
 import { relative } from 'node:path';
 import { sortDiagnostics } from '../diagnostics.ts';
 import { lockOutdated } from '../lock.ts';
