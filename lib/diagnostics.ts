@@ -100,6 +100,11 @@ export function oneLine(s: string): string {
   return visible(s).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
+/** Names for a message: `a`, `a and b`, `a, b and c`. */
+export function andList(xs: readonly string[]): string {
+  return xs.length > 1 ? `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}` : (xs[0] ?? '');
+}
+
 /** `<file>:<line> <path>: <message>` as in STYLE.md, the prefix omitted where unknown. */
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.file ? `${oneLine(d.file)}${d.line ? `:${d.line}` : ''}` : '';

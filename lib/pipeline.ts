@@ -2,7 +2,7 @@
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSystem, type LoadedSystem, type LoadOptions } from './config/load.ts';
 import { plan } from './plan/plan.ts';
-import { DEFAULT_IMAGES } from './config/spec.ts';
+import { DEFAULT_IMAGES, declaresInstalls } from './config/spec.ts';
 import type { LeftOutAgent, SystemPlan } from './plan/types.ts';
 import type { SourceStage } from './source/stage.ts';
 
@@ -61,15 +61,11 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
   const strict = opts.strict ?? loaded.spec.strict;
   const configs = source?.configs ?? loaded.configs;
   const cwd = opts.cwd ?? process.cwd();
-  const families = { ...DEFAULT_FAMILIES, ...(loaded.spec.images ?? {}) };
+  const families = { ...DEFAULT_IMAGES, ...(loaded.spec.images ?? {}) };
   // Where a family says what it installs, a module its image lacks can stop an agent: every agent is
   // planned (its family decided) to know which, and the first failure of each start wins. Where none
   // says, missing modules are only warnings, and one plan without what the code stops is enough.
-  const declared = Object.values(families).some(
-    (f) =>
-      ('requirements' in f && (f.requirements?.length ?? 0) > 0) ||
-      (f.systemSitePackages === true && (f.runtimePackages ?? []).some((x) => x.startsWith('python3-'))),
-  );
+  const declared = Object.values(families).some(declaresInstalls);
   const plainStops = strict || !source ? undefined : source.cannotStart;
   const first = plan(loaded.spec, configs, loaded.lock, closures, declared ? undefined : plainStops);
   const requirements =
@@ -102,11 +98,6 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
  * deployed can run), and one more warning names the left-out agents, grouped by what stops them.
  * Every agent left out is an error: nothing would be deployed.
  */
-/** The default families as the spec's schema completes them (no packages, no system site packages). */
-const DEFAULT_FAMILIES = Object.fromEntries(
-  Object.keys(DEFAULT_IMAGES).map((k) => [k, { runtimePackages: [] as string[], systemSitePackages: false }]),
-);
-
 function leftOutDiagnostics(ds: readonly Diagnostic[], p: SystemPlan): Diagnostic[] {
   if (p.leftOut.length === 0) return [...ds];
   const out = new Set(p.leftOut.map((l) => l.key));

@@ -451,6 +451,23 @@ export type MachineSpec = z.infer<typeof MachineSpecSchema>;
 export type Override = z.infer<typeof OverrideSchema>;
 export type ImageFamily = z.infer<typeof ImageFamilySchema>;
 
+/** An image family as the spec writes it or its schema completes it. */
+export interface FamilyInstalls {
+  readonly requirements?: readonly string[];
+  readonly runtimePackages?: readonly string[];
+  readonly systemSitePackages?: boolean;
+}
+
+/** The Debian `python3-*` packages a family's virtual environment sees (only with `systemSitePackages: true`). */
+export function debianPythonPackages(f: FamilyInstalls | undefined): string[] {
+  return f?.systemSitePackages ? (f.runtimePackages ?? []).filter((p) => /^python3-./.test(p)) : [];
+}
+
+/** Whether a family says what its images install: requirement files, or Debian python3 packages it sees. */
+export function declaresInstalls(f: FamilyInstalls | undefined): boolean {
+  return (f?.requirements?.length ?? 0) > 0 || debianPythonPackages(f).length > 0;
+}
+
 /** Image families used when the spec names none: Debian-based Python images. */
 export const DEFAULT_IMAGES: Record<string, z.input<typeof ImageFamilySchema>> = {
   cpu: { gpu: false, builderBase: 'python:3.11-slim-bookworm', runtimeBase: 'python:3.11-slim-bookworm' },

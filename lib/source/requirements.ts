@@ -5,8 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { diag, type Diagnostic } from '../diagnostics.ts';
+import { andList, diag, type Diagnostic } from '../diagnostics.ts';
 import type { StartProblem, SystemPlan } from '../plan/types.ts';
+import { debianPythonPackages, declaresInstalls, type FamilyInstalls } from '../config/spec.ts';
 import { startStep, type ScriptFacts } from './tree.ts';
 import { STDLIB } from './stdlib.ts';
 
@@ -84,13 +85,9 @@ export function installedBy(root: string, file: string, seen = new Set<string>()
 }
 
 /** What an image family installs: its requirement files' distributions and, when its virtual environment sees them, Debian's `python3-*` packages. */
-function familyInstalls(
-  image: SystemPlan['images'][number],
-  family: { readonly runtimePackages: readonly string[]; readonly systemSitePackages: boolean } | undefined,
-  sourceRoot: string,
-) {
+function familyInstalls(image: SystemPlan['images'][number], family: FamilyInstalls | undefined, sourceRoot: string) {
   const have = new Set(image.requirements.flatMap((r) => [...installedBy(sourceRoot, r)]));
-  const debian = family?.systemSitePackages ? (family.runtimePackages ?? []).filter((p) => /^python3-./.test(p)) : [];
+  const debian = debianPythonPackages(family);
   // Debian names a module's package python3-<name>: python3-zmq is import zmq, python3-prometheus-client
   // prometheus_client; the few that differ are in DEBIAN_MODULES.
   for (const p of debian) {
@@ -101,10 +98,8 @@ function familyInstalls(
     image.requirements.length ? image.requirements.join(', ') : 'no requirement files',
     ...(debian.length ? [`Debian's ${debian.join(', ')}`] : []),
   ].join('; ');
-  return { have, what, declared: image.requirements.length > 0 || debian.length > 0 };
+  return { have, what, declared: declaresInstalls({ ...family, requirements: image.requirements }) };
 }
-
-const names = (xs: readonly string[]) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}` : xs[0]!);
 
 /**
  * Third-party modules the agents import that their image family does not install, one diagnostic per
@@ -115,9 +110,7 @@ const names = (xs: readonly string[]) => (xs.length > 1 ? `${xs.slice(0, -1).joi
  */
 export function requirementCauses(
   plan: SystemPlan,
-  families: Readonly<
-    Record<string, { readonly runtimePackages: readonly string[]; readonly systemSitePackages: boolean }>
-  >,
+  families: Readonly<Record<string, FamilyInstalls>>,
   source: { readonly facts: ReadonlyMap<string, ScriptFacts> },
   sourceRoot: string,
   cwd: string,
@@ -176,7 +169,7 @@ export function requirementCauses(
   }
   const diagnostics = [...causes.values()].map((c) => {
     const at = { file: relative(cwd, join(sourceRoot, c.file)) || c.file, line: c.line, column: 1, path: '' };
-    const who = names([...new Set(c.agents)].sort());
+    const who = andList([...new Set(c.agents)].sort());
     const verb = c.agents.length > 1 ? 'import' : 'imports';
     const head = `${who} ${verb} ${c.module}${c.dist !== c.module ? ` (${c.dist})` : ''}, which image family '${c.family}' does not install (${byFamily.get(c.family)!.what})`;
     if (!c.fatal) return diag('missing-requirement', 'warning', `${head}; add ${c.dist} to its requirements`, at);

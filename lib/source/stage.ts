@@ -5,7 +5,7 @@
  * really binds and the agents it really connects to.
  */
 import { join, relative } from 'node:path';
-import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
+import { andList, diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import type { AgentConfig, ExtraPort, MachineConfig } from '../config/model.ts';
 import type { DeploymentSpec, HealthCheck } from '../config/spec.ts';
 import type { StartProblem } from '../plan/types.ts';
@@ -157,9 +157,7 @@ function causeDiagnostic(
   const worst = OUTCOME_ORDER.find((o) => agents.some((x) => (x.outcome ?? 'fatal') === o)) ?? 'fatal';
   const own = agents.length === 1 && agents[0]!.agent.scriptPath === p.file;
   const names = agents.map((x) => `${x.agent.name}'s ${x.agent.scriptPath}`).sort();
-  const whose = own
-    ? ''
-    : ` (imported by ${names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)}` : names[0]})`;
+  const whose = own ? '' : ` (imported by ${andList(names)})`;
   const first = agents[0]!.agent;
   if (worst === 'fatal') {
     const stops = agents.filter((x) => (x.outcome ?? 'fatal') === 'fatal').map((x) => agentKey(x.agent));

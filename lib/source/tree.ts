@@ -168,8 +168,7 @@ export class SourceTree {
     if (pending.length === 0) return false;
     const id = python === 'python3' ? this.pythonId : executableId(python);
     if (!id) return false;
-    // A verdict is cached under the source and the python3 that gave it (its path, size and time).
-    const keyOf = (f: string) => FactsCache.key(`cpython\0${id}\0${this.texts.get(f)!}`);
+    const keyOf = (f: string) => this.verdictKey(this.texts.get(f)!, id);
     const known = (f: string) => this.cache?.getVerdict(keyOf(f));
     const fresh = pending.filter((f) => !known(f));
     const r = compileWithPython(
@@ -203,8 +202,9 @@ export class SourceTree {
 
   private pythonIdMemo: string | null | undefined;
 
-  private verdictKey(text: string): string {
-    return FactsCache.key(`cpython\0${this.pythonId}\0${text}`);
+  /** A verdict is cached under the source and the python3 that gave it (its path, size and time). */
+  private verdictKey(text: string, python = this.pythonId): string {
+    return FactsCache.key(`cpython\0${python}\0${text}`);
   }
 
   /** Verdicts a judge gave on files read (by file), kept as if {@link judgeWithPython} had given them. */

@@ -44,6 +44,15 @@ function system(trust: 'code' | 'config', extra: Record<string, string> = {}): s
   return dir;
 }
 
+/** `check` of the real 20250814 configs with the real slice of their code. */
+const SLICE_CHECK = [
+  'check',
+  '--spec',
+  'test/fixtures/upstream-20250814/agent-infra.yaml',
+  '--source',
+  '../shared/upstream/src-9ff5bdfb',
+];
+
 const json = (dir: string, extra: string[] = []) => {
   const r = cli(['check', '--spec', join(dir, 'agent-infra.yaml'), '--format', 'json', ...extra], dir);
   expect(r.stderr + r.stdout).not.toMatch(STACK);
@@ -433,19 +442,7 @@ describe('check with the source tree', () => {
   it.skipIf(!HAS_UPSTREAM)(
     "reads the real slice with the real configs: the scripts that do not compile, EmotionEngine's health port",
     () => {
-      const r = cli(
-        [
-          'check',
-          '--spec',
-          'test/fixtures/upstream-20250814/agent-infra.yaml',
-          '--source',
-          '../shared/upstream/src-9ff5bdfb',
-          '--format',
-          'json',
-          '--strict',
-        ],
-        ROOT,
-      );
+      const r = cli([...SLICE_CHECK, '--format', 'json', '--strict'], ROOT);
       expect(r.stderr).not.toMatch(STACK);
       const j = JSON.parse(r.stdout);
       const lines = j.diagnostics
@@ -467,18 +464,7 @@ describe('check with the source tree', () => {
       // Without --strict: of the slice's 13 scripts, two do not compile, two import pc2_code.agents.utils
       // (not in the tree), and seven need an agent whose script is not in the slice (SystemDigitalTwin...).
       // ServiceRegistry and CentralErrorBus need nothing: they are what is deployed.
-      const partial = cli(
-        [
-          'check',
-          '--spec',
-          'test/fixtures/upstream-20250814/agent-infra.yaml',
-          '--source',
-          '../shared/upstream/src-9ff5bdfb',
-          '--format',
-          'json',
-        ],
-        ROOT,
-      );
+      const partial = cli([...SLICE_CHECK, '--format', 'json'], ROOT);
       expect(partial.code).toBe(0);
       const p = JSON.parse(partial.stdout);
       expect(p.plan.agents.map((a: { machine: string; name: string }) => `${a.machine}/${a.name}`)).toEqual([
@@ -511,13 +497,7 @@ describe('check with the source tree', () => {
 });
 
 describe.skipIf(!HAS_UPSTREAM)('check of the real configs with the real slice, for people', () => {
-  const args = [
-    'check',
-    '--spec',
-    'test/fixtures/upstream-20250814/agent-infra.yaml',
-    '--source',
-    '../shared/upstream/src-9ff5bdfb',
-  ];
+  const args = SLICE_CHECK;
   it('fits a screen: at most 40 lines, a line per warning code, the left-out agents whole, where the rest is', () => {
     const r = cli(args, ROOT);
     expect(r.code).toBe(0);
