@@ -165,7 +165,12 @@ interface Draft {
   readonly gpuGroups: readonly string[];
   readonly vram: readonly { readonly key: string; readonly vramGiB: number; readonly from: string }[];
   /** VRAM of a GPU agent whose config gives no figure, when the schema's default would not fit the cards. */
-  readonly vramDefault?: { readonly vramGiB: number; readonly note: string };
+  readonly vramDefault?: {
+    readonly vramGiB: number;
+    readonly note: string;
+    /** When the configs' figures leave too little to share: the GPU agents without a figure, each a TODO. */
+    readonly unmeasured?: readonly string[];
+  };
   readonly skipped: readonly string[];
 }
 
@@ -213,9 +218,15 @@ function render(d: Draft): string {
     out.push('groups:  # groups named *_gpu run on a GPU, in the gpu image family');
     for (const g of d.gpuGroups) out.push(`  ${scalar(g)}: {family: gpu}`);
   }
-  if (d.vram.length) {
+  if (d.vram.length || d.vramDefault?.unmeasured?.length) {
     out.push("agents:  # VRAM from the configs' own figures");
     for (const v of d.vram) out.push(`  ${scalar(v.key)}: {vramGiB: ${v.vramGiB}}  # ${comment(v.from)}`);
+    const unmeasured = d.vramDefault?.unmeasured ?? [];
+    if (unmeasured.length)
+      out.push(
+        `  # TODO: no figure for the VRAM of these GPU agents, and too little left to share out: measure each (nvidia-smi while it runs) and uncomment its line`,
+      );
+    for (const n of unmeasured) out.push(`  # ${scalar(n)}: {vramGiB: TODO}`);
   }
   return `${out.join('\n')}\n`;
 }
@@ -367,41 +378,50 @@ function vramDrafts(configs: readonly MachineConfig[]): Draft['vram'] {
   return [...new Map(out.map((o) => [o.key, o])).values()].sort((a, b) => byString(a.key, b.key));
 }
 
+/** The least VRAM a GPU agent can run in (a CUDA context alone takes a few hundred MiB), GiB. */
+const LEAST_GPU_AGENT_GIB = 0.5;
+
 /**
  * The VRAM to plan for each GPU agent whose config gives no figure: what the configs' own figures leave
- * of each machine's cards, shared among those agents (the smallest share of any machine, at least 0.1
- * GiB); none when the schema's default fits every machine.
+ * of each machine's cards, shared among those agents; none when the schema's default fits every machine.
+ * Where that share is below what a GPU agent can run in, the figures cannot all be needs (a coordinator's
+ * soft limit is a budget for the models it manages, not proof that the others need nothing): that is
+ * said plainly, each such agent is a TODO, and the share only keeps the plan within the card meanwhile.
  */
 function unknownVram(r: PipelineResult, configs: readonly MachineConfig[]): Draft['vramDefault'] {
   const fallback = r.loaded.spec.defaults.vramGiB;
   let share = Infinity;
   let tightest = '';
+  let unmeasured: string[] = [];
   for (const m of r.plan.machines) {
-    const figures = new Set(
-      configs
-        .find((c) => c.machine === m.name)
-        ?.agents.filter((a) => a.vramAt)
-        .map((a) => a.name),
-    );
+    const config = configs.find((c) => c.machine === m.name);
+    const withFigure = config?.agents.filter((a) => a.vramAt) ?? [];
+    const figures = new Set(withFigure.map((a) => a.name));
     const gpuAgents = r.plan.agents.filter((a) => a.machine === m.name && a.gpu);
     const known = gpuAgents.filter((a) => figures.has(a.name)).reduce((n, a) => n + a.gpu!.vramGiB, 0);
-    const unknown = gpuAgents.length - gpuAgents.filter((a) => figures.has(a.name)).length;
+    const without = gpuAgents.filter((a) => !figures.has(a.name));
     const total = m.gpus.reduce((n, g) => n + g.vramGiB, 0);
-    if (unknown === 0 || known + unknown * fallback <= total) continue;
-    const s = Math.max(0.1, Math.floor(((total - known) / unknown) * 10) / 10);
-    if (s < share) {
-      share = s;
+    if (without.length === 0 || known + without.length * fallback <= total) continue;
+    const exact = (total - known) / without.length;
+    const s = Math.max(0.1, Math.floor(exact * 10) / 10);
+    if (s >= share) continue;
+    share = s;
+    const named = withFigure
+      .filter((a) => gpuAgents.some((g) => g.name === a.name))
+      .map((a) => `${a.name}'s ${a.vramAt!.key}`);
+    if (exact < LEAST_GPU_AGENT_GIB) {
+      unmeasured = without.map((a) => a.name).sort(byString);
+      tightest = `the figures cannot fit: ${m.name}'s ${total} GiB less the ${Math.round(known * 10) / 10} GiB its configs name (${named.join(', ')}) leaves ${Math.round(Math.max(0, total - known) * 10) / 10} GiB for ${without.length} GPU agents that name none, ${Math.round(Math.max(0, exact) * 100) / 100} GiB each, less than a GPU agent runs in; a figure like a coordinator's soft limit may be a budget for the models it manages rather than its own need. ${s} GiB is no estimate: it only keeps the plan within the card until each agent below is measured`;
+    } else {
+      unmeasured = [];
       tightest =
         known > 0
-          ? `${m.name}'s ${total} GiB less the ${Math.round(known * 10) / 10} GiB its configs name, shared by its ${unknown} GPU agents that name none`
-          : `${m.name}'s ${total} GiB shared by its ${unknown} GPU agents (no config names a figure)`;
+          ? `${m.name}'s ${total} GiB less the ${Math.round(known * 10) / 10} GiB its configs name, shared by its ${without.length} GPU agents that name none; measure them (nvidia-smi while they run) and set agents.<name>.vramGiB`
+          : `${m.name}'s ${total} GiB shared by its ${without.length} GPU agents (no config names a figure); measure them (nvidia-smi while they run) and set agents.<name>.vramGiB`;
     }
   }
   if (!Number.isFinite(share)) return undefined;
-  return {
-    vramGiB: share,
-    note: `${tightest}; measure them (nvidia-smi while they run) and set agents.<name>.vramGiB`,
-  };
+  return { vramGiB: share, note: tightest, ...(unmeasured.length ? { unmeasured } : {}) };
 }
 
 /** The framework most of the agents' code uses, with how many scripts say so; none when no script was read. */
