@@ -1,54 +1,61 @@
 /** Diagnostics: every problem found in the input, with a stable code and a source location. */
 
 /** Stable diagnostic codes, like a linter's rule ids. */
-export type DiagnosticCode =
-  | 'missing-file'
-  | 'unreadable-file'
-  | 'parse-error'
-  | 'duplicate-key'
-  | 'unsupported-layout'
-  | 'unknown-key'
-  | 'invalid-value'
-  | 'invalid-spec'
-  | 'unknown-dependency'
-  | 'dependency-cycle'
-  | 'duplicate-agent'
-  | 'shared-agent-name'
-  | 'port-conflict'
-  | 'port-reassigned'
-  | 'port-out-of-range'
-  | 'hardcoded-ip'
-  | 'misplaced-group'
-  | 'empty-group'
-  | 'unknown-override'
-  | 'gpu-unavailable'
-  | 'vram-over-budget'
-  | 'unresolved-variable'
-  | 'lock-outdated'
-  | 'literal-secret'
-  | 'unwritable-output'
-  | 'output-not-ours'
-  | 'unsafe-output'
-  | 'missing-script'
-  | 'unreadable-script'
-  | 'script-syntax-error'
-  | 'missing-module'
-  | 'relative-import'
-  | 'code-probe'
-  | 'docker-engine'
-  | 'left-out'
-  | 'renamed-field'
-  | 'health-port-drift'
-  | 'port-drift'
-  | 'undeclared-dependency'
-  | 'unknown-endpoint'
-  | 'missing-requirement'
-  | 'namespace-package'
-  | 'name-conflict'
-  | 'unknown-discovery'
-  | 'spec-exists'
-  | 'no-startup-config'
-  | 'invalid-props';
+export const DIAGNOSTIC_CODES = [
+  'missing-file',
+  'unreadable-file',
+  'parse-error',
+  'duplicate-key',
+  'unsupported-layout',
+  'unknown-key',
+  'invalid-value',
+  'missing-field',
+  'invalid-spec',
+  'unknown-dependency',
+  'dependency-cycle',
+  'duplicate-agent',
+  'shared-agent-name',
+  'port-conflict',
+  'port-reassigned',
+  'port-out-of-range',
+  'hardcoded-ip',
+  'misplaced-group',
+  'empty-group',
+  'unknown-override',
+  'gpu-unavailable',
+  'vram-over-budget',
+  'unresolved-variable',
+  'lock-outdated',
+  'literal-secret',
+  'unwritable-output',
+  'output-not-ours',
+  'unsafe-output',
+  'missing-script',
+  'unreadable-script',
+  'script-syntax-error',
+  'missing-module',
+  'relative-import',
+  'code-probe',
+  'docker-engine',
+  'left-out',
+  'renamed-field',
+  'health-port-drift',
+  'port-drift',
+  'undeclared-dependency',
+  'unknown-endpoint',
+  'missing-requirement',
+  'namespace-package',
+  'name-conflict',
+  'unknown-discovery',
+  'spec-exists',
+  'no-startup-config',
+  'invalid-props',
+  'unused-ignore',
+  'code-not-read',
+  'unprobeable-port',
+] as const;
+
+export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -66,6 +73,10 @@ export interface Diagnostic {
    * left out of what is deployed and the problem is reported as a warning.
    */
   readonly stops?: readonly string[];
+  /** The agents (`machine/name`) it concerns, where it concerns some: what `diagnostics.ignore` matches. */
+  readonly agents?: readonly string[];
+  /** Silenced by the spec's `diagnostics.ignore`: its reason. Kept in JSON, not shown to people. */
+  readonly ignored?: string;
 }
 
 /** Where a value came from. */

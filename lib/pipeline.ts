@@ -2,8 +2,10 @@
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.ts';
 import { loadSystem, type LoadedSystem, type LoadOptions } from './config/load.ts';
 import { plan } from './plan/plan.ts';
+import { applyIgnores } from './config/ignore.ts';
+import { unreadCodeDiagnostic } from './source/unread.ts';
 import { DEFAULT_IMAGES, declaresInstalls } from './config/spec.ts';
-import type { LeftOutAgent, SystemPlan } from './plan/types.ts';
+import type { LeftOutAgent, StartProblem, SystemPlan } from './plan/types.ts';
 import type { SourceStage } from './source/stage.ts';
 
 export interface PipelineResult {
@@ -66,11 +68,17 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
   // planned (its family decided) to know which, and the first failure of each start wins. Where none
   // says, missing modules are only warnings, and one plan without what the code stops is enough.
   const declared = Object.values(families).some(declaresInstalls);
-  const plainStops = strict || !source ? undefined : source.cannotStart;
-  const first = plan(loaded.spec, configs, loaded.lock, closures, declared ? undefined : plainStops);
+  // An agent whose own config entry cannot start it (no script to run) stops before any of its code.
+  const configStops = new Map<string, StartProblem>(
+    configs
+      .flatMap((c) => c.agents)
+      .flatMap((a) => (a.unstartable ? [[`${a.machine}/${a.name}`, { ...a.unstartable, step: -1 }] as const] : [])),
+  );
+  const codeStops = new Map([...(source?.cannotStart ?? []), ...configStops]);
+  const first = plan(loaded.spec, configs, loaded.lock, closures, strict || declared ? undefined : codeStops);
   const requirements =
     source && modules ? modules.requirementCauses(first, families, source, loaded.sourceRoot!, cwd) : undefined;
-  const cannotStart = new Map(source?.cannotStart ?? []);
+  const cannotStart = new Map(codeStops);
   // An agent dies of the first failure of its start: a problem of its code or a module its image lacks.
   for (const [key, r] of requirements?.cannotStart ?? [])
     if ((r.step ?? Infinity) < (cannotStart.get(key)?.step ?? Infinity)) cannotStart.set(key, r);
@@ -78,11 +86,23 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
     strict || !declared || cannotStart.size === 0
       ? first
       : plan(loaded.spec, configs, loaded.lock, closures, cannotStart);
-  const diagnostics = sortDiagnostics([
-    ...loaded.diagnostics,
-    ...leftOutDiagnostics([...(source?.diagnostics ?? []), ...(requirements?.diagnostics ?? [])], p),
-    ...p.diagnostics,
-  ]);
+  const diagnostics = sortDiagnostics(
+    applyIgnores(
+      [
+        ...leftOutDiagnostics(
+          [...loaded.diagnostics, ...(source?.diagnostics ?? []), ...(requirements?.diagnostics ?? [])],
+          p,
+        ),
+        ...p.diagnostics,
+        ...(source || loaded.unusable ? [] : [unreadCodeDiagnostic(p, loaded.codeRoot, loaded.specAt?.(''))]).filter(
+          (d): d is Diagnostic => d !== undefined,
+        ),
+      ],
+      loaded.spec,
+      configs,
+      (i) => loaded.specAt?.(`diagnostics.ignore[${i}]`),
+    ),
+  );
   return {
     loaded,
     ...(source ? { source } : {}),

@@ -11,8 +11,12 @@ import { writeFileAtomic } from '../write.ts';
 export const BASELINE_FILE = 'agent-infra.baseline.json';
 const MARK = 'agent-infra-baseline';
 
-/** A problem as the baseline knows it: its code, file and message (not its line, which moves with edits above it). */
-const fingerprint = (d: Pick<Diagnostic, 'code' | 'file' | 'message'>) => `${d.code}\0${d.file ?? ''}\0${d.message}`;
+/**
+ * A problem as the baseline knows it: its severity, code, file and message (not its line, which moves
+ * with edits above it). A known warning that becomes an error (`--strict`) is new.
+ */
+const fingerprint = (d: Pick<Diagnostic, 'severity' | 'code' | 'file' | 'message'>) =>
+  `${d.severity}\0${d.code}\0${d.file ?? ''}\0${d.message}`;
 
 /** The baseline's path: `--baseline FILE`, else beside the spec (or in the working folder without one). */
 export function baselinePath(cwd: string, spec: string | undefined, given: string | undefined): string {
@@ -26,8 +30,8 @@ export function writeBaseline(file: string, ds: readonly Diagnostic[]): { writte
   const problems = [
     ...new Map(
       ds
-        .filter((d) => d.severity !== 'info')
-        .map((d) => [fingerprint(d), { code: d.code, file: d.file ?? null, message: d.message }]),
+        .filter((d) => d.severity !== 'info' && d.ignored === undefined)
+        .map((d) => [fingerprint(d), { severity: d.severity, code: d.code, file: d.file ?? null, message: d.message }]),
     ).entries(),
   ]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -42,7 +46,7 @@ export function readBaseline(file: string): { known: ReadonlySet<string>; proble
   try {
     const j = JSON.parse(readFileSync(file, 'utf8')) as {
       [MARK]?: unknown;
-      problems?: { code?: unknown; file?: unknown; message?: unknown }[];
+      problems?: { severity?: unknown; code?: unknown; file?: unknown; message?: unknown }[];
     };
     if (j[MARK] !== 1 || !Array.isArray(j.problems))
       return { known: new Set(), problem: 'it is no agent-infra baseline' };
@@ -52,6 +56,7 @@ export function readBaseline(file: string): { known: ReadonlySet<string>; proble
           .filter((p) => typeof p.code === 'string' && typeof p.message === 'string')
           .map((p) =>
             fingerprint({
+              severity: p.severity === 'error' ? 'error' : 'warning',
               code: p.code as Diagnostic['code'],
               file: typeof p.file === 'string' ? p.file : undefined,
               message: p.message as string,

@@ -21,8 +21,10 @@ export const ERRORS_SHOWN = 15;
  * and first instance, the `left-out` summary always whole; then where the full list is. `verbose`:
  * every error, warning and note. `quiet`: the errors alone.
  */
-export function printDiagnostics(ds: readonly Diagnostic[], quiet = false, verbose = false): void {
+export function printDiagnostics(all: readonly Diagnostic[], quiet = false, verbose = false): void {
   const tag = { error: onStderr('red', 'error'), warning: onStderr('yellow', 'warning') };
+  const ds = all.filter((d) => d.ignored === undefined);
+  const ignored = all.length - ds.length;
   const errors = ds.filter((d) => d.severity === 'error');
   const warnings = quiet ? [] : ds.filter((d) => d.severity === 'warning');
   const shownErrors = verbose ? errors : errors.slice(0, ERRORS_SHOWN);
@@ -52,6 +54,13 @@ export function printDiagnostics(ds: readonly Diagnostic[], quiet = false, verbo
   else if (infos.length > 0) hidden.push(`${infos.length} notes`);
   if (hidden.length)
     console.error(onStderr('dim', `(${hidden.join(', ')}: --verbose shows each, --format json lists them all)`));
+  if (ignored > 0 && !quiet)
+    console.error(
+      onStderr(
+        'dim',
+        `(${ignored} silenced by the spec's diagnostics.ignore, each with its reason: --format json lists them)`,
+      ),
+    );
 }
 
 /** A diagnostic in the commands' JSON. */
@@ -65,6 +74,7 @@ export function diagnosticJson(d: Diagnostic) {
     column: d.column ?? null,
     path: d.path === undefined ? null : visible(d.path),
     ...(d.stops ? { stops: d.stops } : {}),
+    ...(d.ignored !== undefined ? { ignored: visible(d.ignored) } : {}),
   };
 }
 
@@ -72,7 +82,8 @@ export function diagnosticJson(d: Diagnostic) {
 export function summary(r: PipelineResult): string {
   const p = r.plan;
   const lines: string[] = [];
-  const counts = (sev: string) => r.diagnostics.filter((d) => d.severity === sev).length;
+  const counts = (sev: string) => r.diagnostics.filter((d) => d.severity === sev && d.ignored === undefined).length;
+  const ignored = r.diagnostics.filter((d) => d.ignored !== undefined).length;
   const out = p.leftOut.length;
   const blocked = p.leftOut.filter((l) => l.reason === 'blocked').length;
   lines.push(
@@ -94,7 +105,9 @@ export function summary(r: PipelineResult): string {
     `critical path: ${p.criticalPath.seconds} s (${elide(p.criticalPath.agents, ' -> ')}); sequential start: ${p.sequentialSeconds} s`,
   );
   lines.push(`single host: ${p.singleHostReady ? 'ready' : 'blocked by port conflicts'}`);
-  lines.push(`${counts('error')} errors, ${counts('warning')} warnings`);
+  lines.push(
+    `${counts('error')} errors, ${counts('warning')} warnings${ignored ? `, ${ignored} silenced by the spec` : ''}`,
+  );
   return lines.join('\n');
 }
 

@@ -1,7 +1,7 @@
 /** One agent's definition from a startup config: name, script, ports, requirement, dependencies, config map. */
 import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import { evaluateBoolean, evaluatePort, substitute, type Variables } from './expr.ts';
-import { type AgentConfig, type ExtraPort, type Located } from './model.ts';
+import { type AgentConfig, type ConfigProblem, type ExtraPort, type Located } from './model.ts';
 import { joinPath, type YamlSource } from '../io/yaml-source.ts';
 import { commentText, relativePathProblem } from './grammar.ts';
 import { AGENT_FIELDS, describe, isObj, type AgentContext, type AgentNode } from './values.ts';
@@ -79,7 +79,7 @@ export function readAgent(
   const ports = readAgentPorts(ctx);
   const required = readRequired(ctx);
   const dependencies = readDependencies(ctx);
-  const scriptPath = readScriptPath(ctx);
+  const scriptPath = readScriptPath(ctx, machine);
   for (const k of Object.keys(value)) {
     if (AGENT_FIELDS.has(k) || renamed.some(([old]) => old === k)) continue;
     // A near miss of a field the agent lacks is said where it bites: a health port the plan derives.
@@ -108,7 +108,7 @@ export function readAgent(
       ds.push(diag('unknown-key', 'info', `unknown agent field '${k}' is ignored`, src.at(joinPath(path, k))));
   }
   const hints = readConfigMap(ctx);
-  if (!ports || required === undefined || !dependencies || !scriptPath) return undefined;
+  if (!ports || required === undefined || !dependencies) return undefined;
   const ownPorts = new Set([ports.port.value, ports.health.value]);
   const extras = hints.extraPorts
     .filter((e) => !ownPorts.has(e.port))
@@ -127,7 +127,7 @@ export function readAgent(
     dockerGroups: [...dockerGroups].sort(),
     cudaHint: hints.cudaHint,
     secretRefs: hints.secretRefs,
-    scriptPath,
+    ...('problem' in scriptPath ? { unstartable: scriptPath.problem } : { scriptPath: scriptPath.path }),
     ...(hints.vramMiBHint !== undefined ? { vramMiBHint: hints.vramMiBHint, vramAt: hints.vramAt! } : {}),
   };
 }
@@ -183,33 +183,36 @@ function readDependencies({ path, value, src, ds }: AgentContext): Located<strin
   return ok ? dependencies : undefined;
 }
 
-/** `script_path`, a relative path inside the source tree, or undefined after an error (an agent without one cannot start). */
-function readScriptPath({ name, path, value, here, src, ds }: AgentContext): string | undefined {
+/**
+ * `script_path`, a relative path inside the source tree; or, without a usable one, the problem: the agent
+ * cannot start (nothing to run), an error that stops only this agent (left out without `--strict`).
+ */
+function readScriptPath(
+  { name, path, value, here, src, ds }: AgentContext,
+  machine: string,
+): { path: string } | { problem: ConfigProblem } {
   const scriptPath = value['script_path'];
+  const stop = (code: 'missing-field' | 'invalid-value', message: string, at: SourceRef) => {
+    ds.push({ ...diag(code, 'error', message, at), stops: [`${machine}/${name}`] });
+    return { problem: { code, message, file: at.file, line: at.line } };
+  };
   if (scriptPath === undefined) {
     // The images start an agent by its script; nothing would start this one.
-    ds.push(
-      diag(
-        'invalid-value',
-        'error',
-        `agent '${name}' has no script_path, so its container has nothing to start${value['module'] !== undefined ? " ('module' alone is not enough)" : ''}: ${nearKey(value, 'script_path') ? `it has '${nearKey(value, 'script_path')}': rename it to script_path` : "add 'script_path', or remove the agent"}`,
-        here,
-      ),
+    const near = nearKey(value, 'script_path');
+    return stop(
+      'missing-field',
+      `agent '${name}' has no script_path, so its container has nothing to start${value['module'] !== undefined ? " ('module' alone is not enough)" : ''}: ${near ? `it has '${near}': rename it to script_path` : "add 'script_path', or remove the agent"}`,
+      here,
     );
-    return undefined;
   }
   const problem =
     typeof scriptPath !== 'string' ? `must be a path, got ${describe(scriptPath)}` : relativePathProblem(scriptPath);
-  if (!problem) return scriptPath as string;
-  ds.push(
-    diag(
-      'invalid-value',
-      'error',
-      `'script_path' ${problem}; write the script's path from the root of the source tree`,
-      src.at(joinPath(path, 'script_path')),
-    ),
+  if (!problem) return { path: scriptPath as string };
+  return stop(
+    'invalid-value',
+    `'script_path' ${problem}; write the script's path from the root of the source tree`,
+    src.at(joinPath(path, 'script_path')),
   );
-  return undefined;
 }
 
 /** An agent's own VRAM figure in its `config` map: `vram_soft_limit_mb`, `max_vram_mb`, `vram_limit_gb`... (not a machine's `mainpc_vram_budget_mb`). */

@@ -2,7 +2,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { relativePathProblem } from './grammar.ts';
-import { diag, type Diagnostic } from '../diagnostics.ts';
+import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import type { MachineConfig } from './model.ts';
 import { normalize } from './normalize.ts';
 import { readInput } from '../io/read-input.ts';
@@ -60,6 +60,10 @@ export interface LoadedSystem {
   readonly diagnostics: readonly Diagnostic[];
   /** Whether the input is unusable (missing file, parse error, invalid spec). */
   readonly unusable: boolean;
+  /** The root of the system's code: the source tree, else the spec's folder. */
+  readonly codeRoot: string;
+  /** Where a config path of the spec is written (undefined for the built-in spec). */
+  readonly specAt?: (path: string) => SourceRef;
 }
 
 /** Where paths are read from and shown relative to, and where problems go. */
@@ -119,6 +123,8 @@ export function loadSystem(opts: LoadOptions): LoadedSystem {
     ...(sourceRoot ? { sourceRoot } : {}),
     diagnostics: ctx.ds,
     unusable: configs.length < machines.length || sourceMissing,
+    codeRoot,
+    ...(specSource ? { specAt: (path: string) => specSource.at(path) } : {}),
   };
 }
 
@@ -131,6 +137,7 @@ function failed(ds: Diagnostic[], baseDir: string): LoadedSystem {
     configs: [],
     diagnostics: ds,
     unusable: true,
+    codeRoot: baseDir,
   };
 }
 

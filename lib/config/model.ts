@@ -50,6 +50,16 @@ export interface AgentConfig {
   readonly framework?: 'baseagent' | 'none';
   /** How the code says the agent can be probed when it has no health server of its own (source stage). */
   readonly codeHealth?: HealthCheck;
+  /** Its config lacks what a start needs (no usable `script_path`): the agent is left out, not the system. */
+  readonly unstartable?: ConfigProblem;
+}
+
+/** Why an agent's own config entry cannot start it, where the config says so. */
+export interface ConfigProblem {
+  readonly code: string;
+  readonly message: string;
+  readonly file: string;
+  readonly line: number;
 }
 
 /** A declared port range (`pc2_network.agent_ports`). */

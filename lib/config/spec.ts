@@ -1,4 +1,5 @@
 /** The deployment spec `agent-infra.yaml`: machines, GPUs, overrides and image families, with defaults in one place. */
+import { DIAGNOSTIC_CODES } from '../diagnostics.ts';
 import { DEFAULTS } from './defaults.ts';
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
@@ -421,6 +422,25 @@ export const DeploymentSpecSchema = z.strictObject({
    * agent that needs it, is left out of what is deployed, and named.
    */
   strict: z.boolean().default(false),
+  /** Problems the system's owners know and accept: each silences one code's warnings and notes, with a reason. */
+  diagnostics: z
+    .strictObject({
+      ignore: z
+        .array(
+          z.strictObject({
+            code: z.enum(DIAGNOSTIC_CODES),
+            /** Only for these agents (names); with `groups`, either. @default - every agent, and the system */
+            agents: z.array(z.string().min(1)).min(1).optional(),
+            /** Only for the agents of these groups (the config's groups or docker groups). */
+            groups: z.array(z.string().min(1)).min(1).optional(),
+            /** Why it is accepted: said where the problem is counted. */
+            reason: z.string().trim().min(1, 'say why the problem is accepted').max(300),
+          }),
+        )
+        .max(1000)
+        .default([]),
+    })
+    .prefault({}),
   /** Functions the agents read variables through, as `os.environ.get(NAME, DEFAULT)` does. */
   envHelpers: z.array(z.string().regex(/^[A-Za-z_][\w.]*$/, 'is not a Python name')).default(['get_env']),
   /** The images' repository prefix: `<registry>/<family>:<tag>`. */

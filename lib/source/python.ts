@@ -83,6 +83,8 @@ export interface PythonFacts {
   readonly dockerEngine: readonly { readonly text: string; readonly line: number }[];
   /** HTTP servers the module starts (`start_http_server(9105)` of prometheus_client): their port where it can be told. */
   readonly httpServers: readonly { readonly port?: number; readonly line: number }[];
+  /** Sockets bound to a port the kernel picks (`bind((host, 0))`, pyzmq's `bind_to_random_port`): nothing outside can know it. */
+  readonly kernelPorts?: readonly { readonly text: string; readonly line: number }[];
   /** Module-level names bound to other names (`Base = EnhancedBaseAgent if ok else BaseAgent`): the candidates, first first. */
   readonly aliases: ReadonlyMap<string, readonly string[]>;
 }
@@ -508,6 +510,7 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
   const envReads: EnvRead[] = [];
   const httpServers: { port?: number; line: number }[] = [];
   const dockerEngine: { text: string; line: number }[] = [];
+  const kernelPorts: { text: string; line: number }[] = [];
   for (const n of descendants(root, new Set(['call', 'subscript']))) {
     if (n.type === 'subscript') {
       const name =
@@ -542,12 +545,18 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
       httpServers.push({ ...(typeof port === 'number' && Number.isInteger(port) ? { port } : {}), line: line(n) });
       continue;
     }
+    // A BSD socket's (host, 0), or pyzmq's random port: the kernel picks it at run time.
+    const pair = args[0]?.type === 'tuple' ? kids(args[0]) : [];
+    if (method === 'bind_to_random_port' || (method === 'bind' && pair.length === 2 && evaluate(pair[1]!) === 0)) {
+      kernelPorts.push({ text: n.text.replace(/\s+/g, ' ').slice(0, 80), line: line(n) });
+      continue;
+    }
     if (method === 'bind' || method === 'connect') {
       const e = endpoint(args[0]);
       if (e) (method === 'bind' ? binds : connects).push({ ...e, line: line(n) });
     }
   }
-  return { binds, connects, envReads, httpServers, dockerEngine };
+  return { binds, connects, envReads, httpServers, dockerEngine, kernelPorts };
 }
 
 /** Module-level assignments of a name, or of `A if cond else B`, to a name (also inside top-level if/try blocks). */

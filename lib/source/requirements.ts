@@ -172,7 +172,9 @@ export function requirementCauses(
     const who = andList([...new Set(c.agents)].sort());
     const verb = c.agents.length > 1 ? 'import' : 'imports';
     const head = `${who} ${verb} ${c.module}${c.dist !== c.module ? ` (${c.dist})` : ''}, which image family '${c.family}' does not install (${byFamily.get(c.family)!.what})`;
-    if (!c.fatal) return diag('missing-requirement', 'warning', `${head}; add ${c.dist} to its requirements`, at);
+    const agents = [...new Set(c.keys)].sort();
+    if (!c.fatal)
+      return { ...diag('missing-requirement', 'warning', `${head}; add ${c.dist} to its requirements`, at), agents };
     return {
       ...diag(
         'missing-requirement',
@@ -180,7 +182,8 @@ export function requirementCauses(
         `${head}: ${c.agents.length > 1 ? 'they cannot' : 'it cannot'} start without it; add ${c.dist} to the family's requirements`,
         at,
       ),
-      stops: [...new Set(c.keys)].sort(),
+      stops: agents,
+      agents,
     };
   });
   return { diagnostics, cannotStart };

@@ -102,6 +102,27 @@ function codeProbe(
 }
 
 /**
+ * Why nothing can probe an agent its code runs: it is no BaseAgent, it answers on no port the plan knows
+ * (no HTTP server on a port it can tell, no bind of its configured port) and it binds a port the kernel
+ * picks. Undefined when a probe can find it, or when the spec gives it a health check of its own.
+ */
+function unprobeable(spec: DeploymentSpec, a: AgentConfig, f: ScriptFacts): StartProblem | undefined {
+  const k = f.kernelPorts[0];
+  if (!k || !f.compiles || f.framework !== 'none') return undefined;
+  if (f.httpServers.some((h) => h.port !== undefined) || f.binds.some((b) => b.port === a.port.value)) return undefined;
+  const o = overrideFor(spec, a);
+  if (o.health || o.probe || o.framework) return undefined;
+  return {
+    code: 'unprobeable-port',
+    message: `${a.name} binds a port the kernel picks (${k.text}, line ${k.line}) and answers on no port the plan knows (not its configured ${a.port.value}): no probe can find it and no agent can reach it; bind its port (AGENT_PORT), or give agents.${a.name} a health check`,
+    file: k.file,
+    line: k.line,
+    // It fails after it starts, when it is probed: any failure of its start comes first.
+    step: Number.MAX_SAFE_INTEGER,
+  };
+}
+
+/**
  * The machine an endpoint's host names: its address variable or a helper named after it
  * (`{PC2_IP}`, `get_pc2_ip()`, `MAINPC_IP` for `MAIN_PC_IP`), or one of its old address literals.
  * Undefined for any other host (loopback, a service name, a value the code computes).
@@ -148,6 +169,14 @@ const OUTCOME_ORDER: readonly Outcome[] = ['fatal', 'when-called', 'handled'];
  * the agent go on.
  */
 function causeDiagnostic(
+  p: SourceProblem,
+  agents: readonly { agent: AgentConfig; outcome?: Outcome }[],
+  shown: (file: string) => string,
+): Diagnostic {
+  return { ...causeDiagnosticOf(p, agents, shown), agents: [...new Set(agents.map((x) => agentKey(x.agent)))].sort() };
+}
+
+function causeDiagnosticOf(
   p: SourceProblem,
   agents: readonly { agent: AgentConfig; outcome?: Outcome }[],
   shown: (file: string) => string,
@@ -426,6 +455,20 @@ function closeStage(
           line: dies.line,
           step: startStep(f, dies),
         });
+      const hidden = dies ? undefined : unprobeable(spec, a, f);
+      if (hidden) {
+        cannotStart.set(agentKey(a), hidden);
+        ds.push({
+          ...diag('unprobeable-port', 'error', hidden.message, {
+            file: shown(hidden.file),
+            line: hidden.line,
+            column: 1,
+            path: '',
+          }),
+          stops: [agentKey(a)],
+          agents: [agentKey(a)],
+        });
+      }
       for (const p of f.problems) {
         const key = `${p.code} ${p.file}:${p.line}`;
         const cause = causes.get(key) ?? { problem: p, agents: [] };

@@ -84,6 +84,8 @@ export interface ScriptFacts {
   readonly dockerEngine: readonly { readonly text: string; readonly line: number; readonly file: string }[];
   /** HTTP servers the code starts (a Prometheus exporter), where: a port no config may name. */
   readonly httpServers: readonly { readonly port?: number; readonly line: number; readonly file: string }[];
+  /** Sockets its code binds to a port the kernel picks. */
+  readonly kernelPorts: readonly { readonly text: string; readonly line: number; readonly file: string }[];
   /** Local files the script needs (itself included), sorted. */
   readonly closure: readonly string[];
   /** Top-level names of imports that are not local (standard library or third-party), sorted. */
@@ -638,6 +640,7 @@ export function readScript(
   const connects: ScriptFacts['connects'][number][] = [];
   const envReads: ScriptFacts['envReads'][number][] = [];
   const httpServers: ScriptFacts['httpServers'][number][] = [];
+  const kernelPorts: ScriptFacts['kernelPorts'][number][] = [];
   const dockerEngine: ScriptFacts['dockerEngine'][number][] = [];
   const mainFacts = tree.module(script);
   if (mainFacts.problem)
@@ -651,6 +654,7 @@ export function readScript(
       connects,
       envReads,
       httpServers,
+      kernelPorts,
       dockerEngine,
       closure: [],
       external: [],
@@ -701,6 +705,7 @@ export function readScript(
       for (const c of facts.connects) connects.push({ ...c, file });
       for (const e of facts.envReads) envReads.push({ ...e, file });
       for (const h of facts.httpServers ?? []) httpServers.push({ ...h, file });
+      for (const k of facts.kernelPorts ?? []) kernelPorts.push({ ...k, file });
       for (const d of facts.dockerEngine ?? []) dockerEngine.push({ ...d, file });
     }
     for (const imp of facts.imports) follow(w, ref, reach, imp);
@@ -720,6 +725,7 @@ export function readScript(
     connects: connects.sort(byFileLine),
     envReads: envReads.sort(byFileLine),
     httpServers: httpServers.sort(byFileLine),
+    kernelPorts: kernelPorts.sort(byFileLine),
     dockerEngine: dockerEngine.sort(byFileLine),
     closure: [...w.closure].sort(),
     external: [...w.external].sort(),

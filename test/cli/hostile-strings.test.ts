@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { cli, exampleWithOutput, STACK, treeHash } from '../helpers.ts';
 
 const SPEC = 'agent-infra.yaml';
@@ -37,6 +38,65 @@ function refused(edits: readonly Edit[], code: number, message: string): void {
   }
   expect(treeHash(out)).toBe(before);
 }
+
+/**
+ * An agent whose own config entry cannot start it: with `--strict` check and synth refuse, as for any
+ * error, and write nothing; without it the agent is left out (no service, no Deployment), the problem is a
+ * warning and both exit 0. The example's pc2 compose file has CentralErrorBus as `central-error-bus`.
+ */
+function leftOutUnlessStrict(edits: readonly Edit[], message: string): void {
+  const { dir, spec, out } = exampleWithOutput();
+  const services = () =>
+    Object.keys(
+      (parse(readFileSync(join(out, 'compose', 'docker-compose.pc2.yml'), 'utf8')) as { services: object }).services,
+    );
+  expect(services()).toContain('central-error-bus');
+  apply(dir, edits);
+  const before = treeHash(out);
+  for (const command of ['check', 'synth']) {
+    const r = cli([command, '--strict', '--spec', spec, ...(command === 'synth' ? ['--out', out] : [])], dir);
+    expect([command, r.code]).toEqual([command, 1]);
+    expect(r.stderr).toContain(`error ${message}`);
+    expect(r.stderr + r.stdout).not.toMatch(STACK);
+  }
+  expect(treeHash(out)).toBe(before);
+  for (const command of ['check', 'synth']) {
+    const r = cli([command, '--spec', spec, ...(command === 'synth' ? ['--out', out] : [])], dir);
+    expect([command, r.code]).toEqual([command, 0]);
+    expect(r.stderr).toContain(`warning ${message}`);
+    expect(r.stderr).toMatch(/warning 1 agent left out of what is deployed, 1 that cannot start .*: CentralErrorBus;/);
+  }
+  expect(services()).not.toContain('central-error-bus');
+  expect(readFileSync(join(out, 'k8s', 'pc2.yaml'), 'utf8')).not.toMatch(/name: central-error-bus$/m);
+}
+
+describe('an agent whose config entry cannot start it', () => {
+  const cases: [string, Edit[], string][] = [
+    [
+      'an absolute script path (COPY of anything)',
+      [[PC2, 'script_path: services/central_error_bus/error_bus.py', 'script_path: /etc/shadow']],
+      "pc2_code/config/startup_config.yaml:16 pc2_services[0].script_path: 'script_path' must be relative to the root of the source tree, not absolute; write the script's path from the root of the source tree [invalid-value]",
+    ],
+    [
+      'a script path that leaves the tree',
+      [[PC2, 'script_path: services/central_error_bus/error_bus.py', 'script_path: services/../../x.py']],
+      "pc2_code/config/startup_config.yaml:16 pc2_services[0].script_path: 'script_path' must stay inside the source tree: no '..' or '.' components",
+    ],
+    [
+      'a script path with a $ and a space',
+      [[PC2, 'script_path: services/central_error_bus/error_bus.py', 'script_path: "services/${HOME} x.py"']],
+      "pc2_code/config/startup_config.yaml:16 pc2_services[0].script_path: 'script_path' is not a plain relative path (letters, digits, _ . @ + - and /; no spaces, quotes, $ or backslashes)",
+    ],
+    [
+      'no script_path (nothing to start)',
+      [[PC2, '  script_path: services/central_error_bus/error_bus.py\n', '']],
+      "pc2_code/config/startup_config.yaml:15 pc2_services[0]: agent 'CentralErrorBus' has no script_path, so its container has nothing to start: add 'script_path', or remove the agent [missing-field]",
+    ],
+  ];
+  it.each(cases)('%s: refused with --strict, else left out', (_name, edits, message) =>
+    leftOutUnlessStrict(edits, message),
+  );
+});
 
 describe('strings checked against the grammar of where they go', () => {
   const cases: [string, Edit[], number, string][] = [
@@ -87,24 +147,6 @@ describe('strings checked against the grammar of where they go', () => {
       [[SPEC, 'builderBase: python:3.11-slim-bookworm', 'builderBase: "python:3.11\\nUSER root"']],
       2,
       'error agent-infra.yaml:37 images.cpu.builderBase: is not an image reference (name[:tag][@digest], lowercase name, no spaces)',
-    ],
-    [
-      'an absolute script path (COPY of anything)',
-      [[PC2, 'script_path: services/central_error_bus/error_bus.py', 'script_path: /etc/shadow']],
-      1,
-      "error pc2_code/config/startup_config.yaml:16 pc2_services[0].script_path: 'script_path' must be relative to the root of the source tree, not absolute; write the script's path from the root of the source tree [invalid-value]",
-    ],
-    [
-      'a script path that leaves the tree',
-      [[PC2, 'script_path: services/central_error_bus/error_bus.py', 'script_path: services/../../x.py']],
-      1,
-      "pc2_services[0].script_path: 'script_path' must stay inside the source tree: no '..' or '.' components",
-    ],
-    [
-      'a script path with a $ and a space',
-      [[PC2, 'script_path: services/central_error_bus/error_bus.py', 'script_path: "services/${HOME} x.py"']],
-      1,
-      "pc2_services[0].script_path: 'script_path' is not a plain relative path (letters, digits, _ . @ + - and /; no spaces, quotes, $ or backslashes)",
     ],
     [
       'a requirement file outside the tree',
@@ -221,12 +263,6 @@ describe('what check passed and synth could not build', () => {
       ],
       2,
       'error agent-infra.yaml:50 images.gpu-torch.requirements[1]: has the file name of requirement 0 (requirements/base.txt), and both are copied into one folder: rename one',
-    ],
-    [
-      'an agent with no script_path (nothing to start)',
-      [[PC2, '  script_path: services/central_error_bus/error_bus.py\n', '']],
-      1,
-      "error pc2_code/config/startup_config.yaml:15 pc2_services[0]: agent 'CentralErrorBus' has no script_path, so its container has nothing to start: add 'script_path', or remove the agent [invalid-value]",
     ],
   ];
   it.each(cases)('refuses %s in check and in synth', (_name, edits, code, message) => refused(edits, code, message));
