@@ -118,3 +118,10 @@ export function withStandInPackages(specText: string): string {
 /** Whether a python3 of 3.10 or later runs here: the tests that ask CPython itself need it. */
 export const HAS_PYTHON =
   spawnSync('python3', ['-c', 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)']).status === 0;
+
+/** The messy fixture system laid out as a repository: its configs and scripts, and the mini monorepo's `common/` (the stand-in BaseAgent). */
+export function messyRepo(dir: string): string {
+  cpSync(join(ROOT, 'test', 'fixtures', 'messy-system'), dir, { recursive: true });
+  cpSync(join(ROOT, 'test', 'fixtures', 'mini-monorepo', 'common'), join(dir, 'common'), { recursive: true });
+  return dir;
+}

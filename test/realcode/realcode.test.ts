@@ -9,16 +9,14 @@
  * cannot start, started the same way (python3 <script_path> from /app, PYTHONPATH=/app), dies of the
  * problem `check` names (its file, line and kind, read from the agent's own output).
  */
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
-import { toYaml } from '../../lib/contract/yaml.ts';
 import { cli, HAS_UPSTREAM, STACK, UPSTREAM } from '../helpers.ts';
-import { BASE_MAP, HAS_ENGINE, LOCAL_BASE } from '../docker-helpers.ts';
+import { BASE_MAP, HAS_ENGINE } from '../docker-helpers.ts';
+import { inHolder, loopbackHolder, sh, untilHealthy } from '../loopback-stack.ts';
 import { HAS_DOCKER_COMPOSE } from '../compose-helpers.ts';
 import { labelArgs, runLabels } from '../docker-run.ts';
 
@@ -48,16 +46,6 @@ const why = !HAS_UPSTREAM
         ? 'no docker-compose (scripts/docker-engine.sh installs it)'
         : undefined;
 if (why) console.warn(`real-code suite skipped: ${why}`);
-
-const sh = (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}) => {
-  const r = spawnSync(cmd, args, {
-    encoding: 'utf8',
-    env: { ...process.env, ...opts.env },
-    timeout: opts.timeout ?? 600_000,
-    maxBuffer: 64 << 20,
-  });
-  return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-};
 
 interface LeftOut {
   name: string;
@@ -128,71 +116,32 @@ describe.skipIf(why !== undefined)('the real agents’ code, as the generated si
 
   it('brings up every deployed agent healthy by its generated probe, on loopback only', () => {
     // One network namespace for both projects, with a loopback interface and nothing else: no route out.
-    const h = sh('docker', [
-      'run',
-      '-d',
-      '--network',
-      'none',
-      ...Object.entries(runLabels(run)).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
-      LOCAL_BASE,
-      'sleep',
-      'infinity',
-    ]);
-    expect(h.code, h.out).toBe(0);
-    holder = h.out.trim();
-    const routes = sh('docker', ['exec', holder, 'cat', '/proc/net/route', '/proc/net/dev']);
-    expect(routes.out.split('\n').filter((l) => /^\S+\t/.test(l) && !l.startsWith('Iface'))).toEqual([]);
-    expect(routes.out).not.toMatch(/^\s*(eth|ens|veth)\w*:/m);
-    for (const m of Object.keys(projects) as (keyof typeof projects)[]) {
-      const file = join(repo, 'dist', 'compose', 'single-host', `docker-compose.${m}.yml`);
-      const doc = parse(readFileSync(file, 'utf8')) as {
-        services: Record<string, unknown>;
-        volumes?: Record<string, unknown>;
-      };
-      const labels = runLabels(run);
-      const override = join(dir, `override.${m}.yml`);
-      writeFileSync(
-        override,
-        toYaml({
-          services: Object.fromEntries(
-            Object.keys(doc.services).map((s) => [s, { labels, network_mode: `container:${holder}` }]),
-          ),
-          volumes: Object.fromEntries(Object.keys(doc.volumes ?? {}).map((v) => [v, { labels }])),
-        }),
-      );
-      files[m] = ['-f', file, '-f', override];
-    }
-    const t0 = performance.now();
+    const h = loopbackHolder(run);
+    holder = h.id;
+    expect([h.routes, h.interfaces]).toEqual([[], []]);
+    for (const m of Object.keys(projects) as (keyof typeof projects)[])
+      files[m] = inHolder(
+        join(repo, 'dist', 'compose', 'single-host', `docker-compose.${m}.yml`),
+        dir,
+        m,
+        holder,
+        run,
+      ).files;
     for (const [m, p] of Object.entries(projects)) {
       const up = sh('docker-compose', ['-p', p, ...files[m]!, 'up', '-d', '--no-build'], { env });
       expect(up.code, up.out).toBe(0);
     }
     const deployed = check.plan.agents;
-    const state = () => {
-      const ps = sh('docker', [
-        'ps',
-        '-a',
-        '--filter',
-        `label=agent-infra.test-run=${run.id}`,
-        '--format',
-        '{{.Label "com.docker.compose.service"}}\t{{.Status}}',
-      ]);
-      return new Map(
-        ps.out
-          .trim()
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => l.split('\t') as [string, string]),
-      );
-    };
-    let s = state();
-    while (performance.now() - t0 < 240_000) {
-      s = state();
-      if (deployed.every((a) => /\(healthy\)/.test(s.get(a.id) ?? ''))) break;
-      spawnSync('sleep', ['2']);
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const unhealthy = deployed.filter((a) => !/\(healthy\)/.test(s.get(a.id) ?? ''));
+    const {
+      state: s,
+      seconds,
+      unhealthy: ids,
+    } = untilHealthy(
+      run,
+      deployed.map((a) => a.id),
+      240_000,
+    );
+    const unhealthy = deployed.filter((a) => ids.includes(a.id));
     const logs = unhealthy
       .map(
         (a) =>
