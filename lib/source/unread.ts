@@ -3,7 +3,7 @@
  * folders and its family's `sharedDirs`, and installs its family's requirements. What that leaves out is
  * said, with the fix, rather than images that cannot start their agents written without a word.
  */
-import { readdirSync, type Dirent } from 'node:fs';
+import { existsSync, readdirSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import { andList } from '../diagnostics.ts';
@@ -62,8 +62,17 @@ export function unreadCodeDiagnostic(
   const copied = new Set(plan.images.flatMap((i) => i.sourceDirs));
   const missing = pythonFolders(codeRoot).filter((d) => !copied.has(d));
   const empty = plan.images.filter((i) => !declaresInstalls(i)).map((i) => `'${i.family}'`);
-  if (missing.length === 0 && empty.length === 0) return undefined;
+  const scripts = plan.agents.filter((a) => a.scriptPath !== undefined);
+  const absent = scripts.filter((a) => !existsSync(join(codeRoot, a.scriptPath!)));
+  if (missing.length === 0 && empty.length === 0 && (absent.length === 0 || absent.length === scripts.length))
+    return undefined;
   const parts = [
+    // None below it: the code lives elsewhere (the images' build context), which says nothing of it.
+    ...(absent.length && absent.length < scripts.length
+      ? [
+          `${absent.length} of the ${scripts.length} agents' scripts are not below the spec's folder (e.g. ${absent[0]!.scriptPath})`,
+        ]
+      : []),
     ...(missing.length
       ? [
           `${andList(missing.map((d) => `${d}/`))} ${missing.length === 1 ? 'holds' : 'hold'} Python code that no image copies (each copies its agents' script folders and its family's sharedDirs)`,

@@ -30,7 +30,8 @@ const FILES = {
   'venv/pyvenv.cfg': 'home = /usr/bin\n',
   'venv/lib/python3.11/os.py': '',
   'node_modules/x/y.py': '',
-  'main.yaml': 'agent_groups:\n  core:\n    A: {script_path: agents/a.py, port: 7400, health_check_port: 8400}\n',
+  'main.yaml':
+    'agent_groups:\n  core:\n    A: {script_path: agents/a.py, port: 7400, health_check_port: 8400}\n    B: {script_path: agents/b.py, port: 7500, health_check_port: 8500}\n',
 };
 
 describe('images of code that was not read', () => {
@@ -43,7 +44,7 @@ describe('images of code that was not read', () => {
     const r = runPipeline({ machines: [{ name: 'mainpc', file: join(dir, 'main.yaml') }], cwd: dir });
     const said = r.diagnostics.filter((d) => d.code === 'code-not-read').map((d) => `${d.severity} ${d.message}`);
     expect(said).toEqual([
-      "warning the agents' code is not read (no source tree), so the images may lack what it imports: common/ and utils/ hold Python code that no image copies (each copies its agents' script folders and its family's sharedDirs); image family 'cpu' installs no Python package; add 'source: .' to the spec (the root of the system's code) so that check and synth follow each agent's imports, or list the folders the agents import in sharedDirs",
+      "warning the agents' code is not read (no source tree), so the images may lack what it imports: 1 of the 2 agents' scripts are not below the spec's folder (e.g. agents/b.py); common/ and utils/ hold Python code that no image copies (each copies its agents' script folders and its family's sharedDirs); image family 'cpu' installs no Python package; add 'source: .' to the spec (the root of the system's code) so that check and synth follow each agent's imports, or list the folders the agents import in sharedDirs",
     ]);
   });
 
