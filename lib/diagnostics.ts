@@ -53,6 +53,8 @@ export const DIAGNOSTIC_CODES = [
   'unused-ignore',
   'code-not-read',
   'unprobeable-port',
+  'invalid-requirement',
+  'conflicting-pins',
 ] as const;
 
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];

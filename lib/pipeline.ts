@@ -4,6 +4,8 @@ import { loadSystem, type LoadedSystem, type LoadOptions } from './config/load.t
 import { plan } from './plan/plan.ts';
 import { applyIgnores } from './config/ignore.ts';
 import { unreadCodeDiagnostic } from './source/unread.ts';
+import { requirementProblems } from './source/requirement-files.ts';
+import { join, relative } from 'node:path';
 import { DEFAULT_IMAGES, declaresInstalls } from './config/spec.ts';
 import type { LeftOutAgent, StartProblem, SystemPlan } from './plan/types.ts';
 import type { SourceStage } from './source/stage.ts';
@@ -82,10 +84,16 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
   // An agent dies of the first failure of its start: a problem of its code or a module its image lacks.
   for (const [key, r] of requirements?.cannotStart ?? [])
     if ((r.step ?? Infinity) < (cannotStart.get(key)?.step ?? Infinity)) cannotStart.set(key, r);
-  const p =
+  const planned =
     strict || !declared || cannotStart.size === 0
       ? first
       : plan(loaded.spec, configs, loaded.lock, closures, cannotStart);
+  // The requirement files each image copies, read where the images are built from.
+  const reqRoot = loaded.sourceRoot ?? loaded.codeRoot;
+  const req = loaded.unusable
+    ? undefined
+    : requirementProblems(planned, reqRoot, (f) => relative(cwd, join(reqRoot, f)) || f);
+  const p: SystemPlan = req ? { ...planned, images: req.images } : planned;
   const diagnostics = sortDiagnostics(
     applyIgnores(
       [
@@ -94,6 +102,7 @@ function afterLoad(loaded: LoadedSystem, opts: LoadOptions, modules?: SourceModu
           p,
         ),
         ...p.diagnostics,
+        ...(req?.diagnostics ?? []),
         ...(source || loaded.unusable ? [] : [unreadCodeDiagnostic(p, loaded.codeRoot, loaded.specAt?.(''))]).filter(
           (d): d is Diagnostic => d !== undefined,
         ),

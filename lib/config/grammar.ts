@@ -107,3 +107,19 @@ export const composeLiteral = (value: string): string => value.replaceAll('$', '
 
 /** A literal value for a Kubernetes env var: `$(` escaped as `$$(`, so that the kubelet does not expand it. */
 export const kubernetesLiteral = (value: string): string => value.replaceAll('$(', '$$$$(');
+
+const PIP_URL = /^(?:https?|file):\/\/[A-Za-z0-9._~:/?#[\]@!&()*+,;=%-]+$/;
+const PIP_PATH = /^\/[A-Za-z0-9._/@+-]+$/;
+
+/**
+ * Where pip may look for packages, as a Dockerfile `ARG` default: an http(s) or file URL, or an
+ * absolute path in the builder; no spaces, quotes or `$`, and no credentials (a Dockerfile is no place
+ * for them: pass such a URL at build time).
+ */
+export function pipLocationProblem(s: string): string | undefined {
+  if (!PIP_URL.test(s) && !PIP_PATH.test(s))
+    return 'is not a package index URL (http, https or file) or an absolute path without spaces, quotes or $';
+  if (/^[a-z]+:\/\/[^/]*@/.test(s))
+    return 'holds credentials, which would be written into the Dockerfile: pass the URL at build time (--build-arg) instead';
+  return undefined;
+}

@@ -11,6 +11,7 @@ import {
   IMAGE_TAG,
   imageReferenceProblem,
   labelValueProblem,
+  pipLocationProblem,
   relativePathProblem,
   REPOSITORY,
 } from './grammar.ts';
@@ -278,23 +279,20 @@ export const ImageFamilySchema = z.strictObject({
   runtimeBase: fits(imageReferenceProblem),
   buildPackages: z.array(fits(debianPackageProblem)).default([]),
   runtimePackages: z.array(fits(debianPackageProblem)).default([]),
-  /** Requirement files, relative to the root of the source tree. */
-  requirements: z
-    .array(fits(relativePathProblem))
-    .default([])
-    .superRefine((files, ctx) => {
-      // The builder copies them into one folder by file name.
-      const base = (f: string) => f.slice(f.lastIndexOf('/') + 1);
-      files.forEach((f, i) => {
-        const first = files.findIndex((o) => base(o) === base(f));
-        if (first < i)
-          ctx.addIssue({
-            code: 'custom',
-            message: `has the file name of requirement ${first} (${files[first]}), and both are copied into one folder: rename one`,
-            path: [i],
-          });
-      });
-    }),
+  /** Requirement files, relative to the root of the source tree; each is copied with its path. */
+  requirements: z.array(fits(relativePathProblem)).default([]),
+  /**
+   * Where pip finds packages, as defaults of the Dockerfile's build arguments PIP_INDEX_URL,
+   * PIP_EXTRA_INDEX_URL and PIP_FIND_LINKS (a build may pass others): a GPU family can name the
+   * PyTorch CUDA index here.
+   */
+  pip: z
+    .strictObject({
+      indexUrl: fits(pipLocationProblem).optional(),
+      extraIndexUrls: z.array(fits(pipLocationProblem)).max(16).optional(),
+      findLinks: z.array(fits(pipLocationProblem)).max(16).optional(),
+    })
+    .optional(),
   /** Source folders every image of the family needs besides its agents' own (shared packages such as `common`). */
   sharedDirs: z
     .array(fits((d) => (d.includes('/') ? 'a top-level folder name, without /' : relativePathProblem(d))))

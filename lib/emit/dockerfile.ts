@@ -1,7 +1,7 @@
 /** Dockerfiles: one multi-stage Dockerfile per image family (and its naive single-stage twin), from handlebars templates. Pure. */
 import { packageRoot } from '../package-root.ts';
 import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import type { PlannedImage, SystemPlan } from '../plan/types.ts';
 import { headerLine } from '../contract/yaml.ts';
@@ -49,9 +49,7 @@ function scriptLines(name: string): { path: string; lines: string[] } {
 
 /** Everything a family's templates show, computed and sorted here: templates only loop and test. */
 export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: string) {
-  const requirementFiles = image.requirements.map((r) => basename(r));
-  const clash = requirementFiles.find((f, i) => requirementFiles.indexOf(f) !== i);
-  if (clash) throw new Error(`image family '${image.family}' has two requirement files named '${clash}'; rename one`);
+  const pip = image.pip ?? {};
   return {
     header: headerLine(input),
     family: image.family,
@@ -65,7 +63,13 @@ export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: 
     allPackages: [...new Set([...image.buildPackages, ...image.runtimePackages])].sort(),
     hasRequirements: image.requirements.length > 0,
     requirements: image.requirements,
-    requirementFiles,
+    requirementCopies: image.requirementCopies ?? image.requirements,
+    // Build arguments pip reads from its environment; unset (no default, none passed) they are not set.
+    pipArgs: [
+      { name: 'PIP_INDEX_URL', value: pip.indexUrl ?? '' },
+      { name: 'PIP_EXTRA_INDEX_URL', value: (pip.extraIndexUrls ?? []).join(' ') },
+      { name: 'PIP_FIND_LINKS', value: (pip.findLinks ?? []).join(' ') },
+    ],
     sourceDirs: image.sourceDirs,
     sourceFiles: image.sourceFiles ?? [],
     user: plan.user,

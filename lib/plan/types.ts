@@ -233,6 +233,14 @@ export interface PlannedImage {
   readonly buildPackages: readonly string[];
   readonly runtimePackages: readonly string[];
   readonly requirements: readonly string[];
+  /** Every requirement file the builder copies: the listed ones and the files they include (`-r`, `-c`), when they were read. */
+  readonly requirementCopies?: readonly string[];
+  /** Defaults of the pip build arguments: where pip finds packages. */
+  readonly pip?: {
+    readonly indexUrl?: string;
+    readonly extraIndexUrls?: readonly string[];
+    readonly findLinks?: readonly string[];
+  };
   /** Top-level source folders the family's agents need (from their script paths). */
   readonly sourceDirs: readonly string[];
   /** When the agents' code was read: exactly the local files they import (the union of their closures), which the image copies instead of `sourceDirs`. */

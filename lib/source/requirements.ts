@@ -10,6 +10,7 @@ import type { StartProblem, SystemPlan } from '../plan/types.ts';
 import { debianPythonPackages, declaresInstalls, type FamilyInstalls } from '../config/spec.ts';
 import { startStep, type ScriptFacts } from './tree.ts';
 import { STDLIB } from './stdlib.ts';
+import { normalName } from './requirement-files.ts';
 
 /** Import name -> the distribution that provides it, where the two differ. */
 export const DISTRIBUTION_OF: Readonly<Record<string, string>> = {
@@ -59,8 +60,7 @@ export const DEBIAN_MODULES: Readonly<Record<string, string>> = {
   levenshtein: 'Levenshtein',
 };
 
-/** A distribution name as PEP 503 compares them. */
-export const normalName = (name: string) => name.toLowerCase().replace(/[-_.]+/g, '-');
+export { normalName };
 
 /** Distributions a requirement file installs (following `-r other.txt` inside the root), by normal name. */
 export function installedBy(root: string, file: string, seen = new Set<string>()): Set<string> {

@@ -247,22 +247,34 @@ describe('what check passed and synth could not build', () => {
       'global_settings.health_checks.timeout_seconds: timeout_seconds must be a whole number from 1 to 86,400, got 0',
     ],
     [
-      'retries: -3',
-      [[MAINPC, 'retries: 3', 'retries: -3']],
-      1,
-      'main_pc_code/config/startup_config.yaml:15 global_settings.health_checks.retries: retries must be a whole number from 1 to 1,000, got -3',
-    ],
-    [
-      'two requirement files of one name',
+      'a pip index URL with credentials (they would be written into the Dockerfile)',
       [
         [
           SPEC,
           'requirements: [requirements/base.txt, requirements/gpu.txt]',
-          'requirements: [requirements/base.txt, extra/base.txt]',
+          'requirements: [requirements/base.txt, requirements/gpu.txt]\n    pip: {extraIndexUrls: ["https://me:hunter2@wheels.example/simple"]}',
         ],
       ],
       2,
-      'error agent-infra.yaml:50 images.gpu-torch.requirements[1]: has the file name of requirement 0 (requirements/base.txt), and both are copied into one folder: rename one',
+      'error agent-infra.yaml:51 images.gpu-torch.pip.extraIndexUrls[0]: holds credentials, which would be written into the Dockerfile: pass the URL at build time (--build-arg) instead',
+    ],
+    [
+      'a pip index URL with a space and a quote (a second ARG)',
+      [
+        [
+          SPEC,
+          'requirements: [requirements/base.txt, requirements/gpu.txt]',
+          'requirements: [requirements/base.txt, requirements/gpu.txt]\n    pip: {indexUrl: "https://x/simple\\" RUN id"}',
+        ],
+      ],
+      2,
+      'error agent-infra.yaml:51 images.gpu-torch.pip.indexUrl: is not a package index URL (http, https or file) or an absolute path without spaces, quotes or $',
+    ],
+    [
+      'retries: -3',
+      [[MAINPC, 'retries: 3', 'retries: -3']],
+      1,
+      'main_pc_code/config/startup_config.yaml:15 global_settings.health_checks.retries: retries must be a whole number from 1 to 1,000, got -3',
     ],
   ];
   it.each(cases)('refuses %s in check and in synth', (_name, edits, code, message) => refused(edits, code, message));

@@ -1,4 +1,5 @@
 /** Generated Dockerfiles: lint-clean, multi-stage, pinned bases, numeric user, layers ordered for caching. */
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validate } from 'dockerfile-utils';
 import { runPipeline } from '../../lib/pipeline.ts';
@@ -52,8 +53,51 @@ describe('Dockerfiles of the example', () => {
     expect(runtime).toMatch(/^COPY --from=builder \/opt\/venv \/opt\/venv$/m);
     expect(runtime!.match(/^COPY --from=/gm)).toHaveLength(1);
     expect(builder).toMatch(
-      /pip install --no-cache-dir -r \/tmp\/requirements\/base\.txt -r \/tmp\/requirements\/audio\.txt/,
+      /pip install --no-cache-dir -r \/tmp\/requirements\/requirements\/base\.txt -r \/tmp\/requirements\/requirements\/audio\.txt/,
     );
+  });
+
+  it('copies each requirement file with its path, before the sources, and lets a build point pip anywhere', () => {
+    const text = files.get('docker/gpu-audio.Dockerfile')!;
+    const lines = text.split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    expect(lines.filter((l) => l.startsWith('COPY requirements/'))).toEqual([
+      'COPY requirements/base.txt /tmp/requirements/requirements/base.txt',
+      'COPY requirements/audio.txt /tmp/requirements/requirements/audio.txt',
+    ]);
+    // The pip build arguments are declared (no default in the example) before the install that reads them.
+    expect(lines.filter((l) => l.startsWith('ARG PIP_'))).toEqual([
+      'ARG PIP_INDEX_URL',
+      'ARG PIP_EXTRA_INDEX_URL',
+      'ARG PIP_FIND_LINKS',
+    ]);
+    expect(at(/^ARG PIP_FIND_LINKS$/)).toBeLessThan(at(/pip install/));
+    expect(at(/pip install/)).toBeLessThan(at(/^COPY --from=sources|^COPY common\//));
+    const naive = files.get('docker/gpu-audio.naive.Dockerfile')!;
+    expect(naive.match(/^ARG PIP_\w+$/gm)).toEqual([
+      'ARG PIP_INDEX_URL',
+      'ARG PIP_EXTRA_INDEX_URL',
+      'ARG PIP_FIND_LINKS',
+    ]);
+  });
+
+  it("writes a family's pip locations as the build arguments' defaults, and two files of one name side by side", () => {
+    const spec = readFileSync(EXAMPLE_SPEC, 'utf8').replace(
+      'requirements: [requirements/base.txt, requirements/gpu.txt]',
+      'requirements: [requirements/base.txt, services/gpu/requirements/base.txt]\n    pip: {extraIndexUrls: [https://download.pytorch.org/whl/cu121, https://wheels.example/simple], findLinks: [/wheels]}',
+    );
+    const p = runPipeline({ spec: EXAMPLE_SPEC, specText: spec, cwd: ROOT }).plan;
+    const text = emitAll(p, 'x', ['docker']).get('docker/gpu-torch.Dockerfile')!;
+    expect(text.match(/^ARG PIP_.*$/gm)).toEqual([
+      'ARG PIP_INDEX_URL',
+      'ARG PIP_EXTRA_INDEX_URL="https://download.pytorch.org/whl/cu121 https://wheels.example/simple"',
+      'ARG PIP_FIND_LINKS="/wheels"',
+    ]);
+    expect(text).toContain('COPY requirements/base.txt /tmp/requirements/requirements/base.txt\n');
+    expect(text).toContain(
+      'COPY services/gpu/requirements/base.txt /tmp/requirements/services/gpu/requirements/base.txt\n',
+    );
+    expect(validate(text)).toEqual([]);
   });
 
   it('runs as the numeric non-root user, with a standard-library HEALTHCHECK and the waiting entrypoint', () => {

@@ -147,7 +147,7 @@ describe('Dockerfiles on a hand-built plan', () => {
     );
     expect(gpu).toMatch(/apt-get install -y --no-install-recommends build-essential \\/);
     expect(gpu).toMatch(/apt-get install -y --no-install-recommends libgomp1 \\/);
-    expect(gpu).toContain('COPY requirements/base.txt /tmp/requirements/\n');
+    expect(gpu).toContain('COPY requirements/base.txt /tmp/requirements/requirements/base.txt\n');
   });
 
   it('copies the source folders last and runs as the numeric user', () => {

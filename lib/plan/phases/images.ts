@@ -30,6 +30,7 @@ export function planImages(
       buildPackages: [...f.buildPackages].sort(byString),
       runtimePackages: [...f.runtimePackages].sort(byString),
       requirements: f.requirements,
+      ...(f.pip ? { pip: f.pip } : {}),
       sourceDirs: [...dirs].sort(byString),
       agents: members.map((a) => a.id),
       // The image's own check, for `docker run` without compose: after twice the slowest start, plus 10 s.

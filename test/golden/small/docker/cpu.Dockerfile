@@ -11,8 +11,13 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python3 -m venv /opt/venv
-COPY requirements/base.txt /tmp/requirements/
-RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements/base.txt \
+# Where pip finds packages: --build-arg PIP_INDEX_URL=... (PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS) points it elsewhere.
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_FIND_LINKS
+# The requirements before the sources: a change of code alone does not install them again.
+COPY requirements/base.txt /tmp/requirements/requirements/base.txt
+RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements/requirements/base.txt \
  && find /opt/venv -depth -name __pycache__ -type d -exec rm -rf {} +
 
 # --- runtime: runtime packages, the venv, the agents' sources; a numeric non-root user.

@@ -15,8 +15,14 @@ RUN apt-get update \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 RUN python3 -m venv /opt/venv
-COPY requirements/base.txt requirements/gpu.txt /tmp/requirements/
-RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements/base.txt -r /tmp/requirements/gpu.txt \
+# Where pip finds packages: --build-arg PIP_INDEX_URL=... (PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS) points it elsewhere.
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_FIND_LINKS
+# The requirements before the sources: a change of code alone does not install them again.
+COPY requirements/base.txt /tmp/requirements/requirements/base.txt
+COPY requirements/gpu.txt /tmp/requirements/requirements/gpu.txt
+RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements/requirements/base.txt -r /tmp/requirements/requirements/gpu.txt \
  && find /opt/venv -depth -name __pycache__ -type d -exec rm -rf {} +
 
 # --- runtime: runtime packages, the venv, the agents' sources; a numeric non-root user.

@@ -6,6 +6,9 @@ FROM ${RUNTIME_BASE}
 RUN apt-get update && apt-get install -y build-essential libgomp1 
 COPY . /app
 WORKDIR /app
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_FIND_LINKS
 RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements/base.txt -r requirements/gpu.txt
 ENV PATH=/opt/venv/bin:$PATH
 RUN printf '%s\n' \
