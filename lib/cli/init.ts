@@ -44,6 +44,8 @@ function describe(w: NonNullable<InitResult['written']>): string {
   if (w.gpuGroups.length) lines.push(`  GPU groups: ${w.gpuGroups.join(', ')}`);
   if (w.vram.length)
     lines.push(`  VRAM from the configs: ${w.vram.map((v) => `${v.agent} ${v.vramGiB} GiB`).join(', ')}`);
+  const reqs = Object.entries(w.requirements);
+  if (reqs.length) lines.push(`  requirements: ${reqs.map(([f, files]) => `${f} ${files.join(', ')}`).join('; ')}`);
   if (w.source !== undefined) lines.push(`  source: ${w.source}${w.framework ? `, framework ${w.framework}` : ''}`);
   lines.push(
     `  ${w.todos} TODO${w.todos === 1 ? '' : 's'} to confirm; check finds ${w.check.errors} errors and ${w.check.warnings} warnings in the configs`,

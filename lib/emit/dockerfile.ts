@@ -47,6 +47,8 @@ function scriptLines(name: string): { path: string; lines: string[] } {
   };
 }
 
+const isPyproject = (file: string) => file === 'pyproject.toml' || file.endsWith('/pyproject.toml');
+
 /** Everything a family's templates show, computed and sorted here: templates only loop and test. */
 export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: string) {
   const pip = image.pip ?? {};
@@ -64,6 +66,9 @@ export function dockerfileContext(plan: SystemPlan, image: PlannedImage, input: 
     hasRequirements: image.requirements.length > 0,
     requirements: image.requirements,
     requirementCopies: image.requirementCopies ?? image.requirements,
+    // A pyproject.toml installs its [project] dependencies: the builder writes them beside it as a requirement file.
+    pyprojects: image.requirements.filter(isPyproject),
+    pipRequirements: image.requirements.map((r) => (isPyproject(r) ? `${r}.txt` : r)),
     // Build arguments pip reads from its environment; unset (no default, none passed) they are not set.
     pipArgs: [
       { name: 'PIP_INDEX_URL', value: pip.indexUrl ?? '' },

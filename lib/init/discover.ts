@@ -31,8 +31,8 @@ const CONFIG_FILE = /^startup_config[\w.-]*\.ya?ml$/;
 const MAX_DEPTH = 8;
 const MAX_ENTRIES = 50_000;
 
-/** Every `startup_config*.yaml` below `root` (hidden folders, dependencies and outputs skipped; symbolic links not followed), sorted. */
-function walk(root: string): string[] {
+/** Every file below `root` whose name `wanted` accepts (hidden folders, dependencies and outputs skipped; symbolic links not followed), sorted. */
+function walk(root: string, wanted: (name: string) => boolean = (n) => CONFIG_FILE.test(n)): string[] {
   const found: string[] = [];
   let seen = 0;
   const visit = (dir: string, depth: number) => {
@@ -46,8 +46,7 @@ function walk(root: string): string[] {
       if (++seen > MAX_ENTRIES) return;
       if (e.isDirectory() && depth < MAX_DEPTH && !e.name.startsWith('.') && !SKIPPED_DIRS.has(e.name))
         visit(join(dir, e.name), depth + 1);
-      else if (e.isFile() && CONFIG_FILE.test(e.name))
-        found.push(relative(root, join(dir, e.name)).split(sep).join('/'));
+      else if (e.isFile() && wanted(e.name)) found.push(relative(root, join(dir, e.name)).split(sep).join('/'));
     }
   };
   visit(root, 0);
@@ -166,4 +165,20 @@ export function parseNvidiaSmi(csv: string): { gpus: readonly DetectedGpu[]; why
   if (bad.length)
     return { gpus: sorted, why: `nvidia-smi printed rows that are not GPUs: ${bad.slice(0, 2).join(' | ')}` };
   return sorted.length ? { gpus: sorted } : { gpus: [], why: 'nvidia-smi reports no GPU' };
+}
+
+/** A requirement file's name: `requirements.txt`, `requirements-gpu.txt`, `requirements.common.lock.txt`... */
+const REQUIREMENT_FILE = /^requirements([-_.][\w.-]*)?\.txt$/;
+/** Names of files for development, not for running: `requirements-dev.txt`, `requirements.test.txt`. */
+const DEVELOPMENT = /(^|[-_.])(dev|devel|develop|test|tests|testing|lint|docs|ci|typing)([-_.]|$)/;
+
+/**
+ * The runtime requirement files below `root` (relative, `/`-separated, sorted): `requirements*.txt` but
+ * those for development or tests, and `pyproject.toml` files.
+ */
+export function discoverRequirementFiles(root: string): string[] {
+  return walk(
+    root,
+    (n) => n === 'pyproject.toml' || (REQUIREMENT_FILE.test(n) && !DEVELOPMENT.test(n.replace(/^requirements/, ''))),
+  );
 }

@@ -11,7 +11,7 @@ import { CONVENTIONAL_SPEC, GpuSchema } from '../config/spec.ts';
 import { GPU_GROUP_RE, vramGiBOfHint } from '../plan/phases/drafts.ts';
 import { runPipelineAsync, type PipelineResult } from '../pipeline.ts';
 import { writeFileAtomic } from '../write.ts';
-import { detectGpus, discoverConfigs, type DetectedGpu, type Discovery } from './discover.ts';
+import { detectGpus, discoverConfigs, discoverRequirementFiles, type DetectedGpu, type Discovery } from './discover.ts';
 
 export const SPEC_FILE = 'agent-infra.yaml';
 
@@ -43,6 +43,8 @@ export interface InitResult {
     }[];
     readonly vram: readonly { readonly agent: string; readonly vramGiB: number; readonly from: string }[];
     readonly gpuGroups: readonly string[];
+    /** Requirement files per image family it proposes. */
+    readonly requirements: Readonly<Record<string, readonly string[]>>;
     readonly source?: string;
     readonly framework?: string;
     readonly todos: number;
@@ -172,6 +174,13 @@ interface Draft {
     readonly unmeasured?: readonly string[];
   };
   readonly skipped: readonly string[];
+  /** Requirement files per image family, each with why it is there; none found: no `images:` written. */
+  readonly requirements?: readonly FamilyRequirements[];
+}
+
+interface FamilyRequirements {
+  readonly family: 'cpu' | 'gpu';
+  readonly files: readonly { readonly file: string; readonly why: string }[];
 }
 
 /** The spec's text: every value written as YAML that reads back as itself, every guess marked TODO. */
@@ -217,6 +226,16 @@ function render(d: Draft): string {
   if (d.gpuGroups.length) {
     out.push('groups:  # groups named *_gpu run on a GPU, in the gpu image family');
     for (const g of d.gpuGroups) out.push(`  ${scalar(g)}: {family: gpu}`);
+  }
+  if (d.requirements?.length) {
+    out.push('images:  # what each family installs: the requirement files init found for its agents');
+    for (const f of d.requirements) {
+      out.push(`  ${f.family}:`);
+      if (f.family === 'gpu') out.push('    gpu: true');
+      out.push('    builderBase: python:3.11-slim-bookworm', '    runtimeBase: python:3.11-slim-bookworm');
+      out.push('    requirements:');
+      for (const r of f.files) out.push(`      - ${scalar(r.file)}  # ${comment(r.why)}`);
+    }
   }
   if (d.vram.length || d.vramDefault?.unmeasured?.length) {
     out.push("agents:  # VRAM from the configs' own figures");
@@ -310,6 +329,9 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
     const framework = frameworkOf(r);
     if (framework) draft = { ...draft, framework };
   }
+  const codeRoot = source !== undefined ? resolve(dir, source) : dir;
+  const requirements = familyRequirements(r, agents, gpuGroups, discoverRequirementFiles(codeRoot));
+  if (requirements.length) draft = { ...draft, requirements };
   const text = render(draft);
   r = await runPipelineAsync({ spec: specFile, specText: text, cwd: dir });
   // What init writes is a spec the loader takes; the configs' own problems are for check to report.
@@ -355,6 +377,7 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
       })),
       vram: vram.map((v) => ({ agent: v.key, vramGiB: v.vramGiB, from: v.from })),
       gpuGroups,
+      requirements: Object.fromEntries((draft.requirements ?? []).map((f) => [f.family, f.files.map((x) => x.file)])),
       ...(source !== undefined ? { source } : {}),
       ...(draft.framework ? { framework: draft.framework.value } : {}),
       todos: text.split('\n').filter((l) => l.includes('TODO')).length,
@@ -439,4 +462,76 @@ function frameworkOf(r: PipelineResult): Draft['framework'] {
   return base * 2 >= read.length
     ? { value: 'baseagent', note: `${counted}: ZMQ health socket, HTTP /health at health + 1` }
     : { value: 'http', note: `${counted}: an HTTP /health on the health port` };
+}
+
+/** The folders from a file's own up to the root (`a/b/c.py` -> `a/b`, `a`, ``). */
+function foldersUp(file: string): string[] {
+  const parts = file.split('/').slice(0, -1);
+  return parts.map((_, i) => parts.slice(0, parts.length - i).join('/')).concat('');
+}
+
+const folderOf = (file: string) => (file.includes('/') ? file.slice(0, file.lastIndexOf('/')) : '');
+
+/**
+ * The requirement files of each family init proposes: for each agent, the nearest one to its script (in
+ * its folder or the closest above: `requirements.txt`, else `pyproject.toml`, else a folder's only
+ * requirement file) and those of the packages its code imports (a folder below the root holding one);
+ * each family the union of its agents', with who needs each file.
+ */
+function familyRequirements(
+  r: PipelineResult,
+  agents: readonly AgentConfig[],
+  gpuGroups: readonly string[],
+  found: readonly string[],
+): FamilyRequirements[] {
+  if (found.length === 0) return [];
+  const byFolder = new Map<string, string[]>();
+  for (const f of found) byFolder.set(folderOf(f), [...(byFolder.get(folderOf(f)) ?? []), f]);
+  const choose = (folder: string): string | undefined => {
+    const here = byFolder.get(folder) ?? [];
+    const named = (n: string) => here.find((f) => f === (folder ? `${folder}/${n}` : n));
+    return named('requirements.txt') ?? named('pyproject.toml') ?? (here.length === 1 ? here[0] : undefined);
+  };
+  const need = new Map<string, Map<string, Set<string>>>(); // family -> file -> agents
+  const add = (family: string, file: string, agent: string) => {
+    const files = need.get(family) ?? new Map<string, Set<string>>();
+    files.set(file, (files.get(file) ?? new Set()).add(agent));
+    need.set(family, files);
+  };
+  const why = new Map<string, string>();
+  for (const a of agents) {
+    if (!a.scriptPath) continue;
+    const family = [a.group, ...a.dockerGroups].some((g) => gpuGroups.includes(g)) ? 'gpu' : 'cpu';
+    const nearest = foldersUp(a.scriptPath)
+      .map(choose)
+      .find((f) => f !== undefined);
+    if (nearest) {
+      add(family, nearest, a.name);
+      if (!why.has(nearest)) why.set(nearest, 'nearest to the script of');
+    }
+    // The packages its code imports: a folder below the root with a requirement file of its own.
+    const closure = r.source?.facts.get(`${a.machine}/${a.name}`)?.closure ?? [];
+    for (const file of closure)
+      for (const folder of foldersUp(file).filter((f) => f !== '')) {
+        const own = choose(folder);
+        if (own && own !== nearest) {
+          add(family, own, a.name);
+          if (!why.has(own)) why.set(own, `what ${folder}/ needs, imported by`);
+        }
+      }
+  }
+  return (['cpu', 'gpu'] as const)
+    .filter((f) => need.has(f))
+    .map((family) => ({
+      family,
+      files: [...need.get(family)!]
+        .sort(([a], [b]) => byString(a, b))
+        .map(([file, who]) => {
+          const names = [...who].sort(byString);
+          return {
+            file,
+            why: `${why.get(file)} ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`,
+          };
+        }),
+    }));
 }

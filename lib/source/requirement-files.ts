@@ -40,46 +40,84 @@ const OPTION_OR_REFERENCE = /^(-|\.{0,2}\/|[a-z][a-z0-9+.-]*:\/\/|git\+|hg\+|svn
 
 /** Parses one requirement file's text; `file` is its path relative to the root (for includes and locations). */
 export function parseRequirements(file: string, text: string): RequirementFile {
-  const requirements: Requirement[] = [];
-  const includes: { file: string; line: number; constraint: boolean }[] = [];
-  const problems: { line: number; message: string }[] = [];
+  const acc: Parsed = { requirements: [], includes: [], problems: [] };
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = i + 1;
     let logical = lines[i]!;
     while (logical.endsWith('\\') && i + 1 < lines.length) logical = logical.slice(0, -1) + lines[++i]!;
-    const t = logical.replace(/(^|\s)#.*$/, '').trim();
-    if (t === '') continue;
-    const inc = INCLUDE.exec(t);
-    if (inc) {
-      includes.push({
-        file: posix.normalize(posix.join(posix.dirname(file), inc[2]!)),
-        line,
-        constraint: inc[1]!.startsWith('-c') || inc[1] === '--constraint',
-      });
-      continue;
-    }
-    if (OPTION_OR_REFERENCE.test(t)) continue;
-    const m = NAME.exec(t);
-    const [spec, markers] = m ? splitMarkers(m[3]!.replace(/\s--hash=\S+/g, '').trim()) : ['', undefined];
-    const direct = spec.startsWith('@');
-    const bare = spec.replace(/^\((.*)\)$/, '$1').trim();
-    if (!m || (!direct && bare !== '' && !SPECIFIER.test(bare))) {
-      problems.push({
-        line,
-        message: `'${t.length > 60 ? `${t.slice(0, 59)}…` : t}' is no requirement pip reads (name[extras] specifiers ; markers)`,
-      });
-      continue;
-    }
-    const exact = /^==\s*([A-Za-z0-9+!._-]+)$/.exec(bare);
-    requirements.push({
-      name: normalName(m[1]!),
-      file,
-      line,
-      ...(exact && markers === undefined && !direct ? { pin: exact[1]! } : {}),
-    });
+    readLogical(file, logical.replace(/(^|\s)#.*$/, '').trim(), line, acc);
   }
-  return { file, requirements, includes, problems };
+  return { file, ...acc };
+}
+
+interface Parsed {
+  requirements: Requirement[];
+  includes: { file: string; line: number; constraint: boolean }[];
+  problems: { line: number; message: string }[];
+}
+
+/** One logical line of a requirement file (comment removed, trimmed), into `acc`. */
+function readLogical(file: string, t: string, line: number, acc: Parsed): void {
+  if (t === '') return;
+  const inc = INCLUDE.exec(t);
+  if (inc) {
+    acc.includes.push({
+      file: posix.normalize(posix.join(posix.dirname(file), inc[2]!)),
+      line,
+      constraint: inc[1]!.startsWith('-c') || inc[1] === '--constraint',
+    });
+    return;
+  }
+  if (OPTION_OR_REFERENCE.test(t)) return;
+  const m = NAME.exec(t);
+  const [spec, markers] = m ? splitMarkers(m[3]!.replace(/\s--hash=\S+/g, '').trim()) : ['', undefined];
+  const direct = spec.startsWith('@');
+  const bare = spec.replace(/^\((.*)\)$/, '$1').trim();
+  if (!m || (!direct && bare !== '' && !SPECIFIER.test(bare))) {
+    acc.problems.push({
+      line,
+      message: `'${t.length > 60 ? `${t.slice(0, 59)}…` : t}' is no requirement pip reads (name[extras] specifiers ; markers)`,
+    });
+    return;
+  }
+  const exact = /^==\s*([A-Za-z0-9+!._-]+)$/.exec(bare);
+  acc.requirements.push({
+    name: normalName(m[1]!),
+    file,
+    line,
+    ...(exact && markers === undefined && !direct ? { pin: exact[1]! } : {}),
+  });
+}
+
+/**
+ * A `pyproject.toml`'s `[project] dependencies`, as the lines of a requirement file (its line numbers
+ * kept): the array of strings TOML writes there, on one line or many. Anything else of the file is not
+ * read; a file without that table installs nothing.
+ */
+export function parsePyproject(file: string, text: string): RequirementFile {
+  const lines = text.split(/\r?\n/);
+  const acc: Parsed = { requirements: [], includes: [], problems: [] };
+  const STRING = /"((?:[^"\\]|\\.)*)"|'([^']*)'/g;
+  let table = '';
+  for (let i = 0; i < lines.length; i++) {
+    const t = lines[i]!.replace(/(^|\s)#.*$/, '').trim();
+    const header = /^\[([^\]]+)\]$/.exec(t);
+    if (header) table = header[1]!.trim();
+    if (header || table !== 'project' || !/^dependencies\s*=/.test(t)) continue;
+    const rest = t.replace(/^dependencies\s*=\s*/, '');
+    if (!rest.startsWith('[')) {
+      acc.problems.push({ line: i + 1, message: 'dependencies is not an array of strings' });
+      break;
+    }
+    // Each string of the array at the line it is written on, up to the closing bracket outside a string.
+    for (let j = i, chunk = rest.slice(1); j < lines.length; chunk = lines[++j] ?? '') {
+      for (const m of chunk.matchAll(STRING)) readLogical(file, (m[1] ?? m[2]!).trim(), j + 1, acc);
+      if (chunk.replace(STRING, '').includes(']')) break;
+    }
+    break;
+  }
+  return { file, ...acc };
 }
 
 const splitMarkers = (s: string): [string, string | undefined] => {
@@ -99,7 +137,8 @@ export function readRequirementTree(root: string, files: readonly string[]): Map
       continue;
     }
     try {
-      const parsed = parseRequirements(f, readFileSync(join(root, f), 'utf8'));
+      const text = readFileSync(join(root, f), 'utf8');
+      const parsed = f.endsWith('pyproject.toml') ? parsePyproject(f, text) : parseRequirements(f, text);
       out.set(f, parsed);
       queue.push(...parsed.includes.map((x) => x.file));
     } catch {

@@ -3,14 +3,13 @@
  * files do not install. Import names map to distributions for the common ones (`cv2` is
  * opencv-python); the others are taken to be their own distribution's name.
  */
-import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { andList, diag, type Diagnostic } from '../diagnostics.ts';
 import type { StartProblem, SystemPlan } from '../plan/types.ts';
 import { debianPythonPackages, declaresInstalls, type FamilyInstalls } from '../config/spec.ts';
 import { startStep, type ScriptFacts } from './tree.ts';
 import { STDLIB } from './stdlib.ts';
-import { normalName } from './requirement-files.ts';
+import { normalName, readRequirementTree } from './requirement-files.ts';
 
 /** Import name -> the distribution that provides it, where the two differ. */
 export const DISTRIBUTION_OF: Readonly<Record<string, string>> = {
@@ -63,24 +62,18 @@ export const DEBIAN_MODULES: Readonly<Record<string, string>> = {
 export { normalName };
 
 /** Distributions a requirement file installs (following `-r other.txt` inside the root), by normal name. */
-export function installedBy(root: string, file: string, seen = new Set<string>()): Set<string> {
+export function installedBy(root: string, file: string): Set<string> {
+  const tree = readRequirementTree(root, [file]);
   const out = new Set<string>();
-  if (seen.has(file) || file.split('/').includes('..')) return out;
-  seen.add(file);
-  let text: string;
-  try {
-    text = readFileSync(join(root, file), 'utf8');
-  } catch {
-    return out;
-  }
-  for (const raw of text.split('\n')) {
-    const lineText = raw.replace(/(^|\s)#.*$/, '').trim();
-    const include = /^(?:-r|--requirement)\s*=?\s*(\S+)$/.exec(lineText);
-    if (include)
-      for (const d of installedBy(root, join(file, '..', include[1]!).split('\\').join('/'), seen)) out.add(d);
-    const name = /^([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(lineText)?.[1];
-    if (name && !lineText.startsWith('-')) out.add(normalName(name));
-  }
+  const seen = new Set<string>();
+  const walk = (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    const r = tree.get(f);
+    for (const q of r?.requirements ?? []) out.add(q.name);
+    for (const inc of r?.includes ?? []) if (!inc.constraint) walk(inc.file);
+  };
+  walk(file);
   return out;
 }
 

@@ -145,15 +145,29 @@ describe.skipIf(!HAS_UPSTREAM)('init on the real configs', () => {
     expect(text).toContain(
       '  framework: baseagent  # 9 of the 11 scripts read subclass BaseAgent (2 more do not compile)',
     );
-    // Without --strict these stop only the agents they reach, which are left out (a warning); with it, errors.
-    expect(checkErrors(dir).code).toBe(0);
+    // The slice's only requirement file is common/pyproject.toml (pydantic, python-dotenv, redis, pyzmq,
+    // psutil, PyYAML): init gives it to both families, since agents of each import common/.
+    expect(r.json.written.requirements).toEqual({ cpu: ['common/pyproject.toml'], gpu: ['common/pyproject.toml'] });
+    // Images that install only that start no agent of the slice: every BaseAgent imports nats through
+    // common/error_bus, the error bus prometheus_client. Every agent is left out, and that is an error.
+    const loose = checkErrors(dir);
+    expect(loose.code).toBe(1);
+    expect(loose.errors.map((d) => d.code)).toEqual(['left-out']);
     const c = checkErrors(dir, ['--strict']);
-    // The slice holds 13 of the 68 scripts: the others are missing there, and two do not compile.
+    // The slice holds 13 of the 68 scripts: the others are missing there, two do not compile, and the
+    // rest import modules the families do not install.
     expect([...new Set(c.errors.map((d) => d.code))].sort()).toEqual([
       'missing-module',
+      'missing-requirement',
       'missing-script',
       'port-conflict',
       'script-syntax-error',
+    ]);
+    // One diagnostic per import line and family, naming every agent it reaches.
+    const nats = c.errors.filter((d) => d.code === 'missing-requirement' && /import nats \(nats-py\)/.test(d.message));
+    expect(nats.map((d) => `${d.file!.replace(/^.*?(common)/, '$1')}:${d.line}`)).toEqual([
+      'common/error_bus/nats_client.py:8',
+      'common/error_bus/nats_client.py:8',
     ]);
     const broken = [
       ...new Set(

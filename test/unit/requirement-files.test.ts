@@ -116,6 +116,20 @@ describe('the requirement files of an image family', () => {
     expect(gpu).toContain('pip install --no-cache-dir -r /tmp/requirements/services/b/requirements.txt \\');
   });
 
+  it("installs a pyproject.toml's [project] dependencies, written out in the builder (run: test/cli/pyproject-build.test.ts)", () => {
+    const pyproject =
+      '[project]\nname = "shared"\ndependencies = [\n  "pyzmq>=25",  # the bus\n  \'redis==5.0.1\',\n]\n[tool.x]\ndependencies = ["not-this"]\n';
+    const { r, said } = system(
+      { 'shared/pyproject.toml': pyproject },
+      `  cpu: ${FAMILY('shared/pyproject.toml')}\n  gpu: ${FAMILY('shared/pyproject.toml')}\n`,
+    );
+    expect(said).toEqual([]);
+    const text = emitAll(r.plan, 'x', ['docker']).get('docker/cpu.Dockerfile')!;
+    expect(text).toContain('COPY shared/pyproject.toml /tmp/requirements/shared/pyproject.toml\n');
+    expect(text).toContain('pip install --no-cache-dir -r /tmp/requirements/shared/pyproject.toml.txt \\');
+    expect(text).toMatch(/^RUN python3 -c .*tomllib.* \/tmp\/requirements\/shared\/pyproject\.toml$/m);
+  });
+
   it('refuses a line pip cannot read and an include that names no file, at their lines', () => {
     const { said } = system(
       { 'requirements.txt': 'pyzmq==25.1.2\n-r missing.txt\nredis 5.0\n' },
