@@ -8,7 +8,7 @@ import { buildFamilies, checkReport, reportJson, reportMarkdown } from '../image
 import { loadArgs, OUTPUT_OPTIONS, outputArgs, parse, UsageError } from './args.ts';
 import { printDiagnostics } from './output.ts';
 
-export const IMAGES_USAGE = `agent-infra images --context DIR [--spec FILE] [--source DIR] [--base-map IMAGE=LOCAL ...] [--family NAME ...]
+export const IMAGES_USAGE = `agent-infra images --context DIR [--spec FILE] [--source DIR] [--base-map IMAGE=LOCAL ...] [--build-arg NAME=VALUE ...] [--family NAME ...]
                   [--label KEY=VALUE ...] [--naive] [--no-cache] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
                   [--format text|json] [--quiet]`;
 
@@ -21,6 +21,7 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     source: { type: 'string' },
     context: { type: 'string' },
     'base-map': { type: 'string', multiple: true },
+    'build-arg': { type: 'string', multiple: true },
     family: { type: 'string', multiple: true },
     label: { type: 'string', multiple: true },
     naive: { type: 'boolean', default: false },
@@ -46,6 +47,16 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     const i = m.indexOf('=');
     if (i < 1) throw new UsageError(`--base-map takes IMAGE=LOCAL, got '${m}'`);
     baseMap[m.slice(0, i)] = m.slice(i + 1);
+  }
+  const buildArgs: Record<string, string> = {};
+  for (const a of (values['build-arg'] as string[] | undefined) ?? []) {
+    const i = a.indexOf('=');
+    // The base images are --base-map's: a second way to set them would hide which one a build used.
+    if (i < 1 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(a.slice(0, i)) || /^(BUILDER|RUNTIME)_BASE$/.test(a.slice(0, i)))
+      throw new UsageError(
+        `--build-arg takes NAME=VALUE with a variable name such as PIP_INDEX_URL (not BUILDER_BASE or RUNTIME_BASE: use --base-map), got '${a}'`,
+      );
+    buildArgs[a.slice(0, i)] = a.slice(i + 1);
   }
   const labels: Record<string, string> = {};
   for (const l of (values.label as string[] | undefined) ?? []) {
@@ -94,6 +105,7 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     report = await buildFamilies(r.plan, dockerfiles, {
       context,
       baseMap,
+      buildArgs,
       noCache: values['no-cache'] === true,
       naive: values.naive === true,
       labels,

@@ -3,6 +3,7 @@ import Docker from 'dockerode';
 import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { PlannedImage, SystemPlan } from '../plan/types.ts';
+import { debianPythonPackages } from '../config/spec.ts';
 import { contextTar } from './context.ts';
 import { analyzeSavedImage, sharing, type ImageAnalysis } from './layers.ts';
 
@@ -10,6 +11,8 @@ export interface BuildOptions {
   readonly context: string;
   /** Base image substitutions, e.g. python:3.11-slim-bookworm -> a local image. */
   readonly baseMap: Readonly<Record<string, string>>;
+  /** More build arguments for every build (`PIP_INDEX_URL`...), as `docker build --build-arg` gives them. */
+  readonly buildArgs?: Readonly<Record<string, string>>;
   readonly noCache: boolean;
   readonly naive: boolean;
   /** Labels set on every image built, beside those of the Dockerfile. */
@@ -44,8 +47,10 @@ export interface FamilyResult {
     readonly buildSeconds: number;
     readonly wastedBytes: number;
   };
-  /** Optimized size divided by naive size. */
+  /** Optimized size divided by naive size; absent where the family installs no Python package (a ratio of nothing). */
   readonly ratioToNaive?: number;
+  /** What the family installs into its environment: requirement files, Debian python3 packages it sees. */
+  readonly installs: { readonly requirementFiles: number; readonly debianPython: readonly string[] };
   readonly analysis: ImageAnalysis;
 }
 
@@ -126,8 +131,13 @@ export async function buildImage(
   return { info, seconds: (performance.now() - t0) / 1000, steps };
 }
 
-function buildargs(image: PlannedImage, baseMap: Readonly<Record<string, string>>): Record<string, string> {
+function buildargs(
+  image: PlannedImage,
+  baseMap: Readonly<Record<string, string>>,
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
   return {
+    ...extra,
     BUILDER_BASE: baseMap[image.builderBase] ?? image.builderBase,
     RUNTIME_BASE: baseMap[image.runtimeBase] ?? image.runtimeBase,
   };
@@ -154,7 +164,7 @@ export async function buildFamilies(
   const families: FamilyResult[] = [];
   const analyses: ImageAnalysis[] = [];
   for (const image of plan.images.filter((i) => !o.families || o.families.includes(i.family))) {
-    const args = buildargs(image, o.baseMap);
+    const args = buildargs(image, o.baseMap, o.buildArgs);
     o.log(`[${image.family}] building ${image.image} (${args['RUNTIME_BASE']})`);
     const { info, seconds, steps, analysis } = await buildAndAnalyze(d, {
       context: o.context,
@@ -187,6 +197,10 @@ export async function buildFamilies(
       });
       naive = { image: tag, sizeBytes: nb.info.Size, buildSeconds: nb.seconds, wastedBytes: nb.analysis.wastedBytes };
     }
+    const installs = {
+      requirementFiles: image.requirements.length,
+      debianPython: debianPythonPackages(image),
+    };
     families.push({
       family: image.family,
       image: image.image,
@@ -199,7 +213,11 @@ export async function buildFamilies(
       steps,
       user: info.Config.User,
       ...(image.maxSizeMiB !== undefined ? { maxSizeMiB: image.maxSizeMiB } : {}),
-      ...(naive ? { naive, ratioToNaive: info.Size / naive.sizeBytes } : {}),
+      installs,
+      ...(naive ? { naive } : {}),
+      ...(naive && (installs.requirementFiles > 0 || installs.debianPython.length > 0)
+        ? { ratioToNaive: info.Size / naive.sizeBytes }
+        : {}),
       analysis,
     });
   }
@@ -245,16 +263,29 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 /** The report as a Markdown table (for a CI job summary). */
 export function reportMarkdown(r: ImagesReport, checks: readonly Check[]): string {
+  const installs = (f: FamilyResult) =>
+    [
+      ...(f.installs.requirementFiles
+        ? [`${f.installs.requirementFiles} requirement file${f.installs.requirementFiles === 1 ? '' : 's'}`]
+        : []),
+      ...(f.installs.debianPython.length ? [`Debian ${f.installs.debianPython.join(', ')}`] : []),
+    ].join('; ') || 'no Python package';
+  const ratio = (f: FamilyResult) =>
+    f.ratioToNaive !== undefined
+      ? f.ratioToNaive.toFixed(2)
+      : f.naive
+        ? 'none: it installs no Python package, so its agents cannot import theirs'
+        : '-';
   const rows = r.families.map(
     (f) =>
-      `| ${f.family} | ${mib(f.sizeBytes)} | ${f.naive ? mib(f.naive.sizeBytes) : '-'} | ${f.ratioToNaive !== undefined ? f.ratioToNaive.toFixed(2) : '-'} | ${mib(f.wastedBytes)} (${(f.wastedRatio * 100).toFixed(2)}%) | ${f.layers} | ${f.buildSeconds.toFixed(1)} s | ${f.user} |`,
+      `| ${f.family} | ${installs(f)} | ${mib(f.sizeBytes)} | ${f.naive ? mib(f.naive.sizeBytes) : '-'} | ${ratio(f)} | ${mib(f.wastedBytes)} (${(f.wastedRatio * 100).toFixed(2)}%) | ${f.layers} | ${f.buildSeconds.toFixed(1)} s | ${f.user} |`,
   );
   const failed = checks.filter((c) => !c.ok);
   return [
     `## Images of ${r.system}`,
     '',
-    '| family | size | naive single-stage | ratio | wasted | layers | build | user |',
-    '|---|---|---|---|---|---|---|---|',
+    '| family | installs | size | naive single-stage | ratio | wasted | layers | build | user |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     `Shared layers: distinct bytes ${mib(r.sharing.uniqueBytes)} of ${mib(r.sharing.sumBytes)} summed over the images (${r.sharing.ratio.toFixed(2)}).`,
