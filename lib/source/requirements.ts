@@ -109,17 +109,15 @@ export function requirementCauses(
   cwd: string,
 ): { diagnostics: Diagnostic[]; cannotStart: Map<string, StartProblem> } {
   const byFamily = new Map(plan.images.map((i) => [i.family, familyInstalls(i, families[i.family], sourceRoot)]));
+  // One cause per import line (a module a file imports), with the agents it reaches in each family.
   const causes = new Map<
     string,
     {
       module: string;
       dist: string;
-      family: string;
       file: string;
       line: number;
-      fatal: boolean;
-      agents: string[];
-      keys: string[];
+      families: Map<string, { fatal: boolean; agents: string[]; keys: string[] }>;
     }
   >();
   const cannotStart = new Map<string, StartProblem>();
@@ -134,19 +132,12 @@ export function requirementCauses(
       if (installs.have.has(normalName(dist)) || installs.have.has(normalName(imp.module))) continue;
       seen.add(imp.module);
       const fatal = installs.declared && imp.outcome === 'fatal';
-      const key = `${imp.module} ${a.family} ${imp.file}:${imp.line}`;
-      const c = causes.get(key) ?? {
-        module: imp.module,
-        dist,
-        family: a.family,
-        file: imp.file,
-        line: imp.line,
-        fatal,
-        agents: [],
-        keys: [],
-      };
-      c.agents.push(a.name);
-      c.keys.push(`${a.machine}/${a.name}`);
+      const key = `${imp.module} ${imp.file}:${imp.line}`;
+      const c = causes.get(key) ?? { module: imp.module, dist, file: imp.file, line: imp.line, families: new Map() };
+      const fam = c.families.get(a.family) ?? { fatal, agents: [], keys: [] };
+      fam.agents.push(a.name);
+      fam.keys.push(`${a.machine}/${a.name}`);
+      c.families.set(a.family, fam);
       causes.set(key, c);
       const step = startStep(f, imp);
       const before = cannotStart.get(`${a.machine}/${a.name}`);
@@ -162,20 +153,40 @@ export function requirementCauses(
   }
   const diagnostics = [...causes.values()].map((c) => {
     const at = { file: relative(cwd, join(sourceRoot, c.file)) || c.file, line: c.line, column: 1, path: '' };
-    const who = andList([...new Set(c.agents)].sort());
-    const verb = c.agents.length > 1 ? 'import' : 'imports';
-    const head = `${who} ${verb} ${c.module}${c.dist !== c.module ? ` (${c.dist})` : ''}, which image family '${c.family}' does not install (${byFamily.get(c.family)!.what})`;
-    const agents = [...new Set(c.keys)].sort();
-    if (!c.fatal)
-      return { ...diag('missing-requirement', 'warning', `${head}; add ${c.dist} to its requirements`, at), agents };
+    const families = [...c.families].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    const all = families.flatMap(([, f]) => f.agents);
+    const named = (agents: readonly string[]) => andList([...new Set(agents)].sort());
+    const what = (family: string) => byFamily.get(family)!.what;
+    const mod = `${c.module}${c.dist !== c.module ? ` (${c.dist})` : ''}`;
+    const verb = new Set(all).size > 1 ? 'import' : 'imports';
+    const head =
+      families.length === 1
+        ? `${named(all)} ${verb} ${mod}, which image family '${families[0]![0]}' does not install (${what(families[0]![0])})`
+        : `${andList(families.map(([family, f]) => `${named(f.agents)} (family '${family}': ${what(family)})`))} import ${mod}, which their image families do not install`;
+    const agents = [...new Set(families.flatMap(([, f]) => f.keys))].sort();
+    // protoc's output (`relay_pb2`, `relay_pb2_grpc`) comes from no package index: it is generated.
+    if (/_pb2(_grpc)?$/.test(c.module)) {
+      const stopsHere = [...new Set(families.flatMap(([, f]) => (f.fatal ? f.keys : [])))].sort();
+      const text = `${named(all)} ${verb} ${c.module}, code that protoc generates from a .proto file and that is not in the source tree; generate it (python -m grpc_tools.protoc) where the code imports it from, before the images are built`;
+      return stopsHere.length
+        ? { ...diag('missing-requirement', 'error', text, at), stops: stopsHere, agents }
+        : { ...diag('missing-requirement', 'warning', text, at), agents };
+    }
+    const stops = [...new Set(families.flatMap(([, f]) => (f.fatal ? f.keys : [])))].sort();
+    const where =
+      families.length === 1
+        ? "the family's requirements"
+        : `the requirements of ${andList(families.map(([f]) => `'${f}'`))}`;
+    if (stops.length === 0)
+      return { ...diag('missing-requirement', 'warning', `${head}; add ${c.dist} to ${where}`, at), agents };
     return {
       ...diag(
         'missing-requirement',
         'error',
-        `${head}: ${c.agents.length > 1 ? 'they cannot' : 'it cannot'} start without it; add ${c.dist} to the family's requirements`,
+        `${head}: ${new Set(all).size > 1 ? 'they cannot' : 'it cannot'} start without it; add ${c.dist} to ${where}`,
         at,
       ),
-      stops: agents,
+      stops,
       agents,
     };
   });

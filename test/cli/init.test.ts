@@ -163,12 +163,20 @@ describe.skipIf(!HAS_UPSTREAM)('init on the real configs', () => {
       'port-conflict',
       'script-syntax-error',
     ]);
-    // One diagnostic per import line and family, naming every agent it reaches.
+    // protoc's output is no distribution: the fix is to generate it.
+    expect(
+      c.errors.filter((d) => d.code === 'missing-requirement' && /relay_pb2\b/.test(d.message)).map((d) => d.message),
+    ).toEqual([
+      'SpeechRelayService imports relay_pb2, code that protoc generates from a .proto file and that is not in the source tree; generate it (python -m grpc_tools.protoc) where the code imports it from, before the images are built',
+    ]);
+    // One diagnostic per import line, naming every agent it reaches in each family.
     const nats = c.errors.filter((d) => d.code === 'missing-requirement' && /import nats \(nats-py\)/.test(d.message));
     expect(nats.map((d) => `${d.file!.replace(/^.*?(common)/, '$1')}:${d.line}`)).toEqual([
       'common/error_bus/nats_client.py:8',
-      'common/error_bus/nats_client.py:8',
     ]);
+    expect(nats[0]!.message).toMatch(
+      /^AdvancedRouter, .* \(family 'cpu': common\/pyproject\.toml\) and LearningManager and StreamingTTSAgent \(family 'gpu': common\/pyproject\.toml\) import nats \(nats-py\), which their image families do not install: they cannot start without it; add nats-py to the requirements of 'cpu' and 'gpu'$/,
+    );
     const broken = [
       ...new Set(
         c.errors

@@ -238,7 +238,7 @@ describe('check with the source tree', () => {
     const listed = json(system('code', files(', requirements: [requirements/base.txt]')));
     expect(shown(listed.j)).toEqual([
       "warning src/agents/ghost.py:1 Ghost imports cv2 (opencv-python), which image family 'cpu' does not install (requirements/base.txt): it cannot start without it; add opencv-python to the family's requirements stops main/Ghost",
-      "warning src/agents/ghost.py:11 Ghost imports sounddevice, which image family 'cpu' does not install (requirements/base.txt); add sounddevice to its requirements",
+      "warning src/agents/ghost.py:11 Ghost imports sounddevice, which image family 'cpu' does not install (requirements/base.txt); add sounddevice to the family's requirements",
     ]);
     expect(listed.code).toBe(0);
     expect(
@@ -251,7 +251,7 @@ describe('check with the source tree', () => {
       system('code', files(', runtimePackages: [python3-zmq, python3-yaml, python3-opencv], systemSitePackages: true')),
     );
     expect(shown(debian.j)).toEqual([
-      "warning src/agents/ghost.py:11 Ghost imports sounddevice, which image family 'cpu' does not install (no requirement files; Debian's python3-zmq, python3-yaml, python3-opencv); add sounddevice to its requirements",
+      "warning src/agents/ghost.py:11 Ghost imports sounddevice, which image family 'cpu' does not install (no requirement files; Debian's python3-zmq, python3-yaml, python3-opencv); add sounddevice to the family's requirements",
     ]);
     expect(debian.j.plan.leftOut).toEqual([]);
     // A family that lists nothing yet: what its image will hold is not known, so nothing is left out for it.

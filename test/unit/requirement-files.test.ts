@@ -9,7 +9,29 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runPipeline } from '../../lib/pipeline.ts';
 import { emitAll } from '../../lib/synth.ts';
-import { parseRequirements } from '../../lib/source/requirement-files.ts';
+import { normalName, parseRequirements } from '../../lib/source/requirement-files.ts';
+import { DISTRIBUTION_OF } from '../../lib/source/requirements.ts';
+
+describe('import names and the distributions that provide them', () => {
+  it('maps the common ones whose names differ, as their projects publish them', () => {
+    // From each project's own install line (pip install <name>) and the module it documents.
+    const published: [string, string][] = [
+      ['zmq', 'pyzmq'],
+      ['yaml', 'PyYAML'],
+      ['cv2', 'opencv-python'],
+      ['PIL', 'Pillow'],
+      ['sklearn', 'scikit-learn'],
+      ['google', 'protobuf'],
+      ['grpc', 'grpcio'],
+      ['dotenv', 'python-dotenv'],
+      ['bs4', 'beautifulsoup4'],
+      ['nats', 'nats-py'],
+    ];
+    expect(published.map(([m]) => normalName(DISTRIBUTION_OF[m] ?? m))).toEqual(
+      published.map(([, d]) => normalName(d)),
+    );
+  });
+});
 
 describe('a requirement file, line by line', () => {
   it('reads names, exact pins, includes and options as pip does', () => {
