@@ -182,3 +182,34 @@ export function discoverRequirementFiles(root: string): string[] {
     (n) => n === 'pyproject.toml' || (REQUIREMENT_FILE.test(n) && !DEVELOPMENT.test(n.replace(/^requirements/, ''))),
   );
 }
+
+/** A Dockerfile's name: `Dockerfile`, `Dockerfile.gpu`, `torch.Dockerfile`. */
+const DOCKERFILE = /^(Dockerfile([.-][\w.-]+)?|[\w.-]+\.Dockerfile)$/;
+
+/** What a repository's own Dockerfile says about installing: Debian packages, pip's index URLs. */
+export interface DockerfileHints {
+  readonly file: string;
+  readonly aptPackages: readonly string[];
+  readonly indexUrls: readonly string[];
+}
+
+/**
+ * The repository's own Dockerfiles (relative paths, sorted) and what they install: `apt-get install`
+ * packages and pip's `--index-url`/`--extra-index-url`. Hints for a person to confirm, never values:
+ * which of them a family needs is not something a Dockerfile says.
+ */
+export function discoverDockerfileHints(root: string, read: (file: string) => string): DockerfileHints[] {
+  return walk(root, (n) => DOCKERFILE.test(n))
+    .map((file) => {
+      // Continuation lines joined: an instruction is one logical line.
+      const text = read(file).replace(/\\\r?\n/g, ' ');
+      const apt = new Set<string>();
+      const urls = new Set<string>();
+      for (const m of text.matchAll(/apt-get\s+(?:-\S+\s+)*install\s+([^&|;\n]+)/g))
+        for (const w of m[1]!.split(/\s+/))
+          if (/^[a-z0-9][a-z0-9+.-]+(=[\w.:~+-]+)?$/.test(w) && !w.startsWith('-')) apt.add(w);
+      for (const m of text.matchAll(/--(?:extra-)?index-url[=\s]+(https?:\/\/[^\s"'\\]+)/g)) urls.add(m[1]!);
+      return { file, aptPackages: [...apt].sort(), indexUrls: [...urls].sort() };
+    })
+    .filter((h) => h.aptPackages.length > 0 || h.indexUrls.length > 0);
+}

@@ -11,7 +11,15 @@ import { CONVENTIONAL_SPEC, GpuSchema } from '../config/spec.ts';
 import { GPU_GROUP_RE, vramGiBOfHint } from '../plan/phases/drafts.ts';
 import { runPipelineAsync, type PipelineResult } from '../pipeline.ts';
 import { writeFileAtomic } from '../write.ts';
-import { detectGpus, discoverConfigs, discoverRequirementFiles, type DetectedGpu, type Discovery } from './discover.ts';
+import {
+  detectGpus,
+  discoverConfigs,
+  discoverDockerfileHints,
+  discoverRequirementFiles,
+  type DetectedGpu,
+  type Discovery,
+  type DockerfileHints,
+} from './discover.ts';
 
 export const SPEC_FILE = 'agent-infra.yaml';
 
@@ -45,6 +53,8 @@ export interface InitResult {
     readonly gpuGroups: readonly string[];
     /** Requirement files per image family it proposes. */
     readonly requirements: Readonly<Record<string, readonly string[]>>;
+    /** What the repository's own Dockerfiles install (written as comments to confirm). */
+    readonly dockerfileHints: readonly DockerfileHints[];
     readonly source?: string;
     readonly framework?: string;
     readonly todos: number;
@@ -176,6 +186,8 @@ interface Draft {
   readonly skipped: readonly string[];
   /** Requirement files per image family, each with why it is there; none found: no `images:` written. */
   readonly requirements?: readonly FamilyRequirements[];
+  /** What the repository's own Dockerfiles install: hints, written as comments. */
+  readonly dockerfileHints?: readonly DockerfileHints[];
 }
 
 interface FamilyRequirements {
@@ -236,6 +248,20 @@ function render(d: Draft): string {
       out.push('    requirements:');
       for (const r of f.files) out.push(`      - ${scalar(r.file)}  # ${comment(r.why)}`);
     }
+  }
+  if (d.dockerfileHints?.length) {
+    out.push(
+      "# TODO: the repository's own Dockerfiles install these; give a family what it needs (runtimePackages, buildPackages, pip: {extraIndexUrls: [...]}):",
+    );
+    for (const h of d.dockerfileHints)
+      out.push(
+        `#   ${comment(h.file)}: ${[
+          ...(h.aptPackages.length ? [`apt ${h.aptPackages.join(' ')}`] : []),
+          ...(h.indexUrls.length ? [`pip index ${h.indexUrls.join(' ')}`] : []),
+        ]
+          .map(comment)
+          .join('; ')}`,
+      );
   }
   if (d.vram.length || d.vramDefault?.unmeasured?.length) {
     out.push("agents:  # VRAM from the configs' own figures");
@@ -332,6 +358,8 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
   const codeRoot = source !== undefined ? resolve(dir, source) : dir;
   const requirements = familyRequirements(r, agents, gpuGroups, discoverRequirementFiles(codeRoot));
   if (requirements.length) draft = { ...draft, requirements };
+  const dockerfileHints = discoverDockerfileHints(codeRoot, (f) => readText(join(codeRoot, f)));
+  if (dockerfileHints.length) draft = { ...draft, dockerfileHints };
   const text = render(draft);
   r = await runPipelineAsync({ spec: specFile, specText: text, cwd: dir });
   // What init writes is a spec the loader takes; the configs' own problems are for check to report.
@@ -378,6 +406,7 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
       vram: vram.map((v) => ({ agent: v.key, vramGiB: v.vramGiB, from: v.from })),
       gpuGroups,
       requirements: Object.fromEntries((draft.requirements ?? []).map((f) => [f.family, f.files.map((x) => x.file)])),
+      dockerfileHints: draft.dockerfileHints ?? [],
       ...(source !== undefined ? { source } : {}),
       ...(draft.framework ? { framework: draft.framework.value } : {}),
       todos: text.split('\n').filter((l) => l.includes('TODO')).length,

@@ -30,6 +30,14 @@ const TREE: Record<string, string> = {
   'shared/pyproject.toml': '[project]\nname = "shared"\ndependencies = ["pyzmq>=25"]\n',
   'requirements.txt': 'numpy==1.26.4\n',
   'requirements.test.txt': 'pytest==7.4.0\n',
+  'docker/families/torch/Dockerfile': [
+    'FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04',
+    'RUN apt-get update && apt-get install -y --no-install-recommends \\',
+    '    ffmpeg libsndfile1 \\',
+    '    portaudio19-dev && rm -rf /var/lib/apt/lists/*',
+    'RUN pip install --extra-index-url https://download.pytorch.org/whl/cu121 torch==2.1.2',
+    '',
+  ].join('\n'),
 };
 
 describe('init: the requirement files of each image family', () => {
@@ -54,6 +62,17 @@ describe('init: the requirement files of each image family', () => {
     expect(spec.images['gpu']!.gpu).toBe(true);
     expect(readFileSync(join(dir, 'agent-infra.yaml'), 'utf8')).toContain(
       '      - shared/pyproject.toml  # what shared/ needs, imported by ServiceRegistry',
+    );
+    // The repository's own Dockerfile: hints to confirm, as comments, never values.
+    expect(JSON.parse(r.stdout).written.dockerfileHints).toEqual([
+      {
+        file: 'docker/families/torch/Dockerfile',
+        aptPackages: ['ffmpeg', 'libsndfile1', 'portaudio19-dev'],
+        indexUrls: ['https://download.pytorch.org/whl/cu121'],
+      },
+    ]);
+    expect(readFileSync(join(dir, 'agent-infra.yaml'), 'utf8')).toContain(
+      '#   docker/families/torch/Dockerfile: apt ffmpeg libsndfile1 portaudio19-dev; pip index https://download.pytorch.org/whl/cu121\n',
     );
     // What the families install covers every import: check finds no missing requirement.
     const check = cli(['check', '--format', 'json'], dir);
