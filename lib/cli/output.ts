@@ -95,15 +95,18 @@ export function summary(r: PipelineResult): string {
       `  ${m.name.padEnd(8)} ${String(m.agents.length).padStart(3)} agents  ${m.file}${gpu ? `  (${gpu})` : ''}`,
     );
   }
-  lines.push(
-    `start levels: ${p.startLevels.length} (${elide(
-      p.startLevels.map((l) => String(l.length)),
-      ' + ',
-    )} agents)`,
-  );
-  lines.push(
-    `critical path: ${p.criticalPath.seconds} s (${elide(p.criticalPath.agents, ' -> ')}); sequential start: ${p.sequentialSeconds} s`,
-  );
+  if (p.agents.length === 0) lines.push('start levels: none (no agent is deployed)');
+  else {
+    lines.push(
+      `start levels: ${p.startLevels.length} (${elide(
+        p.startLevels.map((l) => String(l.length)),
+        ' + ',
+      )} agents)`,
+    );
+    lines.push(
+      `critical path: ${p.criticalPath.seconds} s (${elide(p.criticalPath.agents, ' -> ')}); sequential start: ${p.sequentialSeconds} s`,
+    );
+  }
   lines.push(`single host: ${p.singleHostReady ? 'ready' : 'blocked by port conflicts'}`);
   lines.push(
     `${counts('error')} errors, ${counts('warning')} warnings${ignored ? `, ${ignored} silenced by the spec` : ''}`,
