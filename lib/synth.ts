@@ -166,7 +166,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
         if (target !== join(out, 'k8s') && target !== out) {
           makeDir(target);
           for (const [k, v] of files)
-            if (k.startsWith('k8s/') && k !== 'k8s/kustomization.yaml')
+            if (k.startsWith('k8s/') && k.endsWith('.yaml') && k !== 'k8s/kustomization.yaml')
               writeFileSync(join(target, k.slice(4).replace(/\.yaml$/, '.k8s.yaml')), v);
         }
       }

@@ -11,7 +11,9 @@ export type K8sObject = {
 
 export function parseManifests(files: ReadonlyMap<string, string>): K8sObject[] {
   const out: K8sObject[] = [];
-  for (const [name, text] of [...files].filter(([n]) => n.startsWith('k8s/') && !n.endsWith('kustomization.yaml'))) {
+  for (const [name, text] of [...files].filter(
+    ([n]) => n.startsWith('k8s/') && n.endsWith('.yaml') && !n.endsWith('kustomization.yaml'),
+  )) {
     for (const doc of parseAllDocuments(text)) {
       if (doc.errors.length) throw new Error(`${name}: ${doc.errors[0]!.message}`);
       out.push(doc.toJS() as K8sObject);

@@ -22,6 +22,7 @@ describe('synth', () => {
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
     expect(readdirSync(join(out, 'k8s')).sort()).toEqual([
+      'README.md',
       'gpu-sharing.yaml',
       'kustomization.yaml',
       'mainpc.yaml',
