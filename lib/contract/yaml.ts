@@ -32,7 +32,10 @@ function isBlockable(s: string): boolean {
     !/[\r\t]/.test(s) &&
     !/[ ]\n/.test(s) &&
     !/^[ \n]/.test(s) &&
-    /^[\x20-\x7e\n]*$/.test(s)
+    // Printable text, non-ASCII letters and quotes included (a config's “quotes” keep its block readable);
+    // not NEL or the line and paragraph separators (YAML 1.1 breaks lines there), nor the invisible
+    // and direction-changing characters, which a reviewer of the block would not see.
+    /^[\x20-\x7e\n\u00a0-\u200a\u2010-\u2027\u202f-\u2065\u206a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*$/.test(s)
   );
 }
 

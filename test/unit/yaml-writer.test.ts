@@ -38,7 +38,12 @@ const json = fc.letrec((tie) => ({
       '|',
       '>',
       '<<',
+      'say “hi” to Zoë\nand to Ωmega\n',
+      'line\u2028sep\n',
+      'bidi \u202e\nend\n',
+      'nel \u0085\nend\n',
     ),
+    fc.string({ unit: 'binary' }),
     fc.integer(),
     fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Object.is(d, -0)),
     fc.boolean(),
@@ -74,6 +79,14 @@ describe('the YAML writer', () => {
       'name: model-ops\nport: 7212\n"on": "on"\ncmd:\n  - agent-infra-wait\ndata:\n  k: |\n    a: 1\n    b: 2\nempty: {}\nlist: []\n',
     );
     expect(toYaml([{ a: 1, b: [{ c: 2 }] }])).toBe('- a: 1\n  b:\n    - c: 2\n');
+  });
+
+  it('keeps multi-line text with non-ASCII letters and quotes a block, but not text with invisible or line-breaking characters', () => {
+    // A real config's “quotes”: a reviewable block (its diff reads line by line).
+    expect(toYaml({ k: 'say “hi”\nto Zoë\n' })).toBe('k: |\n  say “hi”\n  to Zoë\n');
+    // U+2028 and NEL break lines in YAML 1.1; U+202E reorders what a reviewer sees: quoted, escaped.
+    for (const odd of ['\u2028', '\u0085', '\u202e', '\u200b', '\ufeff'])
+      expect(toYaml({ k: `a${odd}b\nc\n` })).toMatch(/^k: "/);
   });
 });
 
