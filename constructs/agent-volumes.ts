@@ -21,7 +21,12 @@ export interface AgentVolumesProps {
   /** The PersistentVolumeClaim of the agent's data folder, when it keeps state. @default - an emptyDir: nothing kept */
   readonly dataClaim?: string;
   /** The ConfigMap with the machine's planned startup config (key `startup_config.yaml`) and the path the agent reads it at, below /app. @default - none mounted */
-  readonly startupConfig?: { readonly configMap: string; readonly path: string };
+  readonly startupConfig?: {
+    readonly configMap: string;
+    readonly path: string;
+    /** A digest of its content: the pod template carries it, so that a change rolls the pods that mount it. */
+    readonly digest?: string;
+  };
 }
 
 /** Mounts every volume of an agent into its container. */

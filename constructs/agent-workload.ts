@@ -8,6 +8,7 @@ import { agentContainer, containerSecurity, deploymentStrategy, waitContainer } 
 import { agentEnvironment, type AgentEnvProps } from './agent-env.ts';
 import { mountAgentVolumes, type AgentVolumesProps } from './agent-volumes.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
+import { STARTUP_CONFIG_DIGEST } from '../lib/contract/startup-config.ts';
 
 export { containerPortName } from './agent-container.ts';
 
@@ -71,7 +72,13 @@ export class AgentWorkload extends Construct {
     const securityContext = containerSecurity(user);
     this.deployment = new kplus.Deployment(this, 'Deployment', {
       metadata: { name: agent.id, labels },
-      podMetadata: { labels },
+      podMetadata: {
+        labels,
+        // A change of the startup config it mounts (subPath: the pod never sees one) rolls the pods.
+        ...(props.startupConfig?.digest
+          ? { annotations: { [STARTUP_CONFIG_DIGEST]: props.startupConfig.digest } }
+          : {}),
+      },
       select: false,
       spread: false,
       replicas: agent.replicas,

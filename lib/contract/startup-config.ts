@@ -1,4 +1,5 @@
 /** The machines' startup configs as the agents read them, with the planned ports written in. Pure. */
+import { createHash } from 'node:crypto';
 import { isPair, isScalar, parseDocument, Scalar, visit } from 'yaml';
 import { SECRET_NAME } from '../config/secrets.ts';
 import type { MachinePlan } from '../plan/types.ts';
@@ -52,3 +53,40 @@ export function startupConfigText(
   });
   return `${header}\n# The startup config of ${m.name} with the ports agent-infra planned${singleHost ? ' for the single host' : ''}; the agents read it at /app/${c.path}.\n${doc.toString({ lineWidth: 0 })}`;
 }
+
+/** A value with mapping keys and list items in one order: the same data read from a reordered file. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical).sort((a, b) => cmp(JSON.stringify(a), JSON.stringify(b)));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .sort(([a], [b]) => cmp(a, b))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
+  return v;
+}
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * A digest of what the agents of a machine read in its startup config: its data, in one order (a file
+ * reordered, or commented, is the same config). Every container that mounts the file carries it as a
+ * label or annotation, so that a change recreates exactly those (compose and Kubernetes never restart a
+ * container whose mounted file changed, and a `subPath` mount never sees the change). Undefined when
+ * the machine has no startup config to mount.
+ */
+export function startupConfigDigest(
+  m: MachinePlan,
+  singleHost: boolean,
+  secrets: readonly string[],
+): string | undefined {
+  const text = startupConfigText(m, singleHost, '', secrets);
+  if (text === undefined) return undefined;
+  const data = parseDocument(text, { version: '1.1', uniqueKeys: false, merge: true }).toJS({ maxAliasCount: -1 });
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(data)))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** The label (compose) and annotation (Kubernetes) that carries {@link startupConfigDigest}. */
+export const STARTUP_CONFIG_DIGEST = 'agent-infra/startup-config-sha256';

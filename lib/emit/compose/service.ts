@@ -1,6 +1,7 @@
 /** An agent's compose service: image, command, environment, health check, order, resources, volumes, lockdown. */
 import { composeLiteral } from '../../config/grammar.ts';
 import { probeCommand } from '../../contract/probe.ts';
+import { STARTUP_CONFIG_DIGEST, startupConfigDigest } from '../../contract/startup-config.ts';
 import { machineOf } from '../../plan/agent-index.ts';
 import { DATA_PATH, MODELS_PATH, type PlannedAgent, type SystemPlan } from '../../plan/types.ts';
 import { agentEnvironment } from './env.ts';
@@ -42,6 +43,11 @@ function startupConfigBind(plan: SystemPlan, machine: string) {
   return c
     ? [{ type: 'bind', source: `./config/${machine}/startup_config.yaml`, target: `/app/${c.path}`, read_only: true }]
     : [];
+}
+
+function startupConfigLabel(plan: SystemPlan, t: Topology, agent: PlannedAgent) {
+  const digest = startupConfigDigest(machineOf(plan, agent.machine), t.singleHostPorts, plan.secrets);
+  return digest ? { labels: { [STARTUP_CONFIG_DIGEST]: digest } } : {};
 }
 
 /** Models read-only, the data folder (own volume, host folder, or scratch), the shared cache, logs, the startup config. */
@@ -96,6 +102,8 @@ export function agentService(plan: SystemPlan, t: Topology, agent: PlannedAgent)
     ...(same.length > 0
       ? { depends_on: Object.fromEntries(same.map((id) => [id, { condition: t.startedWhen }])) }
       : {}),
+    // A change of the mounted startup config recreates the container (compose compares labels, not files).
+    ...startupConfigLabel(plan, t, agent),
     restart: agent.required ? 'unless-stopped' : 'on-failure',
     ...(agent.required ? {} : { profiles: ['optional'] }),
     deploy: { resources: resourcesOf(agent.resources, gpu) },
