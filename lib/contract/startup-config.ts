@@ -79,14 +79,28 @@ export function startupConfigDigest(
   singleHost: boolean,
   secrets: readonly string[],
 ): string | undefined {
+  // Once per machine and layout: every agent of the machine asks, and a config may hold a thousand.
+  const memo = digests.get(m) ?? new Map<string, string | undefined>();
+  digests.set(m, memo);
+  const key = `${singleHost}\0${secrets.join('\0')}`;
+  if (memo.has(key)) return memo.get(key);
   const text = startupConfigText(m, singleHost, '', secrets);
-  if (text === undefined) return undefined;
-  const data = parseDocument(text, { version: '1.1', uniqueKeys: false, merge: true }).toJS({ maxAliasCount: -1 });
-  return createHash('sha256')
-    .update(JSON.stringify(canonical(data)))
-    .digest('hex')
-    .slice(0, 16);
+  const data =
+    text === undefined
+      ? undefined
+      : parseDocument(text, { version: '1.1', uniqueKeys: false, merge: true }).toJS({ maxAliasCount: -1 });
+  const digest =
+    data === undefined
+      ? undefined
+      : createHash('sha256')
+          .update(JSON.stringify(canonical(data)))
+          .digest('hex')
+          .slice(0, 16);
+  memo.set(key, digest);
+  return digest;
 }
+
+const digests = new WeakMap<MachinePlan, Map<string, string | undefined>>();
 
 /** The label (compose) and annotation (Kubernetes) that carries {@link startupConfigDigest}. */
 export const STARTUP_CONFIG_DIGEST = 'agent-infra/startup-config-sha256';
