@@ -5,7 +5,7 @@
  * counted for people; an entry that silences nothing is said, as eslint says an unused directive.
  */
 import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
-import type { MachineConfig } from './model.ts';
+import type { AgentConfig, MachineConfig } from './model.ts';
 import type { DeploymentSpec } from './spec.ts';
 
 type IgnoreEntry = DeploymentSpec['diagnostics']['ignore'][number];
@@ -15,21 +15,18 @@ const inside = (path: string, root: string) =>
   path === root || path.startsWith(`${root}.`) || path.startsWith(`${root}[`);
 
 /** The agents a diagnostic concerns: those it names, else the agent whose config entry it points into. */
-function concerned(d: Diagnostic, configs: readonly MachineConfig[]): string[] {
+function concerned(d: Diagnostic, agents: readonly AgentConfig[]): string[] {
   if (d.agents?.length) return [...d.agents];
   if (d.stops?.length) return [...d.stops];
   if (d.file === undefined || !d.path) return [];
-  const owner = configs
-    .flatMap((c) => c.agents)
-    .find((a) => a.at.file === d.file && a.at.path !== '' && inside(d.path!, a.at.path));
+  const owner = agents.find((a) => a.at.file === d.file && a.at.path !== '' && inside(d.path!, a.at.path));
   return owner ? [`${owner.machine}/${owner.name}`] : [];
 }
 
 /** The agents (`machine/name`) an entry selects, or undefined for every agent and the system. */
-function selected(e: IgnoreEntry, configs: readonly MachineConfig[]): Set<string> | undefined {
+function selected(e: IgnoreEntry, agents: readonly AgentConfig[]): Set<string> | undefined {
   if (!e.agents && !e.groups) return undefined;
-  const keys = configs
-    .flatMap((c) => c.agents)
+  const keys = agents
     .filter(
       (a) =>
         e.agents?.includes(a.name) || e.groups?.includes(a.group) || a.dockerGroups.some((g) => e.groups?.includes(g)),
@@ -51,11 +48,13 @@ export function applyIgnores(
 ): Diagnostic[] {
   const entries = spec.diagnostics.ignore;
   if (entries.length === 0) return [...ds];
-  const selections = entries.map((e) => selected(e, configs));
+  // Every agent once: each diagnostic is matched against them.
+  const agents = configs.flatMap((c) => c.agents);
+  const selections = entries.map((e) => selected(e, agents));
   const used = entries.map(() => false);
   const out = ds.map((d) => {
     if (d.severity === 'error') return d;
-    const who = concerned(d, configs);
+    const who = concerned(d, agents);
     const i = entries.findIndex(
       (e, k) => e.code === d.code && (!selections[k] || (who.length > 0 && who.every((x) => selections[k]!.has(x)))),
     );
@@ -63,8 +62,8 @@ export function applyIgnores(
     used[i] = true;
     return { ...d, ignored: entries[i]!.reason };
   });
-  const names = new Set(configs.flatMap((c) => c.agents.map((a) => a.name)));
-  const groups = new Set(configs.flatMap((c) => c.agents.flatMap((a) => [a.group, ...a.dockerGroups])));
+  const names = new Set(agents.map((a) => a.name));
+  const groups = new Set(agents.flatMap((a) => [a.group, ...a.dockerGroups]));
   entries.forEach((e, i) => {
     if (used[i]) return;
     const strangers = [

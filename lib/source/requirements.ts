@@ -164,15 +164,14 @@ export function requirementCauses(
         ? `${named(all)} ${verb} ${mod}, which image family '${families[0]![0]}' does not install (${what(families[0]![0])})`
         : `${andList(families.map(([family, f]) => `${named(f.agents)} (family '${family}': ${what(family)})`))} import ${mod}, which their image families do not install`;
     const agents = [...new Set(families.flatMap(([, f]) => f.keys))].sort();
+    const stops = [...new Set(families.flatMap(([, f]) => (f.fatal ? f.keys : [])))].sort();
     // protoc's output (`relay_pb2`, `relay_pb2_grpc`) comes from no package index: it is generated.
     if (/_pb2(_grpc)?$/.test(c.module)) {
-      const stopsHere = [...new Set(families.flatMap(([, f]) => (f.fatal ? f.keys : [])))].sort();
       const text = `${named(all)} ${verb} ${c.module}, code that protoc generates from a .proto file and that is not in the source tree; generate it (python -m grpc_tools.protoc) where the code imports it from, before the images are built`;
-      return stopsHere.length
-        ? { ...diag('missing-requirement', 'error', text, at), stops: stopsHere, agents }
+      return stops.length
+        ? { ...diag('missing-requirement', 'error', text, at), stops, agents }
         : { ...diag('missing-requirement', 'warning', text, at), agents };
     }
-    const stops = [...new Set(families.flatMap(([, f]) => (f.fatal ? f.keys : [])))].sort();
     const where =
       families.length === 1
         ? "the family's requirements"

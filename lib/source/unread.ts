@@ -5,8 +5,7 @@
  */
 import { existsSync, readdirSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
-import { diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
-import { andList } from '../diagnostics.ts';
+import { andList, diag, type Diagnostic, type SourceRef } from '../diagnostics.ts';
 import { declaresInstalls } from '../config/spec.ts';
 import type { SystemPlan } from '../plan/types.ts';
 
