@@ -105,14 +105,16 @@ describe.skipIf(why !== undefined)('images that carry what their agents import, 
         stdio: 'ignore',
       },
     );
-    for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`${url}tinyalpha/`).then(
+    // Until the index answers (a loaded machine may take seconds to start Python), then no further.
+    let up = false;
+    for (const t0 = performance.now(); !up && performance.now() - t0 < 120_000;) {
+      up = await fetch(`${url}tinyalpha/`).then(
         (r) => r.ok,
         () => false,
       );
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 100));
+      if (!up) await new Promise((r) => setTimeout(r, 200));
     }
+    if (!up) throw new Error(`the loopback package index at ${url} did not answer within 120 s`);
     write(repo, REPO);
   }, 600_000);
 
