@@ -1,9 +1,10 @@
 /** What the whole system shares: Namespace, address and endpoint ConfigMaps, default-deny and DNS policies. */
 import { checkPlan } from './validate.ts';
-import { Chart, type ChartProps } from 'cdk8s';
+import { ApiObject, Chart, type ChartProps } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { SystemPlan } from '../lib/plan/types.ts';
+import { alertRules } from '../lib/emit/prometheus.ts';
 
 export interface SystemChartProps extends ChartProps {
   /** The system's plan (`planSystem`). */
@@ -38,6 +39,14 @@ export class SystemChart extends Chart {
       metadata: { name: props.endpointsConfigMap, labels },
       data: sortedRecord(endpoints),
     });
+    // The alert rules of the compose layouts, for the Prometheus Operator (beside the ServiceMonitors).
+    if (plan.kubernetes.serviceMonitors)
+      new ApiObject(this, 'alerts', {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PrometheusRule',
+        metadata: { name: `${plan.name}-alerts`, labels },
+        spec: { groups: alertRules(plan, 'kubernetes') },
+      });
     new k8s.KubeNetworkPolicy(this, 'default-deny', {
       metadata: { name: 'default-deny', labels },
       spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },

@@ -9,7 +9,7 @@ import { loadArgs, OUTPUT_OPTIONS, outputArgs, parse, UsageError } from './args.
 import { printDiagnostics } from './output.ts';
 
 export const IMAGES_USAGE = `agent-infra images --context DIR [--spec FILE] [--source DIR] [--base-map IMAGE=LOCAL ...] [--build-arg NAME=VALUE ...] [--family NAME ...]
-                  [--label KEY=VALUE ...] [--naive] [--no-cache] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
+                  [--label KEY=VALUE ...] [--naive | --naive-family NAME ...] [--no-cache] [--baseline FILE] [--max-growth RATIO] [--json FILE] [--markdown FILE]
                   [--format text|json] [--quiet]`;
 
 const LABEL_KEY = /^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/;
@@ -25,6 +25,7 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
     family: { type: 'string', multiple: true },
     label: { type: 'string', multiple: true },
     naive: { type: 'boolean', default: false },
+    'naive-family': { type: 'string', multiple: true },
     'no-cache': { type: 'boolean', default: false },
     baseline: { type: 'string' },
     'max-growth': { type: 'string', default: '1.10' },
@@ -95,7 +96,14 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
   const spec = load.spec;
   const dockerfiles = emitDockerfiles(r.plan, spec ? relative(process.cwd(), resolve(spec)) : 'startup configs');
   const families = values.family as string[] | undefined;
-  for (const f of families ?? [])
+  // The naive twin of some families only: each costs a whole single-stage build, tools and all.
+  const naiveFamilies = values['naive-family'] as string[] | undefined;
+  for (const f of naiveFamilies ?? [])
+    if (families && !families.includes(f))
+      throw new UsageError(
+        `--naive-family '${f}' is not among the families this run builds (--family ${families.join(', ')})`,
+      );
+  for (const f of [...(families ?? []), ...(naiveFamilies ?? [])])
     if (!r.plan.images.some((i) => i.family === f))
       throw new UsageError(
         `--family '${f}' is not an image family of this system (${r.plan.images.map((i) => i.family).join(', ')})`,
@@ -107,7 +115,8 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
       baseMap,
       buildArgs,
       noCache: values['no-cache'] === true,
-      naive: values.naive === true,
+      naive: values.naive === true || naiveFamilies !== undefined,
+      ...(naiveFamilies ? { naiveFamilies } : {}),
       labels,
       ...(families ? { families } : {}),
       log: (l) => {

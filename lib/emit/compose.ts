@@ -6,7 +6,9 @@ import { machineOf } from '../plan/agent-index.ts';
 import { startupConfigText } from '../contract/startup-config.ts';
 import { headerLine, toYaml, xmlHeader } from '../contract/yaml.ts';
 import { oneLine } from '../diagnostics.ts';
-import { envExample, prometheus, readme } from './compose/files.ts';
+import { alerts, envExample, prometheus, readme } from './compose/files.ts';
+import { ALERTS_FILE } from './prometheus.ts';
+import { nftRuleset, ufwScript } from './compose/firewall.ts';
 import { infrastructureService } from './compose/infrastructure.ts';
 import { agentService, dataVolume } from './compose/service.ts';
 import { topology, type ComposeMode, type ComposeOptions } from './compose/topology.ts';
@@ -72,8 +74,14 @@ export function emitCompose(plan: SystemPlan, input: string, opts: ComposeOption
     const one = plan.singleHostReady ? startupConfigText(m, true, header, plan.secrets) : undefined;
     if (one !== undefined) files.set(`compose/single-host/config/${m.name}/startup_config.yaml`, one);
   }
+  for (const m of plan.machines) {
+    files.set(`compose/firewall/${m.name}.nft`, nftRuleset(plan, m.name, header));
+    files.set(`compose/firewall/${m.name}.ufw.sh`, ufwScript(plan, m.name, header));
+  }
   files.set('compose/.env.example', envExample(plan, header));
   files.set('compose/prometheus.yml', prometheus(plan, header));
+  files.set(`compose/${ALERTS_FILE}`, alerts(plan, header));
+  if (plan.singleHostReady) files.set('compose/single-host/prometheus.yml', prometheus(plan, header, 'single-host'));
   files.set('compose/README.md', readme(plan, xmlHeader(input)));
   return files;
 }

@@ -15,6 +15,8 @@ export interface BuildOptions {
   readonly buildArgs?: Readonly<Record<string, string>>;
   readonly noCache: boolean;
   readonly naive: boolean;
+  /** With `naive`: build the naive twin of these families only. @default - every family built */
+  readonly naiveFamilies?: readonly string[];
   /** Labels set on every image built, beside those of the Dockerfile. */
   readonly labels?: Readonly<Record<string, string>>;
   readonly families?: readonly string[];
@@ -180,7 +182,7 @@ export async function buildFamilies(
     });
     analyses.push(analysis);
     let naive: FamilyResult['naive'];
-    if (o.naive) {
+    if (o.naive && (!o.naiveFamilies || o.naiveFamilies.includes(image.family))) {
       const tag = `${image.image}-naive`;
       o.log(`[${image.family}-naive] building ${tag}`);
       const nb = await buildAndAnalyze(d, {

@@ -36,19 +36,25 @@ beforeAll(() => {
 const composeFiles = () => [...files.keys()].filter((f) => f.endsWith('.yml') && f.includes('docker-compose'));
 
 describe('compose output of the example', () => {
-  it('writes a project per machine, the single-host pair, .env.example, a Prometheus config and a README', () => {
+  it('writes a project per machine, the single-host pair, .env.example, firewall files, Prometheus configs, alert rules and a README', () => {
     expect([...files.keys()].filter((f) => f.startsWith('compose/')).sort()).toEqual([
       'compose/.env.example',
       'compose/README.md',
+      'compose/alerts.yml',
       'compose/config/mainpc/startup_config.yaml',
       'compose/config/pc2/startup_config.yaml',
       'compose/docker-compose.mainpc.yml',
       'compose/docker-compose.pc2.yml',
+      'compose/firewall/mainpc.nft',
+      'compose/firewall/mainpc.ufw.sh',
+      'compose/firewall/pc2.nft',
+      'compose/firewall/pc2.ufw.sh',
       'compose/prometheus.yml',
       'compose/single-host/config/mainpc/startup_config.yaml',
       'compose/single-host/config/pc2/startup_config.yaml',
       'compose/single-host/docker-compose.mainpc.yml',
       'compose/single-host/docker-compose.pc2.yml',
+      'compose/single-host/prometheus.yml',
     ]);
   });
 

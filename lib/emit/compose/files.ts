@@ -5,7 +5,10 @@ import Handlebars from 'handlebars';
 import { packageRoot } from '../../package-root.ts';
 import type { SystemPlan } from '../../plan/types.ts';
 import { toYaml } from '../../contract/yaml.ts';
+import { alertRules, scrapeConfig, type PrometheusLayout } from '../prometheus.ts';
 import { oneLine } from '../../diagnostics.ts';
+import { PROMETHEUS } from '../../plan/phases/firewall.ts';
+import { PROMETHEUS_ADDRESS_VAR } from './firewall.ts';
 import { DOCKER_GID_VAR, IMAGE_REGISTRY_VAR, IMAGE_TAG_VAR, MODELS_DIR_VAR } from './service.ts';
 
 export function envExample(plan: SystemPlan, header: string): string {
@@ -14,6 +17,11 @@ export function envExample(plan: SystemPlan, header: string): string {
     lines.push(
       `# Address (or host name) of ${m.name}, reachable from the other machines.`,
       `${m.addressEnv}=${m.name}.local`,
+    );
+  if (plan.firewall.some((r) => r.from === PROMETHEUS))
+    lines.push(
+      '# Address of the host Prometheus runs on: the firewall files (firewall/*.nft, *.ufw.sh) admit it to the metrics ports.',
+      `${PROMETHEUS_ADDRESS_VAR}=`,
     );
   const offset = plan.portOffset;
   lines.push(
@@ -35,18 +43,19 @@ export function envExample(plan: SystemPlan, header: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function prometheus(plan: SystemPlan, header: string): string {
-  const scrape = plan.agents
-    .filter((a) => a.metricsPort)
-    .map((a) => ({
-      job_name: a.id,
-      metrics_path: '/metrics',
-      static_configs: [
-        { targets: [`${a.machine}:${a.metricsPort!.port}`], labels: { agent: a.name, machine: a.machine } },
-      ],
-    }));
+/** A compose layout's prometheus.yml: the two-PC one names each machine, the single-host one scrapes loopback. */
+export function prometheus(plan: SystemPlan, header: string, layout: PrometheusLayout = 'two-pc'): string {
   const machines = plan.machines.map((m) => m.name).join(' and ');
-  return `${header}\n# Targets name each machine by its agent-infra name: resolve ${machines} in DNS or /etc/hosts where Prometheus runs.\n${toYaml({ global: { scrape_interval: '30s' }, scrape_configs: scrape })}`;
+  const note =
+    layout === 'two-pc'
+      ? `# Targets name each machine by its agent-infra name: resolve ${machines} in DNS or /etc/hosts where Prometheus runs,\n# and give the firewall files that host's address (${PROMETHEUS_ADDRESS_VAR}). Redis and NATS export no Prometheus metrics of their own.`
+      : '# Every machine on this host: each agent is scraped on 127.0.0.1 at its single-host port.';
+  return `${header}\n${note}\n${toYaml(scrapeConfig(plan, layout))}`;
+}
+
+/** The alert rules beside prometheus.yml (`alerts.yml`). */
+export function alerts(plan: SystemPlan, header: string): string {
+  return `${header}\n${toYaml({ groups: alertRules(plan, 'compose') })}`;
 }
 
 let readmeTemplate: Handlebars.TemplateDelegate | undefined;
