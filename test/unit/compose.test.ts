@@ -78,18 +78,18 @@ describe('compose output of the example', () => {
       for (const s of Object.values(p.services)) expect(s.environment['BIND_ADDRESS']).toBe('127.0.0.1');
   });
 
-  it('waits for every same-machine dependency to be healthy, and each of those has a healthcheck', () => {
+  it('orders every same-machine dependency’s start, and each of those has a healthcheck', () => {
     let edges = 0;
     for (const [, p] of twoPc()) {
       for (const [id, s] of Object.entries(p.services)) {
         const agent = plan.agents.find((a) => a.id === id)!;
         const same = agent.dependencies.filter((d) => !d.crossMachine).map((d) => d.id);
-        // Redis and NATS run on MainPC: its agents wait for them to be healthy too.
+        // Redis and NATS run on MainPC: its agents start after them too (the entrypoint waits for their readiness).
         expect(Object.keys(s.depends_on ?? {}).sort()).toEqual(
           [...same, ...(agent.machine === 'mainpc' ? ['nats', 'redis'] : [])].sort(),
         );
         for (const d of same) {
-          expect(s.depends_on[d]).toEqual({ condition: 'service_healthy' });
+          expect(s.depends_on[d]).toEqual({ condition: 'service_started' });
           expect(p.services[d]!.healthcheck.test.slice(0, 4)).toEqual([
             'CMD',
             'python3',
@@ -139,8 +139,10 @@ describe('compose output of the example', () => {
         const agent = plan.agents.find((a) => a.id === id)!;
         const cross = agent.dependencies.filter((d) => d.crossMachine);
         const waitFor = (s.environment['WAIT_FOR'] ?? '').split(',').filter(Boolean);
-        // PC2's agents also wait for Redis and NATS, which run on MainPC.
-        expect(waitFor).toHaveLength(cross.length + (machine === 'pc2' ? 2 : 0));
+        // Every agent waits for Redis and NATS (on MainPC) and for each dependency, cross-machine or not.
+        expect(waitFor).toHaveLength(agent.dependencies.length + 2);
+        for (const d of agent.dependencies.filter((x) => !x.crossMachine))
+          expect(waitFor.filter((w) => w.includes(`://${d.id}:`))).toHaveLength(1);
         for (const d of cross) {
           const addressEnv = plan.machines.find((m) => m.name === d.machine)!.addressEnv;
           const ref = `\${${addressEnv}:?${addressEnv} must be set; see .env.example}`;
@@ -301,9 +303,12 @@ describe('compose output of the example', () => {
       'redis://${MAIN_PC_IP:?MAIN_PC_IP must be set; see .env.example}:6379/0',
       ...Array(2).fill('nats://${MAIN_PC_IP:?MAIN_PC_IP must be set; see .env.example}:4222'),
     ]);
+    // Their entrypoints wait for NATS's /healthz on its monitor port first: that port is on the list too
+    // (without it every pc2 agent waited 600 s behind mainpc's firewall, seen on two test hosts).
+    expect(pc2['WAIT_FOR']).toContain('http://${MAIN_PC_IP:?MAIN_PC_IP must be set; see .env.example}:8222/healthz');
     expect(
       plan.firewall.filter((r) => r.agent === 'redis' || r.agent === 'nats').map((r) => `${r.from}>${r.to}:${r.port}`),
-    ).toEqual(['pc2>mainpc:4222', 'pc2>mainpc:6379']);
+    ).toEqual(['pc2>mainpc:4222', 'pc2>mainpc:6379', 'pc2>mainpc:8222']);
   });
 
   it('puts optional agents in a profile with a softer restart policy', () => {

@@ -44,7 +44,11 @@ export function firewallRules(
         add(a.machine, target, target.servicePort.port, `${a.id} finds it through ${e.name}`);
     }
     for (const s of services)
-      if (s.machine !== a.machine && s.clients.includes(a.id)) add(a.machine, s, s.port, `${a.id} uses ${s.kind}`);
+      if (s.machine !== a.machine && s.clients.includes(a.id)) {
+        add(a.machine, s, s.port, `${a.id} uses ${s.kind}`);
+        // Its entrypoint waits for NATS's /healthz on the monitor port before the agent starts.
+        if (s.monitorPort !== undefined) add(a.machine, s, s.monitorPort, `${a.id} waits for ${s.kind}'s health`);
+      }
   }
   return [...rules.values()].sort((x, y) => byString(x.from, y.from) || byString(x.to, y.to) || x.port - y.port);
 }
