@@ -28,12 +28,14 @@ describe('compose on a hand-built plan', () => {
     expect(beta.services.bus.ports).toEqual(['127.0.0.1:7150:7150/tcp', '127.0.0.1:8150:8150/tcp']);
   });
 
-  it('orders same-machine dependencies by health and waits for the other machine’s', () => {
+  it('orders same-machine starts, and has the entrypoint wait for every dependency’s readiness on either machine', () => {
     expect(alpha.services.vision.depends_on).toEqual({
-      redis: { condition: 'service_healthy' },
-      registry: { condition: 'service_healthy' },
+      redis: { condition: 'service_started' },
+      registry: { condition: 'service_started' },
     });
     expect(alpha.services.vision.environment.REGISTRY_HOST).toBe('registry');
+    // On its own machine by service name: Redis's port, then the registry's ZMQ health socket.
+    expect(alpha.services.vision.environment.WAIT_FOR).toBe('tcp://redis:6379,zmq://registry:8200');
     expect(beta.services.bus.depends_on).toBeUndefined();
     // Redis on the other machine (a TCP connect to 6379), then the registry's ZMQ health socket, as its readiness is planned.
     const alphaIp = '${ALPHA_IP:?ALPHA_IP must be set; see .env.example}';
