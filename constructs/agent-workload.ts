@@ -8,6 +8,7 @@ import { agentContainer, containerSecurity, deploymentStrategy, waitContainer } 
 import { agentEnvironment, type AgentEnvProps } from './agent-env.ts';
 import { mountAgentVolumes, type AgentVolumesProps } from './agent-volumes.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
+import { createHash } from 'node:crypto';
 import { STARTUP_CONFIG_DIGEST } from '../lib/contract/startup-config.ts';
 
 export { containerPortName } from './agent-container.ts';
@@ -39,6 +40,23 @@ export interface AgentWorkloadProps extends AgentWorkloadOptions, AgentEnvProps,
   readonly agent: PlannedAgent;
   /** The node the machine is: the pod is pinned to it. @default - any node of the machine's label */
   readonly node?: string;
+}
+
+/** The annotation carrying {@link addressesAnnotation}'s digest. */
+export const ADDRESSES_DIGEST = 'agent-infra/addresses-sha256';
+
+/**
+ * A digest of the keys the agent reads from the addresses ConfigMap and their values (each machine's
+ * address is its Service, `<machine>.<namespace>.svc`), none when it reads none. Secrets are the
+ * operators' (their values are never in the output): a changed Secret needs `kubectl rollout restart`.
+ */
+export function addressesAnnotation(agent: PlannedAgent, namespace: string): Record<string, string> {
+  const read = agent.env
+    .flatMap((e) => (e.kind === 'machine-address' ? [`${e.name}=${e.machine}.${namespace}.svc`] : []))
+    .sort();
+  return read.length
+    ? { [ADDRESSES_DIGEST]: createHash('sha256').update(read.join('\n')).digest('hex').slice(0, 16) }
+    : {};
 }
 
 /** The labels every object of an agent carries; the first two are its selector. */
@@ -74,10 +92,12 @@ export class AgentWorkload extends Construct {
       metadata: { name: agent.id, labels },
       podMetadata: {
         labels,
-        // A change of the startup config it mounts (subPath: the pod never sees one) rolls the pods.
-        ...(props.startupConfig?.digest
-          ? { annotations: { [STARTUP_CONFIG_DIGEST]: props.startupConfig.digest } }
-          : {}),
+        // A change of the startup config it mounts (subPath: the pod never sees one), or of the addresses
+        // it reads from a ConfigMap into its environment (read once, at start), rolls the pods.
+        annotations: {
+          ...(props.startupConfig?.digest ? { [STARTUP_CONFIG_DIGEST]: props.startupConfig.digest } : {}),
+          ...addressesAnnotation(agent, props.namespace),
+        },
       },
       select: false,
       spread: false,

@@ -5,6 +5,7 @@
  * every pc2 agent (they all mount that file) and of no mainpc agent (none mounts it, none depends on the
  * agent whose port moved), and Redis and NATS not at all. Expected sets from the configs, by hand.
  */
+import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,5 +61,38 @@ describe('a one-port change of one machine’s startup config', () => {
       (c[id] as { labels?: Record<string, string> }).labels?.['agent-infra/startup-config-sha256'];
     expect(label(before.compose, 'context-manager-pc2')).toMatch(/^[0-9a-f]{16}$/);
     expect(label(before.compose, 'context-manager-pc2')).not.toBe(label(after.compose, 'context-manager-pc2'));
+  });
+
+  it('annotates each pod template with a digest of the address keys it reads from the addresses ConfigMap', () => {
+    const r = runPipeline({ spec: join(ROOT, 'examples', 'two-pc', 'agent-infra.yaml'), cwd: ROOT });
+    const objects = parseManifests(emitAll(r.plan, 'agent-infra.yaml', ['k8s']));
+    const addresses = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.includes('addresses'))!;
+    let withKeys = 0;
+    for (const d of objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')) {
+      const template = d.spec.template;
+      // The keys the pod reads, from its own env references; their values from the ConfigMap itself.
+      const keys: string[] = template.spec.containers.flatMap((c: { env?: { valueFrom?: any }[] }) =>
+        (c.env ?? [])
+          .filter((e) => e.valueFrom?.configMapKeyRef?.name === addresses.metadata.name)
+          .map((e) => e.valueFrom.configMapKeyRef.key as string),
+      );
+      const expected = keys.length
+        ? createHash('sha256')
+            .update(
+              keys
+                .map((k) => `${k}=${addresses.data![k]}`)
+                .sort()
+                .join('\n'),
+            )
+            .digest('hex')
+            .slice(0, 16)
+        : undefined;
+      expect([d.metadata.name, template.metadata.annotations?.['agent-infra/addresses-sha256']]).toEqual([
+        d.metadata.name,
+        expected,
+      ]);
+      if (keys.length) withKeys++;
+    }
+    expect(withKeys).toBeGreaterThan(0);
   });
 });
