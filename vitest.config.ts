@@ -6,7 +6,16 @@ export default defineConfig({
       // In-process tests only: fast, quiet, and visible to mutation testing.
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
       // Tests that start processes: the command line as a user runs it, python3, kubectl, docker-compose, patch.
-      { test: { name: 'cli', include: ['test/cli/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
+      // Two workers: each test waits on a child process most of the time, so two keep both cores busy.
+      {
+        test: {
+          name: 'cli',
+          include: ['test/cli/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          maxWorkers: 2,
+        },
+      },
       {
         test: {
           name: 'package',
@@ -32,6 +41,17 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 1_800_000,
+          hookTimeout: 1_800_000,
+          fileParallelism: false,
+          globalSetup: ['test/docker-global-setup.ts'],
+        },
+      },
+      {
+        test: {
+          // The per-machine compose files on two test hosts, each with its own engine and firewall.
+          name: 'two-host',
+          include: ['test/two-host/**/*.test.ts'],
           testTimeout: 1_800_000,
           hookTimeout: 1_800_000,
           fileParallelism: false,

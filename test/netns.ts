@@ -36,12 +36,46 @@ export const CAN_NETNS = (() => {
   return made;
 })();
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The namespaces of a LAN are named `ai-<tag><pid of the test process>-<host>`. */
+const LAN_NAME = /^ai-[a-z]+(\d+)-[\w.-]+$/;
+
 /**
- * Makes a LAN of `hosts` (name and last octet of 198.18.0.0/24): namespace `<prefix>-<name>` each, and
- * `<prefix>-lan` holding the bridge. With `hostsFile`, `ip netns exec` shows each host an /etc/hosts
- * naming every host by its name (`/etc/netns/<ns>/hosts`, removed with the LAN).
+ * Removes what LANs of test processes that are gone left behind (a run killed before its teardown): the
+ * processes still in their namespaces (all started by such a test), the namespaces, their /etc/netns entries.
  */
-export function makeLan(prefix: string, hosts: readonly { name: string; octet: number }[], hostsFile = false): TestLan {
+export function removeStaleLans(): string[] {
+  const names = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => LAN_NAME.test(n) && !alive(Number(LAN_NAME.exec(n)![1])));
+  for (const ns of names) {
+    for (const pid of spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean))
+      spawnSync('kill', ['-KILL', pid]);
+    spawnSync('ip', ['netns', 'del', ns]);
+    if (existsSync(`/etc/netns/${ns}`)) rmSync(`/etc/netns/${ns}`, { recursive: true });
+  }
+  return names;
+}
+
+/**
+ * Makes a LAN of `hosts` (name and last octet of 198.18.0.0/24): namespace `ai-<tag><pid>-<name>` each,
+ * and `ai-<tag><pid>-lan` holding the bridge. With `dns` (an address on the LAN), `ip netns exec` shows
+ * each host an /etc/hosts naming every host and an /etc/resolv.conf naming only that server
+ * (`/etc/netns/<ns>/`, removed with the LAN), so nothing in a test host asks the machine's own resolver.
+ */
+export function makeLan(tag: string, hosts: readonly { name: string; octet: number }[], dns?: string): TestLan {
+  if (!/^[a-z]+$/.test(tag)) throw new Error(`${tag}: a LAN's tag is lowercase letters`);
+  removeStaleLans();
+  const prefix = `ai-${tag}${process.pid}`;
   const lan = `${prefix}-lan`;
   const made: string[] = [];
   const all: TestHost[] = hosts.map((h) => ({
@@ -66,12 +100,13 @@ export function makeLan(prefix: string, hosts: readonly { name: string; octet: n
       run(['ip', '-n', lan, 'link', 'set', `p${i}`, 'master', 'br0', 'up']);
       run(['ip', '-n', h.ns, 'addr', 'add', `${h.address}/24`, 'dev', 'eth0']);
       run(['ip', '-n', h.ns, 'link', 'set', 'eth0', 'up']);
-      if (hostsFile) {
+      if (dns) {
         mkdirSync(`/etc/netns/${h.ns}`, { recursive: true });
         writeFileSync(
           `/etc/netns/${h.ns}/hosts`,
           `127.0.0.1 localhost\n${all.map((x) => `${x.address} ${x.name}`).join('\n')}\n`,
         );
+        writeFileSync(`/etc/netns/${h.ns}/resolv.conf`, `nameserver ${dns}\n`);
       }
     });
     const routes = Object.fromEntries(
@@ -125,6 +160,27 @@ threads = [threading.Thread(target=one, args=(i, *t)) for i, t in enumerate(todo
 [t.start() for t in threads]
 [t.join() for t in threads]
 print(json.dumps(out))
+`;
+
+/**
+ * The LAN's DNS server, which knows no name: it answers every query at once with NXDOMAIN, as a LAN's
+ * resolver answers a name nobody registered (Docker's embedded DNS asks it for every name that is not a
+ * container of the network, such as a service that has not started yet). Prints `serving` once bound.
+ */
+export const NXDOMAIN_DNS = `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+print("serving", flush=True)
+while True:
+    q, peer = s.recvfrom(4096)
+    i = 12
+    while i < len(q) and q[i] != 0:
+        i += q[i] + 1
+    i += 5
+    if len(q) < 12 or i > len(q):
+        continue
+    s.sendto(q[:2] + bytes([0x80 | (q[2] & 0x01), 0x83]) + q[4:6] + bytes(6) + q[12:i], peer)
 `;
 
 /** Tries the connections from `host`; one result per connection (`open`, `timeout`, `ConnectionRefusedError`...). */

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, cli } from '../helpers.ts';
@@ -37,13 +37,15 @@ let ruleset: string;
 describe.skipIf(!READY)('the firewall of mainpc, applied by nft on a test host', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'firewall-'));
+    // A copy: synth writes the lock beside the spec, and the fixture is not this test's to change.
+    cpSync(join(ROOT, 'test/fixtures/golden-small'), join(dir, 'system'), { recursive: true });
     const r = cli(
-      ['synth', '--spec', join(ROOT, 'test/fixtures/golden-small/agent-infra.yaml'), '--out', dir, '--only', 'compose'],
-      ROOT,
+      ['synth', '--spec', join(dir, 'system', 'agent-infra.yaml'), '--out', join(dir, 'out'), '--only', 'compose'],
+      dir,
     );
     expect(r.code).toBe(0);
-    ruleset = join(dir, 'compose', 'firewall', 'mainpc.nft');
-    lan = makeLan(`ai-fw${process.pid}`, [
+    ruleset = join(dir, 'out', 'compose', 'firewall', 'mainpc.nft');
+    lan = makeLan('fw', [
       { name: 'mainpc', octet: 1 },
       { name: 'pc2', octet: 2 },
     ]);
@@ -78,10 +80,11 @@ time.sleep(3600)`,
 
   const apply = () =>
     inHost(lan.hosts[0]!, ['nft', '-D', `PC2_IP=${PC2}`, '-D', `PROMETHEUS_IP=${PROMETHEUS}`, '-f', ruleset]);
-  const from = (src: string, ports: readonly number[]) =>
+  const from = (src: string, ports: readonly number[], seconds = 3) =>
     connections(
       lan.hosts[1]!,
       ports.map((p) => [src, MAINPC, p] as const),
+      seconds,
     );
 
   it('starts on hosts with no default route', () => {

@@ -7,6 +7,12 @@
  * Needs scripts/docker-engine.sh and scripts/base-images.sh.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { freePorts } from '../docker-run.ts';
 import { docker, execIn, HAS_ENGINE } from '../docker-helpers.ts';
 import { composeDoc, leftovers, runStack, type StackRun, type UpSystem } from './stack.ts';
 
@@ -137,6 +143,58 @@ async function persistence(up: UpSystem): Promise<Persistence> {
   };
 }
 
+const HAS_PROMETHEUS = spawnSync('prometheus', ['--version']).status === 0;
+if (!HAS_PROMETHEUS)
+  console.warn('skipping the Prometheus check of the e2e suite: no prometheus on PATH (Debian package)');
+
+/**
+ * Debian's Prometheus from the generated single-host prometheus.yml (and the alert rules it names), on a
+ * free loopback port: the targets as its HTTP API reports them once every one was scraped, or after 120 s.
+ */
+async function scrape(up: UpSystem) {
+  if (!HAS_PROMETHEUS) return undefined;
+  const [port] = await freePorts(1, 1, 40_000 + (process.pid % 100) * 10);
+  const storage = mkdtempSync(join(tmpdir(), 'e2e-prometheus-'));
+  const p = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(up.composeDir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${storage}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const t0 = performance.now();
+  type Target = { health: string; labels: { job: string }; lastError: string };
+  let targets: Target[] = [];
+  try {
+    while (performance.now() - t0 < 120_000) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/api/v1/targets`, { signal: AbortSignal.timeout(2000) });
+        targets = ((await r.json()) as { data: { activeTargets: Target[] } }).data.activeTargets;
+        if (targets.length === up.plan.agents.length && targets.every((t) => t.health === 'up')) break;
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const rules = await fetch(`http://127.0.0.1:${port}/api/v1/rules`).then(
+      (r) => r.json() as Promise<{ data: { groups: { rules: { name: string }[] }[] } }>,
+    );
+    return {
+      seconds: (performance.now() - t0) / 1000,
+      targets: targets.map((t) => ({ job: t.labels.job, health: t.health, lastError: t.lastError })),
+      rules: rules.data.groups.flatMap((g) => g.rules.map((x) => x.name)),
+      stderr,
+    };
+  } finally {
+    p.kill();
+  }
+}
+
 describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
   const agentStates = () => run.agents.filter((a) => run.plan.agents.some((p) => p.id === a.service));
   const logsOf = (id: string) => run.agents.find((a) => a.service === id)!.logs;
@@ -147,7 +205,11 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
       timeoutSeconds: 300,
       log: (l) => console.log(l),
       run: testRun,
-      whileUp: async (up) => ({ redis: await redisOutage(up), persistence: await persistence(up) }),
+      whileUp: async (up) => ({
+        prometheus: await scrape(up),
+        redis: await redisOutage(up),
+        persistence: await persistence(up),
+      }),
     });
     const { criticalPath, sequentialSeconds } = run.plan;
     console.log(
@@ -182,6 +244,19 @@ describe.skipIf(!HAS_ENGINE)('the example system on one Docker engine', () => {
     };
     expect(test.healthcheck.test.at(-1)).toMatch(/^zmq:\/\/127\.0\.0\.1:\d+$/);
   });
+
+  it.skipIf(!HAS_PROMETHEUS)(
+    'has Prometheus scrape every agent from the generated single-host prometheus.yml, with its alert rules loaded',
+    () => {
+      const p = (run.whileUp as { prometheus: Awaited<ReturnType<typeof scrape>> }).prometheus!;
+      expect(p.targets.filter((t) => t.health !== 'up').map((t) => `${t.job}: ${t.health} ${t.lastError}`)).toEqual([]);
+      expect(p.targets.map((t) => t.job).sort()).toEqual(run.plan.agents.map((a) => a.id).sort());
+      expect(p.rules).toEqual(['AgentDown', 'AgentNotHealthy', 'AgentRestarting']);
+      console.log(
+        `Prometheus: ${p.targets.length} of ${run.plan.agents.length} targets up ${p.seconds.toFixed(0)} s after it started`,
+      );
+    },
+  );
 
   it('restarts nothing, and no agent failed to bind a port or missed a variable it needs', () => {
     expect(run.agents.filter((a) => a.restarts > 0).map((a) => a.service)).toEqual([]);

@@ -20,6 +20,10 @@ import { labelArgs, portFree, RUN_LABEL, runLabels, type TestRun } from '../dock
 export interface StackOptions {
   /** Docker health-check interval for every agent (the example's configs say 5 s). */
   readonly healthIntervalSeconds: number;
+  /** Keep the example's GPU families (and so its GPU reservations), each built from the mini monorepo. @default false */
+  readonly keepGpuFamilies?: boolean;
+  /** Docker health-check timeout. @default 2 */
+  readonly healthTimeoutSeconds?: number;
   readonly timeoutSeconds: number;
   readonly log: (line: string) => void;
   /** The test run whose labels the containers, volumes and images carry. */
@@ -31,6 +35,8 @@ export interface StackOptions {
 /** The running system, for `whileUp`. */
 export interface UpSystem {
   readonly plan: SystemPlan;
+  /** The folder of the single-host compose files (and their prometheus.yml). */
+  readonly composeDir: string;
   /** The compose projects, in the order of the plan's machines. */
   readonly projects: readonly string[];
   /** Container id by compose service name. */
@@ -76,7 +82,7 @@ function compose(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number
   });
 }
 
-/** Builds (or reuses, from the engine's cache) the stand-in agents' image: the CPU family of the e2e spec, from the mini monorepo. */
+/** Builds (or reuses, from the engine's cache) the stand-in agents' images: each family of the e2e spec (the CPU one alone unless GPU families are kept), from the mini monorepo. */
 export async function prepareImages(spec: string, plan: SystemPlan, o: StackOptions): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'e2e-img-'));
   const r = cli(
@@ -88,8 +94,8 @@ export async function prepareImages(spec: string, plan: SystemPlan, o: StackOpti
       join(ROOT, 'test', 'fixtures', 'mini-monorepo'),
       ...BASE_MAP,
       ...labelArgs(o.run),
-      '--family',
-      'cpu',
+      // Every family of the plan: only the CPU one unless the caller kept the GPU families.
+      ...plan.images.flatMap((i) => ['--family', i.family]),
       '--json',
       join(dir, 'r.json'),
     ],
@@ -97,7 +103,7 @@ export async function prepareImages(spec: string, plan: SystemPlan, o: StackOpti
   );
   rmSync(dir, { recursive: true, force: true });
   if (r.code !== 0) throw new Error(`building the stub image failed:\n${r.stderr.slice(-2000)}`);
-  o.log(`stand-in agent image ${plan.images[0]!.image} ready`);
+  o.log(`stand-in agent images ${plan.images.map((i) => i.image).join(', ')} ready`);
   for (const svc of plan.services)
     if (!(await hasImage(svc.image)))
       throw new Error(
@@ -115,22 +121,23 @@ const singleHostPorts = (plan: SystemPlan) => [
  * Writes the e2e spec (the example with every agent on the stub image of this run, probes every
  * `healthIntervalSeconds`, ports shifted by `offset`) and plans it.
  */
-function writeStackSpec(dir: string, o: StackOptions, offset: number): { spec: string; plan: SystemPlan } {
+export function writeStackSpec(dir: string, o: StackOptions, offset: number): { spec: string; plan: SystemPlan } {
   const spec = exampleSpecCopy(dir, (t) => {
-    const text = t
-      .replace(/family: gpu-(torch|audio)/g, 'family: cpu')
-      .replace(/gpuFamily: gpu-torch/, 'gpuFamily: cpu')
+    const families = o.keepGpuFamilies
+      ? t
+      : t.replace(/family: gpu-(torch|audio)/g, 'family: cpu').replace(/gpuFamily: gpu-torch/, 'gpuFamily: cpu');
+    const text = families
       .replace(/PORT_OFFSET: 0/, `PORT_OFFSET: ${offset}`)
       // The reassignment range moves with the ports it serves.
       .replace(
         /range: \{start: (\d+), end: (\d+)\}/,
         (_m, a: string, b: string) => `range: {start: ${Number(a) + offset}, end: ${Number(b) + offset}}`,
       );
-    if (/family: gpu-/.test(text) || !text.includes(`PORT_OFFSET: ${offset}`))
+    if ((!o.keepGpuFamilies && /family: gpu-/.test(text)) || !text.includes(`PORT_OFFSET: ${offset}`))
       throw new Error('the e2e spec could not be derived from the example');
     // Redis and NATS move with the agents' ports; Debian's pyzmq and redis stand in for the agents' PyPI packages.
     const services = `services: {redis: {port: ${6379 + offset}}, nats: {port: ${4222 + offset}, monitorPort: ${8222 + offset}}}\n`;
-    return `${withStandInPackages(text)}tag: e2e-${o.run.id}\nhealthChecks: {intervalSeconds: ${o.healthIntervalSeconds}, timeoutSeconds: 2, retries: 3}\n${services}`;
+    return `${withStandInPackages(text)}tag: e2e-${o.run.id}\nhealthChecks: {intervalSeconds: ${o.healthIntervalSeconds}, timeoutSeconds: ${o.healthTimeoutSeconds ?? 2}, retries: 3}\n${services}`;
   });
   // The example's lock holds the ports of offset 0; this run's are planned afresh.
   rmSync(join(dir, 'agent-infra.lock.yaml'));
@@ -171,7 +178,7 @@ export async function synthesizeStack(
 }
 
 /** A compose override that puts the run's labels on every service and volume of a generated file. */
-function labelOverride(file: string, run: TestRun): string {
+export function labelOverride(file: string, run: TestRun): string {
   const doc = parse(readFileSync(file, 'utf8')) as {
     services: Record<string, unknown>;
     volumes?: Record<string, unknown>;
@@ -327,6 +334,7 @@ export async function runStack(o: StackOptions): Promise<StackRun> {
       );
       whileUp = await o.whileUp({
         plan,
+        composeDir,
         projects,
         containers,
         compose: (machine, args) =>

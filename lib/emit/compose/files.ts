@@ -8,7 +8,7 @@ import { toYaml } from '../../contract/yaml.ts';
 import { alertRules, scrapeConfig, type PrometheusLayout } from '../prometheus.ts';
 import { oneLine } from '../../diagnostics.ts';
 import { PROMETHEUS } from '../../plan/phases/firewall.ts';
-import { PROMETHEUS_ADDRESS_VAR } from './firewall.ts';
+import { firewallDefines, PROMETHEUS_ADDRESS_VAR } from './firewall.ts';
 import { DOCKER_GID_VAR, IMAGE_REGISTRY_VAR, IMAGE_TAG_VAR, MODELS_DIR_VAR } from './service.ts';
 
 export function envExample(plan: SystemPlan, header: string): string {
@@ -70,6 +70,10 @@ export function readme(plan: SystemPlan, header: string): string {
   return readmeTemplate({
     header,
     name: plan.name,
-    machines: plan.machines.map((m) => ({ name: m.name, addressEnv: m.addressEnv })),
+    machines: plan.machines.map((m) => ({
+      name: m.name,
+      addressEnv: m.addressEnv,
+      defines: firewallDefines(plan, m.name),
+    })),
   });
 }

@@ -47,6 +47,11 @@ function admissions(plan: SystemPlan, machine: string): Admission[] {
   return [...bySource].map(([from, g]) => ({ from, variable: sourceVar(plan, from), ...g }));
 }
 
+/** The address variables a machine's ruleset needs (`nft -D NAME=address`), in the order of its rules. */
+export function firewallDefines(plan: SystemPlan, machine: string): string[] {
+  return [...new Set(admissions(plan, machine).map((a) => a.variable))];
+}
+
 /** The nftables table of a machine: one per machine, so that one host can hold two machines' rules. */
 export function nftTable(machine: string): string {
   return `agent_infra_${machine.replace(/[^A-Za-z0-9]/g, '_')}`;
@@ -59,8 +64,9 @@ export function nftRuleset(plan: SystemPlan, machine: string, header: string): s
   const table = nftTable(machine);
   const admitted = admissions(plan, machine);
   const guarded = publishedPorts(plan, machine);
-  const vars = admitted.map((a) => a.variable);
-  const defines = vars.map((v) => `-D ${v}=<address>`).join(' ');
+  const defines = firewallDefines(plan, machine)
+    .map((v) => `-D ${v}=<address>`)
+    .join(' ');
   const out = [
     '#!/usr/sbin/nft -f',
     header,
@@ -109,7 +115,7 @@ export function nftRuleset(plan: SystemPlan, machine: string, header: string): s
 export function ufwScript(plan: SystemPlan, machine: string, header: string): string {
   const admitted = admissions(plan, machine);
   const guarded = publishedPorts(plan, machine);
-  const vars = [...new Set(admitted.map((a) => a.variable))];
+  const vars = firewallDefines(plan, machine);
   const out = [
     '#!/bin/sh',
     header,
