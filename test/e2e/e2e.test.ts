@@ -153,7 +153,7 @@ if (!HAS_PROMETHEUS)
  */
 async function scrape(up: UpSystem) {
   if (!HAS_PROMETHEUS) return undefined;
-  const [port] = await freePorts(1, 1, 40_000 + (process.pid % 100) * 10);
+  const [port] = await freePorts(1, 1, 30_000 + (process.pid % 200) * 10);
   const storage = mkdtempSync(join(tmpdir(), 'e2e-prometheus-'));
   const p = spawn(
     'prometheus',
