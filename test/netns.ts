@@ -36,7 +36,8 @@ export const CAN_NETNS = (() => {
   return made;
 })();
 
-function alive(pid: number): boolean {
+/** Whether a process of this pid is running. */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import type { TestHost } from '../netns.ts';
+import { alive, type TestHost } from '../netns.ts';
 
 export interface HostEngine {
   readonly host: TestHost;
@@ -139,15 +139,6 @@ export async function startEngine(host: TestHost, pool: string, dns: string): Pr
     removeData(dir);
   };
   return { host, socket, docker, pid, dir, stop };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Copies images from the engine of this machine to a host's engine (docker save | docker load). */
