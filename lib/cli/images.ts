@@ -103,11 +103,15 @@ export async function imagesCommand(args: readonly string[]): Promise<number> {
       throw new UsageError(
         `--naive-family '${f}' is not among the families this run builds (--family ${families.join(', ')})`,
       );
-  for (const f of [...(families ?? []), ...(naiveFamilies ?? [])])
-    if (!r.plan.images.some((i) => i.family === f))
-      throw new UsageError(
-        `--family '${f}' is not an image family of this system (${r.plan.images.map((i) => i.family).join(', ')})`,
-      );
+  for (const [option, names] of [
+    ['--family', families],
+    ['--naive-family', naiveFamilies],
+  ] as const)
+    for (const f of names ?? [])
+      if (!r.plan.images.some((i) => i.family === f))
+        throw new UsageError(
+          `${option} '${f}' is not an image family of this system (${r.plan.images.map((i) => i.family).join(', ')})`,
+        );
   let report;
   try {
     report = await buildFamilies(r.plan, dockerfiles, {

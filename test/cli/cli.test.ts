@@ -98,6 +98,28 @@ describe('agent-infra check', () => {
     },
   );
 
+  it('refuses a naive twin of a family the system lacks, or one this run does not build, before any build', () => {
+    const images = (...args: string[]) =>
+      cli([
+        'images',
+        '--spec',
+        'examples/two-pc/agent-infra.yaml',
+        '--context',
+        'test/fixtures/mini-monorepo',
+        ...args,
+      ]);
+    const absent = images('--naive-family', 'nope');
+    expect([absent.code, absent.stderr.trim()]).toEqual([
+      2,
+      "agent-infra: --naive-family 'nope' is not an image family of this system (cpu, gpu-audio, gpu-torch) [usage]",
+    ]);
+    const notBuilt = images('--family', 'cpu', '--naive-family', 'gpu-torch');
+    expect([notBuilt.code, notBuilt.stderr.trim()]).toEqual([
+      2,
+      "agent-infra: --naive-family 'gpu-torch' is not among the families this run builds (--family cpu) [usage]",
+    ]);
+  });
+
   it('prints its version with --version, the one in package.json', () => {
     const r = cli(['--version']);
     expect(r.code).toBe(0);
