@@ -136,6 +136,7 @@ export function checkJson(r: PipelineResult) {
         name: l.name,
         machine: l.machine,
         reason: l.reason,
+        script: l.script === undefined ? null : visible(l.script),
         code: l.problem.code,
         message: visible(l.problem.message),
         file: visible(l.problem.file),

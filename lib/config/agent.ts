@@ -127,7 +127,9 @@ export function readAgent(
     dockerGroups: [...dockerGroups].sort(),
     cudaHint: hints.cudaHint,
     secretRefs: hints.secretRefs,
-    ...('problem' in scriptPath ? { unstartable: scriptPath.problem } : { scriptPath: scriptPath.path }),
+    ...('problem' in scriptPath
+      ? { unstartable: scriptPath.problem }
+      : { scriptPath: scriptPath.path, scriptAt: src.at(joinPath(path, 'script_path')) }),
     ...(hints.vramMiBHint !== undefined ? { vramMiBHint: hints.vramMiBHint, vramAt: hints.vramAt! } : {}),
   };
 }

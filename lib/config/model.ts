@@ -24,6 +24,8 @@ export interface AgentConfig {
   readonly group: string;
   readonly at: SourceRef;
   readonly scriptPath?: string;
+  /** Where `script_path` is written in the config: the line to fix when no such script exists. */
+  readonly scriptAt?: SourceRef;
   /** The service port; `byCode`: the agent's code decides it (the source stage read it there). */
   readonly port: Located<number> & { readonly byCode?: boolean };
   /**

@@ -27,6 +27,8 @@ export interface LeftOutAgent {
   readonly problem: StartProblem;
   /** Blocked: the agents from this one's dependency to the one that cannot start (names). */
   readonly chain: readonly string[];
+  /** The agent's own script_path, as its config writes it (none when the config gives no usable one). */
+  readonly script?: string;
 }
 
 /** One listener of an agent, with its port on its machine (two-PC) and on the single host. */

@@ -176,18 +176,34 @@ function causeDiagnostic(
   return { ...causeDiagnosticOf(p, agents, shown), agents: [...new Set(agents.map((x) => agentKey(x.agent)))].sort() };
 }
 
+/** Where the config names the agent's script, when the problem is that its script is not in the tree. */
+function missingOwnScript(p: SourceProblem, a: AgentConfig): SourceRef | undefined {
+  return p.code === 'missing-script' && p.file === a.scriptPath ? a.scriptAt : undefined;
+}
+
 function causeDiagnosticOf(
   p: SourceProblem,
   agents: readonly { agent: AgentConfig; outcome?: Outcome }[],
   shown: (file: string) => string,
 ): Diagnostic {
+  const first = agents[0]!.agent;
+  const scriptAt = missingOwnScript(p, first);
+  if (scriptAt)
+    return {
+      ...diag(
+        p.code,
+        'error',
+        `${first.name}'s script ${shown(p.file)} does not exist (script_path is read from the root of the source tree); fix the path, or point the source root at the repository's root`,
+        scriptAt,
+      ),
+      stops: [agentKey(first)],
+    };
   const at = { file: shown(p.file), line: p.line, column: 1, path: '' };
   if (p.code === 'namespace-package') return diag(p.code, 'info', p.message, at);
   const worst = OUTCOME_ORDER.find((o) => agents.some((x) => (x.outcome ?? 'fatal') === o)) ?? 'fatal';
   const own = agents.length === 1 && agents[0]!.agent.scriptPath === p.file;
   const names = agents.map((x) => `${x.agent.name}'s ${x.agent.scriptPath}`).sort();
   const whose = own ? '' : ` (imported by ${andList(names)})`;
-  const first = agents[0]!.agent;
   if (worst === 'fatal') {
     const stops = agents.filter((x) => (x.outcome ?? 'fatal') === 'fatal').map((x) => agentKey(x.agent));
     return {
@@ -447,14 +463,17 @@ function closeStage(
       const f = read.get(a)!;
       facts.set(agentKey(a), f);
       const dies = fatalProblem(f);
-      if (dies)
+      if (dies) {
+        // No script at all: the line to fix is the config's script_path, not line 1 of a file that is not there.
+        const at = missingOwnScript(dies, a);
         cannotStart.set(agentKey(a), {
           code: dies.code,
-          message: dies.message,
-          file: dies.file,
-          line: dies.line,
+          message: at ? `no file ${dies.file} under the source root` : dies.message,
+          file: at?.file ?? dies.file,
+          line: at?.line ?? dies.line,
           step: startStep(f, dies),
         });
+      }
       const hidden = dies ? undefined : unprobeable(spec, a, f);
       if (hidden) {
         cannotStart.set(agentKey(a), hidden);
@@ -470,7 +489,8 @@ function closeStage(
         });
       }
       for (const p of f.problems) {
-        const key = `${p.code} ${p.file}:${p.line}`;
+        // A missing script is said once per agent, at its own script_path.
+        const key = missingOwnScript(p, a) ? `${p.code} ${agentKey(a)}` : `${p.code} ${p.file}:${p.line}`;
         const cause = causes.get(key) ?? { problem: p, agents: [] };
         cause.agents.push({ agent: a, outcome: p.outcome });
         causes.set(key, cause);

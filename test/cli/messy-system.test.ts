@@ -21,7 +21,8 @@ const LEFT_OUT = [
   'ScratchPad cannot-start unprobeable-port pc2_code/agents/scratch_pad.py:5',
   'SummaryAgent blocked main_pc_code/agents/translator.py Translator',
   'Translator cannot-start script-syntax-error main_pc_code/agents/translator.py:11',
-  'TutoringAgent cannot-start missing-script pc2_code/agents/tutoring_agent.py:1',
+  // Its script_path line in pc2's config, where the fix goes.
+  'TutoringAgent cannot-start missing-script pc2_code/config/startup_config.yaml:19',
   'VisionBridge cannot-start missing-module main_pc_code/agents/vision_bridge.py:5',
 ];
 
@@ -116,7 +117,11 @@ describe('a first run on the messy system, in a fresh folder', () => {
       const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning '));
       // The new agent's missing script, and the left-out summary (which changed with it).
       expect(warnings).toHaveLength(2);
-      expect(warnings[0]).toContain('pc2_code/agents/weather.py:1: no such file under the source root');
+      // The agent's script_path: the line after the two the test appended its name on.
+      const line = before.split('\n').length + 1;
+      expect(warnings[0]).toContain(
+        `pc2_code/config/startup_config.yaml:${line} pc2_services[4].script_path: WeatherAgent's script pc2_code/agents/weather.py does not exist`,
+      );
       expect(warnings[1]).toMatch(/^warning 7 agents left out of what is deployed.*\[left-out\]$/);
       expect(r.stderr).toMatch(/\(\d+ known problems of the baseline agent-infra\.baseline\.json not shown/);
     } finally {

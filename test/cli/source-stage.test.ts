@@ -73,10 +73,12 @@ describe('check with the source tree', () => {
         name: 'Ghost',
         machine: 'main',
         reason: 'cannot-start',
+        script: 'agents/ghost.py',
         code: 'missing-script',
-        message: 'no such file under the source root',
-        file: 'agents/ghost.py',
-        line: 1,
+        message: 'no file agents/ghost.py under the source root',
+        // Where to fix it: the config's script_path (Ghost's flow map is line 5 of main.yaml).
+        file: 'main.yaml',
+        line: 5,
         chain: [],
       },
     ]);
@@ -90,7 +92,7 @@ describe('check with the source tree', () => {
         .filter((d: { code: string }) => d.code === c)
         .map((d: { file: string; line: number; message: string }) => `${d.file}:${d.line} ${d.message}`);
     expect(by('missing-script')).toEqual([
-      'src/agents/ghost.py:1 no such file under the source root; fix script_path of Ghost (main.yaml:5) or the source root',
+      "main.yaml:5 Ghost's script src/agents/ghost.py does not exist (script_path is read from the root of the source tree); fix the path, or point the source root at the repository's root",
     ]);
     expect(by('health-port-drift')).toEqual([
       'src/agents/worker.py:5 Worker binds its health socket at 7301 (port + 1: its base constructor gets no health_check_port, line 5) but its config says 8300; the plan probes 7301 (trust: code)',
@@ -159,14 +161,16 @@ describe('check with the source tree', () => {
     expect(r.stdout).toContain('wrote');
     const compose = readFileSync(join(out, 'compose', 'docker-compose.main.yml'), 'utf8');
     expect(compose).toContain(
-      '# Left out, not deployed (2): they cannot start, or need an agent that cannot; reports/agents.md says why.\n#   Ghost: missing-script at agents/ghost.py:1\n#   Haunted: blocked: needs Ghost\n',
+      '# Left out, not deployed (2): they cannot start, or need an agent that cannot; reports/agents.md says why.\n#   Ghost: missing-script at main.yaml:5\n#   Haunted: blocked: needs Ghost\n',
     );
     const services = Object.keys((parse(compose) as { services: Record<string, unknown> }).services);
     expect(services.filter((s) => !['redis', 'nats'].includes(s)).sort()).toEqual(['registry', 'worker']);
     const md = readFileSync(join(out, 'reports', 'agents.md'), 'utf8');
-    expect(md).toContain('| Ghost | main | missing-script: no such file under the source root | agents/ghost.py:1 |');
     expect(md).toContain(
-      '| Haunted | main | blocked: needs Ghost, which cannot start (missing-script) | agents/ghost.py:1 |',
+      '| Ghost | main | missing-script: no file agents/ghost.py under the source root | main.yaml:5 |',
+    );
+    expect(md).toContain(
+      '| Haunted | main | blocked: needs Ghost, which cannot start (missing-script) | main.yaml:5 |',
     );
     // The Kubernetes side deploys the same two.
     const k8s = parseAllDocuments(readFileSync(join(out, 'k8s', 'main.yaml'), 'utf8')).map(
@@ -180,7 +184,7 @@ describe('check with the source tree', () => {
     const s2 = cli(['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', strictOut, '--strict'], dir);
     expect(s2.code).toBe(1);
     expect(s2.stderr).toMatch(
-      /^error src\/agents\/ghost\.py:1: no such file under the source root; .*\[missing-script\]$/m,
+      /^error main\.yaml:5 agent_groups\.core\.Ghost\.script_path: Ghost's script src\/agents\/ghost\.py does not exist .*\[missing-script\]$/m,
     );
     expect(existsSync(strictOut)).toBe(false);
   });
@@ -489,8 +493,9 @@ describe('check with the source tree', () => {
         'cannot-start script-syntax-error pc2_code/agents/cache_manager.py:395',
         'cannot-start missing-module pc2_code/agents/advanced_router.py:37',
         'cannot-start missing-module pc2_code/agents/task_scheduler.py:12',
-        'blocked missing-script main_pc_code/agents/system_digital_twin.py:1 via SystemDigitalTwin',
-        'blocked missing-script pc2_code/agents/VisionProcessingAgent.py:1 via VisionProcessingAgent',
+        // A missing script is fixed at its config's script_path line (grep -n of each config).
+        'blocked missing-script ../shared/upstream/20250814_9ff5bdfb_mainpc.yaml:72 via SystemDigitalTwin',
+        'blocked missing-script ../shared/upstream/20250814_9ff5bdfb_pc2.yaml:85 via VisionProcessingAgent',
       ]);
     },
   );

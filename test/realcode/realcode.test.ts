@@ -50,6 +50,7 @@ if (why) console.warn(`real-code suite skipped: ${why}`);
 interface LeftOut {
   name: string;
   machine: string;
+  script: string | null;
   reason: string;
   code: string;
   message: string;
@@ -164,6 +165,7 @@ describe.skipIf(why !== undefined)('the real agents’ code, as the generated si
     const byCode = new Map<string, number>();
     for (const l of cannot) {
       const path = scriptOf(repo, l);
+      expect(l.script, `${l.name}: the script check names`).toBe(path);
       // As the image starts an agent: python3 <script_path> from /app with /app on the path.
       const r = sh(
         'docker',

@@ -40,6 +40,7 @@ export function leaveOut(
         reason: 'cannot-start',
         problem,
         chain: [],
+        ...(a.scriptPath !== undefined ? { script: a.scriptPath } : {}),
       });
   }
   // Blocked, to a fixed point: each round adds the agents that need one left out in an earlier round,
@@ -61,6 +62,7 @@ export function leaveOut(
         reason: 'blocked',
         problem: by.problem,
         chain: [dep.name, ...by.chain],
+        ...(a.scriptPath !== undefined ? { script: a.scriptPath } : {}),
       });
     }
     if (round.length === 0) break;
