@@ -48,6 +48,82 @@ export const DISTRIBUTION_OF: Readonly<Record<string, string>> = {
   huggingface_hub: 'huggingface-hub',
 };
 
+/**
+ * Distributions on the package index that provide a module of their own name (normalized), common in
+ * agent systems. An import that is neither these nor in {@link DISTRIBUTION_OF} may as well be the
+ * system's own code missing from the tree: the fix names both.
+ */
+const SAME_NAME_DISTRIBUTIONS: ReadonlySet<string> = new Set(
+  [
+    'accelerate',
+    'aiofiles',
+    'aiohttp',
+    'anthropic',
+    'boto3',
+    'chromadb',
+    'click',
+    'datasets',
+    'fastapi',
+    'flask',
+    'gputil',
+    'grpcio',
+    'h5py',
+    'httpx',
+    'jinja2',
+    'jsonschema',
+    'langchain',
+    'librosa',
+    'lz4',
+    'matplotlib',
+    'msgpack',
+    'networkx',
+    'nltk',
+    'noisereduce',
+    'numba',
+    'numpy',
+    'onnxruntime',
+    'openai',
+    'orjson',
+    'pandas',
+    'prometheus-client',
+    'protobuf',
+    'psutil',
+    'pyarrow',
+    'pydantic',
+    'pynvml',
+    'pyttsx3',
+    'pyzmq',
+    'redis',
+    'requests',
+    'rich',
+    'safetensors',
+    'scipy',
+    'sounddevice',
+    'soundfile',
+    'spacy',
+    'sqlalchemy',
+    'structlog',
+    'tenacity',
+    'tiktoken',
+    'tokenizers',
+    'torch',
+    'torchaudio',
+    'torchvision',
+    'tqdm',
+    'transformers',
+    'ujson',
+    'uvicorn',
+    'vosk',
+    'webrtcvad',
+    'websockets',
+    'zstandard',
+  ].map(normalName),
+);
+
+/** Whether the distribution that provides an import is known here (else it may be missing local code). */
+const knownDistribution = (module: string) =>
+  DISTRIBUTION_OF[module] !== undefined || SAME_NAME_DISTRIBUTIONS.has(normalName(module));
+
 /** Debian's python3-<name> packages whose <name> is not the module they provide. */
 export const DEBIAN_MODULES: Readonly<Record<string, string>> = {
   opencv: 'cv2',
@@ -176,13 +252,15 @@ export function requirementCauses(
       families.length === 1
         ? "the family's requirements"
         : `the requirements of ${andList(families.map(([f]) => `'${f}'`))}`;
-    if (stops.length === 0)
-      return { ...diag('missing-requirement', 'warning', `${head}; add ${c.dist} to ${where}`, at), agents };
+    const fix = knownDistribution(c.module)
+      ? `add ${c.dist} to ${where}`
+      : `add the distribution that provides ${c.module} to ${where}, or its code to the source tree if it is the system's own`;
+    if (stops.length === 0) return { ...diag('missing-requirement', 'warning', `${head}; ${fix}`, at), agents };
     return {
       ...diag(
         'missing-requirement',
         'error',
-        `${head}: ${new Set(all).size > 1 ? 'they cannot' : 'it cannot'} start without it; add ${c.dist} to ${where}`,
+        `${head}: ${new Set(all).size > 1 ? 'they cannot' : 'it cannot'} start without it; ${fix}`,
         at,
       ),
       stops,

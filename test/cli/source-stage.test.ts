@@ -225,7 +225,7 @@ describe('check with the source tree', () => {
 
   it('a third-party import its image lacks stops the agent at start, warns inside a function, never for guarded or standard ones', () => {
     const ghost =
-      'import json, yaml, cv2\ntry:\n    import torch\nexcept ImportError:\n    torch = None\nfrom common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\n    def speak(self):\n        import sounddevice\nGhost()\n';
+      'import json, yaml, cv2\ntry:\n    import torch\nexcept ImportError:\n    torch = None\nfrom common.core.base_agent import BaseAgent\nclass Ghost(BaseAgent):\n    def __init__(self):\n        super().__init__(port=7400, health_check_port=8400)\n    def speak(self):\n        import sounddevice\n        import hybrid_bridge\nGhost()\n';
     const files = (family: string) => ({
       'agent-infra.yaml': `name: small\nnamespace: small\nsource: src\nmachines:\n  main: {config: main.yaml, addressEnv: MAIN_PC_IP}\nimages:\n  cpu: {builderBase: python:3.11-slim-bookworm, runtimeBase: python:3.11-slim-bookworm${family}}\n`,
       'src/requirements/base.txt': "# the agents' packages\n-r common.txt\npyzmq==25.1.2\n",
@@ -243,6 +243,8 @@ describe('check with the source tree', () => {
     expect(shown(listed.j)).toEqual([
       "warning src/agents/ghost.py:1 Ghost imports cv2 (opencv-python), which image family 'cpu' does not install (requirements/base.txt): it cannot start without it; add opencv-python to the family's requirements stops main/Ghost",
       "warning src/agents/ghost.py:11 Ghost imports sounddevice, which image family 'cpu' does not install (requirements/base.txt); add sounddevice to the family's requirements",
+      // No distribution is known to provide it: it may as well be the system's own code, missing here.
+      "warning src/agents/ghost.py:12 Ghost imports hybrid_bridge, which image family 'cpu' does not install (requirements/base.txt); add the distribution that provides hybrid_bridge to the family's requirements, or its code to the source tree if it is the system's own",
     ]);
     expect(listed.code).toBe(0);
     expect(
@@ -256,6 +258,7 @@ describe('check with the source tree', () => {
     );
     expect(shown(debian.j)).toEqual([
       "warning src/agents/ghost.py:11 Ghost imports sounddevice, which image family 'cpu' does not install (no requirement files; Debian's python3-zmq, python3-yaml, python3-opencv); add sounddevice to the family's requirements",
+      "warning src/agents/ghost.py:12 Ghost imports hybrid_bridge, which image family 'cpu' does not install (no requirement files; Debian's python3-zmq, python3-yaml, python3-opencv); add the distribution that provides hybrid_bridge to the family's requirements, or its code to the source tree if it is the system's own",
     ]);
     expect(debian.j.plan.leftOut).toEqual([]);
     // A family that lists nothing yet: what its image will hold is not known, so nothing is left out for it.
