@@ -14,6 +14,7 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           maxWorkers: 2,
+          globalSetup: ['test/build-global-setup.ts'],
         },
       },
       {

@@ -57,7 +57,7 @@ function newest(dir) {
   return t;
 }
 
-function buildIsCurrent() {
+export function buildIsCurrent() {
   if (!existsSync(stamp)) return false;
   // A package installed from a tarball ships build/ alone: nothing to compare with.
   if (!existsSync(join(root, 'lib'))) return true;

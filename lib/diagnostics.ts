@@ -43,6 +43,7 @@ export const DIAGNOSTIC_CODES = [
   'port-drift',
   'undeclared-dependency',
   'unknown-endpoint',
+  'socket-mismatch',
   'missing-requirement',
   'namespace-package',
   'name-conflict',

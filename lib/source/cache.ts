@@ -13,7 +13,7 @@ import type { PythonFacts } from './python.ts';
 import type { SyntaxProblem } from './tokens.ts';
 
 /** Bumped whenever what the reader finds in a file changes. */
-const READER_VERSION = 9;
+const READER_VERSION = 10;
 
 export function cacheDir(cwd: string): string {
   if (existsSync(join(cwd, 'node_modules'))) return join(cwd, 'node_modules', '.cache', 'agent-infra');

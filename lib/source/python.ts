@@ -62,7 +62,13 @@ export interface EndpointFact {
   readonly port?: number;
   readonly text: string;
   readonly line: number;
+  /** The ZMQ socket type bound or connected (`PUB`, `REQ`...), where the code makes it plain. */
+  readonly socketType?: ZmqSocketType;
 }
+
+/** ZMQ's socket types, as pyzmq names them (`zmq.PUB`). */
+export type ZmqSocketType =
+  'PAIR' | 'PUB' | 'SUB' | 'XPUB' | 'XSUB' | 'REQ' | 'REP' | 'DEALER' | 'ROUTER' | 'PUSH' | 'PULL';
 
 export interface EnvRead {
   readonly name: string;
@@ -375,6 +381,8 @@ function evaluate(n: Node | null | undefined, depth = 0): string | number | unde
     }
     case 'identifier':
       return evaluate(assignedValue(n, n.text), depth + 1);
+    case 'attribute':
+      return evaluate(selfAttribute(n), depth + 1);
     case 'call': {
       const f = n.childForFieldName('function')?.text;
       const args = kids(n.childForFieldName('arguments'));
@@ -436,6 +444,21 @@ function assignedValue(at: Node, name: string): Node | undefined {
   return undefined;
 }
 
+/**
+ * The one value a class gives `self.NAME`: the right side of its only assignment to it in the class's
+ * methods. Undefined where the class assigns it twice or more (which value holds depends on what ran).
+ */
+function selfAttribute(n: Node): Node | undefined {
+  if (n.type !== 'attribute' || n.childForFieldName('object')?.text !== 'self') return undefined;
+  let cls: Node | null = n.parent;
+  while (cls && cls.type !== 'class_definition') cls = cls.parent;
+  if (!cls) return undefined;
+  const values = descendants(cls, new Set(['assignment']))
+    .filter((a) => a.childForFieldName('left')?.text === n.text)
+    .map((a) => a.childForFieldName('right'));
+  return values.length === 1 && values[0] ? values[0] : undefined;
+}
+
 /** For `a, b = X.split(sep)`: a string node standing for part `i`, when X evaluates. */
 function splitPart(right: Node, i: number): Node | undefined {
   const f = right.type === 'call' ? right.childForFieldName('function') : null;
@@ -464,13 +487,15 @@ function syntheticString(value: string) {
 function endpoint(arg: Node | undefined): Omit<EndpointFact, 'line'> | undefined {
   if (!arg) return undefined;
   const value = evaluate(arg);
-  const node = arg.type === 'identifier' ? assignedValue(arg, arg.text) : arg;
+  const node =
+    arg.type === 'identifier' ? assignedValue(arg, arg.text) : arg.type === 'attribute' ? selfAttribute(arg) : arg;
+  // An interpolation as written; `self.NAME` the class assigns once, as its value is written (`{self.host}`
+  // set to `get_pc2_ip()` reads `{get_pc2_ip()}`: the machine it names).
+  const asWritten = (e: Node | undefined) => `{${((e && selfAttribute(e)) ?? e)?.text ?? ''}}`;
   const written =
     node?.type === 'string'
       ? kids(node)
-          .map((c) =>
-            c.type === 'string_content' ? c.text : c.type === 'interpolation' ? `{${kids(c)[0]?.text ?? ''}}` : '',
-          )
+          .map((c) => (c.type === 'string_content' ? c.text : c.type === 'interpolation' ? asWritten(kids(c)[0]) : ''))
           .join('')
       : undefined;
   // Each interpolation evaluated where it can be: `tcp://*:{self.port}` stays, `{PORT}` becomes 7150.
@@ -481,7 +506,7 @@ function endpoint(arg: Node | undefined): Omit<EndpointFact, 'line'> | undefined
             c.type === 'string_content'
               ? c.text
               : c.type === 'interpolation'
-                ? String(evaluate(kids(c)[0]) ?? `{${kids(c)[0]?.text ?? ''}}`)
+                ? String(evaluate(kids(c)[0]) ?? asWritten(kids(c)[0]))
                 : '',
           )
           .join('')
@@ -497,6 +522,28 @@ function endpoint(arg: Node | undefined): Omit<EndpointFact, 'line'> | undefined
     text,
     ...(/^\d+$/.test(m[2]!) ? { port: Number(m[2]) } : {}),
   };
+}
+
+const SOCKET_TYPE = /^(?:zmq\.)?(?:SocketType\.)?(PAIR|PUB|SUB|XPUB|XSUB|REQ|REP|DEALER|ROUTER|PUSH|PULL)$/;
+
+/** `ctx.socket(zmq.PUB)`: the type it makes, else undefined. */
+function madeSocket(n: Node | null | undefined): ZmqSocketType | undefined {
+  const f = n?.type === 'call' ? n.childForFieldName('function') : undefined;
+  if (f?.type !== 'attribute' || f.childForFieldName('attribute')?.text !== 'socket') return undefined;
+  const arg = kids(n!.childForFieldName('arguments'))[0];
+  return (arg && SOCKET_TYPE.exec(arg.text)?.[1]) as ZmqSocketType | undefined;
+}
+
+/**
+ * The socket type of what `.bind()`/`.connect()` is called on: the socket made right there, or the one
+ * assigned to the name (in its function, then the module) or to `self.NAME` (once in the class).
+ */
+function socketTypeOf(obj: Node | null | undefined): ZmqSocketType | undefined {
+  if (!obj) return undefined;
+  if (obj.type === 'call') return madeSocket(obj);
+  if (obj.type === 'identifier') return madeSocket(assignedValue(obj, obj.text));
+  if (obj.type === 'attribute') return madeSocket(selfAttribute(obj));
+  return undefined;
 }
 
 const ENV_GETTERS = new Set(['os.environ.get', 'environ.get', 'os.getenv', 'getenv']);
@@ -553,7 +600,9 @@ function readCalls(root: Node, envHelpers: ReadonlySet<string>) {
     }
     if (method === 'bind' || method === 'connect') {
       const e = endpoint(args[0]);
-      if (e) (method === 'bind' ? binds : connects).push({ ...e, line: line(n) });
+      const socketType = socketTypeOf(f.childForFieldName('object'));
+      if (e)
+        (method === 'bind' ? binds : connects).push({ ...e, ...(socketType ? { socketType } : {}), line: line(n) });
     }
   }
   return { binds, connects, envReads, httpServers, dockerEngine, kernelPorts };

@@ -13,6 +13,7 @@ import { overrideFor } from '../plan/phases/drafts.ts';
 import { cacheDir, FactsCache } from './cache.ts';
 import { StreamingJudge } from './cpython.ts';
 import { DISTRIBUTION_OF, installedBy, normalName } from './requirements.ts';
+import { ZMQ_PEERS, zmqPair } from './zmq.ts';
 import { STDLIB } from './stdlib.ts';
 import type { ArgValue } from './python.ts';
 import { readScript, SourceTree, startStep, type Outcome, type ScriptFacts, type SourceProblem } from './tree.ts';
@@ -231,6 +232,38 @@ interface StageContext {
   readonly owners: ReadonlyMap<number, readonly AgentConfig[]>;
   readonly undeclared: Map<string, string[]>;
   readonly healthDrift: Map<string, { config: number; code: number }>;
+  /** What the code of each agent with a script does. */
+  readonly factsOf: (a: AgentConfig) => ScriptFacts | undefined;
+}
+
+/**
+ * The socket type an agent binds at a port: a bind its code makes there, or a BaseAgent's REP sockets
+ * at its service port and the health port its code computes (RUNTIME.md's framework).
+ */
+function boundSocket(ctx: StageContext, o: AgentConfig, port: number) {
+  const f = ctx.factsOf(o);
+  if (!f) return undefined;
+  const bind = f.binds.find((b) => b.port === port && b.socketType);
+  if (bind) return { type: bind.socketType!, at: `${ctx.shown(bind.file)}:${bind.line}` };
+  if (f.compiles && f.framework !== 'none' && (port === o.port.value || port === codeHealthPort(f, o.port.value)))
+    return { type: 'REP' as const, at: `its ${f.framework} base class` };
+  return undefined;
+}
+
+/** A connection between socket types ZMQ never pairs: said where the code connects. */
+function socketMismatch(ctx: StageContext, a: AgentConfig, c: ScriptFacts['connects'][number], to: AgentConfig) {
+  if (!c.socketType || c.port === undefined) return;
+  const bound = boundSocket(ctx, to, c.port);
+  if (!bound || zmqPair(c.socketType, bound.type)) return;
+  const peers = ZMQ_PEERS[bound.type];
+  ctx.ds.push(
+    diag(
+      'socket-mismatch',
+      'warning',
+      `${a.name} connects a ${c.socketType} socket to ${c.text} (line ${c.line}), where ${to.name} binds a ${bound.type} socket (${bound.at}): ZMQ never pairs ${c.socketType} with ${bound.type}, so no message passes either way; only a ${peers.join(' or ')} socket talks to a ${bound.type}`,
+      { file: ctx.shown(c.file), line: c.line, column: 1, path: '' },
+    ),
+  );
 }
 
 /** The agent's service and health ports as its code decides them (trust: code), with the drifts reported. */
@@ -292,7 +325,8 @@ function codePorts(
 }
 
 /** The agent's dependencies with the connections its code makes (trust: code), each difference reported. */
-function codeEdges({ spec, trustCode, shown, ds, owners, undeclared }: StageContext, a: AgentConfig, f: ScriptFacts) {
+function codeEdges(ctx: StageContext, a: AgentConfig, f: ScriptFacts) {
+  const { spec, trustCode, shown, ds, owners, undeclared } = ctx;
   // Connections the config does not list.
   const deps = [...a.dependencies];
   for (const c of f.connects) {
@@ -324,6 +358,7 @@ function codeEdges({ spec, trustCode, shown, ds, owners, undeclared }: StageCont
       continue;
     }
     const target = to.find((o) => o.machine === a.machine) ?? to[0]!;
+    socketMismatch(ctx, a, c, target);
     if (deps.some((d) => d.value === target.name)) continue;
     ds.push(
       diag(
@@ -455,7 +490,16 @@ function closeStage(
   let read = firstRead;
   // CPython judges every file read; where it changes what compiles, the walks run again (at most a few times).
   for (let i = 0; i < 5 && tree.judgeWithPython(); i++) read = readAll();
-  const ctx: StageContext = { spec, trustCode: spec.trust === 'code', shown, ds, owners, undeclared, healthDrift };
+  const ctx: StageContext = {
+    spec,
+    trustCode: spec.trust === 'code',
+    shown,
+    ds,
+    owners,
+    undeclared,
+    healthDrift,
+    factsOf: (o) => read.get(o),
+  };
   const adjusted = configs.map((c) => ({
     ...c,
     agents: c.agents.map((a) => {

@@ -267,6 +267,59 @@ describe('check with the source tree', () => {
     expect(shown(none.j).every((d: string) => d.startsWith('warning ') && !d.includes(' stops '))).toBe(true);
   });
 
+  it('says where the code connects a ZMQ socket to one of a type it never pairs with, and only there', () => {
+    const worker = [
+      'import zmq',
+      'from common.core.base_agent import BaseAgent',
+      'class Worker(BaseAgent):',
+      '    def __init__(self):',
+      '        super().__init__(name="Worker", port=7300)',
+      '        self.bus_port = 7150',
+      '        self.errors = zmq.Context().socket(zmq.PUB)',
+      '        self.errors.connect(f"tcp://localhost:{self.bus_port}")',
+      '        req = zmq.Context().socket(zmq.REQ)',
+      '        req.connect("tcp://localhost:7200")',
+      '        self.jobs = zmq.Context().socket(zmq.PUSH)',
+      '        self.jobs.connect("tcp://localhost:7200")',
+      '        listen = zmq.Context().socket(zmq.SUB)',
+      '        listen.connect("tcp://localhost:7150")',
+      'Worker()',
+      '',
+    ].join('\n');
+    const dir = system('code', {
+      'main.yaml': [
+        'agent_groups:',
+        '  core:',
+        '    Registry: {script_path: agents/registry.py, port: 7200, health_check_port: 8200}',
+        '    Bus: {script_path: agents/bus.py, port: 7150, health_check_port: 8150}',
+        '    Worker: {script_path: agents/worker.py, port: 7300, health_check_port: 8300, dependencies: [Registry, Bus]}',
+        '',
+      ].join('\n'),
+      // As the real CentralErrorBus: no BaseAgent, a PUB socket bound where the agents send their errors.
+      'src/agents/bus.py':
+        'import zmq\nctx = zmq.Context()\npub = ctx.socket(zmq.PUB); pub.bind("tcp://*:7150")\nfrom prometheus_client import start_http_server\nstart_http_server(9150)\n',
+      'src/agents/worker.py': worker,
+    });
+    const { j } = json(dir);
+    const w = j.plan.agents.find((a: { name: string }) => a.name === 'Worker');
+    expect(
+      w.code.connects.map((c: { port: number; socket: string; line: number }) => `${c.line} ${c.socket} ${c.port}`),
+    ).toEqual(['8 PUB 7150', '10 REQ 7200', '12 PUSH 7200', '14 SUB 7150']);
+    const bus = j.plan.agents.find((a: { name: string }) => a.name === 'Bus');
+    expect(bus.code.binds.map((b: { port: number; socket: string }) => `${b.socket} ${b.port}`)).toEqual(['PUB 7150']);
+    expect(
+      j.diagnostics
+        .filter((d: { code: string }) => d.code === 'socket-mismatch')
+        .map(
+          (d: { file: string; line: number; severity: string; message: string }) =>
+            `${d.severity} ${d.file}:${d.line} ${d.message}`,
+        ),
+    ).toEqual([
+      'warning src/agents/worker.py:8 Worker connects a PUB socket to tcp://localhost:7150 (line 8), where Bus binds a PUB socket (src/agents/bus.py:3): ZMQ never pairs PUB with PUB, so no message passes either way; only a SUB or XSUB socket talks to a PUB',
+      'warning src/agents/worker.py:12 Worker connects a PUSH socket to tcp://localhost:7200 (line 12), where Registry binds a REP socket (its BaseAgent base class): ZMQ never pairs PUSH with REP, so no message passes either way; only a REQ or DEALER socket talks to a REP',
+    ]);
+  });
+
   it("gives an agent the other agents' hosts and ports its code reads, under the names it reads them by", () => {
     const dir = system('code', {
       'src/agents/ghost.py':
@@ -466,6 +519,17 @@ describe('check with the source tree', () => {
           /^EmotionEngine binds its health socket at 5591 \(port \+ 1: its base constructor gets no health_check_port, line 40\) but its config says 6590/,
         ),
       );
+      // The system's own defect (RUNTIME.md): an agent's error publisher connects PUB to the bus's PUB.
+      expect(
+        j.diagnostics
+          .filter((d: { code: string }) => d.code === 'socket-mismatch')
+          .map(
+            (d: { file: string; line: number; message: string }) =>
+              `${d.file.replace(/.*src-9ff5bdfb\//, '')}:${d.line} ${d.message.slice(0, 90)}`,
+          ),
+      ).toEqual([
+        'pc2_code/agents/task_scheduler.py:81 TaskScheduler connects a PUB socket to tcp://{get_pc2_ip()}:7150 (line 81), where CentralE',
+      ]);
       const nlu = j.plan.agents.find((a: { name: string }) => a.name === 'NLUAgent');
       expect(nlu.code.framework).toBe('EnhancedBaseAgent');
       // Without --strict: of the slice's 13 scripts, two do not compile, two import pc2_code.agents.utils
