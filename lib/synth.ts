@@ -138,16 +138,21 @@ export interface SynthResult {
   readonly lockWritten: boolean;
 }
 
-/** Runs the whole synthesis. Nothing is written unless the configs are clean; then the lock too. */
-export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
-  const cwd = opts.cwd ?? process.cwd();
-  const r = await runPipelineAsync({
+/** The pipeline over what the options name: the spec or the machines' configs, the source tree, strictness. */
+function pipelineOf(opts: Pick<SynthOptions, 'spec' | 'machines' | 'source' | 'strict'>, cwd: string) {
+  return runPipelineAsync({
     ...(opts.spec ? { spec: opts.spec } : {}),
     ...(opts.source ? { source: opts.source } : {}),
     ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
     machines: opts.machines ?? [],
     cwd,
   });
+}
+
+/** Runs the whole synthesis. Nothing is written unless the configs are clean; then the lock too. */
+export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const r = await pipelineOf(opts, cwd);
   if (r.unusable) return { code: 2, diagnostics: r.diagnostics, lockWritten: false };
   if (!r.ok) return { code: 1, diagnostics: r.diagnostics, lockWritten: false };
   const input = inputName(cwd, opts.spec, r);
@@ -239,13 +244,7 @@ export async function writeReports(
   opts: Pick<SynthOptions, 'spec' | 'machines' | 'out' | 'cwd' | 'source' | 'strict'>,
 ): Promise<ReportResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const r = await runPipelineAsync({
-    ...(opts.spec ? { spec: opts.spec } : {}),
-    ...(opts.source ? { source: opts.source } : {}),
-    ...(opts.strict !== undefined ? { strict: opts.strict } : {}),
-    machines: opts.machines ?? [],
-    cwd,
-  });
+  const r = await pipelineOf(opts, cwd);
   if (r.unusable) return { code: 2, diagnostics: r.diagnostics };
   const out = resolve(cwd, opts.out ?? 'dist');
   const images = lastImagesReport(out, relative(cwd, out) || '.');
