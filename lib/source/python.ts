@@ -446,17 +446,26 @@ function assignedValue(at: Node, name: string): Node | undefined {
 
 /**
  * The one value a class gives `self.NAME`: the right side of its only assignment to it in the class's
- * methods. Undefined where the class assigns it twice or more (which value holds depends on what ran).
+ * methods. Undefined where the class assigns it twice or more (which value holds depends on what ran),
+ * and where the use comes before the assignment in the same method (Python has not set it yet).
  */
 function selfAttribute(n: Node): Node | undefined {
   if (n.type !== 'attribute' || n.childForFieldName('object')?.text !== 'self') return undefined;
   let cls: Node | null = n.parent;
   while (cls && cls.type !== 'class_definition') cls = cls.parent;
   if (!cls) return undefined;
-  const values = descendants(cls, new Set(['assignment']))
-    .filter((a) => a.childForFieldName('left')?.text === n.text)
-    .map((a) => a.childForFieldName('right'));
-  return values.length === 1 && values[0] ? values[0] : undefined;
+  const assigned = descendants(cls, new Set(['assignment'])).filter(
+    (a) => a.childForFieldName('left')?.text === n.text,
+  );
+  if (assigned.length !== 1) return undefined;
+  // In the method that assigns it, only a use after the assignment sees the value (another method runs later).
+  const method = (x: Node) => {
+    let f: Node | null = x.parent;
+    while (f && f.type !== 'function_definition') f = f.parent;
+    return f?.startIndex;
+  };
+  if (method(assigned[0]!) === method(n) && assigned[0]!.startIndex > n.startIndex) return undefined;
+  return assigned[0]!.childForFieldName('right') ?? undefined;
 }
 
 /** For `a, b = X.split(sep)`: a string node standing for part `i`, when X evaluates. */

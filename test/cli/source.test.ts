@@ -149,6 +149,41 @@ describe('the framework, the ports and the environment of a script', () => {
     ]);
   });
 
+  it('reads self attributes the class assigns once, where Python has set them, and the socket types', () => {
+    const f = readPython(
+      [
+        'import zmq',
+        'class Agent:',
+        '    def __init__(self):',
+        '        self.bus = zmq.Context().socket(zmq.PUB)',
+        '        self.bus.connect(f"tcp://localhost:{self.bus_port}")', // line 5: not set yet in this method
+        '        self.bus_port = 7150',
+        '        self.bus.connect(f"tcp://localhost:{self.bus_port}")', // line 7: set two lines up
+        '        self.twice = 1',
+        '        self.twice = 2',
+        '    def later(self):',
+        '        self.bus.connect(f"tcp://localhost:{self.bus_port}")', // line 11: another method, run later
+        '        self.bus.connect(f"tcp://localhost:{self.twice}")', // line 12: assigned twice, unknown
+        '        req = zmq.Context().socket(zmq.REQ)',
+        '        req.connect(self.endpoint)', // line 14: the endpoint is another method's
+        '    def setup(self):',
+        '        self.endpoint = "tcp://localhost:7200"',
+        '        zmq.Context().socket(zmq.SocketType.PULL).bind("tcp://*:7300")',
+        '        s = make_socket()',
+        '        s.bind("tcp://*:7301")', // no type: the code does not make it plain
+        '',
+      ].join('\n'),
+    );
+    expect(f.connects.map((c) => `${c.line} ${c.socketType ?? '-'} ${c.text} ${c.port ?? '-'}`)).toEqual([
+      '5 PUB tcp://localhost:{self.bus_port} -',
+      '7 PUB tcp://localhost:7150 7150',
+      '11 PUB tcp://localhost:7150 7150',
+      '12 PUB tcp://localhost:{self.twice} -',
+      '14 REQ tcp://localhost:7200 7200',
+    ]);
+    expect(f.binds.map((b) => `${b.line} ${b.socketType ?? '-'} ${b.port}`)).toEqual(['17 PULL 7300', '19 - 7301']);
+  });
+
   it('finds where the code talks to the Docker engine, not where it only looks for the socket', () => {
     const f = readPython(
       'import docker, os, socket\nclient = docker.from_env()\nc2 = docker.DockerClient(base_url="unix://var/run/docker.sock")\nif os.path.exists("/var/run/docker.sock"):\n    pass\ns = socket.socket(socket.AF_UNIX)\ns.connect("/var/run/docker.sock")\nfrom docker import APIClient\napi = APIClient()\n',
