@@ -238,14 +238,22 @@ interface StageContext {
 
 /**
  * The socket type an agent binds at a port: a bind its code makes there, or a BaseAgent's REP sockets
- * at its service port and the health port its code computes (RUNTIME.md's framework).
+ * at its service port and the health port its code computes (RUNTIME.md's framework), unless the
+ * script itself binds at a port the reader cannot tell.
  */
 function boundSocket(ctx: StageContext, o: AgentConfig, port: number) {
   const f = ctx.factsOf(o);
   if (!f) return undefined;
   const bind = f.binds.find((b) => b.port === port && b.socketType);
   if (bind) return { type: bind.socketType!, at: `${ctx.shown(bind.file)}:${bind.line}` };
-  if (f.compiles && f.framework !== 'none' && (port === o.port.value || port === codeHealthPort(f, o.port.value)))
+  // The script's own bind at a port it computes may be the one at this port: then nothing is plain.
+  const ownUnread = f.binds.some((b) => b.file === f.script && b.port === undefined);
+  if (
+    f.compiles &&
+    f.framework !== 'none' &&
+    !ownUnread &&
+    (port === o.port.value || port === codeHealthPort(f, o.port.value))
+  )
     return { type: 'REP' as const, at: `its ${f.framework} base class` };
   return undefined;
 }

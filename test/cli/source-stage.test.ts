@@ -283,6 +283,8 @@ describe('check with the source tree', () => {
       '        self.jobs.connect("tcp://localhost:7200")',
       '        listen = zmq.Context().socket(zmq.SUB)',
       '        listen.connect("tcp://localhost:7150")',
+      '        hub = zmq.Context().socket(zmq.SUB)',
+      '        hub.connect("tcp://localhost:7500")',
       'Worker()',
       '',
     ].join('\n');
@@ -292,9 +294,13 @@ describe('check with the source tree', () => {
         '  core:',
         '    Registry: {script_path: agents/registry.py, port: 7200, health_check_port: 8200}',
         '    Bus: {script_path: agents/bus.py, port: 7150, health_check_port: 8150}',
-        '    Worker: {script_path: agents/worker.py, port: 7300, health_check_port: 8300, dependencies: [Registry, Bus]}',
+        '    Hub: {script_path: agents/hub.py, port: 7500, health_check_port: 8500}',
+        '    Worker: {script_path: agents/worker.py, port: 7300, health_check_port: 8300, dependencies: [Registry, Bus, Hub]}',
         '',
       ].join('\n'),
+      // A BaseAgent whose script binds a PUB at a port it computes: what it binds at 7500 is not plain.
+      'src/agents/hub.py':
+        'import zmq\nfrom common.core.base_agent import BaseAgent\nclass Hub(BaseAgent):\n    def __init__(self):\n        super().__init__(name="Hub", port=7500, health_check_port=8500)\n    def serve(self, port):\n        self.out = zmq.Context().socket(zmq.PUB)\n        self.out.bind(f"tcp://*:{port}")\nHub()\n',
       // As the real CentralErrorBus: no BaseAgent, a PUB socket bound where the agents send their errors.
       'src/agents/bus.py':
         'import zmq\nctx = zmq.Context()\npub = ctx.socket(zmq.PUB); pub.bind("tcp://*:7150")\nfrom prometheus_client import start_http_server\nstart_http_server(9150)\n',
@@ -304,7 +310,7 @@ describe('check with the source tree', () => {
     const w = j.plan.agents.find((a: { name: string }) => a.name === 'Worker');
     expect(
       w.code.connects.map((c: { port: number; socket: string; line: number }) => `${c.line} ${c.socket} ${c.port}`),
-    ).toEqual(['8 PUB 7150', '10 REQ 7200', '12 PUSH 7200', '14 SUB 7150']);
+    ).toEqual(['8 PUB 7150', '10 REQ 7200', '12 PUSH 7200', '14 SUB 7150', '16 SUB 7500']);
     const bus = j.plan.agents.find((a: { name: string }) => a.name === 'Bus');
     expect(bus.code.binds.map((b: { port: number; socket: string }) => `${b.socket} ${b.port}`)).toEqual(['PUB 7150']);
     expect(
