@@ -13,5 +13,9 @@ import { ROOT } from './helpers.ts';
 
 export default function setup(): void {
   if ((buildIsCurrent as () => boolean)()) return;
-  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  } catch {
+    throw new Error('npm run build failed (its output is above): the command-line tests need the build');
+  }
 }
