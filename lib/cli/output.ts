@@ -107,7 +107,9 @@ export function summary(r: PipelineResult): string {
       `critical path: ${p.criticalPath.seconds} s (${elide(p.criticalPath.agents, ' -> ')}); sequential start: ${p.sequentialSeconds} s`,
     );
   }
-  lines.push(`single host: ${p.singleHostReady ? 'ready' : 'blocked by port conflicts'}`);
+  lines.push(
+    `single host: ${p.agents.length === 0 ? 'nothing to deploy' : p.singleHostReady ? 'ready' : 'blocked by port conflicts'}`,
+  );
   lines.push(
     `${counts('error')} errors, ${counts('warning')} warnings${ignored ? `, ${ignored} silenced by the spec` : ''}`,
   );

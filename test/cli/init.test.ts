@@ -155,7 +155,7 @@ describe.skipIf(!HAS_UPSTREAM)('init on the real configs', () => {
     expect(loose.errors.map((d) => d.code)).toEqual(['left-out']);
     const summary = cli(['check', '--spec', join(dir, 'agent-infra.yaml')], dir);
     expect(summary.stdout).toContain(': 0 agents on 2 machines; 72 left out (72 cannot start, 0 blocked)\n');
-    expect(summary.stdout).toContain('\nstart levels: none (no agent is deployed)\nsingle host: ready\n');
+    expect(summary.stdout).toContain('\nstart levels: none (no agent is deployed)\nsingle host: nothing to deploy\n');
     const c = checkErrors(dir, ['--strict']);
     // The slice holds 13 of the 68 scripts: the others are missing there, two do not compile, and the
     // rest import modules the families do not install.
