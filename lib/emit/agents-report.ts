@@ -1,6 +1,6 @@
 /**
- * `reports/agents.md`: what each agent's code does against its config, a table per machine, and
- * per agent the variables it is given but never reads and reads but is never given (with the
+ * `reports/agents.md`: what each agent's code does against its config, a table per machine, the
+ * connections between ZMQ socket types that never pair, and per agent the variables it is given but never reads and reads but is never given (with the
  * code's default, which is what it then uses). Written when a source tree was read.
  */
 import { oneLine } from '../diagnostics.ts';
@@ -99,6 +99,21 @@ export function agentsReport(plan: SystemPlan, source: SourceStage, input: strin
         details.push('');
       }
     }
+    out.push('');
+  }
+  if (source.mismatches.length) {
+    out.push(
+      '## Connections that pass nothing',
+      '',
+      'ZMQ drops a connection between socket types that do not pair at its handshake: no message passes either way.',
+      '',
+      '| agent | machine | connects | to | where |',
+      '|---|---|---|---|---|',
+    );
+    for (const x of source.mismatches)
+      out.push(
+        `| ${cell(x.from)} | ${x.machine} | ${x.socket} to ${cell(x.endpoint)} | ${cell(x.to)}'s ${x.bound} | ${cell(`${x.file}:${x.line}`)} |`,
+      );
     out.push('');
   }
   if (details.length) out.push('## Variables per agent', '', ...details);

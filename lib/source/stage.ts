@@ -10,6 +10,7 @@ import type { AgentConfig, ExtraPort, MachineConfig } from '../config/model.ts';
 import type { DeploymentSpec, HealthCheck } from '../config/spec.ts';
 import type { StartProblem } from '../plan/types.ts';
 import { overrideFor } from '../plan/phases/drafts.ts';
+import { byString } from '../plan/names.ts';
 import { cacheDir, FactsCache } from './cache.ts';
 import { StreamingJudge } from './cpython.ts';
 import { DISTRIBUTION_OF, installedBy, normalName } from './requirements.ts';
@@ -26,9 +27,24 @@ export interface SourceStage {
   readonly healthDrift: ReadonlyMap<string, { readonly config: number; readonly code: number }>;
   /** Per agent (`machine/name`), the agents its code connects to that its config does not list. */
   readonly undeclared: ReadonlyMap<string, readonly string[]>;
+  /** Connections between ZMQ socket types that never pair, by machine, agent and line. */
+  readonly mismatches: readonly SocketMismatch[];
   /** Per agent (`machine/name`) whose start its code stops: the first problem it dies of. */
   readonly cannotStart: ReadonlyMap<string, CannotStart>;
   readonly diagnostics: readonly Diagnostic[];
+}
+
+/** A socket connected to an agent's port where that agent binds a type ZMQ never pairs it with. */
+export interface SocketMismatch {
+  readonly from: string;
+  readonly machine: string;
+  readonly socket: string;
+  readonly endpoint: string;
+  /** Where the code connects (relative to the source root). */
+  readonly file: string;
+  readonly line: number;
+  readonly to: string;
+  readonly bound: string;
 }
 
 /** The problem an agent's start dies of, as the code says it (`file` relative to the source root). */
@@ -234,6 +250,7 @@ interface StageContext {
   readonly healthDrift: Map<string, { config: number; code: number }>;
   /** What the code of each agent with a script does. */
   readonly factsOf: (a: AgentConfig) => ScriptFacts | undefined;
+  readonly mismatches: SocketMismatch[];
 }
 
 /**
@@ -264,6 +281,16 @@ function socketMismatch(ctx: StageContext, a: AgentConfig, c: ScriptFacts['conne
   const bound = boundSocket(ctx, to, c.port);
   if (!bound || zmqPair(c.socketType, bound.type)) return;
   const peers = ZMQ_PEERS[bound.type];
+  ctx.mismatches.push({
+    from: a.name,
+    machine: a.machine,
+    socket: c.socketType,
+    endpoint: c.text,
+    file: c.file,
+    line: c.line,
+    to: to.name,
+    bound: bound.type,
+  });
   ctx.ds.push(
     diag(
       'socket-mismatch',
@@ -507,6 +534,7 @@ function closeStage(
     undeclared,
     healthDrift,
     factsOf: (o) => read.get(o),
+    mismatches: [],
   };
   const adjusted = configs.map((c) => ({
     ...c,
@@ -552,5 +580,15 @@ function closeStage(
   }));
   for (const { problem, agents } of causes.values()) ds.push(causeDiagnostic(problem, agents, shown));
   cache.save();
-  return { configs: adjusted, facts, undeclared, healthDrift, cannotStart, diagnostics: ds };
+  return {
+    configs: adjusted,
+    facts,
+    undeclared,
+    mismatches: ctx.mismatches.sort(
+      (x, y) => byString(x.machine, y.machine) || byString(x.from, y.from) || x.line - y.line,
+    ),
+    healthDrift,
+    cannotStart,
+    diagnostics: ds,
+  };
 }

@@ -324,6 +324,22 @@ describe('check with the source tree', () => {
       'warning src/agents/worker.py:8 Worker connects a PUB socket to tcp://localhost:7150 (line 8), where Bus binds a PUB socket (src/agents/bus.py:3): ZMQ never pairs PUB with PUB, so no message passes either way; only a SUB or XSUB socket talks to a PUB',
       'warning src/agents/worker.py:12 Worker connects a PUSH socket to tcp://localhost:7200 (line 12), where Registry binds a REP socket (its BaseAgent base class): ZMQ never pairs PUSH with REP, so no message passes either way; only a REQ or DEALER socket talks to a REP',
     ]);
+    // reports/agents.md lists the same two, with the file relative to the source root.
+    const r = cli(
+      ['synth', '--spec', join(dir, 'agent-infra.yaml'), '--out', join(dir, 'dist'), '--only', 'reports'],
+      dir,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const md = readFileSync(join(dir, 'dist', 'reports', 'agents.md'), 'utf8');
+    expect(md).toContain(
+      [
+        '| agent | machine | connects | to | where |',
+        '|---|---|---|---|---|',
+        "| Worker | main | PUB to tcp://localhost:7150 | Bus's PUB | agents/worker.py:8 |",
+        "| Worker | main | PUSH to tcp://localhost:7200 | Registry's REP | agents/worker.py:12 |",
+        '',
+      ].join('\n'),
+    );
   });
 
   it("gives an agent the other agents' hosts and ports its code reads, under the names it reads them by", () => {
