@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import { tokenProblem, type SyntaxProblem } from './tokens.ts';
+import { ZMQ_SOCKET_TYPES, type ZmqSocketType } from './zmq.ts';
 
 export type { SyntaxProblem } from './tokens.ts';
 
@@ -65,10 +66,6 @@ export interface EndpointFact {
   /** The ZMQ socket type bound or connected (`PUB`, `REQ`...), where the code makes it plain. */
   readonly socketType?: ZmqSocketType;
 }
-
-/** ZMQ's socket types, as pyzmq names them (`zmq.PUB`). */
-export type ZmqSocketType =
-  'PAIR' | 'PUB' | 'SUB' | 'XPUB' | 'XSUB' | 'REQ' | 'REP' | 'DEALER' | 'ROUTER' | 'PUSH' | 'PULL';
 
 export interface EnvRead {
   readonly name: string;
@@ -533,7 +530,7 @@ function endpoint(arg: Node | undefined): Omit<EndpointFact, 'line'> | undefined
   };
 }
 
-const SOCKET_TYPE = /^(?:zmq\.)?(?:SocketType\.)?(PAIR|PUB|SUB|XPUB|XSUB|REQ|REP|DEALER|ROUTER|PUSH|PULL)$/;
+const SOCKET_TYPE = new RegExp(`^(?:zmq\\.)?(?:SocketType\\.)?(${ZMQ_SOCKET_TYPES.join('|')})$`);
 
 /** `ctx.socket(zmq.PUB)`: the type it makes, else undefined. */
 function madeSocket(n: Node | null | undefined): ZmqSocketType | undefined {

@@ -4,7 +4,21 @@
  * The table is the ZMTP specification's (RFC 23 and 28); test/cli/zmq-pairs.test.ts holds it against
  * libzmq itself, through pyzmq.
  */
-import type { ZmqSocketType } from './python.ts';
+/** ZMQ's socket types, as pyzmq names them (`zmq.PUB`). */
+export const ZMQ_SOCKET_TYPES = [
+  'PAIR',
+  'PUB',
+  'SUB',
+  'XPUB',
+  'XSUB',
+  'REQ',
+  'REP',
+  'DEALER',
+  'ROUTER',
+  'PUSH',
+  'PULL',
+] as const;
+export type ZmqSocketType = (typeof ZMQ_SOCKET_TYPES)[number];
 
 export const ZMQ_PEERS: Readonly<Record<ZmqSocketType, readonly ZmqSocketType[]>> = {
   PAIR: ['PAIR'],

@@ -5,8 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ZMQ_PEERS, zmqPair } from '../../lib/source/zmq.ts';
-import type { ZmqSocketType } from '../../lib/source/python.ts';
+import { ZMQ_SOCKET_TYPES, zmqPair } from '../../lib/source/zmq.ts';
 
 /** Debian's interpreter, where python3-zmq is installed (scripts/test-deps.sh). */
 const DEBIAN_PYTHON = '/usr/bin/python3';
@@ -16,7 +15,7 @@ if (!HAS_PYZMQ) {
   console.warn('skipping the ZMQ pairing test: /usr/bin/python3 has no zmq (run scripts/test-deps.sh)');
 }
 
-const TYPES = Object.keys(ZMQ_PEERS) as ZmqSocketType[];
+const TYPES = ZMQ_SOCKET_TYPES;
 
 const PAIRS = `
 import json, sys, zmq
