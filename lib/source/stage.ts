@@ -155,10 +155,8 @@ function machineOfHost(spec: DeploymentSpec, host: string): string | undefined {
 }
 
 /** What to do about a problem of the code. */
-function fixOf(p: SourceProblem, a: AgentConfig): string {
+function fixOf(p: SourceProblem): string {
   switch (p.code) {
-    case 'missing-script':
-      return `fix script_path of ${a.name} (${a.at.file}:${a.at.line}) or the source root`;
     case 'missing-module':
       return 'add the module to the source tree or fix the import';
     case 'relative-import':
@@ -193,9 +191,9 @@ function causeDiagnostic(
   return { ...causeDiagnosticOf(p, agents, shown), agents: [...new Set(agents.map((x) => agentKey(x.agent)))].sort() };
 }
 
-/** Where the config names the agent's script, when the problem is that its script is not in the tree. */
+/** Where the config names the agent's script (else the agent), when the problem is that its script is not in the tree. */
 function missingOwnScript(p: SourceProblem, a: AgentConfig): SourceRef | undefined {
-  return p.code === 'missing-script' && p.file === a.scriptPath ? a.scriptAt : undefined;
+  return p.code === 'missing-script' && p.file === a.scriptPath ? (a.scriptAt ?? a.at) : undefined;
 }
 
 function causeDiagnosticOf(
@@ -224,7 +222,7 @@ function causeDiagnosticOf(
   if (worst === 'fatal') {
     const stops = agents.filter((x) => (x.outcome ?? 'fatal') === 'fatal').map((x) => agentKey(x.agent));
     return {
-      ...diag(p.code, 'error', `${p.message}${whose}; ${fixOf(p, first)}`, at),
+      ...diag(p.code, 'error', `${p.message}${whose}; ${fixOf(p)}`, at),
       stops: [...new Set(stops)].sort(),
     };
   }
@@ -232,7 +230,7 @@ function causeDiagnosticOf(
     return diag(
       p.code,
       'warning',
-      `${p.message}${whose}; the import is inside a function: it fails when that function is called, not at start; ${fixOf(p, first).replace('the agent cannot start until it compiles', 'fix it')}`,
+      `${p.message}${whose}; the import is inside a function: it fails when that function is called, not at start; ${fixOf(p).replace('the agent cannot start until it compiles', 'fix it')}`,
       at,
     );
   return diag(p.code, 'info', `${p.message}${whose}; a try around the import lets the agent go on without it`, at);
