@@ -49,8 +49,10 @@ function admissions(plan: SystemPlan, machine: string): Admission[] {
 
 /** The address variables a machine's ruleset needs (`nft -D NAME=address`), in the order of its rules. */
 export function firewallDefines(plan: SystemPlan, machine: string): string[] {
-  return [...new Set(admissions(plan, machine).map((a) => a.variable))];
+  return variablesOf(admissions(plan, machine));
 }
+
+const variablesOf = (admitted: readonly Admission[]) => [...new Set(admitted.map((a) => a.variable))];
 
 /** The nftables table of a machine: one per machine, so that one host can hold two machines' rules. */
 export function nftTable(machine: string): string {
@@ -64,7 +66,7 @@ export function nftRuleset(plan: SystemPlan, machine: string, header: string): s
   const table = nftTable(machine);
   const admitted = admissions(plan, machine);
   const guarded = publishedPorts(plan, machine);
-  const defines = firewallDefines(plan, machine)
+  const defines = variablesOf(admitted)
     .map((v) => `-D ${v}=<address>`)
     .join(' ');
   const out = [
@@ -115,7 +117,7 @@ export function nftRuleset(plan: SystemPlan, machine: string, header: string): s
 export function ufwScript(plan: SystemPlan, machine: string, header: string): string {
   const admitted = admissions(plan, machine);
   const guarded = publishedPorts(plan, machine);
-  const vars = firewallDefines(plan, machine);
+  const vars = variablesOf(admitted);
   const out = [
     '#!/bin/sh',
     header,
