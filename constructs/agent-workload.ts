@@ -8,8 +8,7 @@ import { agentContainer, containerSecurity, deploymentStrategy, waitContainer } 
 import { agentEnvironment, type AgentEnvProps } from './agent-env.ts';
 import { mountAgentVolumes, type AgentVolumesProps } from './agent-volumes.ts';
 import { wireGpu, MACHINE_LABEL } from './gpu.ts';
-import { createHash } from 'node:crypto';
-import { STARTUP_CONFIG_DIGEST } from '../lib/contract/startup-config.ts';
+import { shortDigest, STARTUP_CONFIG_DIGEST } from '../lib/contract/startup-config.ts';
 
 export { containerPortName } from './agent-container.ts';
 
@@ -54,9 +53,7 @@ export function addressesAnnotation(agent: PlannedAgent, namespace: string): Rec
   const read = agent.env
     .flatMap((e) => (e.kind === 'machine-address' ? [`${e.name}=${e.machine}.${namespace}.svc`] : []))
     .sort();
-  return read.length
-    ? { [ADDRESSES_DIGEST]: createHash('sha256').update(read.join('\n')).digest('hex').slice(0, 16) }
-    : {};
+  return read.length ? { [ADDRESSES_DIGEST]: shortDigest(read.join('\n')) } : {};
 }
 
 /** The labels every object of an agent carries; the first two are its selector. */

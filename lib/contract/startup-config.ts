@@ -89,18 +89,17 @@ export function startupConfigDigest(
     text === undefined
       ? undefined
       : parseDocument(text, { version: '1.1', uniqueKeys: false, merge: true }).toJS({ maxAliasCount: -1 });
-  const digest =
-    data === undefined
-      ? undefined
-      : createHash('sha256')
-          .update(JSON.stringify(canonical(data)))
-          .digest('hex')
-          .slice(0, 16);
+  const digest = data === undefined ? undefined : shortDigest(JSON.stringify(canonical(data)));
   memo.set(key, digest);
   return digest;
 }
 
 const digests = new WeakMap<MachinePlan, Map<string, string | undefined>>();
+
+/** The digest the rollout labels and annotations carry: 16 hex digits of SHA-256. */
+export function shortDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
 
 /** The label (compose) and annotation (Kubernetes) that carries {@link startupConfigDigest}. */
 export const STARTUP_CONFIG_DIGEST = 'agent-infra/startup-config-sha256';
