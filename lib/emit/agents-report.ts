@@ -1,7 +1,8 @@
 /**
  * `reports/agents.md`: what each agent's code does against its config, a table per machine, the
- * connections between ZMQ socket types that never pair, and per agent the variables it is given but never reads and reads but is never given (with the
- * code's default, which is what it then uses). Written when a source tree was read.
+ * connections between ZMQ socket types that never pair, and per agent the variables it is given but
+ * never reads and reads but is never given (with the code's default, which is what it then uses).
+ * Written when a source tree was read.
  */
 import { oneLine } from '../diagnostics.ts';
 import type { SourceStage } from '../source/stage.ts';
